@@ -1,0 +1,1 @@
+"""taskview: a terminal inspector for Celery's file-system result backend."""

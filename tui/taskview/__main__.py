@@ -1,0 +1,3 @@
+from taskview.cli import main
+
+main(prog_name="taskview")

@@ -1,0 +1,95 @@
+"""The filter language typed after ``/``, compiled to a predicate on records.
+
+    failure               free text: id, name, status, worker or args contain it
+    status:FAILURE        exact status (case-insensitive); status:FAILURE,RETRY for either
+    name:billing          name contains; worker:w1 likewise
+    id:3f2a               id starts with
+    -status:SUCCESS       any term negated with a leading '-'
+    status:unreadable     files taskview could not read; kind:group for group files
+
+Terms combine with AND. Quotes keep spaces: name:"send email".
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+
+from .results.record import TaskRecord
+
+Predicate = Callable[[TaskRecord], bool]
+
+FIELDS = ("status", "name", "worker", "id", "kind", "args")
+UNREADABLE = "unreadable"
+
+
+def display_status(record: TaskRecord) -> str:
+    """The status as the table and filters see it, for every kind of row."""
+    if record.error is not None:
+        return UNREADABLE
+    if record.kind == "group":
+        return "GROUP"
+    return record.status or ""
+
+
+def compile_query(text: str) -> Predicate | None:
+    """A predicate for ``text``; None when it filters nothing out."""
+    try:
+        terms = shlex.split(text)
+    except ValueError:  # an unclosed quote while typing: use the words so far
+        terms = text.replace('"', " ").replace("'", " ").split()
+    predicates = [p for p in (_term(t) for t in terms) if p is not None]
+    if not predicates:
+        return None
+    if len(predicates) == 1:
+        return predicates[0]
+    return lambda r: all(p(r) for p in predicates)
+
+
+def _term(term: str) -> Predicate | None:
+    negate = term.startswith("-") and len(term) > 1
+    if negate:
+        term = term[1:]
+    field, sep, value = term.partition(":")
+    if sep and field.lower() in FIELDS:
+        predicate = _field(field.lower(), value)
+    else:
+        predicate = _free_text(term)
+    if predicate is None:
+        return None
+    if negate:
+        inner = predicate
+        return lambda r: not inner(r)
+    return predicate
+
+
+def _field(field: str, value: str) -> Predicate | None:
+    if not value:
+        return None
+    needle = value.lower()
+    if field == "status":
+        wanted = {v.strip().lower() for v in needle.split(",") if v.strip()}
+        return lambda r: display_status(r).lower() in wanted
+    if field == "id":
+        return lambda r: r.task_id.lower().startswith(needle)
+    if field == "kind":
+        return lambda r: r.kind == needle
+    attr = field  # name, worker, args
+    return lambda r: needle in (getattr(r, attr) or "").lower()
+
+
+def _free_text(needle: str) -> Predicate | None:
+    needle = needle.lower()
+    if not needle:
+        return None
+
+    def match(r: TaskRecord) -> bool:
+        return (
+            needle in r.task_id.lower()
+            or needle in display_status(r).lower()
+            or (r.name is not None and needle in r.name.lower())
+            or (r.worker is not None and needle in r.worker.lower())
+            or (r.args is not None and needle in r.args.lower())
+        )
+
+    return match

@@ -1,0 +1,345 @@
+"""Bytes of one result file -> the task's meta, or a short reason why not.
+
+Celery does not record the serializer in the file, so it is sniffed from the
+first bytes (FORMAT.md). Nothing here raises on bad input: every failure comes
+back as ``Decoded.error``, a one-line reason fit for a table cell.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, NamedTuple
+
+import orjson
+
+#: Celery 5.7's in-band compression marker (celery.backends.base).
+COMPRESSED_MAGIC = b"\x00celery-compressed\x00"
+
+#: Largest payload we decode, before or after decompression: a bound on memory
+#: for huge results and decompression bombs. Bigger files get a clear error.
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+
+PICKLE_REFUSED = (
+    "pickle: not loaded (unpickling can run code); "
+    "pass --allow-pickle if you trust this directory"
+)
+
+SERIALIZERS = ("json", "msgpack", "yaml", "pickle")
+
+# orjson turns integers beyond 64 bits into floats; Python's json keeps them.
+_LONG_DIGITS = re.compile(rb"\d{19,}")
+_TYPE_TAG = b'"__type__"'
+
+
+class Decoded(NamedTuple):
+    meta: Any  # a dict for a usable file; anything else is an error
+    serializer: str | None
+    compression: str | None  # content type after the magic, e.g. "application/x-gzip"
+    error: str | None
+    #: The meta holds only JSON's own types (str, int within 64 bits, finite
+    #: float, bool, None, list, dict), so it can be re-encoded as it is.
+    plain: bool = False
+
+
+def is_partial(error: str | None) -> bool:
+    """Whether an error looks like a write still in progress (Celery writes in place)."""
+    return error is not None and error.startswith(_PARTIAL_PREFIXES)
+
+
+_PARTIAL_PREFIXES = ("empty", "truncated", "compressed, but the compression header is cut")
+
+
+class DecodeError(Exception):
+    """A reason a payload cannot be decoded; its text is shown to the user."""
+
+
+def decode(data: bytes, *, allow_pickle: bool = False, max_bytes: int = DEFAULT_MAX_BYTES) -> Decoded:
+    """Decode one result file's bytes. Never raises for any input bytes."""
+    compression = serializer = None
+    try:
+        if not data:
+            raise DecodeError("empty (being written?)")
+        if len(data) > max_bytes:
+            raise DecodeError(f"too large to decode ({_size(len(data))} > {_size(max_bytes)})")
+        if data.startswith(COMPRESSED_MAGIC):
+            compression, data = _decompress(data, max_bytes)
+            if not data:
+                raise DecodeError(f"empty after {_compression_name(compression)} decompression")
+        serializer = sniff(data)
+        if serializer is None:
+            raise DecodeError(f"not a Celery result: unrecognised binary data ({data[:8].hex(' ')}...)")
+        if serializer == "json" and _TYPE_TAG not in data and not _LONG_DIGITS.search(data):
+            meta, plain = _load_plain_json(data)
+        else:
+            meta, plain = _LOADERS[serializer](data, allow_pickle), False
+        if not isinstance(meta, dict):
+            raise DecodeError(f"not a Celery result: {serializer} {type(meta).__name__}, not a mapping")
+        return Decoded(meta, serializer, compression, None, plain)
+    except DecodeError as exc:
+        return Decoded(None, serializer, compression, str(exc))
+    except RecursionError:
+        return Decoded(None, serializer, compression, f"{serializer or 'data'} nested too deeply")
+    except Exception as exc:  # a decoder library's own failure on hostile bytes
+        return Decoded(None, serializer, compression, f"undecodable {serializer or 'data'}: {_one_line(exc)}")
+
+
+def sniff(data: bytes) -> str | None:
+    """Which serializer wrote ``data`` (already decompressed), from its first bytes."""
+    first = data[0]
+    if first == 0x80 and len(data) > 1 and 2 <= data[1] <= 5:
+        return "pickle"  # PROTO opcode: msgpack never has bytes after an empty fixmap
+    if 0x80 <= first <= 0x8F or first in (0xDE, 0xDF):
+        return "msgpack"  # fixmap / map16 / map32: the meta is always a map
+    head = data[:64].lstrip()
+    if head[:1] in (b"{", b"["):
+        return "json"
+    if head[:3] == b"(dp" or head[:2] == b"}q" or head[:2] == b"}(":
+        return "pickle"  # protocols 0 and 1 (PICKLE_PROTOCOL=0/1 in the worker's env)
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:3] == b"\xef\xbb\xbf":
+        return "yaml"  # PyYAML honours a BOM; JSON writers never add one
+    if b"\x00" in data[:4096]:
+        return None
+    try:
+        data[:4096].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < 4092:  # not just a multi-byte character cut by the slice
+            return None
+    return "yaml"
+
+
+# --- compression -----------------------------------------------------------
+
+_COMPRESSION_NAMES = {
+    "application/x-gzip": "gzip",
+    "application/x-bz2": "bzip2",
+    "application/x-lzma": "lzma",
+    "application/x-brotli": "brotli",
+    "application/zstd": "zstd",
+}
+
+
+def _compression_name(content_type: str | None) -> str:
+    return _COMPRESSION_NAMES.get(content_type or "", content_type or "?")
+
+
+def _decompress(data: bytes, max_bytes: int) -> tuple[str, bytes]:
+    content_type, sep, body = data[len(COMPRESSED_MAGIC) :].partition(b"\x00")
+    try:
+        ctype = content_type.decode("ascii")
+    except UnicodeDecodeError:
+        ctype = ""
+    if not sep or not ctype or len(ctype) > 100 or not ctype.isprintable():
+        raise DecodeError("compressed, but the compression header is cut or corrupt")
+    name = _compression_name(ctype)
+    try:
+        out = _inflate(ctype, body, max_bytes)
+    except DecodeError:
+        raise
+    except Exception as exc:
+        raise DecodeError(f"broken {name} compression: {_one_line(exc)}") from None
+    if len(out) > max_bytes:
+        raise DecodeError(f"too large to decode: over {_size(max_bytes)} after {name} decompression")
+    return ctype, out
+
+
+def _inflate(ctype: str, body: bytes, max_bytes: int) -> bytes:
+    """Decompress with a bound on output size; unknown types go to kombu's registry."""
+    limit = max_bytes + 1
+    if ctype == "application/x-gzip":  # kombu's "gzip" is a bare zlib stream
+        import zlib
+
+        d = zlib.decompressobj()
+        out = d.decompress(body, limit)
+        return _whole(out, d.eof, limit, "gzip")
+    if ctype == "application/x-bz2":
+        import bz2
+
+        d2 = bz2.BZ2Decompressor()
+        return _whole(d2.decompress(body, max_length=limit), d2.eof, limit, "bzip2")
+    if ctype == "application/x-lzma":
+        import lzma
+
+        d3 = lzma.LZMADecompressor()
+        return _whole(d3.decompress(body, max_length=limit), d3.eof, limit, "lzma")
+    if ctype == "application/zstd":
+        try:
+            from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
+        except ImportError:
+            try:
+                from backports import zstd  # type: ignore[import-not-found,no-redef]
+            except ImportError:
+                raise DecodeError("compressed with zstd: pip install backports.zstd to read it") from None
+        d4 = zstd.ZstdDecompressor()
+        return _whole(d4.decompress(body, max_length=limit), d4.eof, limit, "zstd")
+    if ctype == "application/x-brotli":
+        try:
+            import brotli  # type: ignore[import-not-found]
+        except ImportError:
+            raise DecodeError("compressed with brotli: pip install brotli to read it") from None
+        return brotli.decompress(body)
+    # Anything else a kombu plugin may have registered.
+    try:
+        from kombu.compression import get_decoder
+
+        decoder = get_decoder(ctype)
+    except Exception:
+        raise DecodeError(f"compressed with unknown method {ctype!r}") from None
+    return decoder(body)
+
+
+def _whole(out: bytes, eof: bool, limit: int, name: str) -> bytes:
+    if len(out) >= limit:
+        return out  # the caller reports "too large"
+    if not eof:
+        raise DecodeError(f"truncated {name} stream (being written?)")
+    return out
+
+
+# --- serializers -----------------------------------------------------------
+
+
+def _load_plain_json(data: bytes) -> tuple[Any, bool]:
+    """The hot path: JSON without type tags or integers orjson would turn into floats."""
+    try:
+        return orjson.loads(data), True
+    except orjson.JSONDecodeError as exc:
+        return _json_fallback(data, exc), False
+
+
+def _load_json(data: bytes, _allow_pickle: bool) -> Any:
+    if _LONG_DIGITS.search(data):
+        return _load_json_stdlib(data)
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        return _json_fallback(data, exc)
+    return restore_type_tags(value) if _TYPE_TAG in data else value
+
+
+def _json_fallback(data: bytes, exc: orjson.JSONDecodeError) -> Any:
+    if exc.msg.startswith("unexpected end of data"):
+        raise DecodeError(f"truncated JSON at byte {len(data)}") from None
+    # Python's json reads what orjson refuses (NaN and Infinity, which Python
+    # writes) and its errors give exact byte offsets for bad UTF-8.
+    return _load_json_stdlib(data)
+
+
+def _load_json_stdlib(data: bytes) -> Any:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"invalid UTF-8 at byte {exc.start}") from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        rest = text[exc.pos :].strip()
+        if not rest or exc.msg.startswith("Unterminated string"):
+            raise DecodeError(f"truncated JSON at byte {len(data)}") from None
+        byte = len(text[: exc.pos].encode("utf-8"))
+        raise DecodeError(f"invalid JSON at byte {byte}: {exc.msg}") from None
+    return restore_type_tags(value) if _TYPE_TAG in data else value
+
+
+def _load_msgpack(data: bytes, _allow_pickle: bool) -> Any:
+    import msgpack
+
+    try:
+        return msgpack.unpackb(data, raw=False)  # as kombu reads it
+    except msgpack.ExtraData:
+        raise DecodeError("invalid msgpack: extra bytes after the data") from None
+    except ValueError as exc:
+        if "incomplete" in str(exc) or "Unpack failed" in str(exc):
+            raise DecodeError(f"truncated msgpack at byte {len(data)}") from None
+        raise DecodeError(f"invalid msgpack: {_one_line(exc)}") from None
+
+
+def _load_yaml(data: bytes, _allow_pickle: bool) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(data, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise DecodeError(f"invalid YAML{where}: {problem}") from None
+
+
+def _load_pickle(data: bytes, allow_pickle: bool) -> Any:
+    if not allow_pickle:
+        raise DecodeError(PICKLE_REFUSED)
+    import pickle
+
+    from .pickled import loads_trusted
+
+    try:
+        return loads_trusted(data)
+    except (EOFError, pickle.UnpicklingError) as exc:
+        if isinstance(exc, EOFError) or "truncated" in str(exc):
+            raise DecodeError(f"truncated pickle at byte {len(data)}") from None
+        raise DecodeError(f"invalid pickle: {_one_line(exc)}") from None
+
+
+_LOADERS = {"json": _load_json, "msgpack": _load_msgpack, "yaml": _load_yaml, "pickle": _load_pickle}
+
+
+# --- kombu's JSON type tags ------------------------------------------------
+
+
+def restore_type_tags(value: Any) -> Any:
+    """Undo kombu's ``{"__type__": t, "__value__": v}`` envelopes, bottom-up.
+
+    Unknown tags (a user's own ``register_type``) stay as plain dicts, where
+    kombu would refuse the whole file: showing the data beats an error.
+    """
+    if isinstance(value, list):
+        return [restore_type_tags(v) for v in value]
+    if isinstance(value, dict):
+        value = {k: restore_type_tags(v) for k, v in value.items()}
+        if len(value) == 2 and "__type__" in value and "__value__" in value:
+            decoder = _TAG_DECODERS.get(value["__type__"])
+            if decoder is not None:
+                try:
+                    return decoder(value["__value__"])
+                except Exception:
+                    return value
+        return value
+    return value
+
+
+def _tag_decoders() -> dict[str, Any]:
+    import base64
+    import uuid
+    from datetime import date, datetime, time
+    from decimal import Decimal
+
+    return {
+        "datetime": datetime.fromisoformat,
+        "date": lambda v: datetime.fromisoformat(v).date(),
+        "time": time.fromisoformat,
+        "decimal": Decimal,
+        "uuid": lambda v: uuid.UUID(**v),
+        "bytes": lambda v: v.encode("utf-8"),
+        "base64": lambda v: base64.b64decode(v.encode("utf-8")),
+    }
+
+
+_TAG_DECODERS = _tag_decoders()
+
+
+# --- small helpers ---------------------------------------------------------
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"

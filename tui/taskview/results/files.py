@@ -1,0 +1,97 @@
+"""Result file names and reading one file, with every OS failure as a reason."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from typing import NamedTuple
+
+TASK_PREFIX = "celery-task-meta-"
+GROUP_PREFIX = "celery-taskset-meta-"
+# Celery's global_keyprefix gets one of these appended when it lacks one.
+_KEYPREFIX_SEPARATORS = ":_-."
+
+
+class ResultName(NamedTuple):
+    kind: str  # "task" | "group"
+    task_id: str
+    prefix: str  # everything before the id, interned: one string for a whole directory
+
+
+def parse_name(name: str) -> ResultName | None:
+    """Classify a directory entry; None for probe files, dotfiles and strangers."""
+    if not name or name[0] == ".":
+        return None  # .fs-backend-* probes, editor and rsync temporaries
+    if name.startswith(TASK_PREFIX):
+        at, kind, plen = 0, "task", len(TASK_PREFIX)
+    elif name.startswith(GROUP_PREFIX):
+        at, kind, plen = 0, "group", len(GROUP_PREFIX)
+    else:
+        at = name.find(TASK_PREFIX)
+        kind, plen = "task", len(TASK_PREFIX)
+        if at < 0:
+            at = name.find(GROUP_PREFIX)
+            kind, plen = "group", len(GROUP_PREFIX)
+        if at <= 0 or name[at - 1] not in _KEYPREFIX_SEPARATORS:
+            return None
+    task_id = name[at + plen :]
+    if not task_id:
+        return None
+    return ResultName(kind, task_id, sys.intern(name[: at + plen]))
+
+
+class FileRead(NamedTuple):
+    data: bytes | None
+    size: int
+    mtime: float
+    error: str | None
+
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def read_file(path: str | bytes, max_bytes: int) -> FileRead:
+    """Read a whole result file with one fstat and (usually) one read.
+
+    O_NONBLOCK keeps a FIFO that happens to carry a result name from hanging us.
+    """
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        return FileRead(None, 0, 0.0, os_reason(exc))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return FileRead(None, 0, st.st_mtime, "not a regular file")
+        if st.st_size > max_bytes:
+            return FileRead(None, st.st_size, st.st_mtime, f"too large to read ({st.st_size:,} bytes)")
+        # A short read of a regular file means end of file: st_size + 1 in one call.
+        data = os.read(fd, st.st_size + 1)
+        if len(data) > st.st_size:  # it grew while we read: take the rest too
+            chunks = [data]
+            total = len(data)
+            while total <= max_bytes:
+                more = os.read(fd, 1 << 20)
+                if not more:
+                    break
+                chunks.append(more)
+                total += len(more)
+            data = b"".join(chunks)
+            if total > max_bytes:
+                return FileRead(None, total, st.st_mtime, f"too large to read (over {max_bytes:,} bytes)")
+        return FileRead(data, len(data), st.st_mtime, None)
+    except OSError as exc:
+        return FileRead(None, 0, 0.0, os_reason(exc))
+    finally:
+        os.close(fd)
+
+
+def os_reason(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "gone: deleted before it could be read"
+    if isinstance(exc, PermissionError):
+        return "unreadable: permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "not a regular file"
+    return f"unreadable: {exc.strerror or exc}"

@@ -1,0 +1,183 @@
+"""The small per-task summary kept in memory; the full meta stays on disk.
+
+A directory can hold a million tasks, so a record is a slots object of
+interned strings and numbers (DESIGN.md: ~430 B against ~1.5 KB for a dict).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Any
+
+from .codec import Decoded
+from .files import GROUP_PREFIX, TASK_PREFIX
+
+READY_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
+EXCEPTION_STATES = frozenset({"FAILURE", "RETRY", "REVOKED"})
+ARGS_PREVIEW = 40
+
+_intern = sys.intern
+
+
+class TaskRecord:
+    """What the table shows of one result file."""
+
+    __slots__ = (
+        "task_id",
+        "kind",
+        "prefix",
+        "status",
+        "name",
+        "worker",
+        "args",
+        "date_done",
+        "mtime",
+        "size",
+        "error",
+        "progress",
+        "pid",
+        "first_seen",
+        "last_change",
+        "started",
+    )
+
+    def __init__(
+        self,
+        task_id: str,
+        kind: str,
+        prefix: str,
+        *,
+        status: str | None = None,
+        name: str | None = None,
+        worker: str | None = None,
+        args: str | None = None,
+        date_done: float | None = None,
+        mtime: float = 0.0,
+        size: int = 0,
+        error: str | None = None,
+        progress: tuple[float, float] | None = None,
+        pid: int | None = None,
+    ) -> None:
+        self.task_id = task_id
+        self.kind = kind
+        self.prefix = prefix
+        self.status = status
+        self.name = name
+        self.worker = worker
+        self.args = args  # a short preview of args/kwargs, for filtering
+        self.date_done = date_done  # epoch seconds
+        self.mtime = mtime
+        self.size = size
+        self.error = error  # why the file could not be read, or None
+        self.progress = progress  # (current, total) for progress-like meta
+        self.pid = pid  # the pool process of a STARTED task
+        # Set by the store from what it observes; None means "the file's mtime".
+        self.first_seen: float | None = None
+        self.last_change: float | None = None
+        self.started: float | None = None
+
+    @property
+    def filename(self) -> str:
+        return self.prefix + self.task_id
+
+    @property
+    def readable(self) -> bool:
+        return self.error is None
+
+    @property
+    def runtime(self) -> float | None:
+        """Seconds from the STARTED we saw to date_done; unknown from files alone."""
+        if self.started is None or self.date_done is None:
+            return None
+        return max(0.0, self.date_done - self.started)
+
+    def __repr__(self) -> str:
+        state = self.status if self.error is None else f"error={self.error!r}"
+        return f"<TaskRecord {self.kind} {self.task_id} {state}>"
+
+
+def default_prefix(kind: str) -> str:
+    return TASK_PREFIX if kind == "task" else GROUP_PREFIX
+
+
+def summarize(
+    task_id: str, kind: str, prefix: str, decoded: Decoded | None, *, size: int, mtime: float, error: str | None = None
+) -> TaskRecord:
+    """Build the summary of one file from its decoded meta (or its read error)."""
+    record = TaskRecord(task_id, kind, prefix, size=size, mtime=mtime, error=error)
+    if error is not None or decoded is None:
+        return record
+    if decoded.error is not None:
+        record.error = decoded.error
+        return record
+    meta: dict[str, Any] = decoded.meta
+    if kind == "group":
+        if "result" not in meta:
+            record.error = "not a Celery group result: no 'result' field"
+        return record
+    status = meta.get("status")
+    if not isinstance(status, str) or not status:
+        record.error = "not a Celery task result: no status"
+        return record
+    record.status = _intern(status) if len(status) < 64 else status
+    name = meta.get("name")
+    if isinstance(name, str):
+        record.name = _intern(name) if len(name) < 200 else name
+    result = meta.get("result")
+    worker = meta.get("worker")
+    if isinstance(result, dict):
+        if worker is None and status == "STARTED":
+            worker = result.get("hostname")
+        if status == "STARTED":
+            pid = result.get("pid")
+            record.pid = pid if isinstance(pid, int) else None
+        elif status not in READY_STATES:
+            record.progress = progress_of(result)
+    if isinstance(worker, str):
+        record.worker = _intern(worker) if len(worker) < 200 else worker
+    if "args" in meta or "kwargs" in meta:
+        record.args = args_preview(meta.get("args"), meta.get("kwargs"))
+    record.date_done = epoch(meta.get("date_done"))
+    return record
+
+
+def progress_of(result: dict[str, Any]) -> tuple[float, float] | None:
+    """``{current, total}`` meta, the convention of Celery's progress examples."""
+    current, total = result.get("current"), result.get("total")
+    if (
+        isinstance(current, (int, float))
+        and isinstance(total, (int, float))
+        and not isinstance(current, bool)
+        and not isinstance(total, bool)
+        and total > 0
+    ):
+        return (current, total)
+    return None
+
+
+def args_preview(args: Any, kwargs: Any) -> str | None:
+    parts = []
+    if isinstance(args, (list, tuple)):
+        parts.extend(repr(a) for a in args[:8])
+    elif args is not None:
+        parts.append(repr(args))
+    if isinstance(kwargs, dict):
+        parts.extend(f"{k}={v!r}" for k, v in list(kwargs.items())[:8])
+    text = ", ".join(parts)
+    return text if len(text) <= ARGS_PREVIEW else text[: ARGS_PREVIEW - 1] + "…"
+
+
+def epoch(value: Any) -> float | None:
+    """date_done as epoch seconds: an ISO string (json/msgpack/yaml) or a datetime (pickle)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        try:
+            return value.timestamp()
+        except (OverflowError, ValueError, OSError):
+            return None
+    return None

@@ -1,0 +1,86 @@
+"""One result directory: list it, read records in batches, read one file in full."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from .codec import DEFAULT_MAX_BYTES, Decoded, decode
+from .files import FileRead, ResultName, parse_name, read_file
+from .record import TaskRecord, summarize
+
+
+class FullRead(NamedTuple):
+    """A file read and decoded in full, for the detail pane and --dump."""
+
+    name: ResultName
+    path: str
+    read: FileRead
+    decoded: Decoded | None
+
+    @property
+    def error(self) -> str | None:
+        if self.read.error is not None:
+            return self.read.error
+        return self.decoded.error if self.decoded is not None else None
+
+
+class ResultDirectory:
+    """A directory written by Celery's file backend (``file:///...``)."""
+
+    def __init__(self, path: str, *, allow_pickle: bool = False, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.path = os.path.abspath(path)
+        self.allow_pickle = allow_pickle
+        self.max_bytes = max_bytes
+
+    def list(self) -> list[tuple[str, ResultName]]:
+        """Result files in directory order; raises OSError if the directory cannot be listed."""
+        found = []
+        with os.scandir(self.path) as entries:
+            for entry in entries:
+                parsed = parse_name(entry.name)
+                if parsed is not None:
+                    found.append((entry.name, parsed))
+        return found
+
+    def file_path(self, filename: str) -> str:
+        return os.path.join(self.path, filename)
+
+    def read_full(self, filename: str, parsed: ResultName | None = None) -> FullRead | None:
+        parsed = parsed or parse_name(filename)
+        if parsed is None:
+            return None
+        path = self.file_path(filename)
+        read = read_file(path, self.max_bytes)
+        decoded = None
+        if read.data is not None:
+            decoded = decode(read.data, allow_pickle=self.allow_pickle, max_bytes=self.max_bytes)
+        return FullRead(parsed, path, read, decoded)
+
+    def read_record(self, filename: str, parsed: ResultName | None = None) -> TaskRecord | None:
+        full = self.read_full(filename, parsed)
+        if full is None:
+            return None
+        return summarize(
+            full.name.task_id,
+            full.name.kind,
+            full.name.prefix,
+            full.decoded,
+            size=full.read.size,
+            mtime=full.read.mtime,
+            error=full.read.error,
+        )
+
+    def scan(self, batch_size: int = 5000) -> Iterator[list[TaskRecord]]:
+        """Every result file as records, in batches, so a UI can fill progressively."""
+        batch: list[TaskRecord] = []
+        for filename, parsed in self.list():
+            record = self.read_record(filename, parsed)
+            if record is not None:
+                batch.append(record)
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch

@@ -1,0 +1,143 @@
+"""Task id -> summary record, the transitions seen while watching, sort and filter.
+
+Knows nothing of Textual: the UI and the headless modes both read it.
+All times are the files' own mtimes where there is one, so what the store
+says is what the disk said, not when taskview happened to look.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .query import UNREADABLE, Predicate, display_status
+from .results.codec import is_partial
+from .results.record import TaskRecord
+
+Transition = tuple[float, str]
+
+#: Sortable fields: name -> value getter (None sorts last either way).
+SORT_KEYS: dict[str, Callable[[TaskRecord], Any]] = {
+    "id": lambda r: r.task_id,
+    "name": lambda r: r.name,
+    "status": display_status,
+    "worker": lambda r: r.worker,
+    "first_seen": lambda r: r.first_seen,
+    "date_done": lambda r: r.date_done,
+    "runtime": lambda r: r.runtime,
+    "last_change": lambda r: r.last_change,
+    "size": lambda r: r.size,
+}
+
+
+class Store:
+    def __init__(self) -> None:
+        self.records: dict[str, TaskRecord] = {}
+        # Only tasks that changed while watched have an entry: a million
+        # quiet tasks cost nothing here.
+        self.transitions: dict[str, list[Transition]] = {}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self.records
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        return self.records.get(task_id)
+
+    def add(self, record: TaskRecord) -> bool:
+        """Take a record read from disk; True when the visible row changed.
+
+        A file caught mid-write (empty, truncated) keeps the last good value:
+        Celery rewrites files in place, and the next close-after-write brings
+        the whole content.
+        """
+        old = self.records.get(record.task_id)
+        when = record.mtime
+        if old is None:
+            record.first_seen = record.last_change = when
+            if record.status == "STARTED":
+                record.started = when  # the STARTED write is the start
+            self.records[record.task_id] = record
+            return True
+        if record.error is not None and old.error is None and is_partial(record.error):
+            return False
+        record.first_seen = old.first_seen
+        record.started = old.started
+        old_status = display_status(old)
+        new_status = display_status(record)
+        if new_status != old_status:
+            record.last_change = when
+            if record.status == "STARTED":
+                record.started = when
+            history = self.transitions.get(record.task_id)
+            if history is None:
+                history = self.transitions[record.task_id] = [(old.last_change or old.mtime, old_status)]
+            history.append((when, new_status))
+        else:
+            record.last_change = old.last_change
+            if _same_row(old, record):
+                self.records[record.task_id] = record
+                return False
+        self.records[record.task_id] = record
+        return True
+
+    def add_many(self, records: Iterable[TaskRecord]) -> list[str]:
+        """Add a batch; returns the ids whose rows changed."""
+        return [r.task_id for r in records if self.add(r)]
+
+    def remove(self, task_id: str) -> bool:
+        self.transitions.pop(task_id, None)
+        return self.records.pop(task_id, None) is not None
+
+    def history(self, task_id: str) -> list[Transition]:
+        """The statuses this task was seen in, with times; one entry if it never changed."""
+        history = self.transitions.get(task_id)
+        if history is not None:
+            return list(history)
+        record = self.records.get(task_id)
+        if record is None:
+            return []
+        return [(record.last_change or record.mtime, display_status(record))]
+
+    def select(self, predicate: Predicate | None = None) -> list[TaskRecord]:
+        if predicate is None:
+            return list(self.records.values())
+        return [r for r in self.records.values() if predicate(r)]
+
+    def view(self, sort_key: str = "last_change", reverse: bool = True, predicate: Predicate | None = None) -> list[str]:
+        """Task ids in display order: filtered, sorted, unknown values last, ties by id."""
+        return [r.task_id for r in sort_records(self.select(predicate), sort_key, reverse)]
+
+    def counts(self, predicate: Predicate | None = None) -> Counter[str]:
+        """How many rows per displayed status (GROUP, unreadable included)."""
+        records = self.records.values() if predicate is None else self.select(predicate)
+        return Counter(display_status(r) for r in records)
+
+
+def sort_records(records: list[TaskRecord], sort_key: str, reverse: bool) -> list[TaskRecord]:
+    getter = SORT_KEYS[sort_key]
+    known = [r for r in records if getter(r) is not None]
+    unknown = [r for r in records if getter(r) is None]
+    # Ties are broken by id in the same direction so the order never depends
+    # on the directory's listing order.
+    known.sort(key=lambda r: (getter(r), r.task_id), reverse=reverse)
+    unknown.sort(key=lambda r: r.task_id)
+    return known + unknown
+
+
+def _same_row(a: TaskRecord, b: TaskRecord) -> bool:
+    return (
+        a.status == b.status
+        and a.error == b.error
+        and a.progress == b.progress
+        and a.worker == b.worker
+        and a.name == b.name
+        and a.date_done == b.date_done
+        and a.size == b.size
+    )
+
+
+__all__ = ["SORT_KEYS", "Store", "UNREADABLE", "sort_records"]
