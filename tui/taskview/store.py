@@ -23,6 +23,9 @@ SORT_KEYS: dict[str, Callable[[TaskRecord], Any]] = {
     "name": lambda r: r.name,
     "status": display_status,
     "worker": lambda r: r.worker,
+    "progress": lambda r: r.progress[0] / r.progress[1] if r.progress else None,
+    # The table's TIME column: when it finished, or when it was first seen.
+    "time": lambda r: r.date_done if r.date_done is not None else r.first_seen,
     "first_seen": lambda r: r.first_seen,
     "date_done": lambda r: r.date_done,
     "runtime": lambda r: r.runtime,

@@ -1,0 +1,1 @@
+"""Where changes come from: the directory tail (inotify or polling)."""

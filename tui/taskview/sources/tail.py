@@ -1,0 +1,238 @@
+"""Follow a result directory: a first scan in batches, then every change, off the UI thread.
+
+inotify (watchdog) is restricted to close-after-write, delete and move: Celery
+writes files in place, and only IN_CLOSE_WRITE says a write is whole. The
+handler only queues the path; a timer drains the queue at ~10 Hz keeping one
+read per file, so a flood of writes costs one read per file per tick. A full
+rescan follows an inotify overflow, and a periodic reconcile catches anything
+else missed. ``poll_interval`` replaces inotify for network filesystems.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..results.files import parse_name
+from ..results.record import TaskRecord
+from ..results.scan import ResultDirectory
+from .fsinfo import filesystem_type, is_network_filesystem
+
+log = logging.getLogger(__name__)
+
+NETWORK_POLL_INTERVAL = 2.0
+
+
+@dataclass
+class TailBatch:
+    """What changed since the last batch. Sent from the tail's thread."""
+
+    records: list[TaskRecord] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # task ids whose files are gone
+    scanned: int = 0  # files read so far by the running scan
+    total: int | None = None  # files the running scan will read, None outside a scan
+    scan_done: bool = False
+    notice: str | None = None  # something the user should hear about
+
+
+class _OverflowWatch(logging.Handler):
+    """watchdog only logs an inotify overflow; this turns the log line into a flag."""
+
+    def __init__(self, flag: threading.Event) -> None:
+        super().__init__(logging.WARNING)
+        self.flag = flag
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage():
+            self.flag.set()
+
+
+class DirectoryTail:
+    def __init__(
+        self,
+        results: ResultDirectory,
+        deliver: Callable[[TailBatch], None],
+        *,
+        poll_interval: float | None = None,
+        tick: float = 0.1,
+        reconcile_interval: float = 30.0,
+        scan_batch: int = 2000,
+    ) -> None:
+        self.results = results
+        self.deliver = deliver
+        self.tick = tick
+        self.reconcile_interval = reconcile_interval
+        self.scan_batch = scan_batch
+        self.fs_type = filesystem_type(results.path)
+        self.network = is_network_filesystem(self.fs_type)
+        if poll_interval is None and self.network:
+            poll_interval = NETWORK_POLL_INTERVAL
+        self.poll_interval = poll_interval
+        self._events: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._overflowed = threading.Event()
+        self._overflow_log = _OverflowWatch(self._overflowed)
+        self._known: dict[str, tuple[float, int]] = {}  # filename -> (mtime, size) last read
+        self._thread: threading.Thread | None = None
+        self._observer = None
+
+    @property
+    def mode(self) -> str:
+        """How changes are noticed, for the status bar."""
+        if self.poll_interval is None:
+            return "inotify"
+        text = f"polling {self.poll_interval:g}s"
+        if self.network:
+            text += f" ({self.fs_type}: network filesystem)"
+        return text
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="taskview-tail", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._observer is not None:
+            self._observer.stop()
+        logging.getLogger("watchdog.observers.inotify_c").removeHandler(self._overflow_log)
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    # --- the thread ------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            if self.poll_interval is None:
+                self._start_inotify()
+            self._scan(initial=True)
+            interval = self.tick if self.poll_interval is None else self.poll_interval
+            next_reconcile = time.monotonic() + self.reconcile_interval
+            while not self._stop.wait(interval):
+                if self._overflowed.is_set():
+                    self._overflowed.clear()
+                    self._drain_events()  # what is queued is superseded by the rescan
+                    self._scan(notice="inotify queue overflowed: rescanned the directory")
+                elif self.poll_interval is not None:
+                    self._scan(quiet=True)
+                else:
+                    self._read_events()
+                if self.poll_interval is None and time.monotonic() >= next_reconcile:
+                    started = time.monotonic()
+                    self._scan(quiet=True)
+                    # Never spend more than ~10 % of a core on reconciling.
+                    spent = time.monotonic() - started
+                    next_reconcile = time.monotonic() + max(self.reconcile_interval, spent * 10)
+        except Exception as exc:  # keep the UI alive and say what broke
+            log.exception("directory tail failed")
+            self.deliver(TailBatch(notice=f"watching stopped: {exc}"))
+
+    def _start_inotify(self) -> None:
+        from watchdog.events import FileClosedEvent, FileDeletedEvent, FileMovedEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        events = self._events
+
+        class Enqueue(FileSystemEventHandler):
+            def dispatch(self, event):  # type: ignore[no-untyped-def]
+                events.put(os.fsdecode(event.src_path))
+                if event.event_type == "moved":
+                    events.put(os.fsdecode(event.dest_path))
+
+        logging.getLogger("watchdog.observers.inotify_c").addHandler(self._overflow_log)
+        observer = Observer()
+        observer.schedule(
+            Enqueue(),
+            self.results.path,
+            recursive=False,
+            event_filter=[FileClosedEvent, FileDeletedEvent, FileMovedEvent],
+        )
+        observer.daemon = True
+        observer.start()
+        self._observer = observer
+
+    def _drain_events(self) -> set[str]:
+        names: set[str] = set()
+        prefix = self.results.path + os.sep
+        while True:
+            try:
+                path = self._events.get_nowait()
+            except queue.Empty:
+                return names
+            if path.startswith(prefix):
+                names.add(path[len(prefix) :])
+
+    def _read_events(self) -> None:
+        batch = TailBatch()
+        for filename in self._drain_events():
+            parsed = parse_name(filename)
+            if parsed is not None:
+                self._read_into(batch, filename, parsed)
+        if batch.records or batch.removed:
+            self.deliver(batch)
+
+    def _read_into(self, batch: TailBatch, filename: str, parsed=None) -> None:  # type: ignore[no-untyped-def]
+        record = self.results.read_record(filename, parsed)
+        if record is None:
+            return
+        if record.error is not None and record.error.startswith("gone"):
+            if self._known.pop(filename, None) is not None:
+                batch.removed.append(record.task_id)
+            return
+        self._known[filename] = (record.mtime, record.size)
+        batch.records.append(record)
+
+    def _scan(self, *, initial: bool = False, quiet: bool = False, notice: str | None = None) -> None:
+        """List the directory and read what is new or changed; report what vanished.
+
+        ``initial`` reads everything and reports progress; otherwise only files
+        whose mtime or size differ from the last read are read again.
+        """
+        try:
+            listing = self._listing(stat=not initial)
+        except OSError as exc:
+            self.deliver(TailBatch(notice=f"cannot list {self.results.path}: {exc.strerror or exc}"))
+            return
+        total = len(listing)
+        batch = TailBatch(total=total if not quiet else None, notice=notice)
+        changed = 0
+        for scanned, (filename, parsed, signature) in enumerate(listing, 1):
+            if signature is not None and self._known.get(filename) == signature:
+                continue
+            self._read_into(batch, filename, parsed)
+            changed += 1
+            if len(batch.records) >= self.scan_batch:
+                batch.scanned = scanned
+                self.deliver(batch)
+                batch = TailBatch(total=total if not quiet else None)
+        present = {filename for filename, _, _ in listing}
+        for filename in [f for f in self._known if f not in present]:
+            del self._known[filename]
+            parsed = parse_name(filename)
+            if parsed is not None:
+                batch.removed.append(parsed.task_id)
+        batch.scanned = total
+        batch.scan_done = not quiet
+        if batch.records or batch.removed or batch.notice or not quiet:
+            self.deliver(batch)
+
+    def _listing(self, *, stat: bool) -> list[tuple[str, object, tuple[float, int] | None]]:
+        found = []
+        with os.scandir(self.results.path) as entries:
+            for entry in entries:
+                parsed = parse_name(entry.name)
+                if parsed is None:
+                    continue
+                signature = None
+                if stat:
+                    try:
+                        st = entry.stat()
+                    except OSError:
+                        continue
+                    signature = (st.st_mtime, st.st_size)
+                found.append((entry.name, parsed, signature))
+        return found

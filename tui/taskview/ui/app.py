@@ -1,0 +1,282 @@
+"""The live inspector: the store, fed by the directory tail, shown as a table and a detail pane."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.message import Message
+from textual.widgets import Footer, Input
+
+from ..query import Predicate, compile_query
+from ..results.scan import ResultDirectory
+from ..sources.tail import DirectoryTail, TailBatch
+from ..store import Store
+from .detail_pane import DetailPane, prepare
+from .help_screen import HelpScreen
+from .summary_bar import SummaryBar
+from .task_table import SORTABLE, TaskTable
+
+#: Re-sorting is O(N log N): on a big store it is done less often.
+BIG_STORE = 50_000
+
+
+class RecordsArrived(Message):
+    """A batch from the tail's thread (post_message is thread-safe)."""
+
+    def __init__(self, batch: TailBatch) -> None:
+        super().__init__()
+        self.batch = batch
+
+
+class TaskviewApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "taskview"
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+        Binding("slash", "filter", "Filter", key_display="/", id="app.filter"),
+        Binding("enter", "detail", "Detail", id="app.detail"),
+        Binding("escape", "back", "Back", show=False, id="app.back"),
+        Binding("s", "next_sort", "Sort", id="app.sort"),
+        Binding("S", "reverse_sort", "Reverse", id="app.reverse"),
+        Binding("f", "follow", "Follow", id="app.follow"),
+        Binding("c", "copy_id", "Copy id", id="app.copy"),
+    ]
+
+    def __init__(
+        self,
+        results: ResultDirectory,
+        *,
+        poll_interval: float | None = None,
+        tail_factory: Callable[..., DirectoryTail] = DirectoryTail,
+    ) -> None:
+        super().__init__()
+        self.results = results
+        self.store = Store()
+        self.tail = tail_factory(results, self._deliver, poll_interval=poll_interval)
+        self.predicate: Predicate | None = None
+        self.follow = False
+        self.scan: tuple[int, int] | None = (0, 0)
+        self.notice: str | None = None
+        self._notice_until = 0.0
+        self._order_dirty = True
+        self._changed_rows: set[str] = set()
+        self._last_sort = 0.0
+
+    # --- layout ------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield SummaryBar(id="summary")
+        yield Input(placeholder="filter: text, status:FAILURE, name:…, worker:…, -status:SUCCESS", id="filter")
+        with Container(id="main"):
+            yield TaskTable(self.store, id="table")
+            yield DetailPane(id="detail")
+        yield Footer()
+
+    @property
+    def table(self) -> TaskTable:
+        return self.query_one(TaskTable)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter").display = False
+        self.query_one(DetailPane).display = False
+        self.table.focus()
+        self._update_layout()
+        self.set_interval(0.1, self._flush)
+        self.set_interval(1.0, self._tick)
+        self.tail.start()
+
+    def on_unmount(self) -> None:
+        self.tail.stop()
+
+    def on_resize(self) -> None:
+        self._update_layout()
+
+    def _update_layout(self) -> None:
+        self.query_one("#main").set_class(self.size.width >= 140, "wide")
+
+    # --- data in -------------------------------------------------------------------
+
+    def _deliver(self, batch: TailBatch) -> None:
+        self.post_message(RecordsArrived(batch))
+
+    def on_records_arrived(self, message: RecordsArrived) -> None:
+        batch = message.batch
+        store = self.store
+        changed = store.add_many(batch.records)
+        for task_id in batch.removed:
+            store.remove(task_id)
+        if changed or batch.removed:
+            self._order_dirty = True
+            self._changed_rows.update(changed)
+        if batch.total is not None:
+            self.scan = None if batch.scan_done else (batch.scanned, batch.total)
+        if batch.notice:
+            self.notice, self._notice_until = batch.notice, time.monotonic() + 10
+        if self.table.selected_id in self._changed_rows:
+            self._load_detail()
+
+    def _flush(self) -> None:
+        """At most 10 times a second: re-sort/re-filter if rows changed, repaint, recount."""
+        table = self.table
+        if self._order_dirty:
+            # A re-sort of a big store costs real time: during a scan do it twice a second.
+            now = time.monotonic()
+            if len(self.store) < BIG_STORE or self.scan is None or now - self._last_sort > 0.5:
+                self._apply_order()
+                self._last_sort = now
+        elif self._changed_rows:
+            table.refresh_rows(self._changed_rows)
+        self._changed_rows.clear()
+        self._update_summary()
+
+    def _apply_order(self) -> None:
+        table = self.table
+        order = self.store.view(table.sort_key, table.sort_reverse, self.predicate)
+        table.set_order(order)
+        if self.follow and order:
+            table.action_top()
+        self._order_dirty = False
+
+    def _tick(self) -> None:
+        self.table.refresh()  # ages and running times move on
+        if self.notice and time.monotonic() > self._notice_until:
+            self.notice = None
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        self.query_one(SummaryBar).show(
+            self.store.counts(self.predicate),
+            total=len(self.store),
+            filtered=self.predicate is not None,
+            scan=self.scan,
+            directory=self.results.path,
+            mode=self.tail.mode,
+            notice=self.notice,
+            follow=self.follow,
+        )
+
+    # --- selection and detail --------------------------------------------------------
+
+    @on(TaskTable.Selected)
+    def _selected(self, event: TaskTable.Selected) -> None:
+        if self.query_one(DetailPane).display:
+            self._load_detail()
+
+    @on(TaskTable.HeaderClicked)
+    def _header_clicked(self, event: TaskTable.HeaderClicked) -> None:
+        self._sort_by(event.key, toggle=True)
+
+    def _load_detail(self) -> None:
+        task_id = self.table.selected_id
+        pane = self.query_one(DetailPane)
+        if not pane.display:
+            return
+        record = self.store.get(task_id) if task_id else None
+        if record is None:
+            pane.show_empty("no task selected")
+            return
+        self._read_detail(record, self.store.history(record.task_id))
+
+    @work(thread=True, exclusive=True, group="detail")
+    def _read_detail(self, record, history) -> None:  # type: ignore[no-untyped-def]
+        full = self.results.read_full(record.filename)
+        content = prepare(record, history, full)
+        self.call_from_thread(self._show_detail, content)
+
+    def _show_detail(self, content) -> None:  # type: ignore[no-untyped-def]
+        if content.record.task_id == self.table.selected_id:
+            self.query_one(DetailPane).show(content)
+
+    @on(DetailPane.JumpTo)
+    def _jump(self, event: DetailPane.JumpTo) -> None:
+        if not self.table.select_task(event.task_id):
+            if event.task_id in self.store:
+                self.notify("That task is hidden by the filter: Esc clears it.", severity="warning")
+            else:
+                self.notify(f"No result file for {event.task_id} in this directory.", severity="warning")
+        else:
+            self.table.focus()
+
+    # --- actions ------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        bindings = [b for b in self.BINDINGS if isinstance(b, Binding)] + list(TaskTable.BINDINGS)  # type: ignore[arg-type]
+        self.push_screen(HelpScreen(bindings))  # type: ignore[arg-type]
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.predicate = compile_query(event.value)
+        self._apply_order()
+        self._update_summary()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_kept(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            event.input.display = False
+        self.table.focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        pane = self.query_one(DetailPane)
+        if box.has_focus or (self.predicate is not None and not pane.display):
+            box.value = ""  # Input.Changed clears the predicate
+            self.predicate = None
+            box.display = False
+            self._apply_order()
+            self.table.focus()
+        elif pane.display:
+            pane.display = False
+            self.table.focus()
+
+    def action_detail(self) -> None:
+        pane = self.query_one(DetailPane)
+        if pane.display and not self.table.has_focus:
+            self.table.focus()
+            return
+        pane.display = True
+        self._load_detail()
+
+    def _sort_by(self, key: str, *, toggle: bool = False) -> None:
+        table = self.table
+        if toggle and table.sort_key == key:
+            table.sort_reverse = not table.sort_reverse
+        else:
+            table.sort_key = key
+        self.follow = False
+        self._apply_order()
+        self.notify(f"sorted by {key} {'descending' if table.sort_reverse else 'ascending'}", timeout=1.5)
+
+    def action_next_sort(self) -> None:
+        index = SORTABLE.index(self.table.sort_key) if self.table.sort_key in SORTABLE else -1
+        self._sort_by(SORTABLE[(index + 1) % len(SORTABLE)])
+
+    def action_reverse_sort(self) -> None:
+        self._sort_by(self.table.sort_key, toggle=True)
+
+    def action_follow(self) -> None:
+        self.follow = not self.follow
+        if self.follow:
+            table = self.table
+            table.sort_key, table.sort_reverse = "last_change", True
+            self._apply_order()
+            table.action_top()
+        self._update_summary()
+
+    def action_copy_id(self) -> None:
+        task_id = self.table.selected_id
+        if task_id is None:
+            return
+        self.copy_to_clipboard(task_id)  # OSC 52: works over SSH and in tmux with set-clipboard on
+        self.notify(f"copied {task_id}", timeout=2)

@@ -1,0 +1,283 @@
+"""A Line-API table of tasks: renders only the visible rows, from the store.
+
+Textual's DataTable is O(N) per update (DESIGN.md); this keeps a list of task
+ids in display order and asks the store for a row only when it is on screen.
+The selection is a task id, not an index, so it stays on its task while rows
+move under it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ..query import display_status
+from ..results.record import TaskRecord
+from ..store import Store
+from ..text import one_line
+from .colors import status_style
+from .formatting import age, clock, duration, progress_bar
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # a sort key of the store
+    label: str
+    width: int  # 0: shares the space left
+    min_width: int = 0
+    drop: int = 0  # when space is short, the highest goes first
+
+
+COLUMNS = (
+    Column("id", "ID", 8),
+    Column("status", "STATUS", 14),
+    Column("name", "NAME", 0, 10),
+    Column("worker", "WORKER", 0, 8, drop=1),
+    Column("progress", "PROGRESS", 10, drop=2),
+    Column("time", "TIME", 8),
+    Column("runtime", "RUNTIME", 7, drop=3),
+    Column("last_change", "CHANGED", 7),
+)
+SORTABLE = tuple(c.key for c in COLUMNS)
+
+
+class TaskTable(ScrollView, can_focus=True):
+    """The task list. Owns the cursor; the app owns what is in it (``set_order``)."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="table.up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="table.down"),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, id="table.page_up"),
+        Binding("pagedown,ctrl+f,space", "page(1)", "Page down", show=False, id="table.page_down"),
+        Binding("home,g", "top", "Top", show=False, id="table.top"),
+        Binding("end,G", "bottom", "Bottom", show=False, id="table.bottom"),
+    ]
+
+    DEFAULT_CSS = """
+    TaskTable { overflow-x: hidden; }
+    """
+
+    class Selected(Message):
+        """The cursor is on a different task (or on none)."""
+
+        def __init__(self, task_id: str | None) -> None:
+            super().__init__()
+            self.task_id = task_id
+
+    class HeaderClicked(Message):
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self, store: Store, *, name: str | None = None, id: str | None = None) -> None:
+        super().__init__(name=name, id=id)
+        self.store = store
+        self.order: list[str] = []
+        self.cursor = 0
+        self.selected_id: str | None = None
+        self.sort_key = "last_change"
+        self.sort_reverse = True
+        self._layout: list[tuple[int, int]] = []  # (column index, width) of shown columns
+        self._layout_for = -1
+
+    # --- content -------------------------------------------------------------
+
+    def set_order(self, order: list[str]) -> None:
+        """New rows in display order; the selected task keeps the cursor and its place on screen."""
+        screen_row = self.cursor - int(self.scroll_y)
+        self.order = order
+        self.virtual_size = Size(self.size.width, len(order) + 1)
+        index = self._index_of(self.selected_id)
+        if index is None:
+            self.cursor = min(self.cursor, max(0, len(order) - 1))
+        else:
+            self.cursor = index
+            self.scroll_to(y=max(0, self.cursor - screen_row), animate=False, immediate=True)
+        self._select(self.cursor, keep_visible=index is None)
+        self.refresh()
+
+    def _index_of(self, task_id: str | None) -> int | None:
+        if task_id is None:
+            return None
+        # The common case: the task did not move.
+        if self.cursor < len(self.order) and self.order[self.cursor] == task_id:
+            return self.cursor
+        try:
+            return self.order.index(task_id)
+        except ValueError:
+            return None
+
+    def refresh_rows(self, task_ids: set[str]) -> None:
+        """Repaint the visible rows of these tasks (their content changed, not their place)."""
+        top = int(self.scroll_y)
+        for y in range(top, min(len(self.order), top + self.size.height)):
+            if self.order[y] in task_ids:
+                self.refresh_line(y - top + 1)
+
+    def select_task(self, task_id: str) -> bool:
+        index = self._index_of(task_id)
+        if index is None:
+            return False
+        self._select(index)
+        return True
+
+    # --- cursor ----------------------------------------------------------------
+
+    @property
+    def page_rows(self) -> int:
+        return max(1, self.size.height - 1)
+
+    def _select(self, index: int, keep_visible: bool = True) -> None:
+        old = self.selected_id
+        if not self.order:
+            self.cursor, self.selected_id = 0, None
+        else:
+            self.cursor = max(0, min(index, len(self.order) - 1))
+            self.selected_id = self.order[self.cursor]
+        if keep_visible:
+            top = int(self.scroll_y)
+            if self.cursor < top:
+                self.scroll_to(y=self.cursor, animate=False, immediate=True)
+            elif self.cursor >= top + self.page_rows:
+                self.scroll_to(y=self.cursor - self.page_rows + 1, animate=False, immediate=True)
+        self.refresh()
+        if self.selected_id != old:
+            self.post_message(self.Selected(self.selected_id))
+
+    def action_cursor(self, delta: int) -> None:
+        self._select(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._select(self.cursor + direction * self.page_rows)
+
+    def action_top(self) -> None:
+        self._select(0)
+
+    def action_bottom(self) -> None:
+        self._select(len(self.order) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y == 0:
+            key = self._column_at(event.x)
+            if key is not None:
+                self.post_message(self.HeaderClicked(key))
+            return
+        self._select(int(self.scroll_y) + event.y - 1)
+
+    def _column_at(self, x: int) -> str | None:
+        left = 0
+        for index, width in self._columns():
+            if left <= x < left + width + 1:
+                return COLUMNS[index].key
+            left += width + 1
+        return None
+
+    # --- rendering ---------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self.order) + 1)
+
+    def _columns(self) -> list[tuple[int, int]]:
+        """The columns that fit this width, with their widths: low-priority ones drop out first."""
+        width = self.size.width
+        if width != self._layout_for:
+            shown = list(range(len(COLUMNS)))
+            while True:
+                fixed = sum(COLUMNS[i].width or COLUMNS[i].min_width for i in shown) + len(shown) - 1
+                droppable = [i for i in shown if COLUMNS[i].drop]
+                if fixed <= width or not droppable:
+                    break
+                shown.remove(max(droppable, key=lambda i: COLUMNS[i].drop))
+            flex = [i for i in shown if COLUMNS[i].width == 0]
+            spare = max(0, width - sum(COLUMNS[i].width for i in shown) - len(shown) + 1)
+            share, extra = divmod(spare, max(1, len(flex)))
+            layout = []
+            for i in shown:
+                w = COLUMNS[i].width
+                if not w:
+                    w = max(COLUMNS[i].min_width, share + (1 if extra > 0 else 0))
+                    extra -= 1
+                layout.append((i, w))
+            self._layout, self._layout_for = layout, width
+        return self._layout
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0:
+            return self._header(width)
+        index = int(self.scroll_y) + y - 1
+        if index >= len(self.order):
+            return Strip.blank(width, self.rich_style)
+        record = self.store.get(self.order[index])
+        if record is None:
+            return Strip.blank(width, self.rich_style)
+        return self._row(record, index == self.cursor, width)
+
+    def _header(self, width: int) -> Strip:
+        base = self.get_component_rich_style("task-table--header")
+        segments = []
+        for index, w in self._columns():
+            column = COLUMNS[index]
+            label = column.label
+            if column.key == self.sort_key:
+                label += " ▼" if self.sort_reverse else " ▲"
+            segments.append(Segment(set_cell_size(label, w) + " ", base))
+        return Strip(segments).crop_extend(0, width, base)
+
+    def _row(self, record: TaskRecord, is_cursor: bool, width: int) -> Strip:
+        base = self.rich_style
+        if is_cursor:
+            base = base + self.get_component_rich_style("task-table--cursor")
+        status = display_status(record)
+        now = time.time()
+        cells: list[tuple[str, Style | None]] = [
+            (one_line(record.task_id[:8]), None),
+            (one_line(status), status_style(status)),
+            (one_line(record.name or ""), None),
+            (one_line(record.worker or ""), None),
+            (progress_bar(record.progress, 10), status_style(status) if record.progress else None),
+            (clock(record.date_done if record.date_done is not None else record.first_seen, now), None),
+            (duration(_running_time(record, now)), None),
+            (age(record.last_change, now), None),
+        ]
+        segments = []
+        for index, w in self._columns():
+            text, style = cells[index]
+            cell_style = base + style if style is not None else base
+            if index == _NAME_COLUMN and cell_len(text) > w > 1:
+                text = "…" + _tail(text, w - 1)  # dotted task names differ at the end
+            segments.append(Segment(set_cell_size(text, w), cell_style))
+            segments.append(Segment(" ", base))
+        return Strip(segments).crop_extend(0, width, base)
+
+    COMPONENT_CLASSES = {"task-table--header", "task-table--cursor"}
+
+
+_NAME_COLUMN = next(i for i, c in enumerate(COLUMNS) if c.key == "name")
+
+
+def _tail(text: str, width: int) -> str:
+    """The last ``width`` cells of ``text``."""
+    while cell_len(text) > width:
+        text = text[1:]
+    return text
+
+
+def _running_time(record: TaskRecord, now: float) -> float | None:
+    runtime = record.runtime
+    if runtime is None and record.started is not None and record.date_done is None:
+        return max(0.0, now - record.started)  # still running: time so far
+    return runtime
+
+
+__all__ = ["COLUMNS", "SORTABLE", "TaskTable", "cell_len"]
