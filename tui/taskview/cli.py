@@ -38,9 +38,17 @@ def resolve_path(raw: str) -> str:
 
 
 def check_directory(path: str) -> None:
-    if not os.path.exists(path):
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
         fail(f"no such directory: {path}")
-    if not os.path.isdir(path):
+    except PermissionError:
+        fail(f"cannot read directory (permission denied): {path}")
+    except OSError as exc:
+        fail(f"cannot read directory ({exc.strerror or exc}): {path}")
+    if not stat.S_ISDIR(mode):
         fail(f"not a directory: {path}")
     if not os.access(path, os.R_OK | os.X_OK):
         fail(f"cannot read directory (permission denied): {path}")

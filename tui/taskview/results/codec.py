@@ -257,6 +257,10 @@ def _load_msgpack(data: bytes, _allow_pickle: bool) -> Any:
 def _load_yaml(data: bytes, _allow_pickle: bool) -> Any:
     import yaml
 
+    if not data.endswith(b"\n"):
+        # PyYAML's dump always ends with a newline; without it the file was cut,
+        # and a cut YAML file can still parse, into a dict missing its last keys.
+        raise DecodeError(f"truncated YAML at byte {len(data)}")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         return yaml.load(data, Loader=loader)  # noqa: S506 - a safe loader
