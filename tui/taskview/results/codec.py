@@ -30,6 +30,7 @@ SERIALIZERS = ("json", "msgpack", "yaml", "pickle")
 # orjson turns integers beyond 64 bits into floats; Python's json keeps them.
 _LONG_DIGITS = re.compile(rb"\d{19,}")
 _TYPE_TAG = b'"__type__"'
+_NOT_TEXT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class Decoded(NamedTuple):
@@ -98,8 +99,8 @@ def sniff(data: bytes) -> str | None:
         return "pickle"  # protocols 0 and 1 (PICKLE_PROTOCOL=0/1 in the worker's env)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:3] == b"\xef\xbb\xbf":
         return "yaml"  # PyYAML honours a BOM; JSON writers never add one
-    if b"\x00" in data[:4096]:
-        return None
+    if _NOT_TEXT.search(data, 0, 4096):
+        return None  # YAML, like JSON, is text: control characters mean something else
     try:
         data[:4096].decode("utf-8")
     except UnicodeDecodeError as exc:

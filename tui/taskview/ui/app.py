@@ -54,12 +54,13 @@ class TaskviewApp(App[None]):
         results: ResultDirectory,
         *,
         poll_interval: float | None = None,
-        tail_factory: Callable[..., DirectoryTail] = DirectoryTail,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.results = results
+        self.clock = clock  # wall time for ages; tests freeze it
         self.store = Store()
-        self.tail = tail_factory(results, self._deliver, poll_interval=poll_interval)
+        self.tail = DirectoryTail(results, self._deliver, poll_interval=poll_interval)
         self.predicate: Predicate | None = None
         self.follow = False
         self.scan: tuple[int, int] | None = (0, 0)
@@ -75,7 +76,7 @@ class TaskviewApp(App[None]):
         yield SummaryBar(id="summary")
         yield Input(placeholder="filter: text, status:FAILURE, name:…, worker:…, -status:SUCCESS", id="filter")
         with Container(id="main"):
-            yield TaskTable(self.store, id="table")
+            yield TaskTable(self.store, clock=self.clock, id="table")
             yield DetailPane(id="detail")
         yield Footer()
 

@@ -9,6 +9,7 @@ move under it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -79,9 +80,12 @@ class TaskTable(ScrollView, can_focus=True):
             super().__init__()
             self.key = key
 
-    def __init__(self, store: Store, *, name: str | None = None, id: str | None = None) -> None:
+    def __init__(
+        self, store: Store, *, clock: Callable[[], float] = time.time, name: str | None = None, id: str | None = None
+    ) -> None:
         super().__init__(name=name, id=id)
         self.store = store
+        self.clock = clock
         self.order: list[str] = []
         self.cursor = 0
         self.selected_id: str | None = None
@@ -239,7 +243,7 @@ class TaskTable(ScrollView, can_focus=True):
         if is_cursor:
             base = base + self.get_component_rich_style("task-table--cursor")
         status = display_status(record)
-        now = time.time()
+        now = self.clock()
         cells: list[tuple[str, Style | None]] = [
             (one_line(record.task_id[:8]), None),
             (one_line(status), status_style(status)),

@@ -1,0 +1,237 @@
+"""The inspector driven like a user drives it (Textual's Pilot), on real worker files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, OptionList, TextArea
+
+from conftest import SAMPLE_RESULTS
+from taskview.results.scan import ResultDirectory
+from taskview.ui.app import TaskviewApp
+from taskview.ui.detail_pane import DetailPane
+from taskview.ui.help_screen import HelpScreen
+from taskview.ui.summary_bar import SummaryBar
+from taskview.ui.task_table import TaskTable
+
+SAMPLE_COUNT = len([p for p in SAMPLE_RESULTS.iterdir() if p.name.startswith("celery-")])
+
+
+def status_of(path: Path) -> str | None:
+    return json.loads(path.read_bytes()).get("status")
+
+
+def by_name(directory: Path, task_name: str) -> Path:
+    return next(p for p in sorted(directory.iterdir()) if json.loads(p.read_bytes()).get("name") == task_name)
+
+
+async def wait_for(pilot, condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+async def loaded(pilot, app: TaskviewApp, count: int = SAMPLE_COUNT) -> TaskTable:
+    await wait_for(pilot, lambda: len(app.table.order) == count and app.scan is None)
+    return app.table
+
+
+def plain(widget) -> str:
+    """What a Static shows, as plain text."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=300, file=io.StringIO(), record=True)
+    console.print(widget.content)
+    return console.export_text()
+
+
+def summary_text(app: TaskviewApp) -> str:
+    return plain(app.query_one(SummaryBar))
+
+
+@pytest.fixture
+def app(samples: Path) -> TaskviewApp:
+    return TaskviewApp(ResultDirectory(str(samples)))
+
+
+async def test_every_task_shows_with_counts_in_the_summary(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        assert set(table.order) == set(app.store.records)
+        text = summary_text(app)
+        assert f"{SAMPLE_COUNT} tasks" in text
+        assert "SUCCESS 12" in text and "FAILURE 2" in text and "GOING_TO_SLEEP 1" in text
+        assert "[inotify]" in text
+
+
+async def test_keys_move_the_cursor(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        assert table.cursor == 0
+        await pilot.press("j", "j", "down")
+        assert table.cursor == 3 and table.selected_id == table.order[3]
+        await pilot.press("k")
+        assert table.cursor == 2
+        await pilot.press("G")
+        assert table.cursor == SAMPLE_COUNT - 1
+        await pilot.press("g")
+        assert table.cursor == 0
+
+
+async def test_sort_keys_and_header_clicks(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        assert (table.sort_key, table.sort_reverse) == ("last_change", True)
+        await pilot.press("s")  # wraps around to the first column
+        assert table.sort_key == "id"
+        assert table.order == sorted(table.order, reverse=True)
+        await pilot.press("S")
+        assert table.sort_key == "id" and not table.sort_reverse
+        assert table.order == sorted(table.order)
+        # Click the NAME header: ascending names, unknown names last; again: descending.
+        await pilot.click(TaskTable, offset=(25, 0))
+        assert table.sort_key == "name"
+        names = [app.store.get(i).name for i in table.order]
+        known = [n for n in names if n]
+        assert known == sorted(known, reverse=table.sort_reverse)
+        first = table.sort_reverse
+        await pilot.click(TaskTable, offset=(25, 0))
+        assert table.sort_reverse is not first
+
+
+async def test_filter_as_you_type_enter_keeps_esc_clears(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        await pilot.press("slash")
+        assert app.query_one("#filter", Input).has_focus
+        await pilot.press(*"status:FAILURE")
+        assert len(table.order) == 2
+        assert all(app.store.get(i).status == "FAILURE" for i in table.order)
+        assert "2/" in summary_text(app) and "FAILURE 2" in summary_text(app)
+        assert "SUCCESS" not in summary_text(app)
+        await pilot.press("enter")
+        assert table.has_focus and len(table.order) == 2
+        await pilot.press("escape")
+        assert len(table.order) == SAMPLE_COUNT
+        await pilot.press("slash", *"-status:SUCCESS", "enter")
+        assert len(table.order) == SAMPLE_COUNT - 12
+
+
+async def test_selection_stays_on_its_task_while_rows_change(app, samples: Path):
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        await pilot.press("j", "j", "j")
+        chosen = table.selected_id
+        # Three new tasks arrive; newest-first puts them above the selection.
+        for n, status in enumerate(("SUCCESS", "FAILURE", "REVOKED")):
+            src = next(p for p in sorted(SAMPLE_RESULTS.iterdir()) if status_of(p) == status)
+            shutil.copy(src, samples / f"celery-task-meta-new-{n}")
+        await wait_for(pilot, lambda: len(table.order) == SAMPLE_COUNT + 3)
+        assert table.selected_id == chosen
+        assert table.order[table.cursor] == chosen and table.cursor == 6
+        # A file removed (result_expires cleanup) leaves the table; the selection stays.
+        os.unlink(samples / "celery-task-meta-new-1")
+        await wait_for(pilot, lambda: len(table.order) == SAMPLE_COUNT + 2)
+        assert table.selected_id == chosen
+
+
+async def test_follow_keeps_the_newest_change_selected(app, samples: Path):
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        await pilot.press("s", "G", "f")
+        assert (table.sort_key, table.cursor) == ("last_change", 0)
+        assert "follow" in summary_text(app)
+        shutil.copy(by_name(SAMPLE_RESULTS, "sampletasks.unicode_result"), samples / "celery-task-meta-newest")
+        await wait_for(pilot, lambda: table.selected_id == "newest")
+        assert table.cursor == 0
+
+
+async def test_detail_of_a_failure_shows_traceback_and_whole_meta(app, samples: Path):
+    failure = by_name(samples, "sampletasks.fail_custom")
+    meta = json.loads(failure.read_bytes())
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        assert table.select_task(meta["task_id"])
+        await pilot.press("enter")
+        pane = app.query_one(DetailPane)
+        body = pane.query_one("#detail-body", TextArea)
+        await wait_for(pilot, lambda: meta["task_id"] in body.text)
+        assert json.loads(body.text) == meta  # the whole meta, untruncated
+        assert pane.query_one("#detail-traceback").display
+        header = plain(pane.query_one("#detail-header"))
+        assert "FAILURE" in header and "sampletasks.fail_custom" in header
+        # Esc closes the pane.
+        await pilot.press("escape")
+        assert not pane.display
+
+
+async def test_detail_links_jump_to_children(app, samples: Path):
+    parent = json.loads(by_name(samples, "sampletasks.spawn_children").read_bytes())
+    child_ids = [c[0][0] for c in parent["children"]]
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        table.select_task(parent["task_id"])
+        await pilot.press("enter")
+        related = app.query_one("#detail-related", OptionList)
+        await wait_for(pilot, lambda: related.option_count == len(child_ids))
+        related.focus()
+        await pilot.press("down", "enter")
+        assert table.selected_id in child_ids
+
+
+async def test_the_detail_of_an_unreadable_file_shows_reason_and_escaped_bytes(app, samples: Path):
+    (samples / "celery-task-meta-hostile").write_bytes(b"\x1b[2J\x1b]52;c;AAAA\x07 not json")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app, SAMPLE_COUNT + 1)
+        table.select_task("hostile")
+        await pilot.press("enter")
+        body = app.query_one("#detail-body", TextArea)
+        await wait_for(pilot, lambda: "not json" in body.text)
+        assert "\x1b" not in body.text and "\\x1b[2J" in body.text
+        header = plain(app.query_one("#detail-header"))
+        assert "unreadable" in header and "not a Celery result" in header
+
+
+async def test_help_screen_lists_the_keys(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = " ".join(plain(w) for w in app.screen.query("Static"))
+        for words in ("Filter", "Follow", "Copy id", "Quit", "status:FAILURE"):
+            assert words in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_copy_puts_the_task_id_on_the_clipboard(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await loaded(pilot, app)
+        await pilot.press("j", "c")
+        assert app.clipboard == table.selected_id
+
+
+async def test_q_quits(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("q")
+        assert app.return_code == 0 or app._exit_renderables is not None
+        assert not app.is_running
+
+
+async def test_an_empty_directory(tmp_path: Path):
+    app = TaskviewApp(ResultDirectory(str(tmp_path)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.scan is None and "0 tasks" in summary_text(app))
+        assert app.table.order == []
+        await pilot.press("enter", "j", "c", "s", "slash", "x", "escape")  # nothing to act on: no error
+        assert app.is_running

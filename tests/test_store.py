@@ -1,0 +1,141 @@
+"""The store: what it keeps, what it remembers, how it sorts and filters."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from conftest import SAMPLE_RESULTS
+from taskview.query import compile_query
+from taskview.results.codec import decode
+from taskview.results.record import TaskRecord, summarize
+from taskview.results.scan import ResultDirectory
+from taskview.store import Store
+
+
+def sample_store() -> Store:
+    store = Store()
+    for batch in ResultDirectory(str(SAMPLE_RESULTS)).scan(batch_size=5):
+        store.add_many(batch)
+    return store
+
+
+def record(task_id: str, raw: bytes, mtime: float) -> TaskRecord:
+    return summarize(task_id, "task", "celery-task-meta-", decode(raw), size=len(raw), mtime=mtime)
+
+
+def test_store_holds_every_sample_file():
+    store = sample_store()
+    assert len(store) == len([p for p in SAMPLE_RESULTS.iterdir() if p.name.startswith("celery-")])
+    counts = store.counts()
+    assert counts["GROUP"] == 1 and counts["FAILURE"] == 2 and counts["PROGRESS"] == 1
+
+
+def test_summary_fields_from_real_files():
+    store = sample_store()
+    progress = next(r for r in store.records.values() if r.status == "PROGRESS")
+    assert progress.progress == (3, 6)
+    started = next(r for r in store.records.values() if r.status == "STARTED")
+    assert started.pid and started.worker and started.started == started.mtime
+    failure = next(r for r in store.records.values() if r.name == "sampletasks.fail_custom")
+    assert failure.date_done is not None and failure.args is not None
+
+
+def real_file(status: str) -> bytes:
+    """A file a real worker wrote in this state (sample_results)."""
+    import json
+
+    for path in sorted(SAMPLE_RESULTS.iterdir()):
+        raw = path.read_bytes()
+        if json.loads(raw).get("status") == status:
+            return raw
+    raise AssertionError(status)
+
+
+STARTED = real_file("STARTED")
+SLEEPY = real_file("GOING_TO_SLEEP")
+DONE = real_file("SUCCESS")
+
+
+def test_transitions_seen_while_watching_and_runtime():
+    store = Store()
+    store.add(record("t", STARTED, 1000.0))
+    store.add(record("t", SLEEPY, 1001.0))
+    store.add(record("t", DONE, 1012.0))
+    assert store.history("t") == [(1000.0, "STARTED"), (1001.0, "GOING_TO_SLEEP"), (1012.0, "SUCCESS")]
+    done = store.get("t")
+    assert done.first_seen == 1000.0 and done.last_change == 1012.0 and done.started == 1000.0
+    assert done.date_done is not None and done.runtime == done.date_done - 1000.0
+
+
+def test_a_file_caught_mid_write_keeps_the_last_good_row():
+    store = Store()
+    store.add(record("t", STARTED, 1000.0))
+    assert store.add(record("t", b"", 1001.0)) is False  # truncate phase of an in-place write
+    assert store.add(record("t", DONE[:20], 1001.0)) is False  # cut
+    assert store.get("t").status == "STARTED" and store.get("t").error is None
+    assert store.add(record("t", DONE, 1002.0)) is True
+    assert store.get("t").status == "SUCCESS"
+    # A file that was never good is shown with its reason.
+    store.add(record("new", b"", 1003.0))
+    assert store.get("new").error == "empty (being written?)"
+
+
+def test_unchanged_rewrite_is_not_a_change():
+    store = Store()
+    store.add(record("t", STARTED, 1000.0))
+    assert store.add(record("t", STARTED, 1000.0)) is False
+    assert "t" not in store.transitions
+
+
+def test_sort_by_any_field_both_ways_unknown_last():
+    store = sample_store()
+    for key in ("id", "name", "status", "worker", "time", "runtime", "last_change", "progress", "size"):
+        for reverse in (False, True):
+            order = store.view(key, reverse)
+            assert sorted(order) == sorted(store.records)
+            from taskview.store import SORT_KEYS
+
+            values = [SORT_KEYS[key](store.get(i)) for i in order]
+            known = [v for v in values if v is not None]
+            assert known == sorted(known, reverse=reverse), key
+            assert all(v is None for v in values[len(known) :])
+
+
+def test_filter_language():
+    store = sample_store()
+
+    def ids(text: str) -> set[str]:
+        return set(store.view(predicate=compile_query(text)))
+
+    failures = {i for i, r in store.records.items() if r.status == "FAILURE"}
+    assert ids("status:FAILURE") == failures
+    assert ids("status:failure") == failures
+    assert ids("-status:SUCCESS") == {i for i, r in store.records.items() if r.status != "SUCCESS" or r.kind == "group"}
+    assert ids("name:fail_custom") == {i for i, r in store.records.items() if r.name == "sampletasks.fail_custom"}
+    some = next(iter(store.records))
+    assert ids(f"id:{some[:6]}") == {i for i in store.records if i.startswith(some[:6])}
+    assert ids(some[:8]) >= {some}
+    assert ids("worker:sample-worker") == {i for i, r in store.records.items() if r.worker}
+    assert ids("status:FAILURE,RETRY") == {i for i, r in store.records.items() if r.status in ("FAILURE", "RETRY")}
+    assert ids("kind:group") == {i for i, r in store.records.items() if r.kind == "group"}
+    assert ids("GOING") == {i for i, r in store.records.items() if r.status == "GOING_TO_SLEEP"}
+    assert ids('name:"sampletasks.add" -status:FAILURE') == {
+        i for i, r in store.records.items() if r.name == "sampletasks.add"
+    }
+    assert compile_query("") is None and compile_query('name:"unclosed') is not None
+
+
+def test_memory_per_record_is_small():
+    """DESIGN.md's budget: well under 500 B a task for the summary (the dump measures real RSS)."""
+    store = sample_store()
+    r = store.get(next(i for i, rec in store.records.items() if rec.name == "sampletasks.add"))
+    size = sys.getsizeof(r) + sys.getsizeof(r.task_id) + sys.getsizeof(r.mtime) + sys.getsizeof(r.args or "")
+    assert size < 400, size
+    assert not hasattr(r, "__dict__")
+
+
+def test_removed_files_leave_the_store(tmp_path: Path):
+    store = sample_store()
+    some = next(iter(store.records))
+    assert store.remove(some) and some not in store
