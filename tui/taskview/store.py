@@ -50,19 +50,22 @@ class Store:
     def get(self, task_id: str) -> TaskRecord | None:
         return self.records.get(task_id)
 
-    def add(self, record: TaskRecord) -> bool:
+    def add(self, record: TaskRecord, *, live: bool = False) -> bool:
         """Take a record read from disk; True when the visible row changed.
 
         A file caught mid-write (empty, truncated) keeps the last good value:
         Celery rewrites files in place, and the next close-after-write brings
-        the whole content.
+        the whole content. ``live``: the file is new since taskview started
+        watching, so its first write is when the task started running.
         """
         old = self.records.get(record.task_id)
         when = record.mtime
         if old is None:
             record.first_seen = record.last_change = when
-            if record.status == "STARTED":
-                record.started = when  # the STARTED write is the start
+            if record.status == "STARTED" or (live and record.status is not None and record.date_done is None):
+                # The STARTED write is the start; a state written after it within
+                # one refresh (update_state at once) starts about as early.
+                record.started = when
             self.records[record.task_id] = record
             return True
         if record.error is not None and old.error is None and is_partial(record.error):
@@ -87,9 +90,9 @@ class Store:
         self.records[record.task_id] = record
         return True
 
-    def add_many(self, records: Iterable[TaskRecord]) -> list[str]:
+    def add_many(self, records: Iterable[TaskRecord], *, live: bool = False) -> list[str]:
         """Add a batch; returns the ids whose rows changed."""
-        return [r.task_id for r in records if self.add(r)]
+        return [r.task_id for r in records if self.add(r, live=live)]
 
     def remove(self, task_id: str) -> bool:
         self.transitions.pop(task_id, None)

@@ -110,7 +110,8 @@ class TaskviewApp(App[None]):
     def on_records_arrived(self, message: RecordsArrived) -> None:
         batch = message.batch
         store = self.store
-        changed = store.add_many(batch.records)
+        # Outside the first scan, a new file is a task that just started.
+        changed = store.add_many(batch.records, live=batch.total is None)
         for task_id in batch.removed:
             store.remove(task_id)
         if changed or batch.removed:
