@@ -89,7 +89,7 @@ class TaskviewApp(App[None]):
         self.query_one(DetailPane).display = False
         self.table.focus()
         self._update_layout()
-        self.set_interval(0.1, self._flush)
+        self.set_interval(0.1, self._refresh_view)
         self.set_interval(1.0, self._tick)
         self.tail.start()
 
@@ -124,7 +124,7 @@ class TaskviewApp(App[None]):
         if self.table.selected_id in self._changed_rows:
             self._load_detail()
 
-    def _flush(self) -> None:
+    def _refresh_view(self) -> None:
         """At most 10 times a second: re-sort/re-filter if rows changed, repaint, recount."""
         table = self.table
         if self._order_dirty:

@@ -1,0 +1,110 @@
+"""The directory tail on its own: batches, polling, network filesystems."""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import time
+from pathlib import Path
+
+from conftest import SAMPLE_RESULTS
+from taskview.results.scan import ResultDirectory
+from taskview.sources.fsinfo import filesystem_type, is_network_filesystem
+from taskview.sources.tail import DirectoryTail, TailBatch
+
+SAMPLE_COUNT = len([p for p in SAMPLE_RESULTS.iterdir() if p.name.startswith("celery-")])
+
+
+def collect(batches: queue.SimpleQueue, until, timeout: float = 10.0) -> list[TailBatch]:
+    seen: list[TailBatch] = []
+    deadline = time.monotonic() + timeout
+    while not until(seen):
+        assert time.monotonic() < deadline, seen
+        try:
+            seen.append(batches.get(timeout=0.1))
+        except queue.Empty:
+            pass
+    return seen
+
+
+def ids(batches: list[TailBatch]) -> set[str]:
+    return {r.task_id for b in batches for r in b.records}
+
+
+def run_tail(directory: Path, **options) -> tuple[DirectoryTail, queue.SimpleQueue]:
+    batches: queue.SimpleQueue = queue.SimpleQueue()
+    tail = DirectoryTail(ResultDirectory(str(directory)), batches.put, **options)
+    tail.start()
+    return tail, batches
+
+
+def test_first_scan_comes_in_batches_with_progress(samples: Path):
+    tail, batches = run_tail(samples, scan_batch=5)
+    try:
+        seen = collect(batches, lambda s: any(b.scan_done for b in s))
+        assert len(ids(seen)) == SAMPLE_COUNT
+        assert all(b.total == SAMPLE_COUNT for b in seen)
+        assert [b.scanned for b in seen] == sorted(b.scanned for b in seen)
+        assert len(seen) >= SAMPLE_COUNT // 5
+    finally:
+        tail.stop()
+
+
+def test_inotify_sees_new_rewritten_and_deleted_files(samples: Path):
+    tail, batches = run_tail(samples)
+    try:
+        collect(batches, lambda s: any(b.scan_done for b in s))
+        assert tail.mode == "inotify"
+        source = next(p for p in sorted(samples.iterdir()))
+        shutil.copy(source, samples / "celery-task-meta-fresh")
+        collect(batches, lambda s: "fresh" in ids(s))
+        os.unlink(samples / "celery-task-meta-fresh")
+        collect(batches, lambda s: any("fresh" in b.removed for b in s))
+        # Probe files and strangers raise events but never become rows.
+        (samples / "unrelated.txt").write_text("x")
+        (samples / ".fs-backend-123").write_text("x")
+        shutil.copy(source, samples / "celery-task-meta-marker")
+        seen = collect(batches, lambda s: "marker" in ids(s))
+        assert ids(seen) == {"marker"}
+    finally:
+        tail.stop()
+
+
+def test_polling_mode_sees_changes_without_inotify(samples: Path):
+    tail, batches = run_tail(samples, poll_interval=0.2)
+    try:
+        assert tail.mode == "polling 0.2s"
+        assert tail._observer is None
+        collect(batches, lambda s: any(b.scan_done for b in s))
+        source = next(p for p in sorted(samples.iterdir()))
+        shutil.copy(source, samples / "celery-task-meta-polled")
+        collect(batches, lambda s: "polled" in ids(s))
+        # A rewrite in place (Celery's way) is seen through mtime/size.
+        failure = next(p for p in SAMPLE_RESULTS.iterdir() if b'"FAILURE"' in p.read_bytes())
+        with open(samples / "celery-task-meta-polled", "wb") as handle:
+            handle.write(failure.read_bytes())
+        seen = collect(batches, lambda s: any(r.task_id == "polled" and r.status == "FAILURE" for b in s for r in b.records))
+        assert seen
+        os.unlink(samples / "celery-task-meta-polled")
+        collect(batches, lambda s: any("polled" in b.removed for b in s))
+    finally:
+        tail.stop()
+
+
+def test_network_filesystems_are_recognised(tmp_path: Path):
+    mounts = tmp_path / "mounts"
+    mounts.write_text(
+        "proc /proc proc rw 0 0\n"
+        "/dev/vda / ext4 rw 0 0\n"
+        "server:/export /mnt/results nfs4 rw,vers=4.2 0 0\n"
+        "//nas/share /mnt/nas\\040share cifs rw 0 0\n"
+    )
+    assert filesystem_type("/mnt/results/celery", str(mounts)) == "nfs4"
+    assert filesystem_type("/mnt/nas share/x", str(mounts)) == "cifs"
+    assert filesystem_type("/var/celery", str(mounts)) == "ext4"
+    assert filesystem_type("/mnt/resultsX", str(mounts)) == "ext4"
+    assert is_network_filesystem("nfs4") and is_network_filesystem("cifs")
+    assert not is_network_filesystem("ext4") and not is_network_filesystem(None)
+    # This machine's own mount table is readable.
+    assert filesystem_type(str(tmp_path)) is not None
