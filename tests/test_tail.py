@@ -40,13 +40,14 @@ def run_tail(directory: Path, **options) -> tuple[DirectoryTail, queue.SimpleQue
 
 
 def test_first_scan_comes_in_batches_with_progress(samples: Path):
-    tail, batches = run_tail(samples, scan_batch=5)
+    tail, batches = run_tail(samples, scan_batch=5, first_batch=2)
     try:
         seen = collect(batches, lambda s: any(b.scan_done for b in s))
         assert len(ids(seen)) == SAMPLE_COUNT
-        assert all(b.total == SAMPLE_COUNT for b in seen)
+        assert all(b.scanning for b in seen) and seen[-1].scan_done
         assert [b.scanned for b in seen] == sorted(b.scanned for b in seen)
-        assert len(seen) >= SAMPLE_COUNT // 5
+        assert seen[-1].scanned == SAMPLE_COUNT
+        assert len(seen[0].records) == 2 and len(seen) >= SAMPLE_COUNT // 5
     finally:
         tail.stop()
 

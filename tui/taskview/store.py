@@ -40,6 +40,9 @@ class Store:
         # Only tasks that changed while watched have an entry: a million
         # quiet tasks cost nothing here.
         self.transitions: dict[str, list[Transition]] = {}
+        # Rows per displayed status, kept as rows come and go: the summary bar
+        # reads it ten times a second, a recount would be O(N) each time.
+        self._counts: Counter[str] = Counter()
 
     def __len__(self) -> int:
         return len(self.records)
@@ -67,6 +70,7 @@ class Store:
                 # one refresh (update_state at once) starts about as early.
                 record.started = when
             self.records[record.task_id] = record
+            self._counts[display_status(record)] += 1
             return True
         if record.error is not None and old.error is None and is_partial(record.error):
             return False
@@ -75,6 +79,8 @@ class Store:
         old_status = display_status(old)
         new_status = display_status(record)
         if new_status != old_status:
+            self._counts[old_status] -= 1
+            self._counts[new_status] += 1
             record.last_change = when
             if record.status == "STARTED":
                 record.started = when
@@ -96,7 +102,11 @@ class Store:
 
     def remove(self, task_id: str) -> bool:
         self.transitions.pop(task_id, None)
-        return self.records.pop(task_id, None) is not None
+        record = self.records.pop(task_id, None)
+        if record is None:
+            return False
+        self._counts[display_status(record)] -= 1
+        return True
 
     def history(self, task_id: str) -> list[Transition]:
         """The statuses this task was seen in, with times; one entry if it never changed."""
@@ -119,8 +129,9 @@ class Store:
 
     def counts(self, predicate: Predicate | None = None) -> Counter[str]:
         """How many rows per displayed status (GROUP, unreadable included)."""
-        records = self.records.values() if predicate is None else self.select(predicate)
-        return Counter(display_status(r) for r in records)
+        if predicate is None:
+            return +self._counts  # a copy without the zeros
+        return Counter(display_status(r) for r in self.select(predicate))
 
 
 def sort_records(records: list[TaskRecord], sort_key: str, reverse: bool) -> list[TaskRecord]:

@@ -26,6 +26,8 @@ from .fsinfo import filesystem_type, is_network_filesystem
 log = logging.getLogger(__name__)
 
 NETWORK_POLL_INTERVAL = 2.0
+#: The first scan's first batch is small, so rows paint at once.
+FIRST_BATCH = 200
 
 
 @dataclass
@@ -34,9 +36,9 @@ class TailBatch:
 
     records: list[TaskRecord] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # task ids whose files are gone
-    scanned: int = 0  # files read so far by the running scan
-    total: int | None = None  # files the running scan will read, None outside a scan
-    scan_done: bool = False
+    scanning: bool = False  # part of the first scan (not changes seen while watching)
+    scanned: int = 0  # result files the first scan has read so far
+    scan_done: bool = False  # the last batch of the first scan
     notice: str | None = None  # something the user should hear about
 
 
@@ -62,12 +64,14 @@ class DirectoryTail:
         tick: float = 0.1,
         reconcile_interval: float = 30.0,
         scan_batch: int = 2000,
+        first_batch: int = FIRST_BATCH,
     ) -> None:
         self.results = results
         self.deliver = deliver
         self.tick = tick
         self.reconcile_interval = reconcile_interval
         self.scan_batch = scan_batch
+        self.first_batch = first_batch
         self.fs_type = filesystem_type(results.path)
         self.network = is_network_filesystem(self.fs_type)
         if poll_interval is None and self.network:
@@ -118,12 +122,12 @@ class DirectoryTail:
                     self._drain_events()  # what is queued is superseded by the rescan
                     self._scan(notice="inotify queue overflowed: rescanned the directory")
                 elif self.poll_interval is not None:
-                    self._scan(quiet=True)
+                    self._scan()
                 else:
                     self._read_events()
                 if self.poll_interval is None and time.monotonic() >= next_reconcile:
                     started = time.monotonic()
-                    self._scan(quiet=True)
+                    self._scan()
                     # Never spend more than ~10 % of a core on reconciling.
                     spent = time.monotonic() - started
                     next_reconcile = time.monotonic() + max(self.reconcile_interval, spent * 10)
@@ -186,53 +190,47 @@ class DirectoryTail:
         self._known[filename] = (record.mtime, record.size)
         batch.records.append(record)
 
-    def _scan(self, *, initial: bool = False, quiet: bool = False, notice: str | None = None) -> None:
-        """List the directory and read what is new or changed; report what vanished.
+    def _scan(self, *, initial: bool = False, notice: str | None = None) -> None:
+        """Read what is new or changed in the directory; report what vanished.
 
-        ``initial`` reads everything and reports progress; otherwise only files
-        whose mtime or size differ from the last read are read again.
+        Streams: rows reach the UI while the listing is still going, the first
+        ones after a few hundred files. ``initial`` reads everything; later
+        scans read only files whose mtime or size differ from the last read.
         """
+        batch = TailBatch(scanning=initial, notice=notice)
+        limit = self.first_batch if initial else self.scan_batch
+        scanned = 0
+        present: set[str] = set()
         try:
-            listing = self._listing(stat=not initial)
+            with os.scandir(self.results.path) as entries:
+                for entry in entries:
+                    parsed = parse_name(entry.name)
+                    if parsed is None:
+                        continue
+                    if not initial:
+                        present.add(entry.name)
+                        try:
+                            st = entry.stat()
+                        except OSError:
+                            continue
+                        if self._known.get(entry.name) == (st.st_mtime, st.st_size):
+                            continue
+                    self._read_into(batch, entry.name, parsed)
+                    scanned += 1
+                    if len(batch.records) >= limit:
+                        batch.scanned = scanned
+                        self.deliver(batch)
+                        batch, limit = TailBatch(scanning=initial), self.scan_batch
         except OSError as exc:
-            self.deliver(TailBatch(notice=f"cannot list {self.results.path}: {exc.strerror or exc}"))
+            self.deliver(TailBatch(scanning=initial, scan_done=initial, notice=f"cannot list {self.results.path}: {exc.strerror or exc}"))
             return
-        total = len(listing)
-        batch = TailBatch(total=total if not quiet else None, notice=notice)
-        changed = 0
-        for scanned, (filename, parsed, signature) in enumerate(listing, 1):
-            if signature is not None and self._known.get(filename) == signature:
-                continue
-            self._read_into(batch, filename, parsed)
-            changed += 1
-            if len(batch.records) >= self.scan_batch:
-                batch.scanned = scanned
-                self.deliver(batch)
-                batch = TailBatch(total=total if not quiet else None)
-        present = {filename for filename, _, _ in listing}
-        for filename in [f for f in self._known if f not in present]:
+        gone = [] if initial else [f for f in self._known if f not in present]
+        for filename in gone:
             del self._known[filename]
             parsed = parse_name(filename)
             if parsed is not None:
                 batch.removed.append(parsed.task_id)
-        batch.scanned = total
-        batch.scan_done = not quiet
-        if batch.records or batch.removed or batch.notice or not quiet:
+        batch.scanned = scanned
+        batch.scan_done = initial
+        if batch.records or batch.removed or batch.notice or initial:
             self.deliver(batch)
-
-    def _listing(self, *, stat: bool) -> list[tuple[str, object, tuple[float, int] | None]]:
-        found = []
-        with os.scandir(self.results.path) as entries:
-            for entry in entries:
-                parsed = parse_name(entry.name)
-                if parsed is None:
-                    continue
-                signature = None
-                if stat:
-                    try:
-                        st = entry.stat()
-                    except OSError:
-                        continue
-                    signature = (st.st_mtime, st.st_size)
-                found.append((entry.name, parsed, signature))
-        return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from textual import on, work
@@ -63,7 +64,8 @@ class TaskviewApp(App[None]):
         self.tail = DirectoryTail(results, self._deliver, poll_interval=poll_interval)
         self.predicate: Predicate | None = None
         self.follow = False
-        self.scan: tuple[int, int] | None = (0, 0)
+        self.scan: int | None = 0  # files read by the first scan; None once it is done
+        self._counts: Counter[str] = Counter()  # within the filter, when there is one
         self.notice: str | None = None
         self._notice_until = 0.0
         self._order_dirty = True
@@ -73,20 +75,22 @@ class TaskviewApp(App[None]):
     # --- layout ------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield SummaryBar(id="summary")
-        yield Input(placeholder="filter: text, status:FAILURE, name:…, worker:…, -status:SUCCESS", id="filter")
+        # Kept as attributes: timers use them ten times a second, and they must
+        # still answer while the app tears its screen down.
+        self.summary = SummaryBar(id="summary")
+        self.filter_box = Input(placeholder="filter: text, status:FAILURE, name:…, worker:…, -status:SUCCESS", id="filter")
+        self.table = TaskTable(self.store, clock=self.clock, id="table")
+        self.detail = DetailPane(id="detail")
+        yield self.summary
+        yield self.filter_box
         with Container(id="main"):
-            yield TaskTable(self.store, clock=self.clock, id="table")
-            yield DetailPane(id="detail")
+            yield self.table
+            yield self.detail
         yield Footer()
 
-    @property
-    def table(self) -> TaskTable:
-        return self.query_one(TaskTable)
-
     def on_mount(self) -> None:
-        self.query_one("#filter").display = False
-        self.query_one(DetailPane).display = False
+        self.filter_box.display = False
+        self.detail.display = False
         self.table.focus()
         self._update_layout()
         self.set_interval(0.1, self._refresh_view)
@@ -111,14 +115,14 @@ class TaskviewApp(App[None]):
         batch = message.batch
         store = self.store
         # Outside the first scan, a new file is a task that just started.
-        changed = store.add_many(batch.records, live=batch.total is None)
+        changed = store.add_many(batch.records, live=not batch.scanning)
         for task_id in batch.removed:
             store.remove(task_id)
         if changed or batch.removed:
             self._order_dirty = True
             self._changed_rows.update(changed)
-        if batch.total is not None:
-            self.scan = None if batch.scan_done else (batch.scanned, batch.total)
+        if batch.scanning:
+            self.scan = None if batch.scan_done else batch.scanned
         if batch.notice:
             self.notice, self._notice_until = batch.notice, time.monotonic() + 10
         if self.table.selected_id in self._changed_rows:
@@ -141,6 +145,8 @@ class TaskviewApp(App[None]):
     def _apply_order(self) -> None:
         table = self.table
         order = self.store.view(table.sort_key, table.sort_reverse, self.predicate)
+        if self.predicate is not None:
+            self._counts = self.store.counts(self.predicate)
         table.set_order(order)
         if self.follow and order:
             table.action_top()
@@ -153,8 +159,8 @@ class TaskviewApp(App[None]):
         self._update_summary()
 
     def _update_summary(self) -> None:
-        self.query_one(SummaryBar).show(
-            self.store.counts(self.predicate),
+        self.summary.show(
+            self.store.counts() if self.predicate is None else self._counts,
             total=len(self.store),
             filtered=self.predicate is not None,
             scan=self.scan,
@@ -168,7 +174,7 @@ class TaskviewApp(App[None]):
 
     @on(TaskTable.Selected)
     def _selected(self, event: TaskTable.Selected) -> None:
-        if self.query_one(DetailPane).display:
+        if self.detail.display:
             self._load_detail()
 
     @on(TaskTable.HeaderClicked)
@@ -177,7 +183,7 @@ class TaskviewApp(App[None]):
 
     def _load_detail(self) -> None:
         task_id = self.table.selected_id
-        pane = self.query_one(DetailPane)
+        pane = self.detail
         if not pane.display:
             return
         record = self.store.get(task_id) if task_id else None
@@ -194,7 +200,7 @@ class TaskviewApp(App[None]):
 
     def _show_detail(self, content) -> None:  # type: ignore[no-untyped-def]
         if content.record.task_id == self.table.selected_id:
-            self.query_one(DetailPane).show(content)
+            self.detail.show(content)
 
     @on(DetailPane.JumpTo)
     def _jump(self, event: DetailPane.JumpTo) -> None:
@@ -213,7 +219,7 @@ class TaskviewApp(App[None]):
         self.push_screen(HelpScreen(bindings))  # type: ignore[arg-type]
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.filter_box
         box.display = True
         box.focus()
 
@@ -230,8 +236,8 @@ class TaskviewApp(App[None]):
         self.table.focus()
 
     def action_back(self) -> None:
-        box = self.query_one("#filter", Input)
-        pane = self.query_one(DetailPane)
+        box = self.filter_box
+        pane = self.detail
         if box.has_focus or (self.predicate is not None and not pane.display):
             box.value = ""  # Input.Changed clears the predicate
             self.predicate = None
@@ -243,7 +249,7 @@ class TaskviewApp(App[None]):
             self.table.focus()
 
     def action_detail(self) -> None:
-        pane = self.query_one(DetailPane)
+        pane = self.detail
         if pane.display and not self.table.has_focus:
             self.table.focus()
             return

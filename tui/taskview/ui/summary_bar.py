@@ -21,30 +21,50 @@ class SummaryBar(Static):
         *,
         total: int,
         filtered: bool,
-        scan: tuple[int, int] | None,
+        scan: int | None,
         directory: str,
         mode: str,
         notice: str | None = None,
         follow: bool = False,
     ) -> None:
-        text = Text(no_wrap=True, overflow="ellipsis")
         shown = sum(counts.values())
-        text.append(f"{shown:,}" if not filtered else f"{shown:,}/{total:,}", style="bold")
-        text.append(" tasks  " if not filtered else " match  ", style="dim")
-        for status in sorted(counts, key=_status_order):
-            text.append(one_line(status), style=status_style(status))
-            text.append(f" {counts[status]:,}  ")
+        chunks = [
+            Text.assemble(
+                (f"{shown:,}" if not filtered else f"{shown:,}/{total:,}", "bold"),
+                (" tasks" if not filtered else " match", "dim"),
+            )
+        ]
         if scan is not None:
-            done, of = scan
-            percent = 100 * done // of if of else 100
-            text.append(f"scanning {percent}% ({done:,}/{of:,})  ", style="bold yellow")
+            chunks.append(Text(f"scanning… {scan:,} files read", style="bold yellow"))
         if follow:
-            text.append("follow  ", style="bold cyan")
+            chunks.append(Text("follow", style="bold cyan"))
         if notice:
-            text.append(one_line(notice) + "  ", style="bold yellow")
-        text.append(one_line(directory), style="dim")
-        text.append(f"  [{mode}]", style="dim")
-        self.update(text)
+            chunks.append(Text(one_line(notice), style="bold yellow"))
+        for status in sorted(counts, key=_status_order):
+            chunks.append(Text.assemble((one_line(status), status_style(status)), f" {counts[status]:,}"))
+        # Where and how, always visible: on the right when everything fits on
+        # one line, else on a line of its own under the counts.
+        width = max(20, self.size.width - 2)
+        place = one_line(directory)
+        if len(place) > width - len(mode) - 3:
+            place = "…" + place[-max(8, width - len(mode) - 4) :]
+        chunks.append(Text.assemble((place, "dim"), (f" [{mode}]", "dim")))
+        self.update(Text("\n").join(_pack(chunks, width)))
+
+
+def _pack(chunks: list[Text], width: int) -> list[Text]:
+    """Lay chunks out in lines two spaces apart, never splitting one (a status and its count)."""
+    lines: list[Text] = []
+    line = Text()
+    for chunk in chunks:
+        if line.cell_len and line.cell_len + 2 + chunk.cell_len > width:
+            lines.append(line)
+            line = Text()
+        if line.cell_len:
+            line.append("  ")
+        line.append_text(chunk)
+    lines.append(line)
+    return lines
 
 
 def _status_order(status: str) -> tuple[int, str]:

@@ -42,9 +42,9 @@ class Column:
 COLUMNS = (
     Column("id", "ID", 8),
     Column("status", "STATUS", 14),
-    Column("name", "NAME", 0, 10),
+    Column("name", "NAME", 0, 9),
     Column("worker", "WORKER", 0, 8, drop=1),
-    Column("progress", "PROGRESS", 10, drop=2),
+    Column("progress", "PROGRESS", 9, drop=2),
     Column("time", "TIME", 8),
     Column("runtime", "RUNTIME", 7, drop=3),
     Column("last_change", "CHANGED", 7),
@@ -193,7 +193,7 @@ class TaskTable(ScrollView, can_focus=True):
 
     def _columns(self) -> list[tuple[int, int]]:
         """The columns that fit this width, with their widths: low-priority ones drop out first."""
-        width = self.size.width
+        width = self.scrollable_content_region.width  # without the scrollbar
         if width != self._layout_for:
             shown = list(range(len(COLUMNS)))
             while True:
@@ -216,7 +216,7 @@ class TaskTable(ScrollView, can_focus=True):
         return self._layout
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width
         if y == 0:
             return self._header(width)
         index = int(self.scroll_y) + y - 1
@@ -249,7 +249,7 @@ class TaskTable(ScrollView, can_focus=True):
             (one_line(status), status_style(status)),
             (one_line(record.name or ""), None),
             (one_line(record.worker or ""), None),
-            (progress_bar(record.progress, 10), status_style(status) if record.progress else None),
+            (progress_bar(record.progress, 9), status_style(status) if record.progress else None),
             (clock(record.date_done if record.date_done is not None else record.first_seen, now), None),
             (duration(_running_time(record, now)), None),
             (age(record.last_change, now), None),
