@@ -235,3 +235,14 @@ async def test_an_empty_directory(tmp_path: Path):
         assert app.table.order == []
         await pilot.press("enter", "j", "c", "s", "slash", "x", "escape")  # nothing to act on: no error
         assert app.is_running
+
+
+async def test_control_keys_without_a_broker_say_how_to_connect(app):
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(pilot, app)
+        for key in ("n", "x", "R"):
+            app.notice = None
+            await pilot.press(key)
+            assert app.notice is not None and "not connected to a broker" in app.notice
+            assert "--demo" in app.notice
+        assert app.screen is app.screen_stack[0]  # no dialog opened

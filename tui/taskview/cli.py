@@ -55,7 +55,7 @@ def check_directory(path: str) -> None:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("path", metavar="PATH")
+@click.argument("path", metavar="[PATH]", required=False)
 @click.option(
     "--dump",
     type=click.Choice(["jsonl", "csv"]),
@@ -74,8 +74,29 @@ def check_directory(path: str) -> None:
     metavar="SECONDS",
     help="Poll every SECONDS instead of inotify (for NFS/CIFS, where other hosts' writes raise no events).",
 )
+@click.option("-A", "--app", "app_spec", metavar="MODULE[:ATTR]", help="Your Celery app, as with `celery -A`.")
+@click.option(
+    "-b", "--broker", metavar="URL", help="Broker URL for enqueue and revoke (default: $CELERY_BROKER_URL)."
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Start an embedded worker (no server needed) writing into PATH, or a fresh temporary directory.",
+)
+@click.option("--read-only", is_flag=True, help="Never send or delete anything: no enqueue, revoke or re-enqueue.")
 @click.version_option(package_name="taskview")
-def main(path: str, dump: str | None, stats: bool, as_json: bool, allow_pickle: bool, poll: float | None) -> None:
+def main(
+    path: str | None,
+    dump: str | None,
+    stats: bool,
+    as_json: bool,
+    allow_pickle: bool,
+    poll: float | None,
+    app_spec: str | None,
+    broker: str | None,
+    demo: bool,
+    read_only: bool,
+) -> None:
     """Inspect a Celery file-system result directory (result_backend = "file:///...").
 
     PATH is the directory, or the backend URL as in your Celery config.
@@ -84,19 +105,75 @@ def main(path: str, dump: str | None, stats: bool, as_json: bool, allow_pickle: 
         fail("--json goes with --stats (use --dump jsonl for one line per task)")
     if dump and stats:
         fail("choose one of --dump and --stats")
-    directory = resolve_path(path)
-    check_directory(directory)
+    if demo and (dump or stats):
+        fail("--demo opens the inspector; it does not go with --dump or --stats")
+    if demo and (app_spec or broker):
+        fail("--demo runs its own worker and broker; it does not go with -A or -b")
+    controller = None
+    if path is None and app_spec and not demo:
+        # taskview -A proj: the directory is the app's own file:// result backend.
+        controller = _connect(app_spec, broker, read_only)
+        backend = str(controller.app.conf.result_backend or "") if controller is not None else ""
+        if not backend.startswith("file://"):
+            fail(f"-A {app_spec}: its result_backend is not a file:// directory; give PATH")
+        path = backend
+    if path is None and not demo:
+        fail("missing PATH: the result directory (or try taskview --demo)")
 
     from .results.scan import ResultDirectory
 
+    if demo:
+        _run_demo(path, allow_pickle=allow_pickle, poll=poll, read_only=read_only)
+        return
+    directory = resolve_path(path)  # type: ignore[arg-type]
+    check_directory(directory)
     results = ResultDirectory(directory, allow_pickle=allow_pickle)
     if dump or stats:
         _run_headless(results, dump, stats, as_json)
         return
 
+    if controller is None:
+        controller = _connect(app_spec, broker, read_only)
     from .ui.app import TaskviewApp
 
-    TaskviewApp(results, poll_interval=poll).run()
+    TaskviewApp(results, poll_interval=poll, controller=controller).run()
+
+
+def _connect(app_spec: str | None, broker: str | None, read_only: bool):  # type: ignore[no-untyped-def]
+    """A Controller for -A / -b / $CELERY_BROKER_URL, or None when none is given."""
+    if not (app_spec or broker or os.environ.get("CELERY_BROKER_URL")):
+        return None
+    from .control.connection import ControlSetupError, Controller, load_app
+
+    try:
+        celery_app = load_app(app_spec, broker)
+    except ControlSetupError as exc:
+        fail(str(exc))
+    if celery_app is None:
+        return None
+    return Controller(celery_app, read_only=read_only)
+
+
+def _run_demo(path: str | None, *, allow_pickle: bool, poll: float | None, read_only: bool) -> None:
+    import tempfile
+
+    from .control.connection import Controller
+    from .control.embedded import EmbeddedWorker, install_cleanup
+    from .results.scan import ResultDirectory
+    from .ui.app import TaskviewApp
+
+    if path is None:
+        directory = tempfile.mkdtemp(prefix="taskview-demo-")
+    else:
+        directory = resolve_path(path)
+        os.makedirs(directory, exist_ok=True)
+        check_directory(directory)
+    click.echo(f"taskview: starting a demo worker writing into {directory} …", err=True)
+    with EmbeddedWorker(directory) as worker:
+        install_cleanup(worker)
+        controller = Controller(worker.app, read_only=read_only)
+        TaskviewApp(ResultDirectory(directory, allow_pickle=allow_pickle), poll_interval=poll, controller=controller).run()
+    click.echo(f"taskview: demo worker stopped; the results stay in {directory}", err=True)
 
 
 def _run_headless(results: object, dump: str | None, stats: bool, as_json: bool) -> None:

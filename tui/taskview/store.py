@@ -96,6 +96,14 @@ class Store:
         self.records[record.task_id] = record
         return True
 
+    def add_pending(self, task_id: str, name: str | None, when: float) -> None:
+        """A task just sent: Celery writes no file until it starts, so it is PENDING until one comes."""
+        if task_id in self.records:
+            return
+        from .results.files import TASK_PREFIX
+
+        self.add(TaskRecord(task_id, "task", TASK_PREFIX, status="PENDING", name=name, mtime=when))
+
     def add_many(self, records: Iterable[TaskRecord], *, live: bool = False) -> list[str]:
         """Add a batch; returns the ids whose rows changed."""
         return [r.task_id for r in records if self.add(r, live=live)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -17,10 +18,15 @@ from ..query import Predicate, compile_query
 from ..results.scan import ResultDirectory
 from ..sources.tail import DirectoryTail, TailBatch
 from ..store import Store
+from ..text import one_line
+from .control_actions import STALE_CHECK_SECONDS, ControlActions
 from .detail_pane import DetailPane, prepare
 from .help_screen import HelpScreen
 from .summary_bar import SummaryBar
 from .task_table import SORTABLE, TaskTable
+
+if TYPE_CHECKING:
+    from ..control.connection import Controller
 
 #: Re-sorting is O(N log N): on a big store it is done less often.
 BIG_STORE = 50_000
@@ -34,7 +40,7 @@ class RecordsArrived(Message):
         self.batch = batch
 
 
-class TaskviewApp(App[None]):
+class TaskviewApp(ControlActions, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "taskview"
 
@@ -48,6 +54,9 @@ class TaskviewApp(App[None]):
         Binding("S", "reverse_sort", "Reverse", id="app.reverse"),
         Binding("f", "follow", "Follow", id="app.follow"),
         Binding("c", "copy_id", "Copy id", id="app.copy"),
+        Binding("n", "enqueue", "New task", id="app.enqueue"),
+        Binding("x", "revoke", "Revoke", id="app.revoke"),
+        Binding("R", "reenqueue", "Re-enqueue", show=False, id="app.reenqueue"),
     ]
 
     def __init__(
@@ -55,10 +64,13 @@ class TaskviewApp(App[None]):
         results: ResultDirectory,
         *,
         poll_interval: float | None = None,
+        controller: Controller | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.results = results
+        self.controller = controller
+        self.stale: set[str] = set()  # STARTED tasks whose worker is gone
         self.clock = clock  # wall time for ages; tests freeze it
         self.store = Store()
         self.tail = DirectoryTail(results, self._deliver, poll_interval=poll_interval)
@@ -79,7 +91,7 @@ class TaskviewApp(App[None]):
         # still answer while the app tears its screen down.
         self.summary = SummaryBar(id="summary")
         self.filter_box = Input(placeholder="filter: text, status:FAILURE, name:…, worker:…, -status:SUCCESS", id="filter")
-        self.table = TaskTable(self.store, clock=self.clock, id="table")
+        self.table = TaskTable(self.store, clock=self.clock, stale=self.stale, id="table")
         self.detail = DetailPane(id="detail")
         yield self.summary
         yield self.filter_box
@@ -95,6 +107,7 @@ class TaskviewApp(App[None]):
         self._update_layout()
         self.set_interval(0.1, self._refresh_view)
         self.set_interval(1.0, self._tick)
+        self.set_interval(STALE_CHECK_SECONDS, self.check_stale)
         self.tail.start()
 
     def on_unmount(self) -> None:
@@ -152,6 +165,15 @@ class TaskviewApp(App[None]):
             table.action_top()
         self._order_dirty = False
 
+    def say(self, message: str, *, error: bool = False) -> None:
+        """One line in the summary bar for a while, and a toast."""
+        self.notice, self._notice_until = message, time.monotonic() + 10
+        self.notify(one_line(message), severity="error" if error else "information", timeout=4, markup=False)
+        self._update_summary()
+
+    def refresh_order(self) -> None:
+        self._apply_order()
+
     def _tick(self) -> None:
         self.table.refresh()  # ages and running times move on
         if self.notice and time.monotonic() > self._notice_until:
@@ -165,7 +187,7 @@ class TaskviewApp(App[None]):
             filtered=self.predicate is not None,
             scan=self.scan,
             directory=self.results.path,
-            mode=self.tail.mode,
+            mode=self.tail.mode if self.controller is None else f"{self.tail.mode} · {self.controller.broker_display}",
             notice=self.notice,
             follow=self.follow,
         )

@@ -156,7 +156,9 @@ class DetailPane(Vertical):
             facts.append(("runtime", duration(runtime)))
         if facts:
             lines.append(Text("  ").join(Text.assemble((f"{k} ", "dim"), one_line(v)) for k, v in facts))
-        if content.full is not None:
+        if content.full is not None and content.full.read.error is not None:
+            lines.append(Text.assemble(("file ", "dim"), one_line(content.full.path)))
+        elif content.full is not None:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(content.full.read.mtime or 0))
             decoded = content.full.decoded
             how = ""
@@ -176,7 +178,11 @@ class DetailPane(Vertical):
                 seen.append(" " + time.strftime("%H:%M:%S", time.localtime(when_seen)), style="dim")
             lines.append(seen)
         error = content.full.error if content.full is not None else record.error
-        if error:
+        if record.status == "PENDING" and error and error.startswith("gone"):
+            lines.append(
+                Text("no file yet: Celery writes one when the task starts (with task_track_started) or ends", style="dim")
+            )
+        elif error:
             lines.append(Text.assemble(("unreadable: ", "bold red"), one_line(error)))
             if content.full is not None and content.full.read.data is not None:
                 lines.append(Text("raw bytes below, escaped", style="dim"))

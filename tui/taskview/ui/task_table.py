@@ -81,11 +81,18 @@ class TaskTable(ScrollView, can_focus=True):
             self.key = key
 
     def __init__(
-        self, store: Store, *, clock: Callable[[], float] = time.time, name: str | None = None, id: str | None = None
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        stale: set[str] | None = None,
+        name: str | None = None,
+        id: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id)
         self.store = store
         self.clock = clock
+        self.stale = stale if stale is not None else set()  # ids of STARTED tasks whose worker is gone
         self.order: list[str] = []
         self.cursor = 0
         self.selected_id: str | None = None
@@ -244,9 +251,10 @@ class TaskTable(ScrollView, can_focus=True):
             base = base + self.get_component_rich_style("task-table--cursor")
         status = display_status(record)
         now = self.clock()
+        is_stale = record.task_id in self.stale
         cells: list[tuple[str, Style | None]] = [
             (one_line(record.task_id[:8]), None),
-            (one_line(status), status_style(status)),
+            (one_line(status) + (" stale" if is_stale else ""), _STALE if is_stale else status_style(status)),
             (one_line(record.name or ""), None),
             (one_line(record.worker or ""), None),
             (progress_bar(record.progress, 9), status_style(status) if record.progress else None),
@@ -267,6 +275,7 @@ class TaskTable(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {"task-table--header", "task-table--cursor"}
 
 
+_STALE = Style(color="yellow", dim=True, italic=True)
 _NAME_COLUMN = next(i for i, c in enumerate(COLUMNS) if c.key == "name")
 
 
