@@ -37,8 +37,8 @@ from celery import Celery
 HERE = Path(__file__).resolve().parent
 WORKER_APP_DIR = HERE / "worker_app"
 TASK_MODULE = "sampletasks"
-#: kombu's filesystem transport with atomic publishing (tests/kombu_atomic_fs.py)
-ATOMIC_FS_TRANSPORT = "kombu_atomic_fs:Transport"
+#: kombu's filesystem transport with atomic publishing (taskview.control.atomic_fs)
+ATOMIC_FS_TRANSPORT = "taskview.control.atomic_fs:Transport"
 
 SERIALIZERS = ("json", "msgpack", "yaml", "pickle")
 COMPRESSIONS = ("", "gzip", "bzip2", "lzma", "brotli", "zstd")
@@ -172,7 +172,7 @@ class CeleryWorker:
       the whole group, so no process is ever left behind.
     - ``kill()`` SIGKILLs the group at once (tasks running stay STARTED).
     - ``atomic_broker`` (default True): both sides use kombu's filesystem
-      transport with atomic message publishing (tests/kombu_atomic_fs.py);
+      transport with atomic message publishing (taskview.control.atomic_fs);
       with kombu's own, a worker can read a half-written message and die.
     """
 
@@ -209,9 +209,8 @@ class CeleryWorker:
     # -- lifecycle ---------------------------------------------------------
     def env(self):
         env = dict(os.environ)
-        # tests/ comes after worker_app, for kombu_atomic_fs only
         env["PYTHONPATH"] = os.pathsep.join(
-            [str(WORKER_APP_DIR), str(HERE)]
+            [str(WORKER_APP_DIR)]
             + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
         env.update({
             "TASKVIEW_TEST_RESULTS": str(self.results_dir),

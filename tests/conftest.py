@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,13 @@ def samples(tmp_path: Path) -> Path:
     target = tmp_path / "results"
     shutil.copytree(SAMPLE_RESULTS, target)
     return target
+
+
+async def wait_until(pilot, condition, timeout: float = 10.0) -> float:
+    """Let the app run until ``condition()`` holds; returns when it did (time.monotonic)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.02)
+    return time.monotonic()

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input, OptionList, TextArea
 
-from conftest import SAMPLE_RESULTS
+from conftest import SAMPLE_RESULTS, wait_until
 from taskview.results.scan import ResultDirectory
 from taskview.ui.app import TaskviewApp
 from taskview.ui.detail_pane import DetailPane
@@ -30,16 +29,9 @@ def by_name(directory: Path, task_name: str) -> Path:
     return next(p for p in sorted(directory.iterdir()) if json.loads(p.read_bytes()).get("name") == task_name)
 
 
-async def wait_for(pilot, condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
-
 
 async def loaded(pilot, app: TaskviewApp, count: int = SAMPLE_COUNT) -> TaskTable:
-    await wait_for(pilot, lambda: len(app.table.order) == count and app.scan is None)
+    await wait_until(pilot, lambda: len(app.table.order) == count and app.scan is None)
     return app.table
 
 
@@ -135,12 +127,12 @@ async def test_selection_stays_on_its_task_while_rows_change(app, samples: Path)
         for n, status in enumerate(("SUCCESS", "FAILURE", "REVOKED")):
             src = next(p for p in sorted(SAMPLE_RESULTS.iterdir()) if status_of(p) == status)
             shutil.copy(src, samples / f"celery-task-meta-new-{n}")
-        await wait_for(pilot, lambda: len(table.order) == SAMPLE_COUNT + 3)
+        await wait_until(pilot, lambda: len(table.order) == SAMPLE_COUNT + 3)
         assert table.selected_id == chosen
         assert table.order[table.cursor] == chosen and table.cursor == 6
         # A file removed (result_expires cleanup) leaves the table; the selection stays.
         os.unlink(samples / "celery-task-meta-new-1")
-        await wait_for(pilot, lambda: len(table.order) == SAMPLE_COUNT + 2)
+        await wait_until(pilot, lambda: len(table.order) == SAMPLE_COUNT + 2)
         assert table.selected_id == chosen
 
 
@@ -151,7 +143,7 @@ async def test_follow_keeps_the_newest_change_selected(app, samples: Path):
         assert (table.sort_key, table.cursor) == ("last_change", 0)
         assert "follow" in summary_text(app)
         shutil.copy(by_name(SAMPLE_RESULTS, "sampletasks.unicode_result"), samples / "celery-task-meta-newest")
-        await wait_for(pilot, lambda: table.selected_id == "newest")
+        await wait_until(pilot, lambda: table.selected_id == "newest")
         assert table.cursor == 0
 
 
@@ -164,7 +156,7 @@ async def test_detail_of_a_failure_shows_traceback_and_whole_meta(app, samples: 
         await pilot.press("enter")
         pane = app.query_one(DetailPane)
         body = pane.query_one("#detail-body", TextArea)
-        await wait_for(pilot, lambda: meta["task_id"] in body.text)
+        await wait_until(pilot, lambda: meta["task_id"] in body.text)
         assert json.loads(body.text) == meta  # the whole meta, untruncated
         assert pane.query_one("#detail-traceback").display
         header = plain(pane.query_one("#detail-header"))
@@ -182,7 +174,7 @@ async def test_detail_links_jump_to_children(app, samples: Path):
         table.select_task(parent["task_id"])
         await pilot.press("enter")
         related = app.query_one("#detail-related", OptionList)
-        await wait_for(pilot, lambda: related.option_count == len(child_ids))
+        await wait_until(pilot, lambda: related.option_count == len(child_ids))
         related.focus()
         await pilot.press("down", "enter")
         assert table.selected_id in child_ids
@@ -195,7 +187,7 @@ async def test_the_detail_of_an_unreadable_file_shows_reason_and_escaped_bytes(a
         table.select_task("hostile")
         await pilot.press("enter")
         body = app.query_one("#detail-body", TextArea)
-        await wait_for(pilot, lambda: "not json" in body.text)
+        await wait_until(pilot, lambda: "not json" in body.text)
         assert "\x1b" not in body.text and "\\x1b[2J" in body.text
         header = plain(app.query_one("#detail-header"))
         assert "unreadable" in header and "not a Celery result" in header
@@ -231,7 +223,7 @@ async def test_q_quits(app):
 async def test_an_empty_directory(tmp_path: Path):
     app = TaskviewApp(ResultDirectory(str(tmp_path)))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.scan is None and "0 tasks" in summary_text(app))
+        await wait_until(pilot, lambda: app.scan is None and "0 tasks" in summary_text(app))
         assert app.table.order == []
         await pilot.press("enter", "j", "c", "s", "slash", "x", "escape")  # nothing to act on: no error
         assert app.is_running

@@ -107,6 +107,11 @@ def test_file_url_as_in_a_celery_config():
         ([__file__, "--stats"], "not a directory"),
         ([str(SAMPLE_RESULTS), "--json"], "--json goes with --stats"),
         ([str(SAMPLE_RESULTS), "--stats", "--dump", "csv"], "choose one of --dump and --stats"),
+        ([], "missing PATH: the result directory (or try taskview --demo)"),
+        (["--demo", "--stats"], "--demo opens the inspector; it does not go with --dump or --stats"),
+        (["--demo", "-b", "redis://127.0.0.1:6379/0"], "--demo runs its own worker and broker"),
+        ([str(SAMPLE_RESULTS), "-A", "no_such_project_module"], "cannot load -A no_such_project_module"),
+        (["-A", "celery.app.base:Celery"], "cannot load -A celery.app.base:Celery"),
     ],
 )
 def test_bad_paths_and_flags_give_one_line_and_exit_2(args, message):
@@ -149,7 +154,7 @@ def test_every_bad_file_is_listed_with_its_reason(samples: Path):
     bad = {
         "celery-task-meta-empty": b"",
         "celery-task-meta-cut": large[:8192],
-        "celery-task-meta-garbage": os.urandom(64).replace(b"{", b"x").replace(b"\x80", b"\x81"),
+        "celery-task-meta-garbage": b"\x00\x17\xfe" + bytes(range(256)),
         "celery-task-meta-list": b"[1, 2]",
         "celery-task-meta-badutf8": b'{"status": "SUCCESS", "result": "\xff"}',
         "celery-task-meta-badgzip": b"\x00celery-compressed\x00application/x-gzip\x00garbage",
@@ -240,3 +245,20 @@ def test_an_unreadable_file():
         assert proc.returncode == 2
         assert proc.stderr.strip() == f"taskview: error: cannot read directory (permission denied): {target}"
     shutil.rmtree(tmp_path)
+
+
+def test_dash_A_finds_the_directory_from_the_apps_result_backend(tmp_path: Path):
+    shutil.copytree(SAMPLE_RESULTS, tmp_path / "results")
+    (tmp_path / "myproj.py").write_text(
+        "from celery import Celery\n"
+        f"app = Celery('myproj', broker='amqp://guest:s3cret@127.0.0.1:1//', backend='file://{tmp_path}/results')\n"
+    )
+    proc = run("-A", "myproj", "--stats", "--json", cwd=tmp_path)
+    stats = json.loads(proc.stdout)
+    assert stats["directory"] == str(tmp_path / "results") and stats["total"] == len(list(SAMPLE_RESULTS.iterdir()))
+    assert "s3cret" not in proc.stdout + proc.stderr
+    (tmp_path / "other.py").write_text(
+        "from celery import Celery\napp = Celery('other', broker='amqp://guest:s3cret@127.0.0.1:1//', backend='redis://')\n"
+    )
+    proc = run("-A", "other", "--stats", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "not a file:// directory" in proc.stderr and "s3cret" not in proc.stderr

@@ -16,7 +16,7 @@ Configured from the environment (set by ``tests/celery_harness.py``):
 - ``TASKVIEW_TEST_PARENT_PID``  optional: SIGKILL our process group when
   that process (the test run) is gone
 - ``TASKVIEW_TEST_BROKER_TRANSPORT`` optional kombu transport class path
-  (the harness uses ``kombu_atomic_fs:Transport``; default: kombu's own)
+  (the harness uses ``taskview.control.atomic_fs:Transport``; default: kombu's own)
 
 The configuration itself is ``worker_config.celery_config()``, shared with
 the client side (``celery_harness``), which loads that module by path so that

@@ -11,7 +11,7 @@ def celery_config(results_dir, broker_dir, serializer="json", compression="",
     accept = sorted({"json", serializer})
     return {
         "broker_url": "filesystem://",
-        # e.g. "kombu_atomic_fs:Transport" (see tests/kombu_atomic_fs.py)
+        # e.g. "taskview.control.atomic_fs:Transport" (atomic message files)
         "broker_transport": broker_transport or None,
         "broker_transport_options": {
             "data_folder_in": data,

@@ -158,7 +158,7 @@ def _run_demo(path: str | None, *, allow_pickle: bool, poll: float | None, read_
     import tempfile
 
     from .control.connection import Controller
-    from .control.embedded import EmbeddedWorker, install_cleanup
+    from .control.embedded import EmbeddedWorker, EmbeddedWorkerError, install_cleanup_handlers
     from .results.scan import ResultDirectory
     from .ui.app import TaskviewApp
 
@@ -169,10 +169,16 @@ def _run_demo(path: str | None, *, allow_pickle: bool, poll: float | None, read_
         os.makedirs(directory, exist_ok=True)
         check_directory(directory)
     click.echo(f"taskview: starting a demo worker writing into {directory} …", err=True)
-    with EmbeddedWorker(directory) as worker:
-        install_cleanup(worker)
+    try:
+        worker = EmbeddedWorker(directory).start()
+    except EmbeddedWorkerError as exc:
+        fail(f"the demo worker did not start: {exc}")
+    install_cleanup_handlers()  # SIGTERM/SIGHUP stop the worker too; atexit covers the rest
+    try:
         controller = Controller(worker.app, read_only=read_only)
         TaskviewApp(ResultDirectory(directory, allow_pickle=allow_pickle), poll_interval=poll, controller=controller).run()
+    finally:
+        worker.stop()
     click.echo(f"taskview: demo worker stopped; the results stay in {directory}", err=True)
 
 

@@ -325,7 +325,7 @@ def restore_type_tags(value: Any) -> Any:
 def _tag_decoders() -> dict[str, Any]:
     import base64
     import uuid
-    from datetime import date, datetime, time
+    from datetime import datetime, time
     from decimal import Decimal
 
     return {

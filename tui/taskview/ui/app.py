@@ -46,6 +46,8 @@ class TaskviewApp(ControlActions, App[None]):
 
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
+        # Textual makes Ctrl+C copy; in a monitor like this one it means quit, as in htop or k9s.
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.interrupt"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("slash", "filter", "Filter", key_display="/", id="app.filter"),
         Binding("enter", "detail", "Detail", id="app.detail"),

@@ -7,8 +7,6 @@ outcome comes back as one line in the summary bar.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -149,10 +147,12 @@ class ControlActions:
 
     @work(thread=True, exclusive=True, group="stale")
     def _find_stale(self, started: list[tuple[str, str | None, int | None]]) -> None:
-        replies = None
+        from ..control.connection import is_stale
+
+        replies = None  # unknown: a broker that cannot be asked blames no worker
         controller = self.controller
         if controller is not None and not controller.read_only:
-            replies = controller.ping(timeout=1.0)
+            replies = controller.ping_workers(timeout=1.0)
         stale = {task_id for task_id, worker, pid in started if is_stale(worker, pid, replies)}
         self.call_from_thread(self._stale_found, stale)  # type: ignore[attr-defined]
 
@@ -176,20 +176,3 @@ def _facts(record: TaskRecord) -> list[tuple[str, str]]:
         ("status", record.status or "?"),
         ("worker", record.worker or "?"),
     ]
-
-
-_HOSTNAME = socket.gethostname()
-
-
-def is_stale(worker: str | None, pid: int | None, replies: dict[str, Any] | None) -> bool:
-    """A STARTED task whose worker is gone: its pool process died on this host, or its worker misses a ping."""
-    if worker and pid and worker.rpartition("@")[2] == _HOSTNAME:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            pass  # alive, someone else's
-    if replies is not None and worker:
-        return worker not in replies
-    return False

@@ -31,7 +31,7 @@ class SummaryBar(Static):
         chunks = [
             Text.assemble(
                 (f"{shown:,}" if not filtered else f"{shown:,}/{total:,}", "bold"),
-                (" tasks" if not filtered else " match", "dim"),
+                ((" task" if shown == 1 else " tasks") if not filtered else " match", "dim"),
             )
         ]
         if scan is not None:

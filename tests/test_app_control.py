@@ -1,0 +1,89 @@
+"""The control keys pressed in the app, against real workers: n s (sleep), x t (terminate) -> REVOKED.
+
+Once on the embedded filesystem broker (what `taskview --demo` runs), and once
+each on RabbitMQ and Redis with a worker started as the README tells users.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import wait_until
+from control_support import DemoWorkerProcess, read_status
+from taskview.control import demo_tasks
+from taskview.control.connection import Controller
+from taskview.control.embedded import EmbeddedWorker
+from taskview.results.scan import ResultDirectory
+from taskview.ui.app import TaskviewApp
+from taskview.ui.confirm_screen import ConfirmScreen
+from taskview.ui.enqueue_menu import EnqueueMenu
+from test_control_brokers import require_broker
+
+
+
+async def enqueue_sleep_then_terminate(app: TaskviewApp, results: Path) -> None:
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: app.scan is None)
+        await pilot.press("n")
+        assert isinstance(app.screen, EnqueueMenu)
+        await pilot.press("s")
+        # At once a PENDING row, selected; then the worker's file says STARTED.
+        await wait_until(pilot, lambda: app.table.selected_id is not None)
+        task_id = app.table.selected_id
+        assert app.store.get(task_id).name == "taskview.demo.sleep"
+        await wait_until(pilot, lambda: app.store.get(task_id).status == "STARTED")
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("t")
+        sent = time.monotonic()
+        await wait_until(pilot, lambda: app.store.get(task_id).status == "REVOKED", timeout=10)
+        took = time.monotonic() - sent
+        status, meta = read_status(results, task_id)
+        assert status == "REVOKED" and meta["result"]["exc_message"] == ["terminated"]
+        assert "revoke (terminate, SIGTERM) sent" in (app.notice or "")
+        assert took < 5, took  # about a second; noisy CI machines get slack
+        assert [s for _, s in app.store.history(task_id)][:1] == ["PENDING"]
+
+
+async def test_demo_keys_on_the_embedded_worker(tmp_path: Path):
+    results = tmp_path / "results"
+    results.mkdir()
+    with EmbeddedWorker(str(results)) as worker:
+        app = TaskviewApp(ResultDirectory(str(results)), controller=Controller(worker.app))
+        await enqueue_sleep_then_terminate(app, results)
+
+
+@pytest.mark.parametrize("broker", ["rabbitmq", "redis"])
+async def test_demo_keys_on_a_real_broker(broker: str, tmp_path: Path, monkeypatch):
+    url = require_broker(broker)
+    results = tmp_path / "results"
+    results.mkdir()
+    with DemoWorkerProcess(url, results, tmp_path) as worker:
+        monkeypatch.setenv(demo_tasks.ENV_QUEUE, worker.queue)
+        client = demo_tasks.make_app(str(results), broker_url=url, queue=worker.queue)
+        app = TaskviewApp(ResultDirectory(str(results)), controller=Controller(client))
+        await enqueue_sleep_then_terminate(app, results)
+        assert ":guest@" not in app.controller.broker_display  # the password never shows
+
+
+async def test_read_only_sends_nothing(tmp_path: Path):
+    results = tmp_path / "results"
+    results.mkdir()
+    with EmbeddedWorker(str(results)) as worker:
+        app = TaskviewApp(ResultDirectory(str(results)), controller=Controller(worker.app, read_only=True))
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_until(pilot, lambda: app.scan is None)
+            await pilot.press("n")
+            assert "read-only: enqueue not sent" in app.notice
+            assert not isinstance(app.screen, EnqueueMenu)
+            app.store.add_pending("some-task", "taskview.demo.sleep", time.time())
+            app.refresh_order()
+            await pilot.pause(0.1)
+            await pilot.press("x")
+            assert "read-only: revoke not sent" in app.notice
+            await pilot.press("R")
+            assert "read-only: re-enqueue not sent" in app.notice
+        assert not list(results.iterdir())  # nothing ran
