@@ -87,3 +87,44 @@ async def test_read_only_sends_nothing(tmp_path: Path):
             await pilot.press("R")
             assert "read-only: re-enqueue not sent" in app.notice
         assert not list(results.iterdir())  # nothing ran
+
+
+async def test_a_broker_that_is_down_answers_fast_and_never_freezes(tmp_path: Path):
+    results = tmp_path / "results"
+    results.mkdir()
+    client = demo_tasks.make_app(str(results), broker_url="amqp://guest:s3cret@127.0.0.1:1//")
+    app = TaskviewApp(ResultDirectory(str(results)), controller=Controller(client))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: app.scan is None)
+        await pilot.press("n", "a")
+        started = time.monotonic()
+        # The UI keeps answering while the call is under way.
+        await pilot.press("question_mark")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.notice is not None and "unreachable" in app.notice, timeout=8)
+        assert time.monotonic() - started < 6
+        assert "s3cret" not in app.notice and "127.0.0.1:1" in app.notice
+        assert app.table.order == []  # nothing was sent, so no PENDING row
+
+
+async def test_started_task_of_a_dead_worker_is_flagged_stale(samples: Path):
+    # sample_results holds a STARTED task whose worker was SIGKILLed.
+    import json
+    import socket
+
+    import subprocess
+
+    started = next(json.loads(p.read_bytes()) for p in samples.iterdir() if b'"STARTED"' in p.read_bytes())
+    # As if its worker ran on this host with a pool process that has exited
+    # (the sample's own pid may be taken by something else here).
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    started["result"] = {"pid": gone.pid, "hostname": f"sample-worker@{socket.gethostname()}"}
+    started["worker"] = started["result"]["hostname"]
+    (samples / f"celery-task-meta-{started['task_id']}").write_text(json.dumps(started))
+    app = TaskviewApp(ResultDirectory(str(samples)))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: app.scan is None and len(app.store) > 0)
+        app.check_stale()
+        await wait_until(pilot, lambda: started["task_id"] in app.stale)
+        assert app.stale == {started["task_id"]}
