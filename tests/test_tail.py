@@ -109,3 +109,28 @@ def test_network_filesystems_are_recognised(tmp_path: Path):
     assert not is_network_filesystem("ext4") and not is_network_filesystem(None)
     # This machine's own mount table is readable.
     assert filesystem_type(str(tmp_path)) is not None
+
+
+def test_an_inotify_overflow_triggers_a_rescan_and_loses_nothing(samples: Path):
+    """A real overflow: a tiny kernel queue (set only while the tail's inotify instance is made) and a flood."""
+    limit_file = Path("/proc/sys/fs/inotify/max_queued_events")
+    if os.geteuid() != 0:
+        import pytest
+
+        pytest.skip("needs root to shrink /proc/sys/fs/inotify/max_queued_events for one inotify instance")
+    old = limit_file.read_text()
+    limit_file.write_text("8\n")
+    try:
+        tail, batches = run_tail(samples)
+        collect(batches, lambda s: any(b.scan_done for b in s))
+    finally:
+        limit_file.write_text(old)  # the limit is taken when an instance is created
+    try:
+        source = next(p for p in sorted(SAMPLE_RESULTS.iterdir()) if b'"SUCCESS"' in p.read_bytes()).read_bytes()
+        for n in range(400):
+            with open(samples / f"celery-task-meta-flood-{n}", "wb") as handle:
+                handle.write(source)
+        seen = collect(batches, lambda s: {f"flood-{n}" for n in range(400)} <= ids(s), timeout=20)
+        assert any(b.notice and "overflowed" in b.notice for b in seen)
+    finally:
+        tail.stop()
