@@ -169,8 +169,8 @@ def _check(decoded: Decoded) -> None:
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=2048))
 def test_fuzz_any_bytes(data: bytes):
+    # Never with allow_pickle=True: random bytes may name any importable callable.
     _check(decode(data))
-    _check(decode(data, allow_pickle=False))
 
 
 _REAL_BYTES = [p.read_bytes() for p in REAL_FILES if p.stat().st_size < 20000]
@@ -195,17 +195,32 @@ def test_fuzz_mutated_real_files(base: bytes, at: int, junk: bytes, how: str):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.sampled_from(_REAL_BYTES), st.sampled_from(["application/x-gzip", "application/x-bz2", "application/x-lzma"]))
+@given(
+    st.sampled_from(_REAL_BYTES),
+    st.sampled_from(
+        ["application/x-gzip", "application/x-bz2", "application/x-lzma", "application/x-brotli", "application/zstd"]
+    ),
+)
 def test_fuzz_compressed_then_cut(base: bytes, ctype: str):
     import lzma
 
-    body = {"application/x-gzip": zlib.compress, "application/x-bz2": bz2.compress, "application/x-lzma": lzma.compress}[
-        ctype
-    ](base)
-    whole = COMPRESSED_MAGIC + ctype.encode() + b"\x00" + body
+    import brotli
+    from backports import zstd
+
+    compress = {
+        "application/x-gzip": zlib.compress,
+        "application/x-bz2": bz2.compress,
+        "application/x-lzma": lzma.compress,
+        "application/x-brotli": brotli.compress,
+        "application/zstd": zstd.compress,
+    }[ctype]
+    whole = COMPRESSED_MAGIC + ctype.encode() + b"\x00" + compress(base)
     assert decode(whole).meta == decode(base).meta
     for cut in range(len(COMPRESSED_MAGIC), len(whole), max(1, len(whole) // 7)):
-        _check(decode(whole[:cut]))
+        decoded = decode(whole[:cut])
+        _check(decoded)
+        # A cut stream is a write in progress: the last good row must stay.
+        assert is_partial(decoded.error), decoded.error
 
 
 @settings(max_examples=200, deadline=None)

@@ -220,3 +220,15 @@ def test_control_never_imports_textual():
             "taskview.control.embedded, taskview.control.atomic_fs; "
             "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_passwords_with_unencoded_question_marks_and_semicolons_are_masked():
+    from taskview.control.connection import mask_text, mask_url
+
+    for url, shown in [
+        ("redis://:pa?ss@host:6379/0", "redis://:****@host:6379/0"),
+        ("amqp://user:pa;ss@host//", "amqp://user:****@host//"),
+        ("amqp://u:a;b@h1//;amqp://u:c?d@h2//", "amqp://u:****@h1//;amqp://u:****@h2//"),
+    ]:
+        assert mask_url(url) == shown
+        assert mask_text(f"cannot connect to {url}", [url]) == f"cannot connect to {shown}"

@@ -14,6 +14,7 @@ from typing import IO, Any
 import orjson
 
 from .results.scan import FullRead, ResultDirectory
+from .text import one_line
 
 DUMP_FIELDS = (
     "task_id",
@@ -37,6 +38,7 @@ DUMP_FIELDS = (
     "error",
 )
 _META_FIELDS = DUMP_FIELDS[2:15]
+_ENVELOPE = ("task_id", "kind", "status", "file", "mtime", "size")
 _JSON_ENCODED_CSV = frozenset({"result", "children", "args", "kwargs"})
 
 
@@ -50,10 +52,7 @@ def dump_rows(results: ResultDirectory) -> Iterator[tuple[dict[str, Any], bool]]
 
 def dump_row(full: FullRead) -> tuple[dict[str, Any], bool]:
     row: dict[str, Any] = {"task_id": full.name.task_id, "kind": full.name.kind}
-    meta = full.decoded.meta if full.decoded is not None and full.error is None else None
-    if not isinstance(meta, dict):
-        meta = {}
-    get = meta.get
+    get = (full.meta or {}).get
     for field in _META_FIELDS:
         row[field] = get(field)
     row["file"] = full.path
@@ -78,15 +77,17 @@ def jsonable(value: Any) -> Any:
 
 
 def encode_json(row: dict[str, Any], plain: bool) -> bytes:
-    if plain:
-        return orjson.dumps(row)
-    safe = jsonable(row)
     try:
-        return orjson.dumps(safe)
-    except TypeError:  # an integer beyond 64 bits: Python's json writes it exactly
+        return orjson.dumps(row if plain else jsonable(row))
+    except (TypeError, RecursionError):
+        # An integer beyond 64 bits (Python's json writes it exactly), or nesting
+        # deeper than orjson's 255 levels: Python's json goes as deep as the stack.
         import json
 
-        return json.dumps(safe, ensure_ascii=False).encode("utf-8")
+        try:
+            return json.dumps(jsonable(row), ensure_ascii=False).encode("utf-8")
+        except RecursionError:
+            return orjson.dumps({**{k: row.get(k) for k in _ENVELOPE if k in row}, "error": "nested too deeply to dump"})
 
 
 def write_jsonl(results: ResultDirectory, out: IO[bytes]) -> int:
@@ -119,7 +120,10 @@ def _csv_cell(field: str, value: Any) -> Any:
     if value is None:
         return ""
     if field in _JSON_ENCODED_CSV or not isinstance(value, (str, int, float)):
-        return encode_json({"v": value}, False)[5:-1].decode("utf-8")
+        encoded = encode_json({"v": value}, False)
+        if not encoded.startswith(b'{"v":'):
+            return "nested too deeply to dump"
+        return encoded[5:-1].decode("utf-8")
     return value
 
 
@@ -164,13 +168,13 @@ def format_stats(stats: dict[str, Any], *, max_files: int = 20) -> str:
     rows.append(("unreadable", stats["unreadable"]))
     rows.append(("total", stats["total"]))
     width = max(len(k) for k, _ in rows)
-    lines = [f"{stats['directory']}"]
-    lines += [f"  {k:<{width}}  {v:>10,}" for k, v in rows]
+    lines = [one_line(stats["directory"])]
+    lines += [f"  {one_line(k):<{width}}  {v:>10,}" for k, v in rows]
     files = stats["unreadable_files"]
     if files:
         lines.append("unreadable files:")
         for item in files[:max_files]:
-            lines.append(f"  {item['file']}: {item['error']}")
+            lines.append(f"  {one_line(item['file'])}: {one_line(item['error'])}")
         if len(files) > max_files:
             lines.append(f"  ... and {len(files) - max_files:,} more (--stats --json lists them all)")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ import re
 
 # C0 and C1 controls, and the bidirectional overrides/isolates that reorder
 # what a terminal shows (a filename can hide its real extension behind U+202E).
-_BIDI = "\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
 _CONTROL_OR_NEWLINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
 

@@ -54,10 +54,8 @@ def _userinfo_span(part: str) -> tuple[int, int] | None:
     if at == -1:
         # A password with an unencoded '/', '?' or '#' ends the netloc early
         # (kombu would misparse it too). Mask conservatively: up to the last
-        # '@' before any query, when the text before the first ':' looks like
-        # a user name.
-        query = part.find("?", start)
-        at = part.rfind("@", start, query if query != -1 else len(part))
+        # '@', when the text before the first ':' looks like a user name.
+        at = part.rfind("@", start)  # even past a '?' or ';' that belongs to the password
         if at == -1:
             return None
         colon = part.find(":", start, at)
@@ -88,12 +86,20 @@ def mask_url(url: str) -> str:
     """
     if not url:
         return url
-    return ";".join(_mask_part(part) for part in url.split(";"))
+    return ";".join(_mask_part(part) for part in _hosts(url))
+
+
+#: where a second URL starts in "url1;url2" (a ';' inside a password is not followed by "scheme://")
+_NEXT_URL = re.compile(r";(?=[A-Za-z][A-Za-z0-9+.\-]*://)")
+
+
+def _hosts(url: str) -> list[str]:
+    return _NEXT_URL.split(url)
 
 
 def _passwords(url: str) -> set[str]:
     found: set[str] = set()
-    for part in url.split(";"):
+    for part in _hosts(url):
         span = _userinfo_span(part)
         if span is not None:
             found.add(part[span[0] : span[1]])
@@ -433,14 +439,6 @@ class Controller:
             return None
         self.last_ping_error = None
         return got
-
-    def check(self) -> Outcome:
-        """Connect to the broker and say so (for a status line at start-up)."""
-
-        def connect(_conn: Any) -> Outcome:
-            return Outcome(True, f"connected to {self.broker_display}")
-
-        return self._call("connect", connect)
 
     # -- machinery -------------------------------------------------------------------
 

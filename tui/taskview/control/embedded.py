@@ -265,12 +265,6 @@ class EmbeddedWorker:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def controller(self, *, read_only: bool = False) -> Any:
-        """A ``Controller`` for this worker's broker."""
-        from .connection import Controller
-
-        return Controller(self.app, read_only=read_only)
-
 
 def _killpg(pgid: int, sig: int) -> None:
     try:
@@ -349,13 +343,3 @@ def install_cleanup_handlers(
                 raise SystemExit(128 + num)
 
         signal.signal(signum, handler)
-
-
-def uninstall_cleanup_handlers() -> None:
-    """Put back the handlers ``install_cleanup_handlers`` replaced (tests)."""
-    for signum, previous in list(_INSTALLED.items()):
-        try:
-            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
-        except (ValueError, TypeError):  # pragma: no cover - not the main thread
-            pass
-        del _INSTALLED[signum]

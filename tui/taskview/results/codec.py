@@ -186,7 +186,9 @@ def _inflate(ctype: str, body: bytes, max_bytes: int) -> bytes:
             import brotli  # type: ignore[import-not-found]
         except ImportError:
             raise DecodeError("compressed with brotli: pip install brotli to read it") from None
-        return brotli.decompress(body)
+        d5 = brotli.Decompressor()
+        out = d5.process(body)
+        return _whole(out, d5.is_finished(), limit, "brotli")
     # Anything else a kombu plugin may have registered.
     try:
         from kombu.compression import get_decoder

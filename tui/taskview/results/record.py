@@ -6,15 +6,15 @@ interned strings and numbers (DESIGN.md: ~430 B against ~1.5 KB for a dict).
 
 from __future__ import annotations
 
+import math
+import reprlib
 import sys
 from datetime import datetime
 from typing import Any
 
 from .codec import Decoded
-from .files import GROUP_PREFIX, TASK_PREFIX
 
 READY_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
-EXCEPTION_STATES = frozenset({"FAILURE", "RETRY", "REVOKED"})
 ARGS_PREVIEW = 40
 
 _intern = sys.intern
@@ -82,10 +82,6 @@ class TaskRecord:
         return self.prefix + self.task_id
 
     @property
-    def readable(self) -> bool:
-        return self.error is None
-
-    @property
     def runtime(self) -> float | None:
         """Seconds from the STARTED we saw to date_done; unknown from files alone."""
         if self.started is None or self.date_done is None:
@@ -95,10 +91,6 @@ class TaskRecord:
     def __repr__(self) -> str:
         state = self.status if self.error is None else f"error={self.error!r}"
         return f"<TaskRecord {self.kind} {self.task_id} {state}>"
-
-
-def default_prefix(kind: str) -> str:
-    return TASK_PREFIX if kind == "task" else GROUP_PREFIX
 
 
 def summarize(
@@ -118,7 +110,11 @@ def summarize(
         return record
     status = meta.get("status")
     if not isinstance(status, str) or not status:
-        record.error = "not a Celery task result: no status"
+        if decoded.serializer == "yaml" and "status" not in meta and "task_id" not in meta:
+            # PyYAML writes keys sorted: a file cut at a line end parses without its last keys.
+            record.error = f"truncated YAML at byte {size} (no status yet)"
+        else:
+            record.error = "not a Celery task result: no status"
         return record
     record.status = _intern(status) if len(status) < 64 else status
     name = meta.get("name")
@@ -145,25 +141,37 @@ def summarize(
 def progress_of(result: dict[str, Any]) -> tuple[float, float] | None:
     """``{current, total}`` meta, the convention of Celery's progress examples."""
     current, total = result.get("current"), result.get("total")
-    if (
-        isinstance(current, (int, float))
-        and isinstance(total, (int, float))
-        and not isinstance(current, bool)
-        and not isinstance(total, bool)
-        and total > 0
-    ):
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (current, total)):
+        return None
+    try:
+        current, total = float(current), float(total)
+    except OverflowError:  # an int too big for a float
+        return None
+    if math.isfinite(current) and math.isfinite(total) and total > 0:
         return (current, total)
     return None
+
+
+def _short_repr() -> reprlib.Repr:
+    # Bounded in depth and length: task arguments come from anywhere, and a
+    # plain repr() of deeply nested lists raises RecursionError.
+    short = reprlib.Repr()
+    short.maxlevel = 3
+    short.maxstring = short.maxother = ARGS_PREVIEW
+    return short
+
+
+_SHORT_REPR = _short_repr()
 
 
 def args_preview(args: Any, kwargs: Any) -> str | None:
     parts = []
     if isinstance(args, (list, tuple)):
-        parts.extend(repr(a) for a in args[:8])
+        parts.extend(_SHORT_REPR.repr(a) for a in args[:8])
     elif args is not None:
-        parts.append(repr(args))
+        parts.append(_SHORT_REPR.repr(args))
     if isinstance(kwargs, dict):
-        parts.extend(f"{k}={v!r}" for k, v in list(kwargs.items())[:8])
+        parts.extend(f"{k}={_SHORT_REPR.repr(v)}" for k, v in list(kwargs.items())[:8])
     text = ", ".join(parts)
     return text if len(text) <= ARGS_PREVIEW else text[: ARGS_PREVIEW - 1] + "…"
 

@@ -20,6 +20,13 @@ class FullRead(NamedTuple):
     decoded: Decoded | None
 
     @property
+    def meta(self) -> dict | None:
+        """The decoded meta when the file was read and decoded whole, else None."""
+        if self.error is None and self.decoded is not None and isinstance(self.decoded.meta, dict):
+            return self.decoded.meta
+        return None
+
+    @property
     def error(self) -> str | None:
         if self.read.error is not None:
             return self.read.error
@@ -62,15 +69,25 @@ class ResultDirectory:
         full = self.read_full(filename, parsed)
         if full is None:
             return None
-        return summarize(
-            full.name.task_id,
-            full.name.kind,
-            full.name.prefix,
-            full.decoded,
-            size=full.read.size,
-            mtime=full.read.mtime,
-            error=full.read.error,
-        )
+        try:
+            return summarize(
+                full.name.task_id,
+                full.name.kind,
+                full.name.prefix,
+                full.decoded,
+                size=full.read.size,
+                mtime=full.read.mtime,
+                error=full.read.error,
+            )
+        except Exception as exc:  # content no summary should choke on; one file never stops a scan
+            return TaskRecord(
+                full.name.task_id,
+                full.name.kind,
+                full.name.prefix,
+                size=full.read.size,
+                mtime=full.read.mtime,
+                error=f"cannot summarize: {type(exc).__name__}",
+            )
 
     def scan(self, batch_size: int = 5000) -> Iterator[list[TaskRecord]]:
         """Every result file as records, in batches, so a UI can fill progressively."""

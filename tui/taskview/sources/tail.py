@@ -84,6 +84,10 @@ class DirectoryTail:
         self._known: dict[str, tuple[float, int]] = {}  # filename -> (mtime, size) last read
         self._thread: threading.Thread | None = None
         self._observer = None
+        self._observer_lock = threading.Lock()
+        # inotify watches what a symlink points to only when given the real path.
+        self._watched = os.path.realpath(results.path)
+        self.fallback: str | None = None  # why inotify could not be used
 
     @property
     def mode(self) -> str:
@@ -91,7 +95,9 @@ class DirectoryTail:
         if self.poll_interval is None:
             return "inotify"
         text = f"polling {self.poll_interval:g}s"
-        if self.network:
+        if self.fallback:
+            text += f" ({self.fallback})"
+        elif self.network:
             text += f" ({self.fs_type}: network filesystem)"
         return text
 
@@ -101,8 +107,9 @@ class DirectoryTail:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._observer is not None:
-            self._observer.stop()
+        with self._observer_lock:
+            if self._observer is not None:
+                self._observer.stop()
         logging.getLogger("watchdog.observers.inotify_c").removeHandler(self._overflow_log)
         if self._thread is not None:
             self._thread.join(timeout=2)
@@ -112,7 +119,13 @@ class DirectoryTail:
     def _run(self) -> None:
         try:
             if self.poll_interval is None:
-                self._start_inotify()
+                try:
+                    self._start_inotify()
+                except OSError as exc:
+                    # e.g. fs.inotify.max_user_instances reached: poll instead, and say so.
+                    self.poll_interval = NETWORK_POLL_INTERVAL
+                    self.fallback = f"inotify unavailable: {exc.strerror or exc}"
+                    self.deliver(TailBatch(notice=f"{self.fallback}; polling every {self.poll_interval:g}s"))
             self._scan(initial=True)
             interval = self.tick if self.poll_interval is None else self.poll_interval
             next_reconcile = time.monotonic() + self.reconcile_interval
@@ -136,7 +149,13 @@ class DirectoryTail:
             self.deliver(TailBatch(notice=f"watching stopped: {exc}"))
 
     def _start_inotify(self) -> None:
-        from watchdog.events import FileClosedEvent, FileDeletedEvent, FileMovedEvent, FileSystemEventHandler
+        from watchdog.events import (
+            FileClosedEvent,
+            FileCreatedEvent,
+            FileDeletedEvent,
+            FileMovedEvent,
+            FileSystemEventHandler,
+        )
         from watchdog.observers import Observer
 
         events = self._events
@@ -151,17 +170,21 @@ class DirectoryTail:
         observer = Observer()
         observer.schedule(
             Enqueue(),
-            self.results.path,
+            self._watched,
             recursive=False,
-            event_filter=[FileClosedEvent, FileDeletedEvent, FileMovedEvent],
+            # Created: a file moved in from elsewhere (rsync, a restore) raises only that.
+            event_filter=[FileClosedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent],
         )
         observer.daemon = True
-        observer.start()
-        self._observer = observer
+        with self._observer_lock:
+            if self._stop.is_set():
+                return  # stop() came first: start nothing it would not stop
+            observer.start()
+            self._observer = observer
 
     def _drain_events(self) -> set[str]:
         names: set[str] = set()
-        prefix = self.results.path + os.sep
+        prefix = self._watched + os.sep
         while True:
             try:
                 path = self._events.get_nowait()
@@ -204,6 +227,8 @@ class DirectoryTail:
         try:
             with os.scandir(self.results.path) as entries:
                 for entry in entries:
+                    if self._stop.is_set():
+                        return  # quitting: a long first scan must not hold the exit up
                     parsed = parse_name(entry.name)
                     if parsed is None:
                         continue

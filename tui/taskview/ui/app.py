@@ -145,15 +145,12 @@ class TaskviewApp(ControlActions, App[None]):
 
     def _refresh_view(self) -> None:
         """At most 10 times a second: re-sort/re-filter if rows changed, repaint, recount."""
-        table = self.table
         if self._order_dirty:
-            # A re-sort of a big store costs real time: during a scan do it twice a second.
+            # A re-sort of a big store costs real time: then at most twice a second.
             now = time.monotonic()
-            if len(self.store) < BIG_STORE or self.scan is None or now - self._last_sort > 0.5:
+            if len(self.store) < BIG_STORE or now - self._last_sort > 0.5:
                 self._apply_order()
                 self._last_sort = now
-        elif self._changed_rows:
-            table.refresh_rows(self._changed_rows)
         self._changed_rows.clear()
         self._update_summary()
 
@@ -232,7 +229,9 @@ class TaskviewApp(ControlActions, App[None]):
             if event.task_id in self.store:
                 self.notify("That task is hidden by the filter: Esc clears it.", severity="warning")
             else:
-                self.notify(f"No result file for {event.task_id} in this directory.", severity="warning")
+                self.notify(
+                    f"No result file for {one_line(event.task_id)} in this directory.", severity="warning", markup=False
+                )
         else:
             self.table.focus()
 
@@ -288,7 +287,7 @@ class TaskviewApp(ControlActions, App[None]):
             table.sort_key = key
         self.follow = False
         self._apply_order()
-        self.notify(f"sorted by {key} {'descending' if table.sort_reverse else 'ascending'}", timeout=1.5)
+        self.notify(f"sorted by {key} {'descending' if table.sort_reverse else 'ascending'}", timeout=1.5, markup=False)
 
     def action_next_sort(self) -> None:
         index = SORTABLE.index(self.table.sort_key) if self.table.sort_key in SORTABLE else -1
@@ -311,4 +310,4 @@ class TaskviewApp(ControlActions, App[None]):
         if task_id is None:
             return
         self.copy_to_clipboard(task_id)  # OSC 52: works over SSH and in tmux with set-clipboard on
-        self.notify(f"copied {task_id}", timeout=2)
+        self.notify(f"copied {one_line(task_id)}", timeout=2, markup=False)

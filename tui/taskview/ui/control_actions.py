@@ -32,6 +32,7 @@ class ControlActions:
 
     controller: Controller | None
     stale: set[str]
+    _missed_ping: set[str] = set()  # workers that missed the last ping (replaced, never mutated)
 
     # --- guards ----------------------------------------------------------------
 
@@ -109,7 +110,7 @@ class ControlActions:
     @work(thread=True, group="control")
     def _prepare_reenqueue(self, record: TaskRecord) -> None:
         full = self.results.read_full(record.filename)  # type: ignore[attr-defined]
-        meta = full.decoded.meta if full is not None and full.decoded is not None and full.error is None else None
+        meta = full.meta if full is not None else None
         self.call_from_thread(self._confirm_reenqueue, record, meta)  # type: ignore[attr-defined]
 
     def _confirm_reenqueue(self, record: TaskRecord, meta: dict[str, Any] | None) -> None:
@@ -153,6 +154,11 @@ class ControlActions:
         controller = self.controller
         if controller is not None and not controller.read_only:
             replies = controller.ping_workers(timeout=1.0)
+        # A busy worker can miss one ping: only two misses in a row count.
+        missed_before = self._missed_ping
+        if replies is not None:
+            self._missed_ping = {w for _, w, _ in started if w and w not in replies}
+            replies = {**replies, **{w: {} for w in self._missed_ping - missed_before}}
         stale = {task_id for task_id, worker, pid in started if is_stale(worker, pid, replies)}
         self.call_from_thread(self._stale_found, stale)  # type: ignore[attr-defined]
 

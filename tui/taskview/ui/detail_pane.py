@@ -47,23 +47,25 @@ class DetailContent:
 
 
 def prepare(record: TaskRecord, history: list[tuple[float, str]], full: FullRead | None) -> DetailContent:
-    meta = full.decoded.meta if full is not None and full.decoded is not None and full.error is None else None
+    meta = full.meta if full is not None else None
     traceback = None
     related: list[tuple[str, str]] = []
-    if isinstance(meta, dict):
-        body = inert(json.dumps(jsonable(meta), indent=2, ensure_ascii=False))
+    body = None
+    if meta is not None:
+        try:
+            body = inert(json.dumps(jsonable(meta), indent=2, ensure_ascii=False))
+        except RecursionError:
+            body = None  # nested deeper than Python's stack: show the bytes instead
         tb = meta.get("traceback")
         if isinstance(tb, str) and tb.strip():
             traceback = inert(tb)
         related = related_ids(meta, record.kind)
-    elif full is not None and full.read.data is not None:
+    if body is None and full is not None and full.read.data is not None:
         raw = full.read.data[:RAW_PREVIEW]
         body = inert(raw.decode("utf-8", "backslashreplace"))
         if len(full.read.data) > RAW_PREVIEW:
             body += f"\n... ({len(full.read.data) - RAW_PREVIEW:,} more bytes)"
-    else:
-        body = ""
-    return DetailContent(record, history, full, body, traceback, related)
+    return DetailContent(record, history, full, body or "", traceback, related)
 
 
 def related_ids(meta: dict[str, Any], kind: str) -> list[tuple[str, str]]:
@@ -75,10 +77,16 @@ def related_ids(meta: dict[str, Any], kind: str) -> list[tuple[str, str]]:
             found.append((relation.removesuffix("_id"), value))
     children = meta.get("children") if kind == "task" else meta.get("result")
     for child in _tuple_ids(children):
-        # A retry re-sends the task under its own id, so it lists itself as a child.
-        if child != meta.get("task_id") and ("child", child) not in found:
-            found.append(("child", child))
-    return found
+        found.append(("child", child))
+    # Each id once (a parent can also be the group, a retry lists itself as a
+    # child), and never the task itself.
+    seen = {meta.get("task_id")}
+    unique = []
+    for relation, task_id in found:
+        if task_id not in seen:
+            seen.add(task_id)
+            unique.append((relation, task_id))
+    return unique
 
 
 def _tuple_ids(value: Any, depth: int = 0) -> list[str]:

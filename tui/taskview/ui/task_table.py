@@ -128,12 +128,6 @@ class TaskTable(ScrollView, can_focus=True):
         except ValueError:
             return None
 
-    def refresh_rows(self, task_ids: set[str]) -> None:
-        """Repaint the visible rows of these tasks (their content changed, not their place)."""
-        top = int(self.scroll_y)
-        for y in range(top, min(len(self.order), top + self.size.height)):
-            if self.order[y] in task_ids:
-                self.refresh_line(y - top + 1)
 
     def select_task(self, task_id: str) -> bool:
         index = self._index_of(task_id)
@@ -281,6 +275,7 @@ _NAME_COLUMN = next(i for i, c in enumerate(COLUMNS) if c.key == "name")
 
 def _tail(text: str, width: int) -> str:
     """The last ``width`` cells of ``text``."""
+    text = text[-width:]  # never more characters than cells; wide ones trimmed below
     while cell_len(text) > width:
         text = text[1:]
     return text
