@@ -128,3 +128,17 @@ async def test_started_task_of_a_dead_worker_is_flagged_stale(samples: Path):
         app.check_stale()
         await wait_until(pilot, lambda: started["task_id"] in app.stale)
         assert app.stale == {started["task_id"]}
+
+        def row_text() -> str:
+            index = app.table.order.index(started["task_id"])
+            app.table.scroll_to(y=index, animate=False, immediate=True)
+            return app.table.render_line(index - int(app.table.scroll_y) + 1).text
+
+        assert "STARTED stale" in row_text()
+        # The task moves on (its file now says REVOKED): no longer shown stale, at once.
+        revoked = next(json.loads(p.read_bytes()) for p in samples.iterdir() if b'"REVOKED"' in p.read_bytes())
+        (samples / f"celery-task-meta-{started['task_id']}").write_text(
+            json.dumps({**revoked, "task_id": started["task_id"]})
+        )
+        await wait_until(pilot, lambda: app.store.get(started["task_id"]).status == "REVOKED")
+        assert "stale" not in row_text() and "REVOKED" in row_text()

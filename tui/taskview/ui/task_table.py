@@ -245,7 +245,8 @@ class TaskTable(ScrollView, can_focus=True):
             base = base + self.get_component_rich_style("task-table--cursor")
         status = display_status(record)
         now = self.clock()
-        is_stale = record.task_id in self.stale
+        # Checked every few seconds; a task that has moved on since is not stale.
+        is_stale = record.status == "STARTED" and record.task_id in self.stale
         cells: list[tuple[str, Style | None]] = [
             (one_line(record.task_id[:8]), None),
             (one_line(status) + (" stale" if is_stale else ""), _STALE if is_stale else status_style(status)),
