@@ -15,21 +15,11 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 
-from .results.record import TaskRecord
+from .results.record import TaskRecord, display_status
 
 Predicate = Callable[[TaskRecord], bool]
 
 FIELDS = ("status", "name", "worker", "id", "kind", "args")
-UNREADABLE = "unreadable"
-
-
-def display_status(record: TaskRecord) -> str:
-    """The status as the table and filters see it, for every kind of row."""
-    if record.error is not None:
-        return UNREADABLE
-    if record.kind == "group":
-        return "GROUP"
-    return record.status or ""
 
 
 def compile_query(text: str) -> Predicate | None:

@@ -11,9 +11,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .query import UNREADABLE, Predicate, display_status
+from .query import Predicate
 from .results.codec import is_partial
-from .results.record import TaskRecord
+from .results.files import TASK_PREFIX
+from .results.record import TaskRecord, display_status
 
 Transition = tuple[float, str]
 
@@ -100,8 +101,6 @@ class Store:
         """A task just sent: Celery writes no file until it starts, so it is PENDING until one comes."""
         if task_id in self.records:
             return
-        from .results.files import TASK_PREFIX
-
         self.add(TaskRecord(task_id, "task", TASK_PREFIX, status="PENDING", name=name, mtime=when))
 
     def add_many(self, records: Iterable[TaskRecord], *, live: bool = False) -> list[str]:
@@ -165,4 +164,4 @@ def _same_row(a: TaskRecord, b: TaskRecord) -> bool:
     )
 
 
-__all__ = ["SORT_KEYS", "Store", "UNREADABLE", "sort_records"]
+__all__ = ["SORT_KEYS", "Store", "sort_records"]

@@ -30,3 +30,9 @@ def inert(text: str, *, keep_newlines: bool = True) -> str:
 def one_line(text: str) -> str:
     """``text`` inert and on one line, for a table cell or a status bar."""
     return _CONTROL_OR_NEWLINE.sub(_escape, text)
+
+
+def summary(text: object, limit: int = 300) -> str:
+    """A message (often an exception's text) as one short inert line: whitespace runs collapsed, cut at ``limit``."""
+    line = one_line(" ".join(str(text).split()))
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -29,6 +29,8 @@ from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import quote, unquote
 
+from ..text import summary
+
 if TYPE_CHECKING:  # importing celery costs ~0.3 s: only when a function needs it
     from celery import Celery
 
@@ -150,11 +152,6 @@ def mask_text(text: str, urls: Iterable[str | None] = ()) -> str:
     return text
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
 # --- loading the app -------------------------------------------------------------
 
 
@@ -201,7 +198,7 @@ def load_app(app_spec: str | None, broker_url: str | None) -> Celery | None:
         try:
             return new_app(url)
         except Exception as exc:  # pragma: no cover - Celery() does not connect
-            raise ControlSetupError(mask_text(_one_line(f"broker {url}: {exc}"), urls)) from None
+            raise ControlSetupError(mask_text(summary(f"broker {url}: {exc}"), urls)) from None
     app = _find_app(app_spec, urls)
     if broker_url:
         _use_broker(app, broker_url)
@@ -213,7 +210,7 @@ def _find_app(app_spec: str, urls: list[str | None]) -> Celery:
     from celery.app.utils import find_app
 
     def fail(why: str) -> ControlSetupError:
-        return ControlSetupError(mask_text(_one_line(f"cannot load -A {app_spec}: {why}"), urls))
+        return ControlSetupError(mask_text(summary(f"cannot load -A {app_spec}: {why}"), urls))
 
     module_name = app_spec.partition(":")[0]
     try:
@@ -471,7 +468,7 @@ class Controller:
         except BaseException as exc:  # pragma: no cover - run() catches everything
             got = Outcome(False, f"{what} failed: {type(exc).__name__}: {exc}")
         if isinstance(got, Outcome):
-            return Outcome(got.ok, mask_text(_one_line(got.message), self._urls), got.task_id)
+            return Outcome(got.ok, mask_text(summary(got.message), self._urls), got.task_id)
         return got
 
     def _connect(self) -> Any:
@@ -611,7 +608,7 @@ def _reason(exc: BaseException) -> str:
         e = e.__cause__ or e.__context__
     text = str(exc) or str(best) or type(exc).__name__
     text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
-    return _one_line(text)
+    return summary(text)
 
 
 def _release(conn: Any) -> None:

@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from ..text import summary
+
 #: Celery 5.7's in-band compression marker (celery.backends.base).
 COMPRESSED_MAGIC = b"\x00celery-compressed\x00"
 
@@ -348,8 +350,7 @@ _TAG_DECODERS = _tag_decoders()
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 120 else text[:117] + "..."
+    return summary(exc, 120) or type(exc).__name__
 
 
 def _size(n: int) -> str:

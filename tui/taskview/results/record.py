@@ -93,6 +93,18 @@ class TaskRecord:
         return f"<TaskRecord {self.kind} {self.task_id} {state}>"
 
 
+UNREADABLE = "unreadable"
+
+
+def display_status(record: TaskRecord) -> str:
+    """The status as the table, counts and filters show it, for every kind of row."""
+    if record.error is not None:
+        return UNREADABLE
+    if record.kind == "group":
+        return "GROUP"
+    return record.status or ""
+
+
 def summarize(
     task_id: str, kind: str, prefix: str, decoded: Decoded | None, *, size: int, mtime: float, error: str | None = None
 ) -> TaskRecord:

@@ -21,7 +21,7 @@ from textual.widgets import OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from ..headless import jsonable
-from ..query import display_status
+from ..results.record import display_status
 from ..results.record import TaskRecord
 from ..results.scan import FullRead
 from ..text import inert, one_line

@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..query import display_status
+from ..results.record import display_status
 from ..results.record import TaskRecord
 from ..store import Store
 from ..text import one_line
