@@ -5,12 +5,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from conftest import SAMPLE_RESULTS
 from taskview.query import compile_query
 from taskview.results.codec import decode
 from taskview.results.record import TaskRecord, summarize
 from taskview.results.scan import ResultDirectory
-from taskview.store import Store
+from taskview.store import SORT_KEYS, Store, update_order
 
 
 def sample_store() -> Store:
@@ -94,8 +97,6 @@ def test_sort_by_any_field_both_ways_unknown_last():
         for reverse in (False, True):
             order = store.view(key, reverse)
             assert sorted(order) == sorted(store.records)
-            from taskview.store import SORT_KEYS
-
             values = [SORT_KEYS[key](store.get(i)) for i in order]
             known = [v for v in values if v is not None]
             assert known == sorted(known, reverse=reverse), key
@@ -139,3 +140,39 @@ def test_removed_files_leave_the_store(tmp_path: Path):
     store = sample_store()
     some = next(iter(store.records))
     assert store.remove(some) and some not in store
+
+
+# --- incremental re-ordering: always what a full sort gives ------------------------------
+
+
+_STATUSES = ["STARTED", "SUCCESS", "FAILURE", "PROGRESS", "GOING_TO_SLEEP"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(sorted(SORT_KEYS)),
+    st.booleans(),
+    st.sampled_from([None, "status:SUCCESS,FAILURE", "-status:STARTED", "name:add"]),
+    st.lists(
+        st.tuples(st.integers(0, 30), st.sampled_from(_STATUSES + ["gone", "empty"]), st.integers(0, 50)),
+        min_size=1,
+        max_size=25,
+    ),
+)
+def test_update_order_equals_a_full_sort(sort_key, reverse, query, changes):
+    """Random changes (new tasks, new states, removals, unreadable files) to a real directory's store."""
+    store = sample_store()
+    predicate = compile_query(query) if query else None
+    order = store.view(sort_key, reverse, predicate)
+    real = {status: real_file(status) for status in _STATUSES}
+    touched = []
+    for n, status, when in changes:
+        task_id = f"t{n:02d}"
+        if status == "gone":
+            store.remove(task_id)
+        elif status == "empty":
+            store.add(record(task_id, b"", 2000.0 + when))
+        else:
+            store.add(record(task_id, real[status], 2000.0 + when))
+        touched.append(task_id)
+    assert update_order(store, order, touched, sort_key, reverse, predicate) == store.view(sort_key, reverse, predicate)

@@ -152,6 +152,50 @@ def sort_records(records: list[TaskRecord], sort_key: str, reverse: bool) -> lis
     return known + unknown
 
 
+def update_order(
+    store: Store,
+    order: list[str],
+    touched: Iterable[str],
+    sort_key: str,
+    reverse: bool,
+    predicate: Predicate | None = None,
+) -> list[str]:
+    """``order`` (a ``store.view``) after the tasks in ``touched`` changed, came or went.
+
+    The same list ``store.view`` would give, in O(N + k log N) instead of a
+    full sort: one pass drops the touched ids, then each one still shown goes
+    back in by binary search. For live updates to a big directory.
+    """
+    touched = set(touched)
+    kept = [task_id for task_id in order if task_id not in touched] if touched else list(order)
+    records = store.records
+    getter = SORT_KEYS[sort_key]
+
+    def before(a: TaskRecord, b: TaskRecord) -> bool:
+        """Does ``a`` come before ``b`` in a full sort (known values first, ties by id)?"""
+        va, vb = getter(a), getter(b)
+        if (va is None) != (vb is None):
+            return vb is None
+        if va is None:
+            return a.task_id < b.task_id
+        ka, kb = (va, a.task_id), (vb, b.task_id)
+        return ka > kb if reverse else ka < kb
+
+    for task_id in sorted(touched):
+        record = records.get(task_id)
+        if record is None or (predicate is not None and not predicate(record)):
+            continue
+        lo, hi = 0, len(kept)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if before(records[kept[mid]], record):
+                lo = mid + 1
+            else:
+                hi = mid
+        kept.insert(lo, task_id)
+    return kept
+
+
 def _same_row(a: TaskRecord, b: TaskRecord) -> bool:
     return (
         a.status == b.status
@@ -164,4 +208,4 @@ def _same_row(a: TaskRecord, b: TaskRecord) -> bool:
     )
 
 
-__all__ = ["SORT_KEYS", "Store", "sort_records"]
+__all__ = ["SORT_KEYS", "Store", "sort_records", "update_order"]

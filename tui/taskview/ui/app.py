@@ -17,7 +17,8 @@ from textual.widgets import Footer, Input
 from ..query import Predicate, compile_query
 from ..results.scan import ResultDirectory
 from ..sources.tail import DirectoryTail, TailBatch
-from ..store import Store
+from ..results.record import display_status
+from ..store import Store, update_order
 from ..text import one_line
 from .control_actions import STALE_CHECK_SECONDS, ControlActions
 from .detail_pane import DetailPane, prepare
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 
 #: Re-sorting is O(N log N): on a big store it is done less often.
 BIG_STORE = 50_000
+#: Up to this many changed rows are moved into place one by one (update_order);
+#: more at once (the first scan, a flood) and the whole store is re-sorted.
+INCREMENTAL_LIMIT = 500
 
 
 class RecordsArrived(Message):
@@ -82,8 +86,7 @@ class TaskviewApp(ControlActions, App[None]):
         self._counts: Counter[str] = Counter()  # within the filter, when there is one
         self.notice: str | None = None
         self._notice_until = 0.0
-        self._order_dirty = True
-        self._changed_rows: set[str] = set()
+        self._touched: set[str] = set()  # rows changed, come or gone since the order was last set
         self._last_sort = 0.0
 
     # --- layout ------------------------------------------------------------------
@@ -134,35 +137,44 @@ class TaskviewApp(ControlActions, App[None]):
         for task_id in batch.removed:
             store.remove(task_id)
         if changed or batch.removed:
-            self._order_dirty = True
-            self._changed_rows.update(changed)
+            self._touched.update(changed)
+            self._touched.update(batch.removed)
         if batch.scanning:
             self.scan = None if batch.scan_done else batch.scanned
         if batch.notice:
             self.notice, self._notice_until = batch.notice, time.monotonic() + 10
-        if self.table.selected_id in self._changed_rows:
+        if self.table.selected_id in changed:
             self._load_detail()
 
     def _refresh_view(self) -> None:
-        """At most 10 times a second: re-sort/re-filter if rows changed, repaint, recount."""
-        if self._order_dirty:
-            # A re-sort of a big store costs real time: then at most twice a second.
-            now = time.monotonic()
-            if len(self.store) < BIG_STORE or now - self._last_sort > 0.5:
+        """At most 10 times a second: put changed rows in place, repaint, recount."""
+        if self._touched:
+            if len(self._touched) <= INCREMENTAL_LIMIT:
+                table = self.table
+                self._show_order(
+                    update_order(
+                        self.store, table.order, self._touched, table.sort_key, table.sort_reverse, self.predicate
+                    )
+                )
+            elif len(self.store) < BIG_STORE or time.monotonic() - self._last_sort > 0.5:
+                # A full re-sort of a big store costs real time: at most twice a second.
                 self._apply_order()
-                self._last_sort = now
-        self._changed_rows.clear()
         self._update_summary()
 
     def _apply_order(self) -> None:
+        """Sort and filter the whole store (after a new sort or filter, or a flood of changes)."""
         table = self.table
-        order = self.store.view(table.sort_key, table.sort_reverse, self.predicate)
+        self._show_order(self.store.view(table.sort_key, table.sort_reverse, self.predicate))
+        self._last_sort = time.monotonic()
+
+    def _show_order(self, order: list[str]) -> None:
+        self._touched.clear()
         if self.predicate is not None:
-            self._counts = self.store.counts(self.predicate)
-        table.set_order(order)
+            records = self.store.records
+            self._counts = Counter(display_status(records[task_id]) for task_id in order)
+        self.table.set_order(order)
         if self.follow and order:
-            table.action_top()
-        self._order_dirty = False
+            self.table.action_top()
 
     def say(self, message: str, *, error: bool = False) -> None:
         """One line in the summary bar for a while, and a toast."""
@@ -170,8 +182,10 @@ class TaskviewApp(ControlActions, App[None]):
         self.notify(one_line(message), severity="error" if error else "information", timeout=4, markup=False)
         self._update_summary()
 
-    def refresh_order(self) -> None:
-        self._apply_order()
+    def show_changed(self, task_id: str) -> None:
+        """Put a row the store just changed (a task we sent) in its place now."""
+        self._touched.add(task_id)
+        self._refresh_view()
 
     def _tick(self) -> None:
         self.table.refresh()  # ages and running times move on

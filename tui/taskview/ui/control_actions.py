@@ -73,7 +73,7 @@ class ControlActions:
         if outcome.ok and outcome.task_id:
             # Celery writes nothing for a task until it starts: show it at once.
             self.store.add_pending(outcome.task_id, task_name, time.time())  # type: ignore[attr-defined]
-            self.refresh_order()  # type: ignore[attr-defined]
+            self.show_changed(outcome.task_id)  # type: ignore[attr-defined]
             self.table.select_task(outcome.task_id)  # type: ignore[attr-defined]
 
     # --- x: revoke ---------------------------------------------------------------
