@@ -124,7 +124,7 @@ async def test_started_task_of_a_dead_worker_is_flagged_stale(samples: Path):
     (samples / f"celery-task-meta-{started['task_id']}").write_text(json.dumps(started))
     app = TaskviewApp(ResultDirectory(str(samples)))
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: app.scan is None and len(app.store) > 0)
+        await wait_until(pilot, lambda: app.scan is None and started["task_id"] in app.table.order)
         app.check_stale()
         await wait_until(pilot, lambda: started["task_id"] in app.stale)
         assert app.stale == {started["task_id"]}
@@ -141,4 +141,5 @@ async def test_started_task_of_a_dead_worker_is_flagged_stale(samples: Path):
             json.dumps({**revoked, "task_id": started["task_id"]})
         )
         await wait_until(pilot, lambda: app.store.get(started["task_id"]).status == "REVOKED")
+        await wait_until(pilot, lambda: started["task_id"] in app.table.order)
         assert "stale" not in row_text() and "REVOKED" in row_text()
