@@ -87,6 +87,7 @@ class TaskviewApp(ControlActions, App[None]):
         self.notice: str | None = None
         self._notice_until = 0.0
         self._touched: set[str] = set()  # rows changed, come or gone since the order was last set
+        self._summary_stale = True  # a batch came since the summary bar was drawn
         self._last_sort = 0.0
 
     # --- layout ------------------------------------------------------------------
@@ -143,11 +144,12 @@ class TaskviewApp(ControlActions, App[None]):
             self.scan = None if batch.scan_done else batch.scanned
         if batch.notice:
             self.notice, self._notice_until = batch.notice, time.monotonic() + 10
+        self._summary_stale = True
         if self.table.selected_id in changed:
             self._load_detail()
 
     def _refresh_view(self) -> None:
-        """At most 10 times a second: put changed rows in place, repaint, recount."""
+        """At most 10 times a second: put changed rows in place, repaint, recount; idle when nothing came."""
         if self._touched:
             if len(self._touched) <= INCREMENTAL_LIMIT:
                 table = self.table
@@ -159,7 +161,8 @@ class TaskviewApp(ControlActions, App[None]):
             elif len(self.store) < BIG_STORE or time.monotonic() - self._last_sort > 0.5:
                 # A full re-sort of a big store costs real time: at most twice a second.
                 self._apply_order()
-        self._update_summary()
+        if self._summary_stale:
+            self._update_summary()
 
     def _apply_order(self) -> None:
         """Sort and filter the whole store (after a new sort or filter, or a flood of changes)."""
@@ -169,6 +172,7 @@ class TaskviewApp(ControlActions, App[None]):
 
     def _show_order(self, order: list[str]) -> None:
         self._touched.clear()
+        self._summary_stale = True
         if self.predicate is not None:
             records = self.store.records
             self._counts = Counter(display_status(records[task_id]) for task_id in order)
@@ -194,6 +198,7 @@ class TaskviewApp(ControlActions, App[None]):
         self._update_summary()
 
     def _update_summary(self) -> None:
+        self._summary_stale = False
         self.summary.show(
             self.store.counts() if self.predicate is None else self._counts,
             total=len(self.store),
