@@ -45,11 +45,18 @@ class SummaryBar(Static):
         # Where and how, always visible: on the right when everything fits on
         # one line, else on a line of its own under the counts.
         width = max(20, self.size.width - 2)
-        place = one_line(directory)
-        if len(place) > width - len(mode) - 3:
-            place = "…" + place[-max(8, width - len(mode) - 4) :]
-        chunks.append(Text.assemble((place, "dim"), (f" [{mode}]", "dim")))
+        # The directory matters more than the watch mode: the mode gives way first.
+        place, how = one_line(directory), one_line(mode)
+        if len(place) + len(how) + 3 > width:
+            how = _cut(how, max(12, width - len(place) - 3))
+        if len(place) + len(how) + 3 > width:
+            place = "…" + place[-max(8, width - len(how) - 4) :]
+        chunks.append(Text.assemble((place, "dim"), (f" [{how}]", "dim")))
         self.update(Text("\n").join(_pack(chunks, width)))
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _pack(chunks: list[Text], width: int) -> list[Text]:
