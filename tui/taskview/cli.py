@@ -64,6 +64,12 @@ def check_directory(path: str) -> None:
 @click.option("--stats", is_flag=True, help="Print counts per status and the unreadable files, and exit.")
 @click.option("--json", "as_json", is_flag=True, help="With --stats: print JSON.")
 @click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Processes reading files for --dump and --stats (default: one per CPU, up to 4).",
+)
+@click.option(
     "--allow-pickle",
     is_flag=True,
     help="Decode pickled results. Unpickling runs code: only for directories you trust.",
@@ -90,6 +96,7 @@ def main(
     dump: str | None,
     stats: bool,
     as_json: bool,
+    jobs: int | None,
     allow_pickle: bool,
     poll: float | None,
     app_spec: str | None,
@@ -105,6 +112,8 @@ def main(
         fail("--json goes with --stats (use --dump jsonl for one line per task)")
     if dump and stats:
         fail("choose one of --dump and --stats")
+    if jobs is not None and not (dump or stats):
+        fail("--jobs goes with --dump or --stats (the inspector reads with one thread)")
     if demo and (dump or stats):
         fail("--demo opens the inspector; it does not go with --dump or --stats")
     if demo and (app_spec or broker):
@@ -129,7 +138,7 @@ def main(
     check_directory(directory)
     results = ResultDirectory(directory, allow_pickle=allow_pickle)
     if dump or stats:
-        _run_headless(results, dump, stats, as_json)
+        _run_headless(results, dump, stats, as_json, jobs)
         return
 
     if controller is None:
@@ -182,16 +191,18 @@ def _run_demo(path: str | None, *, allow_pickle: bool, poll: float | None, read_
     click.echo(f"taskview: demo worker stopped; the results stay in {directory}", err=True)
 
 
-def _run_headless(results: object, dump: str | None, stats: bool, as_json: bool) -> None:
+def _run_headless(results: object, dump: str | None, stats: bool, as_json: bool, jobs: int | None) -> None:
     from . import headless
+    from .results.parallel import default_jobs
 
+    jobs = jobs or default_jobs()
     try:
         if stats:
-            headless.print_stats(results, as_json)  # type: ignore[arg-type]
+            headless.print_stats(results, as_json, jobs=jobs)  # type: ignore[arg-type]
         elif dump == "jsonl":
-            headless.write_jsonl(results, sys.stdout.buffer)  # type: ignore[arg-type]
+            headless.write_jsonl(results, sys.stdout.buffer, jobs)  # type: ignore[arg-type]
         else:
-            headless.write_csv(results, sys.stdout)  # type: ignore[arg-type]
+            headless.write_csv(results, sys.stdout, jobs)  # type: ignore[arg-type]
         sys.stdout.flush()
     except BrokenPipeError:
         # `taskview DIR --dump jsonl | head`: the reader left; that is not an error.

@@ -6,14 +6,17 @@ Imports nothing of Textual, so ``taskview DIR --stats`` starts in milliseconds.
 from __future__ import annotations
 
 import math
+import shutil
 import sys
+import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import orjson
 
-from .results.scan import FullRead, ResultDirectory
+from .results.parallel import map_forked, split
+from .results.scan import FullRead, Listing, ResultDirectory
 from .text import one_line
 
 DUMP_FIELDS = (
@@ -42,12 +45,10 @@ _ENVELOPE = ("task_id", "kind", "status", "file", "mtime", "size")
 _JSON_ENCODED_CSV = frozenset({"result", "children", "args", "kwargs"})
 
 
-def dump_rows(results: ResultDirectory) -> Iterator[tuple[dict[str, Any], bool]]:
+def dump_rows(results: ResultDirectory, listing: Listing | None = None) -> Iterator[tuple[dict[str, Any], bool]]:
     """One (row, plain) per result file; ``plain`` rows hold only JSON types already."""
-    for filename, parsed in results.list():
-        full = results.read_full(filename, parsed)
-        if full is not None:
-            yield dump_row(full)
+    for full in results.read_all(listing):
+        yield dump_row(full)
 
 
 def dump_row(full: FullRead) -> tuple[dict[str, Any], bool]:
@@ -90,30 +91,73 @@ def encode_json(row: dict[str, Any], plain: bool) -> bytes:
             return orjson.dumps({**{k: row.get(k) for k in _ENVELOPE if k in row}, "error": "nested too deeply to dump"})
 
 
-def write_jsonl(results: ResultDirectory, out: IO[bytes]) -> int:
+def write_jsonl(results: ResultDirectory, out: IO[bytes], jobs: int = 1) -> int:
+    return _write_split(results, out, jobs, _jsonl_rows, "w+b")
+
+
+def write_csv(results: ResultDirectory, out: IO[str], jobs: int = 1) -> int:
+    import csv
+
+    csv.writer(out, lineterminator="\n").writerow(DUMP_FIELDS)
+    return _write_split(results, out, jobs, _csv_rows, "w+")
+
+
+def _jsonl_rows(results: ResultDirectory, listing: Listing, out: IO[bytes]) -> int:
     count = 0
     buffer: list[bytes] = []
-    for row, plain in dump_rows(results):
+    for row, plain in dump_rows(results, listing):
         buffer.append(encode_json(row, plain))
         count += 1
-        if len(buffer) >= 1000:
-            out.write(b"\n".join(buffer) + b"\n")
+        if len(buffer) >= 100:  # ~50 KB: below the size where each write would mmap
+            buffer.append(b"")
+            out.write(b"\n".join(buffer))
             buffer.clear()
     if buffer:
-        out.write(b"\n".join(buffer) + b"\n")
+        buffer.append(b"")
+        out.write(b"\n".join(buffer))
     return count
 
 
-def write_csv(results: ResultDirectory, out: IO[str]) -> int:
+def _csv_rows(results: ResultDirectory, listing: Listing, out: IO[str]) -> int:
     import csv
 
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(DUMP_FIELDS)
     count = 0
-    for row, _plain in dump_rows(results):
+    for row, _plain in dump_rows(results, listing):
         writer.writerow(_csv_cell(field, row[field]) for field in DUMP_FIELDS)
         count += 1
     return count
+
+
+def _write_split(
+    results: ResultDirectory, out: IO[Any], jobs: int, write_rows: Callable[[ResultDirectory, Listing, IO[Any]], int], mode: str
+) -> int:
+    """Rows of every file in directory order; with ``jobs`` > 1 the later shares are
+    written by forked children into spill files, copied to ``out`` in order."""
+    shares = split(results.list(), jobs)
+    spills: list[IO[Any]] = [out]
+    try:
+        for _ in shares[1:]:
+            spills.append(tempfile.TemporaryFile(mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})))
+        out.flush()  # a child must not inherit (and lose) half-written output
+
+        def write_share(index: int) -> int:
+            target = spills[index]
+            if index:
+                target.seek(0)
+                target.truncate()  # a failed child's part is redone from the start
+            count = write_rows(results, shares[index], target)
+            target.flush()
+            return count
+
+        counts = map_forked(write_share, range(len(shares)))
+        for spill in spills[1:]:
+            spill.seek(0)
+            shutil.copyfileobj(spill, out, 1 << 20)
+        return sum(counts)
+    finally:
+        for spill in spills[1:]:
+            spill.close()
 
 
 def _csv_cell(field: str, value: Any) -> Any:
@@ -130,21 +174,18 @@ def _csv_cell(field: str, value: Any) -> Any:
 # --- stats -------------------------------------------------------------------
 
 
-def compute_stats(results: ResultDirectory) -> dict[str, Any]:
+def compute_stats(results: ResultDirectory, jobs: int = 1) -> dict[str, Any]:
+    shares = split(results.list(), jobs)
     by_status: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     unreadable: list[dict[str, str]] = []
     groups = total = 0
-    for batch in results.scan():
-        for record in batch:
-            total += 1
-            if record.error is not None:
-                reasons[_reason_kind(record.error)] += 1
-                unreadable.append({"file": results.file_path(record.filename), "error": record.error})
-            elif record.kind == "group":
-                groups += 1
-            else:
-                by_status[record.status or ""] += 1
+    for part in map_forked(lambda share: _count(results, share), shares):
+        by_status.update(part["by_status"])
+        reasons.update(part["reasons"])
+        unreadable.extend(part["unreadable"])
+        groups += part["groups"]
+        total += part["total"]
     return {
         "directory": results.path,
         "total": total,
@@ -154,6 +195,24 @@ def compute_stats(results: ResultDirectory) -> dict[str, Any]:
         "unreadable_by_reason": dict(reasons.most_common()),
         "unreadable_files": sorted(unreadable, key=lambda u: u["file"]),
     }
+
+
+def _count(results: ResultDirectory, listing: Listing) -> dict[str, Any]:
+    """Counts of one share of the files, as JSON (it may come from a forked child)."""
+    by_status: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    unreadable: list[dict[str, str]] = []
+    groups = total = 0
+    for name, status, error in results.statuses(listing):
+        total += 1
+        if error is not None:
+            reasons[_reason_kind(error)] += 1
+            unreadable.append({"file": results.file_path(name.prefix + name.task_id), "error": error})
+        elif name.kind == "group":
+            groups += 1
+        else:
+            by_status[status or ""] += 1
+    return {"by_status": by_status, "reasons": reasons, "unreadable": unreadable, "groups": groups, "total": total}
 
 
 def _reason_kind(error: str) -> str:
@@ -180,8 +239,8 @@ def format_stats(stats: dict[str, Any], *, max_files: int = 20) -> str:
     return "\n".join(lines)
 
 
-def print_stats(results: ResultDirectory, as_json: bool, out: IO[str] = sys.stdout) -> None:
-    stats = compute_stats(results)
+def print_stats(results: ResultDirectory, as_json: bool, out: IO[str] = sys.stdout, jobs: int = 1) -> None:
+    stats = compute_stats(results, jobs)
     if as_json:
         out.write(orjson.dumps(stats, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n")
     else:

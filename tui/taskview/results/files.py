@@ -51,13 +51,15 @@ class FileRead(NamedTuple):
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def read_file(path: str | bytes, max_bytes: int) -> FileRead:
+def read_file(path: str | bytes, max_bytes: int, dir_fd: int | None = None) -> FileRead:
     """Read a whole result file with one fstat and (usually) one read.
 
     O_NONBLOCK keeps a FIFO that happens to carry a result name from hanging us.
+    With ``dir_fd`` (an open directory), ``path`` is a bare name: the kernel
+    skips resolving the directory's path for every file of a scan.
     """
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        fd = os.open(path, _OPEN_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
         return FileRead(None, 0, 0.0, os_reason(exc))
     try:

@@ -2,7 +2,7 @@
 
 inotify (watchdog) is restricted to close-after-write, delete and move: Celery
 writes files in place, and only IN_CLOSE_WRITE says a write is whole. The
-handler only queues the path; a timer drains the queue at ~10 Hz keeping one
+handler only queues the path; a timer drains the queue at ~20 Hz keeping one
 read per file, so a flood of writes costs one read per file per tick. A full
 rescan follows an inotify overflow, and a periodic reconcile catches anything
 else missed. ``poll_interval`` replaces inotify for network filesystems.
@@ -61,7 +61,7 @@ class DirectoryTail:
         deliver: Callable[[TailBatch], None],
         *,
         poll_interval: float | None = None,
-        tick: float = 0.1,
+        tick: float = 0.05,
         reconcile_interval: float = 30.0,
         scan_batch: int = 2000,
         first_batch: int = FIRST_BATCH,
@@ -81,7 +81,10 @@ class DirectoryTail:
         self._stop = threading.Event()
         self._overflowed = threading.Event()
         self._overflow_log = _OverflowWatch(self._overflowed)
-        self._known: dict[str, tuple[float, int]] = {}  # filename -> (mtime, size) last read
+        # task id -> the record last read from its file: its (mtime, size) tell a
+        # reconcile what changed. The store holds the same objects, so this costs
+        # a dict entry per task rather than a filename and a tuple (~200 B).
+        self._known: dict[str, TaskRecord] = {}
         self._thread: threading.Thread | None = None
         self._observer = None
         self._observer_lock = threading.Lock()
@@ -207,10 +210,10 @@ class DirectoryTail:
         if record is None:
             return
         if record.error is not None and record.error.startswith("gone"):
-            if self._known.pop(filename, None) is not None:
+            if self._known.pop(record.task_id, None) is not None:
                 batch.removed.append(record.task_id)
             return
-        self._known[filename] = (record.mtime, record.size)
+        self._known[record.task_id] = record
         batch.records.append(record)
 
     def _scan(self, *, initial: bool = False, notice: str | None = None) -> None:
@@ -233,12 +236,13 @@ class DirectoryTail:
                     if parsed is None:
                         continue
                     if not initial:
-                        present.add(entry.name)
+                        present.add(parsed.task_id)
                         try:
                             st = entry.stat()
                         except OSError:
                             continue
-                        if self._known.get(entry.name) == (st.st_mtime, st.st_size):
+                        known = self._known.get(parsed.task_id)
+                        if known is not None and known.mtime == st.st_mtime and known.size == st.st_size:
                             continue
                     self._read_into(batch, entry.name, parsed)
                     scanned += 1
@@ -249,12 +253,10 @@ class DirectoryTail:
         except OSError as exc:
             self.deliver(TailBatch(scanning=initial, scan_done=initial, notice=f"cannot list {self.results.path}: {exc.strerror or exc}"))
             return
-        gone = [] if initial else [f for f in self._known if f not in present]
-        for filename in gone:
-            del self._known[filename]
-            parsed = parse_name(filename)
-            if parsed is not None:
-                batch.removed.append(parsed.task_id)
+        gone = [] if initial else [task_id for task_id in self._known if task_id not in present]
+        for task_id in gone:
+            del self._known[task_id]
+            batch.removed.append(task_id)
         batch.scanned = scanned
         batch.scan_done = initial
         if batch.records or batch.removed or batch.notice or initial:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -45,7 +46,7 @@ class RecordsArrived(Message):
 
 
 class TaskviewApp(ControlActions, App[None]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere (bench/) find it too
     TITLE = "taskview"
 
     BINDINGS = [
@@ -147,6 +148,10 @@ class TaskviewApp(ControlActions, App[None]):
         self._summary_stale = True
         if self.table.selected_id in changed:
             self._load_detail()
+        if not batch.scanning:
+            # Live changes show at once (the tail sends at most ~20 batches a
+            # second); the first scan's flood waits for the 10 Hz refresh.
+            self._refresh_view()
 
     def _refresh_view(self) -> None:
         """At most 10 times a second: put changed rows in place, repaint, recount; idle when nothing came."""
