@@ -217,3 +217,21 @@ def test_advance_plays_events_as_their_time_comes():
     assert player.advance(0.1) == {"t100"} and not player.playing and player.at_end
     assert player.toggle() is None and player.position == 0  # play at the end starts over
     assert display_status(Player(events, Store()).store.get("x") or TaskRecord("x", "group", "")) == "GROUP"
+
+
+def test_the_journal_is_on_disk_after_each_batch_without_a_close(tmp_path: Path):
+    """A session killed with SIGKILL never closes its journal: each batch must be flushed as it goes."""
+    import time
+
+    journal = tmp_path / "live.jsonl"
+    writer = JournalWriter(str(journal))
+    try:
+        for n in range(3):
+            writer.write([journal_line(float(n), f"t{n}", None, "STARTED", {"status": "STARTED", "task_id": f"t{n}"})])
+            deadline = time.monotonic() + 5
+            while journal.read_bytes().count(b"\n") < n + 1:
+                assert time.monotonic() < deadline, "batch not flushed"
+                time.sleep(0.01)
+        assert [e.task_id for e in read_journal(str(journal)).events] == ["t0", "t1", "t2"]
+    finally:
+        writer.close()
