@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from conftest import SAMPLE_RESULTS
 from test_headless import run
 from taskview.results.files import TASK_PREFIX
-from taskview.results.record import TaskRecord, display_status
+from taskview.results.record import TaskRecord
 from taskview.results.scan import ResultDirectory
 from taskview.replay.journal import JournalWriter, read_journal
 from taskview.replay.player import SPEEDS, Player
@@ -216,7 +216,6 @@ def test_advance_plays_events_as_their_time_comes():
     player.speed_index = len(SPEEDS) - 1  # max: gaps skipped
     assert player.advance(0.1) == {"t100"} and not player.playing and player.at_end
     assert player.toggle() is None and player.position == 0  # play at the end starts over
-    assert display_status(Player(events, Store()).store.get("x") or TaskRecord("x", "group", "")) == "GROUP"
 
 
 def test_the_journal_is_on_disk_after_each_batch_without_a_close(tmp_path: Path):
