@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,23 @@ def test_filter_active(snap_compare):
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=(120, 24), run_before=run_before)
+
+
+def test_replay_paused_midway(snap_compare):
+    """--replay of sample_results, stepped to the 18th of 21 events: the timeline bar and the table as of then."""
+    from taskview.replay.timeline import from_results
+
+    directory = fixed_directory("replay")
+    # Unfinished tasks replay at their file's mtime: a few seconds after the last finished one.
+    done = max(json.loads(p.read_bytes()).get("date_done") or "" for p in directory.iterdir())
+    last_done = datetime.fromisoformat(done).timestamp()
+    for n, path in enumerate(sorted(directory.iterdir())):
+        os.utime(path, (last_done + 3 + n, last_done + 3 + n))
+    results = ResultDirectory(str(directory))
+    app = TaskviewApp(results, replay=from_results(results))
+
+    async def run_before(pilot):
+        await pilot.press(*["]"] * 18)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(110, 26), run_before=run_before)

@@ -90,6 +90,17 @@ def check_directory(path: str) -> None:
     help="Start an embedded worker (no server needed) writing into PATH, or a fresh temporary directory.",
 )
 @click.option("--read-only", is_flag=True, help="Never send or delete anything: no enqueue, revoke or re-enqueue.")
+@click.option(
+    "--replay",
+    is_flag=True,
+    help="Play PATH's history (a directory, an archive, or a --record journal) instead of watching it.",
+)
+@click.option(
+    "--record",
+    "record_path",
+    metavar="FILE",
+    help="While watching, append every change seen to FILE (JSONL), for --replay later.",
+)
 @click.version_option(package_name="taskview")
 def main(
     path: str | None,
@@ -103,10 +114,13 @@ def main(
     broker: str | None,
     demo: bool,
     read_only: bool,
+    replay: bool,
+    record_path: str | None,
 ) -> None:
     """Inspect a Celery file-system result directory (result_backend = "file:///...").
 
-    PATH is the directory, or the backend URL as in your Celery config.
+    PATH is the directory, or the backend URL as in your Celery config; also a
+    .tar, .tar.gz/.tgz or .zip of one, or (with --replay) a --record journal.
     """
     if as_json and not stats:
         fail("--json goes with --stats (use --dump jsonl for one line per task)")
@@ -118,6 +132,10 @@ def main(
         fail("--demo opens the inspector; it does not go with --dump or --stats")
     if demo and (app_spec or broker):
         fail("--demo runs its own worker and broker; it does not go with -A or -b")
+    if record_path is not None and (replay or dump or stats):
+        fail("--record records a live session; it does not go with --replay, --dump or --stats")
+    if replay and (demo or stats or dump == "csv"):
+        fail("--replay does not go with --demo, --stats or --dump csv (--replay --dump jsonl prints the events)")
     controller = None
     if path is None and app_spec and not demo:
         # taskview -A proj: the directory is the app's own file:// result backend.
@@ -132,9 +150,17 @@ def main(
     from .results.scan import ResultDirectory
 
     if demo:
-        _run_demo(path, allow_pickle=allow_pickle, poll=poll, read_only=read_only)
+        recorder = _recorder(record_path) if record_path is not None else None
+        _run_demo(path, allow_pickle=allow_pickle, poll=poll, read_only=read_only, recorder=recorder)
         return
     directory = resolve_path(path)  # type: ignore[arg-type]
+    if os.path.isfile(directory) or replay:
+        from .replay.command import run_file_or_replay
+
+        if record_path is not None:
+            fail(f"--record records a live directory; {directory} is a file (an archive or a journal)")
+        run_file_or_replay(directory, replay=replay, dump=dump, stats=stats, as_json=as_json, allow_pickle=allow_pickle)
+        return
     check_directory(directory)
     results = ResultDirectory(directory, allow_pickle=allow_pickle)
     if dump or stats:
@@ -143,9 +169,24 @@ def main(
 
     if controller is None:
         controller = _connect(app_spec, broker, read_only)
+    recorder = _recorder(record_path) if record_path is not None else None
     from .ui.app import TaskviewApp
 
-    TaskviewApp(results, poll_interval=poll, controller=controller).run()
+    try:
+        TaskviewApp(results, poll_interval=poll, controller=controller, recorder=recorder).run()
+    finally:
+        if recorder is not None:
+            recorder.close()
+
+
+def _recorder(record_path: str):  # type: ignore[no-untyped-def]
+    """The journal for --record, opened now so a path that cannot be written fails before the UI starts."""
+    from .replay.journal import JournalWriter, Recorder
+
+    try:
+        return Recorder(JournalWriter(record_path))
+    except OSError as exc:
+        fail(f"--record: cannot write {record_path}: {exc.strerror or exc}")
 
 
 def _connect(app_spec: str | None, broker: str | None, read_only: bool):  # type: ignore[no-untyped-def]
@@ -163,7 +204,7 @@ def _connect(app_spec: str | None, broker: str | None, read_only: bool):  # type
     return Controller(celery_app, read_only=read_only)
 
 
-def _run_demo(path: str | None, *, allow_pickle: bool, poll: float | None, read_only: bool) -> None:
+def _run_demo(path: str | None, *, allow_pickle: bool, poll: float | None, read_only: bool, recorder=None) -> None:  # type: ignore[no-untyped-def]
     import tempfile
 
     from .control.connection import Controller
@@ -185,19 +226,29 @@ def _run_demo(path: str | None, *, allow_pickle: bool, poll: float | None, read_
     install_cleanup_handlers()  # SIGTERM/SIGHUP stop the worker too; atexit covers the rest
     try:
         controller = Controller(worker.app, read_only=read_only)
-        TaskviewApp(ResultDirectory(directory, allow_pickle=allow_pickle), poll_interval=poll, controller=controller).run()
+        TaskviewApp(
+            ResultDirectory(directory, allow_pickle=allow_pickle), poll_interval=poll, controller=controller, recorder=recorder
+        ).run()
     finally:
         worker.stop()
+        if recorder is not None:
+            recorder.close()
     click.echo(f"taskview: demo worker stopped; the results stay in {directory}", err=True)
 
 
-def _run_headless(results: object, dump: str | None, stats: bool, as_json: bool, jobs: int | None) -> None:
+def _run_headless(  # type: ignore[no-untyped-def]
+    results: object, dump: str | None, stats: bool, as_json: bool, jobs: int | None = None, events=None
+) -> None:
     from . import headless
     from .results.parallel import default_jobs
 
     jobs = jobs or default_jobs()
     try:
-        if stats:
+        if events is not None:  # --replay --dump jsonl: the timeline
+            from .replay.timeline import write_events_jsonl
+
+            write_events_jsonl(events, sys.stdout.buffer)
+        elif stats:
             headless.print_stats(results, as_json, jobs=jobs)  # type: ignore[arg-type]
         elif dump == "jsonl":
             headless.write_jsonl(results, sys.stdout.buffer, jobs)  # type: ignore[arg-type]

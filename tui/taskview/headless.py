@@ -134,7 +134,7 @@ def _write_split(
 ) -> int:
     """Rows of every file in directory order; with ``jobs`` > 1 the later shares are
     written by forked children into spill files, copied to ``out`` in order."""
-    shares = split(results.list(), jobs)
+    shares = split(results.list(), jobs if results.forkable else 1)
     spills: list[IO[Any]] = [out]
     try:
         for _ in shares[1:]:
@@ -175,7 +175,7 @@ def _csv_cell(field: str, value: Any) -> Any:
 
 
 def compute_stats(results: ResultDirectory, jobs: int = 1) -> dict[str, Any]:
-    shares = split(results.list(), jobs)
+    shares = split(results.list(), jobs if results.forkable else 1)
     by_status: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     unreadable: list[dict[str, str]] = []

@@ -41,6 +41,9 @@ Listing = Sequence[tuple[str, ResultName]]
 class ResultDirectory:
     """A directory written by Celery's file backend (``file:///...``)."""
 
+    #: Whether forked processes may each read a share of the files (--dump, --stats).
+    forkable = True
+
     def __init__(self, path: str, *, allow_pickle: bool = False, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.path = os.path.abspath(path)
         self.allow_pickle = allow_pickle

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -22,6 +22,7 @@ from ..results.record import display_status
 from ..store import Store, update_order
 from ..text import one_line
 from .control_actions import STALE_CHECK_SECONDS, ControlActions
+from .replay_actions import ReplayActions
 from .detail_pane import DetailPane, prepare
 from .help_screen import HelpScreen
 from .summary_bar import SummaryBar
@@ -29,6 +30,8 @@ from .task_table import SORTABLE, TaskTable
 
 if TYPE_CHECKING:
     from ..control.connection import Controller
+    from ..replay.journal import Recorder
+    from ..replay.timeline import Timeline
 
 #: Re-sorting is O(N log N): on a big store it is done less often.
 BIG_STORE = 50_000
@@ -45,11 +48,19 @@ class RecordsArrived(Message):
         self.batch = batch
 
 
-class TaskviewApp(ControlActions, App[None]):
+class TaskviewApp(ControlActions, ReplayActions, App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere (bench/) find it too
     TITLE = "taskview"
 
     BINDINGS = [
+        # Replay only (see check_action). Priority: the table binds space, Home and End itself.
+        Binding("space", "play_pause", "Play/Pause", priority=True, id="replay.play"),
+        Binding("plus", "faster", "Faster", key_display="+", priority=True, id="replay.faster"),
+        Binding("minus", "slower", "Slower", key_display="-", priority=True, id="replay.slower"),
+        Binding("left_square_bracket", "step_back", "Back", key_display="[", priority=True, id="replay.back"),
+        Binding("right_square_bracket", "step_forward", "Step", key_display="]", priority=True, id="replay.step"),
+        Binding("home", "replay_start", "Replay start", show=False, priority=True, id="replay.start"),
+        Binding("end", "replay_end", "Replay end", show=False, priority=True, id="replay.end"),
         Binding("q", "quit", "Quit", id="app.quit"),
         # Textual makes Ctrl+C copy; in a monitor like this one it means quit, as in htop or k9s.
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.interrupt"),
@@ -73,17 +84,31 @@ class TaskviewApp(ControlActions, App[None]):
         poll_interval: float | None = None,
         controller: Controller | None = None,
         clock: Callable[[], float] = time.time,
+        replay: Timeline | None = None,
+        replay_from_end: bool = False,
+        recorder: Recorder | None = None,
     ) -> None:
         super().__init__()
+        self.replay = replay  # a timeline to play instead of a directory to watch
+        self.replay_from_end = replay_from_end
+        self.recorder = recorder  # --record: the journal of what the live view sees
         self.results = results
         self.controller = controller
         self.stale: set[str] = set()  # STARTED tasks whose worker is gone
         self.clock = clock  # wall time for ages; tests freeze it
         self.store = Store()
-        self.tail = DirectoryTail(results, self._deliver, poll_interval=poll_interval)
+        if replay is None:
+            watched = recorder.watch(results) if recorder is not None else results
+            self.tail: DirectoryTail | None = DirectoryTail(watched, self._deliver, poll_interval=poll_interval)
+        else:
+            from ..replay.player import Player
+
+            self.tail = None
+            self.player = Player(replay.events, self.store)
+            self.clock = lambda: self.player.clock  # ages and running times count from the replay clock
         self.predicate: Predicate | None = None
         self.follow = False
-        self.scan: int | None = 0  # files read by the first scan; None once it is done
+        self.scan: int | None = 0 if replay is None else None  # files read by the first scan; None once done
         self._counts: Counter[str] = Counter()  # within the filter, when there is one
         self.notice: str | None = None
         self._notice_until = 0.0
@@ -101,6 +126,11 @@ class TaskviewApp(ControlActions, App[None]):
         self.table = TaskTable(self.store, clock=self.clock, stale=self.stale, id="table")
         self.detail = DetailPane(id="detail")
         yield self.summary
+        if self.replay is not None:
+            from .timeline_bar import TimelineBar
+
+            self.timeline_bar = TimelineBar(id="timeline")
+            yield self.timeline_bar
         yield self.filter_box
         with Container(id="main"):
             yield self.table
@@ -114,11 +144,15 @@ class TaskviewApp(ControlActions, App[None]):
         self._update_layout()
         self.set_interval(0.1, self._refresh_view)
         self.set_interval(1.0, self._tick)
+        if self.tail is None:
+            self.start_replay(self.replay_from_end)
+            return
         self.set_interval(STALE_CHECK_SECONDS, self.check_stale)
         self.tail.start()
 
     def on_unmount(self) -> None:
-        self.tail.stop()
+        if self.tail is not None:
+            self.tail.stop()
 
     def on_resize(self) -> None:
         self._update_layout()
@@ -134,10 +168,14 @@ class TaskviewApp(ControlActions, App[None]):
     def on_records_arrived(self, message: RecordsArrived) -> None:
         batch = message.batch
         store = self.store
+        recorder = self.recorder
+        olds = recorder.before(store, batch.records, batch.removed) if recorder is not None else {}
         # Outside the first scan, a new file is a task that just started.
         changed = store.add_many(batch.records, live=not batch.scanning)
         for task_id in batch.removed:
             store.remove(task_id)
+        if recorder is not None:
+            recorder.after(store, olds, batch.records, changed, batch.removed, live=not batch.scanning)
         if changed or batch.removed:
             self._touched.update(changed)
             self._touched.update(batch.removed)
@@ -204,13 +242,18 @@ class TaskviewApp(ControlActions, App[None]):
 
     def _update_summary(self) -> None:
         self._summary_stale = False
+        if self.tail is None:
+            mode, place = "replay", self.replay.path  # type: ignore[union-attr]
+        else:
+            mode = self.tail.mode if self.controller is None else f"{self.tail.mode} · {self.controller.broker_display}"
+            place = self.results.path
         self.summary.show(
             self.store.counts() if self.predicate is None else self._counts,
             total=len(self.store),
             filtered=self.predicate is not None,
             scan=self.scan,
-            directory=self.results.path,
-            mode=self.tail.mode if self.controller is None else f"{self.tail.mode} · {self.controller.broker_display}",
+            directory=place,
+            mode=mode,
             notice=self.notice,
             follow=self.follow,
         )
@@ -239,7 +282,10 @@ class TaskviewApp(ControlActions, App[None]):
 
     @work(thread=True, exclusive=True, group="detail")
     def _read_detail(self, record, history) -> None:  # type: ignore[no-untyped-def]
-        full = self.results.read_full(record.filename)
+        if self.replay is not None:
+            full = self.replay.full_read(self.player.latest.get(record.task_id), record)
+        else:
+            full = self.results.read_full(record.filename)
         content = prepare(record, history, full)
         self.call_from_thread(self._show_detail, content)
 
@@ -262,8 +308,12 @@ class TaskviewApp(ControlActions, App[None]):
     # --- actions ------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        bindings = [b for b in self.BINDINGS if isinstance(b, Binding)] + list(TaskTable.BINDINGS)  # type: ignore[arg-type]
+        bindings = [b for b in self.BINDINGS if isinstance(b, Binding) and self.replay_allows(b.action)]
+        bindings += list(TaskTable.BINDINGS)  # type: ignore[arg-type]
         self.push_screen(HelpScreen(bindings))  # type: ignore[arg-type]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.replay_allows(action)
 
     def action_filter(self) -> None:
         box = self.filter_box

@@ -24,6 +24,10 @@ _KEY_NAMES = {
     "home": "Home",
     "end": "End",
     "space": "Space",
+    "plus": "+",
+    "minus": "-",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
 }
 
 
