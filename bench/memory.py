@@ -29,7 +29,7 @@ async def hold(path: str, count: int) -> None:
     app = TaskviewApp(ResultDirectory(path))
     async with app.run_test(size=(120, 40)) as pilot:
         while app.scan is not None or len(app.table.order) < count:
-            await pilot.pause(0.2)
+            await asyncio.sleep(0.05)
         await pilot.pause(1.0)  # a refresh or two with everything in place
         print(peak_rss(), len(app.store))
 

@@ -59,27 +59,51 @@ def _field(field: str, value: str) -> Predicate | None:
     needle = value.lower()
     if field == "status":
         wanted = {v.strip().lower() for v in needle.split(",") if v.strip()}
-        return lambda r: display_status(r).lower() in wanted
+        status_matches = _memo(lambda status: status.lower() in wanted)
+        return lambda r: status_matches(display_status(r))
     if field == "id":
         return lambda r: r.task_id.lower().startswith(needle)
     if field == "kind":
         return lambda r: r.kind == needle
-    attr = field  # name, worker, args
-    return lambda r: needle in (getattr(r, attr) or "").lower()
+    contains = _memo(lambda text: needle in text.lower())
+    if field == "args":  # unique per task: not worth remembering
+        return lambda r: r.args is not None and needle in r.args.lower()
+    attr = field  # name, worker: a few distinct (interned) values in a whole directory
+    return lambda r: (value := getattr(r, attr)) is not None and contains(value)
 
 
 def _free_text(needle: str) -> Predicate | None:
     needle = needle.lower()
     if not needle:
         return None
+    # Statuses, names and workers repeat across a million rows: test each
+    # distinct value once. Ids are mostly lowercase already: skip lower() then.
+    contains = _memo(lambda text: needle in text.lower())
 
     def match(r: TaskRecord) -> bool:
+        task_id = r.task_id
         return (
-            needle in r.task_id.lower()
-            or needle in display_status(r).lower()
-            or (r.name is not None and needle in r.name.lower())
-            or (r.worker is not None and needle in r.worker.lower())
+            needle in task_id
+            or (not task_id.islower() and needle in task_id.lower())
+            or contains(display_status(r))
+            or (r.name is not None and contains(r.name))
+            or (r.worker is not None and contains(r.worker))
             or (r.args is not None and needle in r.args.lower())
         )
 
     return match
+
+
+def _memo(test: Callable[[str], bool], limit: int = 10_000) -> Callable[[str], bool]:
+    """``test`` remembered per distinct value (bounded: names could be unique per task)."""
+    seen: dict[str, bool] = {}
+
+    def remembered(value: str) -> bool:
+        answer = seen.get(value)
+        if answer is None:
+            answer = test(value)
+            if len(seen) < limit:
+                seen[value] = answer
+        return answer
+
+    return remembered

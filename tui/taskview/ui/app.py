@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from functools import partial
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from ..results.scan import ResultDirectory
 from ..sources.tail import DirectoryTail, TailBatch
 from ..results.record import display_status
 from ..store import Store, update_order
+from ..view_order import ViewOrder
 from ..text import one_line
 from .control_actions import STALE_CHECK_SECONDS, ControlActions
 from .replay_actions import ReplayActions
@@ -107,6 +109,9 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
             self.player = Player(replay.events, self.store)
             self.clock = lambda: self.player.clock  # ages and running times count from the replay clock
         self.predicate: Predicate | None = None
+        self.view = ViewOrder(self.store)
+        self._filtering: Iterator[list[str]] | None = None  # a filter being applied in slices
+        self._filter_touched: set[str] = set()  # rows that changed while it ran
         self.follow = False
         self.scan: int | None = 0 if replay is None else None  # files read by the first scan; None once done
         self._counts: Counter[str] = Counter()  # within the filter, when there is one
@@ -194,31 +199,74 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
     def _refresh_view(self) -> None:
         """At most 10 times a second: put changed rows in place, repaint, recount; idle when nothing came."""
         if self._touched:
-            if len(self._touched) <= INCREMENTAL_LIMIT:
-                table = self.table
-                self._show_order(
-                    update_order(
-                        self.store, table.order, self._touched, table.sort_key, table.sort_reverse, self.predicate
+            touched = self._touched
+            if len(touched) <= INCREMENTAL_LIMIT:
+                everything = self.view.changed(touched)
+                if self.predicate is None:
+                    self._show_order(everything)
+                elif self._filtering is not None:
+                    # The filter in progress walks the old order: these go in when it ends.
+                    self._filter_touched.update(touched)
+                    self._touched = set()
+                else:
+                    table = self.table
+                    self._show_order(
+                        update_order(self.store, table.order, touched, table.sort_key, table.sort_reverse, self.predicate)
                     )
-                )
-            elif len(self.store) < BIG_STORE or time.monotonic() - self._last_sort > 0.5:
-                # A full re-sort of a big store costs real time: at most twice a second.
+            elif len(self.store) < BIG_STORE or time.monotonic() - self._last_sort > max(0.5, 4 * self.view.sort_seconds):
+                # A full re-sort of a big store costs real time (~1 s at a million
+                # rows): never more than a fifth of the UI's time.
                 self._apply_order()
         if self._summary_stale:
             self._update_summary()
 
     def _apply_order(self) -> None:
-        """Sort and filter the whole store (after a new sort or filter, or a flood of changes)."""
+        """Sort the whole store (a new sort, or a flood of changes), then filter it."""
         table = self.table
-        self._show_order(self.store.view(table.sort_key, table.sort_reverse, self.predicate))
+        self.view.sort(table.sort_key, table.sort_reverse)
         self._last_sort = time.monotonic()
+        self._touched.clear()
+        self._show_filtered()
 
-    def _show_order(self, order: list[str]) -> None:
+    def _show_filtered(self) -> None:
+        """Show the sorted store through the filter: at once without one, else in slices."""
+        self._filtering = None
+        if self.predicate is None:
+            self._show_order(self.view.everything)
+            return
+        self._filtering = self.view.filter_steps(self.predicate)
+        self._filter_touched = set()
+        self._filter_step(self._filtering, first=True)
+
+    def _filter_step(self, steps: Iterator[list[str]], first: bool = False) -> None:
+        """Filter slices for ~30 ms, then let keys and messages through; the first screenful shows at once."""
+        if steps is not self._filtering:
+            return  # a newer filter or sort took over
+        deadline = time.perf_counter() + 0.03
+        shown: list[str] = []
+        for shown in steps:
+            if time.perf_counter() > deadline:
+                break
+        else:
+            self._filtering = None
+            table = self.table
+            touched, self._filter_touched = self._filter_touched, set()
+            if touched:
+                shown = update_order(self.store, shown, touched, table.sort_key, table.sort_reverse, self.predicate)
+            self._show_order(shown)
+            return
+        if first:
+            self._show_order(list(shown), partial=True)
+        self._summary_stale = True
+        # A timer, not call_later: the message queue runs dry in between, so
+        # the screen repaints and keys are read before the next slice.
+        self.set_timer(0.001, partial(self._filter_step, steps))
+
+    def _show_order(self, order: list[str], *, partial: bool = False) -> None:
         self._touched.clear()
         self._summary_stale = True
-        if self.predicate is not None:
-            records = self.store.records
-            self._counts = Counter(display_status(records[task_id]) for task_id in order)
+        if self.predicate is not None and not partial:
+            self._counts = Counter(map(display_status, map(self.store.records.__getitem__, order)))
         self.table.set_order(order)
         if self.follow and order:
             self.table.action_top()
@@ -254,7 +302,7 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
             scan=self.scan,
             directory=place,
             mode=mode,
-            notice=self.notice,
+            notice="filtering…" if self._filtering is not None else self.notice,
             follow=self.follow,
         )
 
@@ -323,7 +371,7 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.predicate = compile_query(event.value)
-        self._apply_order()
+        self._show_filtered()  # the store stays sorted: no re-sort for a new filter
         self._update_summary()
 
     @on(Input.Submitted, "#filter")
@@ -339,7 +387,7 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
             box.value = ""  # Input.Changed clears the predicate
             self.predicate = None
             box.display = False
-            self._apply_order()
+            self._show_filtered()
             self.table.focus()
         elif pane.display:
             pane.display = False
