@@ -208,6 +208,7 @@ class TaskviewApp(ControlActions, App[None]):
             mode=self.tail.mode if self.controller is None else f"{self.tail.mode} · {self.controller.broker_display}",
             notice=self.notice,
             follow=self.follow,
+            problem=self.tail.problem,
         )
 
     # --- selection and detail --------------------------------------------------------
