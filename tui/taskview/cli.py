@@ -5,6 +5,7 @@ Headless modes import nothing of Textual; the app is imported only when needed.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import NoReturn
@@ -19,6 +20,7 @@ def fail(message: str) -> NoReturn:
     from .text import one_line
 
     click.echo(f"taskview: error: {one_line(message)}", err=True)
+    logging.getLogger("taskview").error("exit %d: %s", EXIT_USAGE, message)  # with --log, the reason is in it
     sys.exit(EXIT_USAGE)
 
 
@@ -84,6 +86,12 @@ def check_directory(path: str) -> None:
     help="Start an embedded worker (no server needed) writing into PATH, or a fresh temporary directory.",
 )
 @click.option("--read-only", is_flag=True, help="Never send or delete anything: no enqueue, revoke or re-enqueue.")
+@click.option(
+    "--log",
+    "log_file",
+    metavar="FILE",
+    help="Append a debug log to FILE, for a bug report (broker passwords masked).",
+)
 @click.version_option(package_name="taskview")
 def main(
     path: str | None,
@@ -96,11 +104,13 @@ def main(
     broker: str | None,
     demo: bool,
     read_only: bool,
+    log_file: str | None = None,
 ) -> None:
     """Inspect a Celery file-system result directory (result_backend = "file:///...").
 
     PATH is the directory, or the backend URL as in your Celery config.
     """
+    masking = _start_log(log_file, broker) if log_file else None
     if as_json and not stats:
         fail("--json goes with --stats (use --dump jsonl for one line per task)")
     if dump and stats:
@@ -134,9 +144,24 @@ def main(
 
     if controller is None:
         controller = _connect(app_spec, broker, read_only)
+    if masking is not None and controller is not None:
+        masking.add_urls(controller.broker_urls)  # -A: the app's own configuration may hold a password
     from .ui.app import TaskviewApp
 
     TaskviewApp(results, poll_interval=poll, controller=controller).run()
+
+
+def _start_log(path: str, broker: str | None):  # type: ignore[no-untyped-def]
+    from importlib.metadata import version
+
+    from . import debug_log
+
+    try:
+        masking = debug_log.start(path, [broker, os.environ.get("CELERY_BROKER_URL")])
+    except OSError as exc:
+        fail(f"cannot write the log file {path}: {exc.strerror or exc}")
+    debug_log.log.info("taskview %s, Python %s: taskview %s", version("taskview"), sys.version.split()[0], " ".join(sys.argv[1:]))
+    return masking
 
 
 def _connect(app_spec: str | None, broker: str | None, read_only: bool):  # type: ignore[no-untyped-def]

@@ -335,6 +335,7 @@ class DirectoryTail:
         """
         batch = TailBatch(scanning=initial, notice=notice)
         limit = self.first_batch if initial else self.scan_batch
+        began = time.monotonic()
         scanned = 0
         present: set[str] = set()
         try:
@@ -370,6 +371,8 @@ class DirectoryTail:
                 batch.removed.append(parsed.task_id)
         batch.scanned = scanned
         batch.scan_done = initial
+        log.debug("%s scan of %s: %d files read, %d gone, %.3f s", "first" if initial else "re",
+                  self.results.path, scanned, len(gone), time.monotonic() - began)
         if batch.records or batch.removed or batch.notice or initial:
             self.deliver(batch)
 
