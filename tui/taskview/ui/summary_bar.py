@@ -41,8 +41,8 @@ class SummaryBar(Static):
         if follow:
             chunks.append(Text("follow", style="bold cyan"))
         if problem:
-            chunks.append(Text(one_line(problem), style="bold red"))
-        if notice and notice != problem:
+            chunks.append(Text(f"{one_line(problem)}: rows as last read, waiting for it", style="bold red"))
+        if notice and not (problem and problem in notice):  # the notice that told of it says no more
             chunks.append(Text(one_line(notice), style="bold yellow"))
         for status in sorted(counts, key=_status_order):
             chunks.append(Text.assemble((one_line(status), status_style(status)), f" {counts[status]:,}"))
