@@ -98,8 +98,9 @@ async def test_hostile_content_is_rendered_as_text_everywhere(tmp_path: Path):
             body = app.query_one("#detail-body")
             await wait_until(pilot, lambda: "\\u202e" in body.text or task_id == TASK_IDS[3] and "\\x1b" in body.text)
             await look(f"detail of {task_id!r}")
-            await pilot.press("c")  # the toast names the id
-            await look(f"copy toast of {task_id!r}")
+            if task_id == TASK_IDS[3]:
+                await pilot.press("c")  # the toast names the id
+                await look(f"copy toast of {task_id!r}")
             await pilot.press("x")
             assert isinstance(app.screen, ConfirmScreen)
             await look(f"revoke confirmation of {task_id!r}")
@@ -177,10 +178,6 @@ async def test_a_malicious_pickle_is_never_loaded_without_allow_pickle(tmp_path:
         await pilot.press("enter")  # the detail pane reads the whole file again
         body = app.query_one("#detail-body")
         await wait_until(pilot, lambda: "\\x80" in body.text)  # the raw bytes, escaped
-    assert not canary.exists()
-    with Terminal([str(results)]) as terminal:  # the real command, too
-        terminal.wait_for(lambda: "1 task" in terminal.text())
-        terminal.press("\r", pause=1.0)
     assert not canary.exists()
     # And the canary works: with --allow-pickle it is loaded (so the checks above could fail).
     subprocess.run([sys.executable, "-m", "taskview", str(results), "--stats", "--allow-pickle"],
