@@ -5,6 +5,7 @@ Headless modes import nothing of Textual; the app is imported only when needed.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import NoReturn
@@ -19,6 +20,7 @@ def fail(message: str) -> NoReturn:
     from .text import one_line
 
     click.echo(f"taskview: error: {one_line(message)}", err=True)
+    logging.getLogger("taskview").error("exit %d: %s", EXIT_USAGE, message)  # with --log, the reason is in it
     sys.exit(EXIT_USAGE)
 
 
@@ -101,6 +103,12 @@ def check_directory(path: str) -> None:
     metavar="FILE",
     help="While watching, append every change seen to FILE (JSONL), for --replay later.",
 )
+@click.option(
+    "--log",
+    "log_file",
+    metavar="FILE",
+    help="Append a debug log to FILE, for a bug report (broker passwords masked).",
+)
 @click.version_option(package_name="taskview")
 def main(
     path: str | None,
@@ -116,12 +124,14 @@ def main(
     read_only: bool,
     replay: bool,
     record_path: str | None,
+    log_file: str | None = None,
 ) -> None:
     """Inspect a Celery file-system result directory (result_backend = "file:///...").
 
     PATH is the directory, or the backend URL as in your Celery config; also a
     .tar, .tar.gz/.tgz or .zip of one, or (with --replay) a --record journal.
     """
+    masking = _start_log(log_file, broker) if log_file else None
     if as_json and not stats:
         fail("--json goes with --stats (use --dump jsonl for one line per task)")
     if dump and stats:
@@ -169,6 +179,8 @@ def main(
 
     if controller is None:
         controller = _connect(app_spec, broker, read_only)
+    if masking is not None and controller is not None:
+        masking.add_urls(controller.broker_urls)  # -A: the app's own configuration may hold a password
     recorder = _recorder(record_path) if record_path is not None else None
     from .ui.app import TaskviewApp
 
@@ -187,6 +199,19 @@ def _recorder(record_path: str):  # type: ignore[no-untyped-def]
         return Recorder(JournalWriter(record_path))
     except OSError as exc:
         fail(f"--record: cannot write {record_path}: {exc.strerror or exc}")
+
+
+def _start_log(path: str, broker: str | None):  # type: ignore[no-untyped-def]
+    from importlib.metadata import version
+
+    from . import debug_log
+
+    try:
+        masking = debug_log.start(path, [broker, os.environ.get("CELERY_BROKER_URL")])
+    except OSError as exc:
+        fail(f"cannot write the log file {path}: {exc.strerror or exc}")
+    debug_log.log.info("taskview %s, Python %s: taskview %s", version("taskview"), sys.version.split()[0], " ".join(sys.argv[1:]))
+    return masking
 
 
 def _connect(app_spec: str | None, broker: str | None, read_only: bool):  # type: ignore[no-untyped-def]

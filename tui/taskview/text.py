@@ -1,8 +1,9 @@
 """Making untrusted text inert before it reaches a terminal.
 
 File names, results, tracebacks and error messages come from anywhere. Control
-characters (C0, DEL, C1: the start of every escape sequence) are shown as
-visible escapes instead of being sent to the terminal.
+characters (C0, DEL, C1: the start of every escape sequence), bidirectional
+overrides and invisible zero-width characters are shown as visible escapes
+(``\x1b``, ``\u202e``) instead of being sent to the terminal.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import re
 # C0 and C1 controls, and the bidirectional overrides/isolates that reorder
 # what a terminal shows (a filename can hide its real extension behind U+202E).
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
-_CONTROL_OR_NEWLINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+# Invisible characters (zero-width space/joiners, word joiner, BOM) and the line and
+# paragraph separators: two ids that look alike must not be different unseen.
+_INVISIBLE = "\u180e\u200b-\u200d\u2028\u2029\u2060-\u2064\ufeff"
+_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}{_INVISIBLE}]")
+_CONTROL_OR_NEWLINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_INVISIBLE}]")
 
 
 def _escape(match: re.Match[str]) -> str:

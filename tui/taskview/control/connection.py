@@ -341,6 +341,11 @@ class Controller:
         #: why the last ping_workers() returned None (one line, masked), else None
         self.last_ping_error: str | None = None
 
+    @property
+    def broker_urls(self) -> list[str]:
+        """The broker URLs, unmasked: for masking them wherever they might be echoed."""
+        return list(self._urls)
+
     def __repr__(self) -> str:
         mode = ", read-only" if self.read_only else ""
         return f"<Controller {self.broker_display}{mode}>"

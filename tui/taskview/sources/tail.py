@@ -6,6 +6,13 @@ handler only queues the path; a timer drains the queue at ~20 Hz keeping one
 read per file, so a flood of writes costs one read per file per tick. A full
 rescan follows an inotify overflow, and a periodic reconcile catches anything
 else missed. ``poll_interval`` replaces inotify for network filesystems.
+
+The directory itself is checked every tick (one stat): deleted, renamed away,
+replaced (a new directory or a symlink at its path) or unreadable, the rows last
+read stay, ``problem`` says why, and the tail re-attaches by itself when a
+directory is back at the path. A file left cut short (a full filesystem, a
+writer killed mid-write) is not "being written": after ``settle`` seconds
+unchanged it becomes an unreadable row, its last good state kept in the history.
 """
 
 from __future__ import annotations
@@ -13,11 +20,13 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import stat
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..results.codec import is_partial
 from ..results.files import parse_name
 from ..results.record import TaskRecord
 from ..results.scan import ResultDirectory
@@ -28,6 +37,10 @@ log = logging.getLogger(__name__)
 NETWORK_POLL_INTERVAL = 2.0
 #: The first scan's first batch is small, so rows paint at once.
 FIRST_BATCH = 200
+#: A cut file unchanged this long is not being written any more.
+SETTLE_SECONDS = 3.0
+#: Less free space than this, and a cut file is blamed on a full filesystem.
+FULL_BELOW = 64 * 1024
 
 
 @dataclass
@@ -65,6 +78,7 @@ class DirectoryTail:
         reconcile_interval: float = 30.0,
         scan_batch: int = 2000,
         first_batch: int = FIRST_BATCH,
+        settle: float = SETTLE_SECONDS,
     ) -> None:
         self.results = results
         self.deliver = deliver
@@ -72,6 +86,7 @@ class DirectoryTail:
         self.reconcile_interval = reconcile_interval
         self.scan_batch = scan_batch
         self.first_batch = first_batch
+        self.settle = settle
         self.fs_type = filesystem_type(results.path)
         self.network = is_network_filesystem(self.fs_type)
         if poll_interval is None and self.network:
@@ -80,6 +95,7 @@ class DirectoryTail:
         self._events: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._overflowed = threading.Event()
+        self._watch_lost = threading.Event()  # inotify saw the watched directory itself deleted
         self._overflow_log = _OverflowWatch(self._overflowed)
         # task id -> the record last read from its file: its (mtime, size) tell a
         # reconcile what changed. The store holds the same objects, so this costs
@@ -91,6 +107,10 @@ class DirectoryTail:
         # inotify watches what a symlink points to only when given the real path.
         self._watched = os.path.realpath(results.path)
         self.fallback: str | None = None  # why inotify could not be used
+        #: What is wrong with the directory now (gone, unreadable...), else None. Set by the tail's thread.
+        self.problem: str | None = None
+        self._identity = _identity(results.path)
+        self._cut: dict[str, tuple[float, int, float]] = {}  # filename -> (mtime, size, monotonic) of a cut read
 
     @property
     def mode(self) -> str:
@@ -133,6 +153,8 @@ class DirectoryTail:
             interval = self.tick if self.poll_interval is None else self.poll_interval
             next_reconcile = time.monotonic() + self.reconcile_interval
             while not self._stop.wait(interval):
+                if not self._directory_usable():
+                    continue
                 if self._overflowed.is_set():
                     self._overflowed.clear()
                     self._drain_events()  # what is queued is superseded by the rescan
@@ -147,12 +169,16 @@ class DirectoryTail:
                     # Never spend more than ~10 % of a core on reconciling.
                     spent = time.monotonic() - started
                     next_reconcile = time.monotonic() + max(self.reconcile_interval, spent * 10)
+                if self._cut:
+                    self._settle_cut_files()
         except Exception as exc:  # keep the UI alive and say what broke
             log.exception("directory tail failed")
             self.deliver(TailBatch(notice=f"watching stopped: {exc}"))
 
     def _start_inotify(self) -> None:
+        """Watch ``self._watched``; raises OSError when inotify cannot be used."""
         from watchdog.events import (
+            DirDeletedEvent,
             FileClosedEvent,
             FileCreatedEvent,
             FileDeletedEvent,
@@ -162,9 +188,14 @@ class DirectoryTail:
         from watchdog.observers import Observer
 
         events = self._events
+        root, watch_lost = self._watched, self._watch_lost
 
         class Enqueue(FileSystemEventHandler):
             def dispatch(self, event):  # type: ignore[no-untyped-def]
+                if event.is_directory:
+                    if event.event_type == "deleted" and os.fsdecode(event.src_path) == root:
+                        watch_lost.set()  # the watch died with it
+                    return
                 events.put(os.fsdecode(event.src_path))
                 if event.event_type == "moved":
                     events.put(os.fsdecode(event.dest_path))
@@ -176,7 +207,7 @@ class DirectoryTail:
             self._watched,
             recursive=False,
             # Created: a file moved in from elsewhere (rsync, a restore) raises only that.
-            event_filter=[FileClosedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent],
+            event_filter=[FileClosedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent, DirDeletedEvent],
         )
         observer.daemon = True
         with self._observer_lock:
@@ -184,6 +215,83 @@ class DirectoryTail:
                 return  # stop() came first: start nothing it would not stop
             observer.start()
             self._observer = observer
+
+    def _stop_inotify(self) -> None:
+        with self._observer_lock:
+            observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()  # not joined: its thread is a daemon and may be stuck on a dead watch
+
+    # --- the directory itself ----------------------------------------------------
+
+    def _directory_usable(self) -> bool:
+        """Check the directory (one stat); on a change of state say so and re-attach. False: skip this tick."""
+        path = self.results.path
+        now = _identity(path)
+        if isinstance(now, str):
+            if now != self.problem:
+                self.problem = now
+                self._drain_events()  # events of a directory that is not there any more
+                log.warning("directory %s: %s", path, now)
+                self.deliver(TailBatch(notice=f"{path}: {now}; showing the rows last read, waiting for it to come back"))
+            return False
+        replaced = now != self._identity
+        # Deleted and recreated within one tick can reuse the inode number: the dead watch says so.
+        lost = self._watch_lost.is_set()
+        if self.problem is None and not replaced and not lost:
+            return True
+        self._watch_lost.clear()
+        was, self.problem = self.problem, None
+        self._identity = now
+        # Watch it afresh, and read every file again: (mtime, size) say nothing across directories.
+        self._watched = now[2]
+        if self.poll_interval is None:
+            self._stop_inotify()
+            try:
+                self._start_inotify()
+            except OSError as exc:
+                self.poll_interval = NETWORK_POLL_INTERVAL
+                self.fallback = f"inotify unavailable: {exc.strerror or exc}"
+        self._known = dict.fromkeys(self._known, _UNREAD)
+        self._drain_events()
+        if was is None and replaced:
+            notice = f"{path}: another directory now (replaced, or a symlink switched); rescanned"
+        elif was is None or not was.startswith("directory unreadable"):
+            notice = f"{path}: a directory is back at this path; rescanned"
+        else:
+            notice = f"{path}: directory readable again; rescanned"
+        log.warning(notice)
+        self._scan(notice=notice)
+        return False
+
+    def _settle_cut_files(self) -> None:
+        """Files read cut short and unchanged for ``settle`` s: no write is coming, show them as they are."""
+        now = time.monotonic()
+        batch = TailBatch()
+        for filename, (mtime, size, since) in list(self._cut.items()):
+            if now - since < self.settle:
+                continue
+            del self._cut[filename]
+            parsed = parse_name(filename)
+            record = self.results.read_record(filename, parsed) if parsed is not None else None
+            if record is None or record.error is None or not is_partial(record.error) or (record.mtime, record.size) != (mtime, size):
+                if record is not None:
+                    self._read_into(batch, filename, parsed)  # it moved on: the normal path
+                continue
+            record.error = f"cut short, unchanged for {self.settle:g} s: {record.error}"
+            self._known[record.task_id] = record
+            batch.records.append(record)
+        if not batch.records and not batch.removed:
+            return
+        cut = sum(1 for r in batch.records if r.error and r.error.startswith("cut short"))
+        if cut:
+            free = _free_bytes(self.results.path)
+            if free is not None and free < FULL_BELOW:
+                batch.notice = f"filesystem full ({free:,} bytes free): {cut} file(s) cut short"
+            else:
+                batch.notice = f"{cut} file(s) cut short and not rewritten (a writer killed mid-write?)"
+            log.warning("%s in %s", batch.notice, self.results.path)
+        self.deliver(batch)
 
     def _drain_events(self) -> set[str]:
         names: set[str] = set()
@@ -214,6 +322,11 @@ class DirectoryTail:
                 batch.removed.append(record.task_id)
             return
         self._known[record.task_id] = record
+        if record.error is not None and is_partial(record.error):
+            if self._cut.get(filename, (None, None))[:2] != (record.mtime, record.size):
+                self._cut[filename] = (record.mtime, record.size, time.monotonic())
+        else:
+            self._cut.pop(filename, None)
         batch.records.append(record)
 
     def _scan(self, *, initial: bool = False, notice: str | None = None) -> None:
@@ -225,6 +338,7 @@ class DirectoryTail:
         """
         batch = TailBatch(scanning=initial, notice=notice)
         limit = self.first_batch if initial else self.scan_batch
+        began = time.monotonic()
         scanned = 0
         present: set[str] = set()
         try:
@@ -259,5 +373,34 @@ class DirectoryTail:
             batch.removed.append(task_id)
         batch.scanned = scanned
         batch.scan_done = initial
+        log.debug("%s scan of %s: %d files read, %d gone, %.3f s", "first" if initial else "re",
+                  self.results.path, scanned, len(gone), time.monotonic() - began)
         if batch.records or batch.removed or batch.notice or initial:
             self.deliver(batch)
+
+
+#: Stands for "read this file again" in ``_known``: no file has this mtime and size.
+_UNREAD = TaskRecord("", "task", "", mtime=-1.0, size=-1)
+
+
+def _identity(path: str) -> tuple[int, int, str] | str:
+    """(device, inode, real path) of the directory at ``path``, or what is wrong with it."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "directory gone (deleted or renamed)"
+    except OSError as exc:
+        return f"directory unreadable: {exc.strerror or exc}"
+    if not stat.S_ISDIR(st.st_mode):
+        return "no longer a directory"
+    if not os.access(path, os.R_OK | os.X_OK):
+        return "directory unreadable: permission denied"
+    return (st.st_dev, st.st_ino, os.path.realpath(path))
+
+
+def _free_bytes(path: str) -> int | None:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from functools import partial
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from ..control.connection import Controller
     from ..replay.journal import Recorder
     from ..replay.timeline import Timeline
+
+log = logging.getLogger(__name__)
 
 #: Re-sorting is O(N log N): on a big store it is done less often.
 BIG_STORE = 50_000
@@ -159,6 +162,10 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         if self.tail is not None:
             self.tail.stop()
 
+    def _handle_exception(self, error: Exception) -> None:
+        log.critical("the inspector failed", exc_info=error)  # with --log, the traceback is kept
+        super()._handle_exception(error)
+
     def on_resize(self) -> None:
         self._update_layout()
 
@@ -168,6 +175,11 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
     # --- data in -------------------------------------------------------------------
 
     def _deliver(self, batch: TailBatch) -> None:
+        log.debug(
+            "batch: %d records, %d removed%s%s",
+            len(batch.records), len(batch.removed), " (first scan)" if batch.scanning else "",
+            f", notice: {batch.notice}" if batch.notice else "",
+        )
         self.post_message(RecordsArrived(batch))
 
     def on_records_arrived(self, message: RecordsArrived) -> None:
@@ -274,6 +286,7 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
     def say(self, message: str, *, error: bool = False) -> None:
         """One line in the summary bar for a while, and a toast."""
         self.notice, self._notice_until = message, time.monotonic() + 10
+        log.log(logging.WARNING if error else logging.INFO, "notice: %s", message)
         self.notify(one_line(message), severity="error" if error else "information", timeout=4, markup=False)
         self._update_summary()
 
@@ -304,6 +317,7 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
             mode=mode,
             notice="filtering…" if self._filtering is not None else self.notice,
             follow=self.follow,
+            problem=self.tail.problem if self.tail is not None else None,
         )
 
     # --- selection and detail --------------------------------------------------------

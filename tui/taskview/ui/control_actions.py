@@ -7,6 +7,7 @@ outcome comes back as one line in the summary bar.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,8 @@ NOT_CONNECTED = (
     "not connected to a broker: start taskview with -A yourproject, -b amqp://… "
     "(or CELERY_BROKER_URL), or try taskview --demo"
 )
+log = logging.getLogger(__name__)
+
 #: How often STARTED tasks are checked for a dead worker.
 STALE_CHECK_SECONDS = 5.0
 
@@ -65,7 +68,9 @@ class ControlActions:
     def _send_demo(self, key: str) -> None:
         from ..control.demo_tasks import DEMO_MENU, send_demo
 
+        log.info("enqueue demo task %r via %s", key, self.controller.broker_display)  # type: ignore[union-attr]
         outcome = send_demo(self.controller, key)
+        log.info("enqueue: ok=%s %s", outcome.ok, outcome.message)
         self.call_from_thread(self._sent, outcome, DEMO_MENU[key][1])  # type: ignore[attr-defined]
 
     def _sent(self, outcome: Outcome, task_name: str) -> None:
@@ -96,7 +101,9 @@ class ControlActions:
 
     @work(thread=True, group="control")
     def _send_revoke(self, task_id: str, *, terminate: bool, signal: str) -> None:
+        log.info("revoke %s terminate=%s signal=%s", task_id, terminate, signal)
         outcome = self.controller.revoke(task_id, terminate=terminate, signal=signal)  # type: ignore[union-attr]
+        log.info("revoke: ok=%s %s", outcome.ok, outcome.message)
         self.call_from_thread(self.say, outcome.message, error=not outcome.ok)  # type: ignore[attr-defined]
 
     # --- R: re-enqueue -----------------------------------------------------------
@@ -136,7 +143,9 @@ class ControlActions:
 
     @work(thread=True, group="control")
     def _send_again(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+        log.info("re-enqueue %s", name)
         outcome = self.controller.enqueue(name, args, kwargs)  # type: ignore[union-attr]
+        log.info("re-enqueue: ok=%s %s", outcome.ok, outcome.message)
         self.call_from_thread(self._sent, outcome, name)  # type: ignore[attr-defined]
 
     # --- stale STARTED tasks -------------------------------------------------------

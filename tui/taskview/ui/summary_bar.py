@@ -26,7 +26,9 @@ class SummaryBar(Static):
         mode: str,
         notice: str | None = None,
         follow: bool = False,
+        problem: str | None = None,
     ) -> None:
+        """``problem``: what is wrong with the directory right now, shown for as long as it lasts."""
         shown = sum(counts.values())
         chunks = [
             Text.assemble(
@@ -38,7 +40,9 @@ class SummaryBar(Static):
             chunks.append(Text(f"scanning… {scan:,} files read", style="bold yellow"))
         if follow:
             chunks.append(Text("follow", style="bold cyan"))
-        if notice:
+        if problem:
+            chunks.append(Text(f"{one_line(problem)}: rows as last read, waiting for it", style="bold red"))
+        if notice and not (problem and problem in notice):  # the notice that told of it says no more
             chunks.append(Text(one_line(notice), style="bold yellow"))
         for status in sorted(counts, key=_status_order):
             chunks.append(Text.assemble((one_line(status), status_style(status)), f" {counts[status]:,}"))
