@@ -22,7 +22,7 @@ from ..results.scan import ResultDirectory
 from ..sources.tail import DirectoryTail, TailBatch
 from ..results.record import display_status
 from ..store import Store, update_order
-from ..view_order import ViewOrder
+from ..view_order import FILTER_SLICE, ViewOrder
 from ..text import one_line
 from .control_actions import STALE_CHECK_SECONDS, ControlActions
 from .replay_actions import ReplayActions
@@ -82,6 +82,11 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         Binding("R", "reenqueue", "Re-enqueue", show=False, id="app.reenqueue"),
     ]
 
+    #: Rows per filter slice, and how long slices run before the UI breathes
+    #: (tests make both small to see slicing on a few rows).
+    filter_slice = FILTER_SLICE
+    filter_step_seconds = 0.03
+
     def __init__(
         self,
         results: ResultDirectory,
@@ -115,6 +120,7 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         self.view = ViewOrder(self.store)
         self._filtering: Iterator[list[str]] | None = None  # a filter being applied in slices
         self._filter_touched: set[str] = set()  # rows that changed while it ran
+        self._filter_rows: list[str] = []  # what it has matched so far
         self.follow = False
         self.scan: int | None = 0 if replay is None else None  # files read by the first scan; None once done
         self._counts: Counter[str] = Counter()  # within the filter, when there is one
@@ -246,7 +252,8 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         if self.predicate is None:
             self._show_order(self.view.everything)
             return
-        self._filtering = self.view.filter_steps(self.predicate)
+        self._filtering = self.view.filter_steps(self.predicate, self.filter_slice)
+        self._filter_rows = []
         self._filter_touched = set()
         self._filter_step(self._filtering, first=True)
 
@@ -254,18 +261,20 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         """Filter slices for ~30 ms, then let keys and messages through; the first screenful shows at once."""
         if steps is not self._filtering:
             return  # a newer filter or sort took over
-        deadline = time.perf_counter() + 0.03
-        shown: list[str] = []
+        deadline = time.perf_counter() + self.filter_step_seconds
         for shown in steps:
+            self._filter_rows = shown  # the same growing list at every step
             if time.perf_counter() > deadline:
                 break
         else:
+            shown = self._filter_rows  # the last slice may have ended the previous step
             self._filtering = None
             table = self.table
             touched, self._filter_touched = self._filter_touched, set()
             if touched:
                 shown = update_order(self.store, shown, touched, table.sort_key, table.sort_reverse, self.predicate)
             self._show_order(shown)
+            self._update_summary()  # the counts arrive with the rows
             return
         if first:
             self._show_order(list(shown), partial=True)

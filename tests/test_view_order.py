@@ -1,0 +1,80 @@
+"""The table's order over the store: filtering in slices gives exactly what a filtered sort gives."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from taskview.query import compile_query
+from taskview.store import SORT_KEYS
+from taskview.view_order import ViewOrder
+from test_store import sample_store
+
+QUERIES = ["status:SUCCESS,FAILURE", "-status:SUCCESS", "add", "name:sleep", "e6", "sample-worker", "nothing-matches"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(SORT_KEYS)), st.booleans(), st.sampled_from(QUERIES), st.integers(1, 7))
+def test_sliced_filter_equals_a_filtered_sort(sort_key, reverse, query, slice_size):
+    store = sample_store()
+    view = ViewOrder(store)
+    view.sort(sort_key, reverse)
+    predicate = compile_query(query)
+    steps = list(view.filter_steps(predicate, slice_size))
+    assert steps, "at least one step, even for no rows"
+    assert steps[-1] == store.view(sort_key, reverse, predicate)
+
+
+def test_a_task_leaving_between_slices_is_skipped():
+    store = sample_store()
+    view = ViewOrder(store)
+    view.sort("id", False)
+    steps = view.filter_steps(compile_query("-status:nothing"), 5)
+    first = list(next(steps))
+    gone = view.everything[-1]
+    store.remove(gone)
+    *_, final = steps
+    assert final[: len(first)] == first and gone not in final and len(final) == len(store)
+
+
+def test_changes_keep_everything_sorted():
+    store = sample_store()
+    view = ViewOrder(store)
+    view.sort("status", True)
+    victim = view.everything[3]
+    store.remove(victim)
+    assert view.changed({victim}) == store.view("status", True)
+
+
+async def test_the_inspector_filters_in_slices_and_keeps_live_changes(samples):
+    """A filter over a store bigger than a slice: the first rows show before the rest,
+    and a file that changes while the filter runs is in the final rows."""
+    import json
+
+    from conftest import wait_until
+    from taskview.query import compile_query
+    from taskview.results.scan import ResultDirectory
+    from taskview.sources.tail import TailBatch
+    from taskview.ui.app import RecordsArrived, TaskviewApp
+    from test_app import SAMPLE_COUNT, loaded, summary_text
+
+    app = TaskviewApp(ResultDirectory(str(samples)))
+    app.filter_slice = 2  # 21 files: 11 slices
+    app.filter_step_seconds = 0.0  # one slice per timer tick
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app, SAMPLE_COUNT)
+        app.predicate = compile_query("-status:success")
+        app._show_filtered()
+        assert app._filtering is not None and len(table.order) <= 2  # the first slice's rows, at once
+        assert "filtering" in (app._update_summary() or summary_text(app))
+        # A STARTED task becomes a FAILURE while the filter is running, as the tail would deliver it.
+        started = next(p for p in samples.iterdir() if b'"STARTED"' in p.read_bytes())
+        meta = json.loads(started.read_bytes())
+        meta.update(status="FAILURE", result={"exc_type": "ValueError", "exc_message": ["late"], "exc_module": "builtins"})
+        started.write_text(json.dumps(meta))
+        app.on_records_arrived(RecordsArrived(TailBatch(records=[app.results.read_record(started.name)])))
+        assert app._filtering is not None and app._filter_touched
+        await wait_until(pilot, lambda: app._filtering is None, timeout=10)
+        assert table.order == app.store.view(table.sort_key, table.sort_reverse, app.predicate)
+        assert app.store.get(started.name[-36:]).status == "FAILURE" and started.name[-36:] in table.order
+        assert "FAILURE 3" in summary_text(app) and "filtering" not in summary_text(app)
