@@ -176,3 +176,17 @@ def test_update_order_equals_a_full_sort(sort_key, reverse, query, changes):
             store.add(record(task_id, real[status], 2000.0 + when))
         touched.append(task_id)
     assert update_order(store, order, touched, sort_key, reverse, predicate) == store.view(sort_key, reverse, predicate)
+
+
+def test_started_tasks_are_indexed_for_the_stale_check():
+    store = sample_store()
+    assert store.started == {r.task_id for r in store.records.values() if r.status == "STARTED"} != set()
+    task_id = next(iter(store.started))
+    store.add(record(task_id, b'{"status": "SUCCESS", "result": 1}', 3000.0))
+    assert task_id not in store.started
+    store.add(record(task_id, b'{"status": "STARTED", "result": {"pid": 1}}', 3001.0))
+    assert task_id in store.started
+    store.add(record(task_id, b'{"status": "STAR', 3002.0))  # cut mid-write: still STARTED
+    assert task_id in store.started
+    store.remove(task_id)
+    assert task_id not in store.started

@@ -45,6 +45,9 @@ class Store:
         # Rows per displayed status, kept as rows come and go: the summary bar
         # reads it ten times a second, a recount would be O(N) each time.
         self._counts: Counter[str] = Counter()
+        # Tasks whose file says STARTED: the stale check looks at these every
+        # few seconds, without walking a million records.
+        self.started: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.records)
@@ -73,6 +76,7 @@ class Store:
                 record.started = when
             self.records[record.task_id] = record
             self._counts[display_status(record)] += 1
+            self._note_started(record)
             return True
         if record.error is not None and old.error is None and is_partial(record.error):
             return False
@@ -96,7 +100,14 @@ class Store:
                 self.records[record.task_id] = record
                 return False
         self.records[record.task_id] = record
+        self._note_started(record)
         return True
+
+    def _note_started(self, record: TaskRecord) -> None:
+        if record.status == "STARTED" and record.error is None:
+            self.started.add(record.task_id)
+        else:
+            self.started.discard(record.task_id)
 
     def add_pending(self, task_id: str, name: str | None, when: float) -> None:
         """A task just sent: Celery writes no file until it starts, so it is PENDING until one comes."""
@@ -110,6 +121,7 @@ class Store:
 
     def remove(self, task_id: str) -> bool:
         self.transitions.pop(task_id, None)
+        self.started.discard(task_id)
         record = self.records.pop(task_id, None)
         if record is None:
             return False

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from functools import partial
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,16 +18,16 @@ from textual.message import Message
 from textual.widgets import Footer, Input
 
 from ..query import Predicate, compile_query
+from ..results.record import display_status
 from ..results.scan import ResultDirectory
 from ..sources.tail import DirectoryTail, TailBatch
-from ..results.record import display_status
 from ..store import Store, update_order
-from ..view_order import FILTER_SLICE, ViewOrder
 from ..text import one_line
+from ..view_order import FILTER_SLICE, ViewOrder
 from .control_actions import STALE_CHECK_SECONDS, ControlActions
-from .replay_actions import ReplayActions
 from .detail_pane import DetailPane, prepare
 from .help_screen import HelpScreen
+from .replay_actions import ReplayActions
 from .summary_bar import SummaryBar
 from .task_table import SORTABLE, TaskTable
 

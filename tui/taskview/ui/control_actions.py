@@ -151,7 +151,8 @@ class ControlActions:
     # --- stale STARTED tasks -------------------------------------------------------
 
     def check_stale(self) -> None:
-        started = [r for r in self.store.records.values() if r.status == "STARTED"]  # type: ignore[attr-defined]
+        records = self.store.records  # type: ignore[attr-defined]
+        started = [records[task_id] for task_id in self.store.started]  # type: ignore[attr-defined]
         if started or self.stale:
             self._find_stale([(r.task_id, r.worker, r.pid) for r in started])
 
