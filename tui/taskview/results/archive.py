@@ -92,6 +92,9 @@ class ResultArchive(ResultDirectory):
         # Archive order: ``scan`` (inherited) then decompresses a tar.gz once, front to back.
         return list(self._order)
 
+    def iter_names(self) -> Iterator[tuple[str, ResultName]]:
+        return iter(self._order)
+
     def file_path(self, filename: str) -> str:
         member = self._members.get(filename)
         return f"{self.path}/{member.name if member else filename}"

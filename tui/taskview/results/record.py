@@ -93,6 +93,36 @@ class TaskRecord:
         return f"<TaskRecord {self.kind} {self.task_id} {state}>"
 
 
+#: The fields a record crosses a pipe with (see sources/child_scan.py), in order.
+ROW_FIELDS = ("task_id", "kind", "prefix", "status", "name", "worker", "args", "date_done", "mtime", "size", "error", "progress", "pid")
+
+
+def record_to_row(record: TaskRecord) -> list[Any]:
+    return [getattr(record, field) for field in ROW_FIELDS]
+
+
+def record_from_row(row: list[Any]) -> TaskRecord:
+    """A record from ``record_to_row``'s list, sharing one string per status, name and worker again."""
+    task_id, kind, prefix, status, name, worker, args, date_done, mtime, size, error, progress, pid = row
+    record = TaskRecord(
+        task_id,
+        _intern(kind),
+        _intern(prefix),
+        status=_intern(status) if status is not None and len(status) < 64 else status,
+        name=_intern(name) if name is not None and len(name) < 200 else name,
+        worker=_intern(worker) if worker is not None and len(worker) < 200 else worker,
+        args=args,
+        date_done=date_done,
+        mtime=mtime,
+        size=size,
+        error=error,
+        pid=pid,
+    )
+    if progress is not None:
+        record.progress = (progress[0], progress[1])
+    return record
+
+
 UNREADABLE = "unreadable"
 
 

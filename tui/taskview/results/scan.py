@@ -66,13 +66,15 @@ class ResultDirectory:
 
     def list(self) -> Listing:
         """Result files in directory order; raises OSError if the directory cannot be listed."""
-        found = []
+        return [*self.iter_names()]
+
+    def iter_names(self) -> Iterator[tuple[str, ResultName]]:
+        """Result files as the directory listing streams them (the first long before the last)."""
         with os.scandir(self.path) as entries:
             for entry in entries:
                 parsed = parse_name(entry.name)
                 if parsed is not None:
-                    found.append((entry.name, parsed))
-        return found
+                    yield entry.name, parsed
 
     def file_path(self, filename: str) -> str:
         return self._prefix + filename

@@ -30,6 +30,7 @@ from ..results.codec import is_partial
 from ..results.files import parse_name
 from ..results.record import TaskRecord
 from ..results.scan import ResultDirectory
+from .child_scan import BIG_DIRECTORY_BYTES, ChildScanFailed, scan_in_child, worth_a_child
 from .fsinfo import filesystem_type, is_network_filesystem
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class DirectoryTail:
         reconcile_interval: float = 30.0,
         scan_batch: int = 2000,
         first_batch: int = FIRST_BATCH,
+        child_scan_bytes: int = BIG_DIRECTORY_BYTES,
         settle: float = SETTLE_SECONDS,
     ) -> None:
         self.results = results
@@ -86,6 +88,7 @@ class DirectoryTail:
         self.reconcile_interval = reconcile_interval
         self.scan_batch = scan_batch
         self.first_batch = first_batch
+        self.child_scan_bytes = child_scan_bytes  # directories this big are first read by a child process
         self.settle = settle
         self.fs_type = filesystem_type(results.path)
         self.network = is_network_filesystem(self.fs_type)
@@ -315,8 +318,11 @@ class DirectoryTail:
 
     def _read_into(self, batch: TailBatch, filename: str, parsed=None) -> None:  # type: ignore[no-untyped-def]
         record = self.results.read_record(filename, parsed)
-        if record is None:
-            return
+        if record is not None:
+            self._take(batch, filename, record)
+
+    def _take(self, batch: TailBatch, filename: str, record: TaskRecord) -> None:
+        """Remember what was read of one file and pass it on (or its removal)."""
         if record.error is not None and record.error.startswith("gone"):
             if self._known.pop(record.task_id, None) is not None:
                 batch.removed.append(record.task_id)
@@ -336,6 +342,12 @@ class DirectoryTail:
         ones after a few hundred files. ``initial`` reads everything; later
         scans read only files whose mtime or size differ from the last read.
         """
+        if initial and worth_a_child(self.results, self.child_scan_bytes):
+            try:
+                self._first_scan_in_child()
+                return
+            except ChildScanFailed as exc:
+                log.warning("reading %s in a child process failed (%s): reading it here", self.results.path, exc)
         batch = TailBatch(scanning=initial, notice=notice)
         limit = self.first_batch if initial else self.scan_batch
         began = time.monotonic()
@@ -377,6 +389,22 @@ class DirectoryTail:
                   self.results.path, scanned, len(gone), time.monotonic() - began)
         if batch.records or batch.removed or batch.notice or initial:
             self.deliver(batch)
+
+
+    def _first_scan_in_child(self) -> None:
+        began = time.monotonic()
+        scanned = 0
+        for records in scan_in_child(self.results, self._stop.is_set):
+            batch = TailBatch(scanning=True)
+            for record in records:
+                self._take(batch, record.filename, record)
+            scanned += len(records)
+            batch.scanned = scanned
+            self.deliver(batch)
+        if self._stop.is_set():
+            return
+        log.debug("first scan of %s in a child process: %d files, %.3f s", self.results.path, scanned, time.monotonic() - began)
+        self.deliver(TailBatch(scanning=True, scanned=scanned, scan_done=True))
 
 
 #: Stands for "read this file again" in ``_known``: no file has this mtime and size.

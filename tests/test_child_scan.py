@@ -1,0 +1,67 @@
+"""The first scan of a big directory in a child process: the same records as reading in-process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLE_RESULTS
+from taskview.results.record import ROW_FIELDS, record_from_row, record_to_row
+from taskview.results.scan import ResultDirectory
+from taskview.sources.child_scan import ChildScanFailed, scan_in_child, worth_a_child
+from test_tail import SAMPLE_COUNT, collect, run_tail
+
+
+def rows(records) -> dict[str, list]:
+    return {r.task_id: record_to_row(r) for r in records}
+
+
+def test_child_rows_equal_an_in_process_scan(samples: Path):
+    (samples / "celery-task-meta-cut").write_bytes(b'{"status": "SUCC')
+    # A file name that is not UTF-8: its id carries surrogates, which orjson refuses.
+    os.close(os.open(os.path.join(os.fsencode(samples), b"celery-task-meta-\xff\xfe"), os.O_CREAT | os.O_WRONLY, 0o644))
+    results = ResultDirectory(str(samples))
+    here = rows(r for batch in results.scan() for r in batch)
+    there = rows(r for batch in scan_in_child(results, lambda: False) for r in batch)
+    assert len(there) == SAMPLE_COUNT + 2 and there == here
+    record = next(r for batch in scan_in_child(results, lambda: False) for r in batch if r.status == "SUCCESS")
+    assert record.status is "SUCCESS"  # noqa: F632 - one string shared by every row again
+
+
+def test_the_tail_reads_a_big_directory_in_a_child(samples: Path):
+    tail, batches = run_tail(samples, child_scan_bytes=0)
+    try:
+        seen = collect(batches, lambda seen: any(b.scan_done for b in seen))
+    finally:
+        tail.stop()
+    records = [r for b in seen for r in b.records]
+    assert rows(records) == rows(r for batch in ResultDirectory(str(samples)).scan() for r in batch)
+    assert seen[-1].scanned == SAMPLE_COUNT
+    assert set(tail._known) == {r.task_id for r in records}  # reconciles know every file
+
+
+def test_a_failing_child_says_why(tmp_path: Path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    results = ResultDirectory(str(gone))
+    shutil.rmtree(gone)
+    with pytest.raises(ChildScanFailed, match="cannot read .*gone"):
+        list(scan_in_child(results, lambda: False))
+
+
+def test_only_big_plain_directories_get_a_child(samples: Path):
+    from taskview.results.archive import ResultArchive  # noqa: F401 - archives are not tailed, but never forked
+
+    results = ResultDirectory(str(samples))
+    assert not worth_a_child(results)  # 21 files
+    assert worth_a_child(results, min_bytes=0)
+
+
+def test_rows_round_trip_every_field(samples: Path):
+    for batch in ResultDirectory(str(SAMPLE_RESULTS)).scan():
+        for record in batch:
+            again = record_from_row(record_to_row(record))
+            assert [getattr(again, f) for f in ROW_FIELDS] == [getattr(record, f) for f in ROW_FIELDS]
