@@ -32,12 +32,14 @@ def test_child_rows_equal_an_in_process_scan(samples: Path):
 
 
 def test_the_tail_reads_a_big_directory_in_a_child(samples: Path):
-    tail, batches = run_tail(samples, child_scan_bytes=0)
+    # The first 5 files are read in the tail's thread while the child starts; not twice.
+    tail, batches = run_tail(samples, child_scan_bytes=0, first_batch=5)
     try:
         seen = collect(batches, lambda seen: any(b.scan_done for b in seen))
     finally:
         tail.stop()
     records = [r for b in seen for r in b.records]
+    assert len(seen[0].records) == 5 and len(records) == SAMPLE_COUNT
     assert rows(records) == rows(r for batch in ResultDirectory(str(samples)).scan() for r in batch)
     assert seen[-1].scanned == SAMPLE_COUNT
     assert set(tail._known) == {r.task_id for r in records}  # reconciles know every file

@@ -44,8 +44,8 @@ def worth_a_child(results: ResultDirectory, min_bytes: int = BIG_DIRECTORY_BYTES
         return False
 
 
-def scan_in_child(results: ResultDirectory, should_stop) -> Iterator[list[TaskRecord]]:  # type: ignore[no-untyped-def]
-    """Batches of records read by a child process; raises ChildScanFailed when it could not finish."""
+def start_child(results: ResultDirectory) -> subprocess.Popen:
+    """The reader process, started; raises ChildScanFailed when it cannot be."""
     import taskview
 
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(taskview.__file__)))
@@ -55,9 +55,13 @@ def scan_in_child(results: ResultDirectory, should_stop) -> Iterator[list[TaskRe
     if results.allow_pickle:
         argv.append("--allow-pickle")
     try:
-        child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
     except OSError as exc:
         raise ChildScanFailed(f"cannot start a reader process: {exc.strerror or exc}") from None
+
+
+def child_batches(child: subprocess.Popen, should_stop) -> Iterator[list[TaskRecord]]:  # type: ignore[no-untyped-def]
+    """Batches of records as the child reads them; raises ChildScanFailed when it could not finish."""
     try:
         assert child.stdout is not None
         for line in child.stdout:
@@ -72,12 +76,21 @@ def scan_in_child(results: ResultDirectory, should_stop) -> Iterator[list[TaskRe
         if child.wait() != 0:
             raise ChildScanFailed(error.splitlines()[-1] if error else f"the reader process exited with {child.returncode}")
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        for stream in (child.stdout, child.stderr):
-            if stream is not None:
-                stream.close()
+        stop_child(child)
+
+
+def stop_child(child: subprocess.Popen) -> None:
+    if child.poll() is None:
+        child.kill()
+        child.wait()
+    for stream in (child.stdout, child.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def scan_in_child(results: ResultDirectory, should_stop) -> Iterator[list[TaskRecord]]:  # type: ignore[no-untyped-def]
+    """Every file's record, in batches, read by a child process."""
+    return child_batches(start_child(results), should_stop)
 
 
 def _dumps(rows: list[list]) -> bytes:

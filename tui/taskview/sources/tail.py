@@ -25,12 +25,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 
 from ..results.codec import is_partial
 from ..results.files import parse_name
 from ..results.record import TaskRecord
 from ..results.scan import ResultDirectory
-from .child_scan import BIG_DIRECTORY_BYTES, ChildScanFailed, scan_in_child, worth_a_child
+from .child_scan import BIG_DIRECTORY_BYTES, ChildScanFailed, child_batches, start_child, stop_child, worth_a_child
 from .fsinfo import filesystem_type, is_network_filesystem
 
 log = logging.getLogger(__name__)
@@ -393,13 +394,28 @@ class DirectoryTail:
 
     def _first_scan_in_child(self) -> None:
         began = time.monotonic()
+        child = start_child(self.results)
+        try:
+            # While the child starts (~0.1 s), the first screenful is read here.
+            batch = TailBatch(scanning=True)
+            for filename, parsed in islice(self.results.iter_names(), self.first_batch):
+                self._read_into(batch, filename, parsed)
+            early = {r.task_id: r for r in batch.records}
+            batch.scanned = len(early)
+            self.deliver(batch)
+        except BaseException:
+            stop_child(child)
+            raise
         scanned = 0
-        for records in scan_in_child(self.results, self._stop.is_set):
+        for records in child_batches(child, self._stop.is_set):
             batch = TailBatch(scanning=True)
             for record in records:
+                seen = early.get(record.task_id)
+                if seen is not None and (seen.mtime, seen.size) == (record.mtime, record.size):
+                    continue  # read here already, unchanged since
                 self._take(batch, record.filename, record)
             scanned += len(records)
-            batch.scanned = scanned
+            batch.scanned = max(scanned, len(early))
             self.deliver(batch)
         if self._stop.is_set():
             return
