@@ -190,3 +190,24 @@ def test_started_tasks_are_indexed_for_the_stale_check():
     assert task_id in store.started
     store.remove(task_id)
     assert task_id not in store.started
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["add", "change", "remove", "sort"]), st.integers(0, 12)), max_size=40))
+def test_records_in_id_order_follow_every_change(ops):
+    """The store's id-ordered records (the tie-break of every sort) always hold the current records."""
+    store = Store()
+    raw = {n: real_file(_STATUSES[n % len(_STATUSES)]) for n in range(13)}
+    for op, n in ops:
+        task_id = f"t{n:02d}"
+        if op == "add":
+            store.add(record(task_id, raw[n], 1000.0 + n))
+        elif op == "change":
+            store.add(record(task_id, raw[(n + 1) % 13], 2000.0 + n))
+        elif op == "remove":
+            store.remove(task_id)
+        else:
+            assert store.by_id() == sorted(store.records.values(), key=lambda r: r.task_id)
+            assert all(a is store.records[a.task_id] for a in store.by_id())
+    assert [r.task_id for r in store.by_id()] == sorted(store.records)
+    assert all(a is store.records[a.task_id] for a in store.by_id())

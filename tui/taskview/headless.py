@@ -52,16 +52,21 @@ def dump_rows(results: ResultDirectory, listing: Listing | None = None) -> Itera
 
 
 def dump_row(full: FullRead) -> tuple[dict[str, Any], bool]:
-    row: dict[str, Any] = {"task_id": full.name.task_id, "kind": full.name.kind}
-    get = (full.meta or {}).get
-    for field in _META_FIELDS:
-        row[field] = get(field)
+    name, read, decoded = full.name, full.read, full.decoded
+    meta = full.meta
+    row: dict[str, Any] = {"task_id": name.task_id, "kind": name.kind}
+    if meta is None:
+        row.update(_NO_META)
+    else:  # one C-level pass: this runs for every file of a --dump
+        row.update(zip(_META_FIELDS, map(meta.get, _META_FIELDS)))
     row["file"] = full.path
-    row["mtime"] = full.read.mtime if full.read.mtime else None
-    row["size"] = full.read.size
+    row["mtime"] = read.mtime or None
+    row["size"] = read.size
     row["error"] = full.error
-    plain = full.decoded is not None and full.decoded.plain
-    return row, plain
+    return row, decoded is not None and decoded.plain
+
+
+_NO_META = dict.fromkeys(_META_FIELDS)
 
 
 def jsonable(value: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
+from bisect import bisect_left
 from operator import attrgetter
 from typing import Any
 
@@ -21,19 +22,23 @@ Transition = tuple[float, str]
 
 #: Sortable fields: name -> value getter (None sorts last either way).
 SORT_KEYS: dict[str, Callable[[TaskRecord], Any]] = {
-    "id": lambda r: r.task_id,
-    "name": lambda r: r.name,
+    # attrgetter where it will do: a million calls per sort, in C.
+    "id": attrgetter("task_id"),
+    "name": attrgetter("name"),
     "status": display_status,
-    "worker": lambda r: r.worker,
+    "worker": attrgetter("worker"),
     "progress": lambda r: r.progress[0] / r.progress[1] if r.progress else None,
     # The table's TIME column: when it finished, or when it was first seen.
     "time": lambda r: r.date_done if r.date_done is not None else r.first_seen,
-    "first_seen": lambda r: r.first_seen,
-    "date_done": lambda r: r.date_done,
-    "runtime": lambda r: r.runtime,
-    "last_change": lambda r: r.last_change,
-    "size": lambda r: r.size,
+    "first_seen": attrgetter("first_seen"),
+    "date_done": attrgetter("date_done"),
+    "runtime": attrgetter("runtime"),
+    "last_change": attrgetter("last_change"),
+    "size": attrgetter("size"),
 }
+#: Keys every stored record has (the store sets first_seen and last_change): no
+#: pass to set unknown values apart.
+NEVER_UNKNOWN = frozenset({"id", "status", "time", "first_seen", "last_change", "size"})
 
 
 class Store:
@@ -48,6 +53,13 @@ class Store:
         # Tasks whose file says STARTED: the stale check looks at these every
         # few seconds, without walking a million records.
         self.started: set[str] = set()
+        # Every record in id order, brought up to date only when a sort asks:
+        # the tie-break of every sort, without sorting (or looking up) a
+        # million ids each time. Changes since: ids new, gone, or re-read.
+        self._by_id: list[TaskRecord] = []
+        self._ids_new: set[str] = set()
+        self._ids_gone: set[str] = set()
+        self._ids_replaced: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.records)
@@ -77,6 +89,12 @@ class Store:
             self.records[record.task_id] = record
             self._counts[display_status(record)] += 1
             self._note_started(record)
+            if record.task_id in self._ids_gone:
+                # Back before anyone sorted: its old record is still in _by_id.
+                self._ids_gone.discard(record.task_id)
+                self._ids_replaced.add(record.task_id)
+            else:
+                self._ids_new.add(record.task_id)
             return True
         if record.error is not None and old.error is None and is_partial(record.error):
             return False
@@ -97,11 +115,16 @@ class Store:
         else:
             record.last_change = old.last_change
             if _same_row(old, record):
-                self.records[record.task_id] = record
+                self._replace(record)
                 return False
-        self.records[record.task_id] = record
+        self._replace(record)
         self._note_started(record)
         return True
+
+    def _replace(self, record: TaskRecord) -> None:
+        self.records[record.task_id] = record
+        if record.task_id not in self._ids_new:
+            self._ids_replaced.add(record.task_id)
 
     def _note_started(self, record: TaskRecord) -> None:
         if record.status == "STARTED" and record.error is None:
@@ -125,6 +148,11 @@ class Store:
         record = self.records.pop(task_id, None)
         if record is None:
             return False
+        self._ids_replaced.discard(task_id)
+        if task_id in self._ids_new:
+            self._ids_new.discard(task_id)
+        else:
+            self._ids_gone.add(task_id)
         self._counts[display_status(record)] -= 1
         return True
 
@@ -145,7 +173,30 @@ class Store:
 
     def view(self, sort_key: str = "last_change", reverse: bool = True, predicate: Predicate | None = None) -> list[str]:
         """Task ids in display order: filtered, sorted, unknown values last, ties by id."""
-        return [r.task_id for r in sort_records(self.select(predicate), sort_key, reverse)]
+        records = self.by_id()
+        if predicate is not None:
+            records = [r for r in records if predicate(r)]
+        if reverse:
+            records = records[::-1]
+        return list(map(_by_id, _sort_by_id_sorted(records, sort_key, reverse)))
+
+    def by_id(self) -> list[TaskRecord]:
+        """Every record, in id order (a list the caller must not change)."""
+        records = self._by_id
+        if self._ids_gone:
+            gone, self._ids_gone = self._ids_gone, set()
+            records = [r for r in records if r.task_id not in gone]
+        if self._ids_replaced:
+            current = self.records
+            for task_id in self._ids_replaced:  # re-read files: the new record in the old place
+                records[bisect_left(records, task_id, key=_by_id)] = current[task_id]
+            self._ids_replaced = set()
+        if self._ids_new:
+            records = records + sorted(map(self.records.__getitem__, self._ids_new), key=_by_id)
+            self._ids_new = set()
+            records.sort(key=_by_id)  # two sorted runs: Timsort merges them in one pass
+        self._by_id = records
+        return records
 
     def counts(self, predicate: Predicate | None = None) -> Counter[str]:
         """How many rows per displayed status (GROUP, unreadable included)."""
@@ -155,12 +206,18 @@ class Store:
 
 
 def sort_records(records: list[TaskRecord], sort_key: str, reverse: bool) -> list[TaskRecord]:
-    getter = SORT_KEYS[sort_key]
     # Ties are broken by id in the same direction so the order never depends
     # on the directory's listing order: sort by id, then (stably) by value.
     # Two passes with plain keys instead of one with (value, id) tuples: at a
     # million rows the tuples cost ~80 MB and a third of the time.
-    records = sorted(records, key=_by_id, reverse=reverse)
+    return _sort_by_id_sorted(sorted(records, key=_by_id, reverse=reverse), sort_key, reverse)
+
+
+def _sort_by_id_sorted(records: list[TaskRecord], sort_key: str, reverse: bool) -> list[TaskRecord]:
+    """``records``, already in id order (descending when ``reverse``), sorted by ``sort_key``."""
+    getter = SORT_KEYS[sort_key]
+    if sort_key in NEVER_UNKNOWN:
+        return sorted(records, key=getter, reverse=reverse)
     known = [r for r in records if getter(r) is not None]
     if len(known) < len(records):
         unknown = [r for r in records if getter(r) is None]
