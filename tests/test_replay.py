@@ -234,3 +234,13 @@ def test_the_journal_is_on_disk_after_each_batch_without_a_close(tmp_path: Path)
         assert [e.task_id for e in read_journal(str(journal)).events] == ["t0", "t1", "t2"]
     finally:
         writer.close()
+
+
+def test_at_max_speed_the_clock_jumps_with_the_events():
+    times = [float(t) for t in range(0, 1000, 5)]  # 200 events: max speed takes several ticks
+    events = [Event(t, f"t{t:g}", "SUCCESS", TaskRecord(f"t{t:g}", "task", TASK_PREFIX, status="SUCCESS")) for t in times]
+    player = Player(events, Store())
+    player.speed_index = len(SPEEDS) - 1
+    player.toggle()
+    player.advance(0.1)
+    assert 0 < player.position < len(events) and player.clock == events[player.position - 1].time

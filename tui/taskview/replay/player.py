@@ -63,6 +63,8 @@ class Player:
         if self.speed == math.inf:
             target = min(len(self.events), self.position + max(1, math.ceil(len(self.events) / FASTEST_TICKS)))
             touched = self._apply_to(target)
+            if target:
+                self.clock = self.events[target - 1].time  # gaps skipped: the clock jumps with the events
         else:
             self.clock += seconds * self.speed
             target = self.position
