@@ -78,3 +78,27 @@ async def test_the_inspector_filters_in_slices_and_keeps_live_changes(samples):
         assert table.order == app.store.view(table.sort_key, table.sort_reverse, app.predicate)
         assert app.store.get(started.name[-36:]).status == "FAILURE" and started.name[-36:] in table.order
         assert "FAILURE 3" in summary_text(app) and "filtering" not in summary_text(app)
+
+
+async def test_changes_waiting_for_a_refresh_survive_a_new_filter(samples):
+    """Rows that changed between two refreshes (a first scan, a flood) reach the order even when
+    the user types a filter or clears it before the refresh comes."""
+    from taskview.query import compile_query
+    from taskview.results.scan import ResultDirectory
+    from taskview.sources.tail import TailBatch
+    from taskview.ui.app import RecordsArrived, TaskviewApp
+    from test_app import SAMPLE_COUNT, loaded
+
+    app = TaskviewApp(ResultDirectory(str(samples)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app, SAMPLE_COUNT)
+        gone, moved = table.order[0], table.order[5]
+        app.on_records_arrived(RecordsArrived(TailBatch(removed=[gone], scanning=True)))  # waits for the refresh
+        app.predicate = compile_query("-status:nothing")
+        app._show_filtered()
+        await pilot.pause()
+        assert gone not in app.view.everything and app._filtering is None and gone not in table.order
+        app.store.add(app.results.read_record(app.store.get(moved).filename), live=True)
+        app._touched.add(moved)
+        app._refresh_view()  # moving a row by binary search over an order that still held `gone` raised KeyError
+        assert table.order == app.store.view(table.sort_key, table.sort_reverse, app.predicate)

@@ -122,6 +122,7 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         self._filtering: Iterator[list[str]] | None = None  # a filter being applied in slices
         self._filter_touched: set[str] = set()  # rows that changed while it ran
         self._filter_rows: list[str] = []  # what it has matched so far
+        self._applied: set[str] = set()  # the rows _catch_up last moved into place
         self.follow = False
         self.scan: int | None = 0 if replay is None else None  # files read by the first scan; None once done
         self._counts: Counter[str] = Counter()  # within the filter, when there is one
@@ -227,26 +228,39 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
     def _refresh_view(self) -> None:
         """At most 10 times a second: put changed rows in place, repaint, recount; idle when nothing came."""
         if self._touched:
-            touched = self._touched
-            if len(touched) <= INCREMENTAL_LIMIT:
-                everything = self.view.changed(touched)
+            if self._catch_up():
                 if self.predicate is None:
-                    self._show_order(everything)
-                elif self._filtering is not None:
-                    # The filter in progress walks the old order: these go in when it ends.
-                    self._filter_touched.update(touched)
-                    self._touched = set()
-                else:
+                    self._show_order(self.view.everything)
+                elif self._filtering is None:
                     table = self.table
                     self._show_order(
-                        update_order(self.store, table.order, touched, table.sort_key, table.sort_reverse, self.predicate)
+                        update_order(self.store, table.order, self._applied, table.sort_key, table.sort_reverse, self.predicate)
                     )
+                else:
+                    # The filter in progress walks the old order: these go in when it ends.
+                    self._filter_touched.update(self._applied)
             elif len(self.store) < BIG_STORE or time.monotonic() - self._last_sort > max(0.5, 4 * self.view.sort_seconds):
                 # A full re-sort of a big store costs real time (~1 s at a million
                 # rows): never more than a fifth of the UI's time.
                 self._apply_order()
         if self._summary_stale:
             self._update_summary()
+
+    def _catch_up(self, *, force: bool = False) -> bool:
+        """Move the rows changed since the last order into the sorted store (``_applied``).
+
+        False when there are too many to move one by one and no full sort was forced.
+        """
+        touched = self._touched
+        if len(touched) > INCREMENTAL_LIMIT:
+            if not force:
+                return False
+            self.view.sort(self.table.sort_key, self.table.sort_reverse)
+            self._last_sort = time.monotonic()
+        else:
+            self.view.changed(touched)
+        self._applied, self._touched = touched, set()
+        return True
 
     def _apply_order(self) -> None:
         """Sort the whole store (a new sort, or a flood of changes), then filter it."""
@@ -258,6 +272,8 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
 
     def _show_filtered(self) -> None:
         """Show the sorted store through the filter: at once without one, else in slices."""
+        if self._touched:
+            self._catch_up(force=True)  # the filter walks the sorted store: bring it up to date first
         self._filtering = None
         if self.predicate is None:
             self._show_order(self.view.everything)
@@ -294,7 +310,6 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         self.set_timer(0.001, partial(self._filter_step, steps))
 
     def _show_order(self, order: list[str], *, partial: bool = False) -> None:
-        self._touched.clear()
         self._summary_stale = True
         if self.predicate is not None and not partial:
             self._counts = Counter(map(display_status, map(self.store.records.__getitem__, order)))
