@@ -67,3 +67,21 @@ def test_rows_round_trip_every_field(samples: Path):
         for record in batch:
             again = record_from_row(record_to_row(record))
             assert [getattr(again, f) for f in ROW_FIELDS] == [getattr(record, f) for f in ROW_FIELDS]
+
+
+def test_the_reader_process_imports_nothing_from_the_working_directory(samples: Path, monkeypatch, tmp_path: Path):
+    """`cd /var/celery/results && taskview .`: a module planted there must not run in the child."""
+    marker = tmp_path / "planted-code-ran"
+    (samples / "orjson.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise ImportError('planted')\n")
+    monkeypatch.chdir(samples)
+    batches = list(scan_in_child(ResultDirectory("."), lambda: False))
+    assert not marker.exists() and sum(len(b) for b in batches) == SAMPLE_COUNT
+
+
+def test_stopping_the_tail_stops_its_reader_process(samples: Path):
+    tail, batches = run_tail(samples, child_scan_bytes=0, first_batch=1)
+    try:
+        collect(batches, lambda seen: len(seen) >= 1)
+    finally:
+        tail.stop()
+    assert tail._reader is not None and tail._reader._process.poll() is not None

@@ -155,6 +155,8 @@ def _entry(record: TaskRecord, old: str | None, meta: Any, live: bool) -> dict[s
 class _MetaKeepingDirectory(ResultDirectory):
     """The same directory; every full read also hands its meta to the recorder."""
 
+    forkable = False  # reads must happen here, where the recorder sees them
+
     def __init__(self, results: ResultDirectory, recorder: Recorder) -> None:
         super().__init__(results.path, allow_pickle=results.allow_pickle, max_bytes=results.max_bytes)
         self._recorder = recorder

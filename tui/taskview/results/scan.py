@@ -41,7 +41,8 @@ Listing = Sequence[tuple[str, ResultName]]
 class ResultDirectory:
     """A directory written by Celery's file backend (``file:///...``)."""
 
-    #: Whether forked processes may each read a share of the files (--dump, --stats).
+    #: Whether other processes may read its files for us: forked shares of
+    #: --dump/--stats, a child process for a big first scan.
     forkable = True
 
     def __init__(self, path: str, *, allow_pickle: bool = False, max_bytes: int = DEFAULT_MAX_BYTES) -> None:

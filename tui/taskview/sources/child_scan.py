@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 
 import orjson
 
@@ -36,61 +37,75 @@ class ChildScanFailed(Exception):
 
 
 def worth_a_child(results: ResultDirectory, min_bytes: int = BIG_DIRECTORY_BYTES) -> bool:
-    if not results.forkable or type(results).read_full is not ResultDirectory.read_full:
-        return False  # an archive, or a directory whose reads others watch (--record)
+    if not results.forkable:
+        return False  # an archive, or a directory whose reads are watched (--record)
     try:
         return os.stat(results.path).st_size >= min_bytes
     except OSError:
         return False
 
 
-def start_child(results: ResultDirectory) -> subprocess.Popen:
-    """The reader process, started; raises ChildScanFailed when it cannot be."""
-    import taskview
+class ReaderProcess:
+    """The child reading a directory: its batches of records, and a way to stop it from any thread."""
 
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(taskview.__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    argv = [sys.executable, "-m", "taskview.sources.child_scan", results.path, "--max-bytes", str(results.max_bytes)]
-    if results.allow_pickle:
-        argv.append("--allow-pickle")
-    try:
-        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
-    except OSError as exc:
-        raise ChildScanFailed(f"cannot start a reader process: {exc.strerror or exc}") from None
+    def __init__(self, results: ResultDirectory) -> None:
+        import taskview
 
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(taskview.__file__)))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        argv = [sys.executable, "-m", "taskview.sources.child_scan", results.path, "--max-bytes", str(results.max_bytes)]
+        if results.allow_pickle:
+            argv.append("--allow-pickle")
+        # stderr to a file: a pipe read only at the end would block a child that says a lot.
+        self._errors = tempfile.TemporaryFile()
+        try:
+            # cwd: `python -m` puts the working directory first on sys.path, and the
+            # user may be sitting in the result directory, whose files anyone may write.
+            self._process = subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=self._errors, stdin=subprocess.DEVNULL, env=env, cwd=package_root
+            )
+        except OSError as exc:
+            self._errors.close()
+            raise ChildScanFailed(f"cannot start a reader process: {exc.strerror or exc}") from None
 
-def child_batches(child: subprocess.Popen, should_stop) -> Iterator[list[TaskRecord]]:  # type: ignore[no-untyped-def]
-    """Batches of records as the child reads them; raises ChildScanFailed when it could not finish."""
-    try:
-        assert child.stdout is not None
-        for line in child.stdout:
-            if should_stop():
-                return
+    def batches(self, should_stop: Callable[[], bool]) -> Iterator[list[TaskRecord]]:
+        """Batches of records as the child reads them; raises ChildScanFailed when it could not finish."""
+        process = self._process
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                if should_stop():
+                    return
+                try:
+                    rows = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    rows = _loads_escaped(line)
+                yield [record_from_row(row) for row in rows]
+            if process.wait() != 0 and not should_stop():  # stopped: killed on purpose
+                self._errors.seek(0)
+                error = self._errors.read().decode("utf-8", "replace").strip()
+                raise ChildScanFailed(error.splitlines()[-1] if error else f"the reader process exited with {process.returncode}")
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Kill the child (a read blocked on its output then ends); safe to call twice, from any thread."""
+        process = self._process
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None and not process.stdout.closed:
             try:
-                rows = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                rows = _loads_escaped(line)
-            yield [record_from_row(row) for row in rows]
-        error = child.stderr.read().decode("utf-8", "replace").strip() if child.stderr is not None else ""
-        if child.wait() != 0:
-            raise ChildScanFailed(error.splitlines()[-1] if error else f"the reader process exited with {child.returncode}")
-    finally:
-        stop_child(child)
+                process.stdout.close()
+            except (OSError, ValueError):  # another thread is still inside a read on it
+                pass
+        self._errors.close()
 
 
-def stop_child(child: subprocess.Popen) -> None:
-    if child.poll() is None:
-        child.kill()
-        child.wait()
-    for stream in (child.stdout, child.stderr):
-        if stream is not None:
-            stream.close()
-
-
-def scan_in_child(results: ResultDirectory, should_stop) -> Iterator[list[TaskRecord]]:  # type: ignore[no-untyped-def]
+def scan_in_child(results: ResultDirectory, should_stop: Callable[[], bool]) -> Iterator[list[TaskRecord]]:
     """Every file's record, in batches, read by a child process."""
-    return child_batches(start_child(results), should_stop)
+    return ReaderProcess(results).batches(should_stop)
 
 
 def _dumps(rows: list[list]) -> bytes:

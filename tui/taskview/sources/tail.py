@@ -31,7 +31,7 @@ from ..results.codec import is_partial
 from ..results.files import parse_name
 from ..results.record import TaskRecord
 from ..results.scan import ResultDirectory
-from .child_scan import BIG_DIRECTORY_BYTES, ChildScanFailed, child_batches, start_child, stop_child, worth_a_child
+from .child_scan import BIG_DIRECTORY_BYTES, ChildScanFailed, ReaderProcess, worth_a_child
 from .fsinfo import filesystem_type, is_network_filesystem
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ class DirectoryTail:
         # a dict entry per task rather than a filename and a tuple (~200 B).
         self._known: dict[str, TaskRecord] = {}
         self._thread: threading.Thread | None = None
+        self._reader: ReaderProcess | None = None  # the child process of a first scan
         self._observer = None
         self._observer_lock = threading.Lock()
         # inotify watches what a symlink points to only when given the real path.
@@ -134,6 +135,8 @@ class DirectoryTail:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._reader is not None:
+            self._reader.stop()  # a first scan in a child process ends now
         with self._observer_lock:
             if self._observer is not None:
                 self._observer.stop()
@@ -394,7 +397,7 @@ class DirectoryTail:
 
     def _first_scan_in_child(self) -> None:
         began = time.monotonic()
-        child = start_child(self.results)
+        self._reader = reader = ReaderProcess(self.results)
         try:
             # While the child starts (~0.1 s), the first screenful is read here.
             batch = TailBatch(scanning=True)
@@ -404,15 +407,15 @@ class DirectoryTail:
             batch.scanned = len(early)
             self.deliver(batch)
         except BaseException:
-            stop_child(child)
+            reader.stop()
             raise
         scanned = 0
-        for records in child_batches(child, self._stop.is_set):
+        for records in reader.batches(self._stop.is_set):
             batch = TailBatch(scanning=True)
             for record in records:
                 seen = early.get(record.task_id)
-                if seen is not None and (seen.mtime, seen.size) == (record.mtime, record.size):
-                    continue  # read here already, unchanged since
+                if seen is not None and record.mtime <= seen.mtime:
+                    continue  # read here already, and no older than what the child saw
                 self._take(batch, record.filename, record)
             scanned += len(records)
             batch.scanned = max(scanned, len(early))
