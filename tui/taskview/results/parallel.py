@@ -49,7 +49,12 @@ def map_forked(func: Callable[[T], R], shares: Sequence[T]) -> list[R]:
     try:
         for share in shares[1:]:
             read_end, write_end = os.pipe()
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:
+                os.close(read_end)
+                os.close(write_end)
+                raise
             if pid == 0:  # the child: never returns into the caller's code
                 os.close(read_end)
                 try:
@@ -64,16 +69,17 @@ def map_forked(func: Callable[[T], R], shares: Sequence[T]) -> list[R]:
             os.close(write_end)
             children.append((pid, read_end, share))
         results = [func(shares[0])] if shares else []
-        for pid, read_end, share in children:
+        while children:
+            pid, read_end, share = children[0]
             with os.fdopen(read_end, "rb") as pipe:
                 data = pipe.read()
+            del children[0]  # its pipe is closed: nothing left for the cleanup below
             os.waitpid(pid, 0)
             try:
                 answer = orjson.loads(data)
             except orjson.JSONDecodeError:
                 answer = {"error": "no answer"}
             results.append(answer["ok"] if "ok" in answer else func(share))
-        children.clear()
         return results
     finally:
         for pid, read_end, _share in children:  # the parent failed (e.g. a closed stdout): stop them
@@ -82,7 +88,4 @@ def map_forked(func: Callable[[T], R], shares: Sequence[T]) -> list[R]:
                 os.waitpid(pid, 0)
             except OSError:
                 pass
-            try:
-                os.close(read_end)
-            except OSError:
-                pass
+            os.close(read_end)

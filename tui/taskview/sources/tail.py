@@ -149,17 +149,11 @@ class DirectoryTail:
     def _run(self) -> None:
         try:
             if self.poll_interval is None:
-                try:
-                    self._start_inotify()
-                except OSError as exc:
-                    # e.g. fs.inotify.max_user_instances reached: poll instead, and say so.
-                    self.poll_interval = NETWORK_POLL_INTERVAL
-                    self.fallback = f"inotify unavailable: {exc.strerror or exc}"
-                    self.deliver(TailBatch(notice=f"{self.fallback}; polling every {self.poll_interval:g}s"))
+                self._watch_or_poll()
             self._scan(initial=True)
-            interval = self.tick if self.poll_interval is None else self.poll_interval
             next_reconcile = time.monotonic() + self.reconcile_interval
-            while not self._stop.wait(interval):
+            # The interval is read each time: a directory that comes back may have to be polled.
+            while not self._stop.wait(self.tick if self.poll_interval is None else self.poll_interval):
                 if not self._directory_usable():
                     continue
                 if self._overflowed.is_set():
@@ -181,6 +175,15 @@ class DirectoryTail:
         except Exception as exc:  # keep the UI alive and say what broke
             log.exception("directory tail failed")
             self.deliver(TailBatch(notice=f"watching stopped: {exc}"))
+
+    def _watch_or_poll(self) -> None:
+        """Start inotify; when it cannot be (e.g. fs.inotify.max_user_instances reached), poll and say so."""
+        try:
+            self._start_inotify()
+        except OSError as exc:
+            self.poll_interval = NETWORK_POLL_INTERVAL
+            self.fallback = f"inotify unavailable: {exc.strerror or exc}"
+            self.deliver(TailBatch(notice=f"{self.fallback}; polling every {self.poll_interval:g}s"))
 
     def _start_inotify(self) -> None:
         """Watch ``self._watched``; raises OSError when inotify cannot be used."""
@@ -254,11 +257,7 @@ class DirectoryTail:
         self._watched = now[2]
         if self.poll_interval is None:
             self._stop_inotify()
-            try:
-                self._start_inotify()
-            except OSError as exc:
-                self.poll_interval = NETWORK_POLL_INTERVAL
-                self.fallback = f"inotify unavailable: {exc.strerror or exc}"
+            self._watch_or_poll()
         self._known = dict.fromkeys(self._known, _UNREAD)
         self._drain_events()
         if was is None and replaced:
@@ -283,7 +282,7 @@ class DirectoryTail:
             record = self.results.read_record(filename, parsed) if parsed is not None else None
             if record is None or record.error is None or not is_partial(record.error) or (record.mtime, record.size) != (mtime, size):
                 if record is not None:
-                    self._read_into(batch, filename, parsed)  # it moved on: the normal path
+                    self._take(batch, filename, record)  # it moved on: the normal path
                 continue
             record.error = f"cut short, unchanged for {self.settle:g} s: {record.error}"
             self._known[record.task_id] = record
