@@ -244,3 +244,38 @@ def test_at_max_speed_the_clock_jumps_with_the_events():
     player.toggle()
     player.advance(0.1)
     assert 0 < player.position < len(events) and player.clock == events[player.position - 1].time
+
+
+def test_times_no_calendar_holds_are_refused_not_crashed_on(tmp_path: Path):
+    import io
+    import tarfile
+
+    from taskview.results.archive import ResultArchive
+    from taskview.ui.timeline_bar import moment
+
+    journal = tmp_path / "j.jsonl"
+    good = {"time": 1000.0, "task_id": "a", "new": "SUCCESS", "meta": {"status": "SUCCESS", "result": 1}}
+    journal.write_text(json.dumps(good) + "\n" + json.dumps({**good, "task_id": "b", "time": 1e300}) + "\n")
+    timeline = read_journal(str(journal))
+    assert [e.task_id for e in timeline.events] == ["a"] and "1 journal lines not understood" in timeline.notices[0]
+    assert moment(1e300) == "1e+300 s"
+    archive = tmp_path / "r.tar"
+    with tarfile.open(archive, "w", format=tarfile.GNU_FORMAT) as tar:
+        data = (SAMPLE_RESULTS / sorted(os.listdir(SAMPLE_RESULTS))[0]).read_bytes()
+        info = tarfile.TarInfo(sorted(os.listdir(SAMPLE_RESULTS))[0])
+        info.size, info.mtime = len(data), 10**20
+        tar.addfile(info, io.BytesIO(data))
+    results = ResultArchive(str(archive))
+    assert [r.mtime for batch in results.scan() for r in batch] == [0.0]
+
+
+async def test_a_journal_the_disk_refuses_is_said_once_and_the_inspector_goes_on(samples: Path):
+    from conftest import wait_until
+    from taskview.replay.journal import Recorder
+    from taskview.ui.app import TaskviewApp
+    from test_app import summary_text
+
+    app = TaskviewApp(ResultDirectory(str(samples)), recorder=Recorder(JournalWriter("/dev/full")))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: "recording stopped" in summary_text(app), timeout=10)
+        assert "/dev/full" in summary_text(app) and len(app.store) == len(os.listdir(samples))

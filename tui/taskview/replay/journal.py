@@ -209,6 +209,8 @@ def _event(line: Any) -> Event:
     when, task_id, new = line["time"], line["task_id"], line["new"]
     if not isinstance(when, (int, float)) or isinstance(when, bool) or not isinstance(task_id, str) or not task_id:
         raise ValueError("bad time or task_id")
+    if not 0 <= when < 1e11:  # NaN and times beyond the year 5000: not a time a worker wrote
+        raise ValueError("time out of range")
     if new is not None and not isinstance(new, str):
         raise ValueError("bad status")
     old = line.get("old") if isinstance(line.get("old"), str) else None

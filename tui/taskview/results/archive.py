@@ -26,7 +26,7 @@ from .scan import FullRead, ResultDirectory
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip")
 #: What a damaged archive raises while it is read (zlib, bz2/lzma streams, tar and zip structure).
-_BROKEN = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError, ValueError, RuntimeError)
+_BROKEN = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError, ValueError, RuntimeError, OverflowError)
 
 
 class ArchiveError(OSError):
@@ -135,7 +135,9 @@ class ResultArchive(ResultDirectory):
 
 
 def _tar_member(info: tarfile.TarInfo) -> _Member:
-    return _Member(info.name, info.size, float(info.mtime), info.isreg(), info)
+    # tar's base-256 fields hold any integer: a time no calendar holds reads as 0.
+    mtime = float(info.mtime) if 0 <= info.mtime < 1e11 else 0.0
+    return _Member(info.name, info.size, mtime, info.isreg(), info)
 
 
 def _zip_member(info: zipfile.ZipInfo) -> _Member:

@@ -132,6 +132,7 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         self._summary_stale = True  # a batch came since the summary bar was drawn
         self._last_sort = 0.0
         self._next_gc_freeze = 1000
+        self._recording_failed = False
 
     # --- layout ------------------------------------------------------------------
 
@@ -333,6 +334,10 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         self.table.refresh()  # ages and running times move on
         if self.notice and time.monotonic() > self._notice_until:
             self.notice = None
+        recorder = self.recorder
+        if recorder is not None and recorder.writer.error and not self._recording_failed:
+            self._recording_failed = True  # said once: the journal stops, the inspector goes on
+            self.say(f"--record {recorder.writer.path}: {recorder.writer.error}", error=True)
         self._update_summary()
 
     def _update_summary(self) -> None:

@@ -16,7 +16,10 @@ _BLOCKS = "▁▂▃▄▅▆▇█"
 
 def moment(epoch: float) -> str:
     """A replay clock reading: date, time and milliseconds, local time."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch)) + f".{int(epoch % 1 * 1000):03d}"
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch)) + f".{int(epoch % 1 * 1000):03d}"
+    except (OverflowError, ValueError, OSError):  # a time no calendar holds (a crafted file)
+        return f"{epoch:g} s"
 
 
 def speed_label(speed: float) -> str:
