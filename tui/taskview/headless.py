@@ -139,7 +139,7 @@ def _write_split(
 ) -> int:
     """Rows of every file in directory order; with ``jobs`` > 1 the later shares are
     written by forked children into spill files, copied to ``out`` in order."""
-    shares = split(results.list(), jobs if results.forkable else 1)
+    shares = _shares(results, jobs)
     spills: list[IO[Any]] = [out]
     try:
         for _ in shares[1:]:
@@ -180,7 +180,7 @@ def _csv_cell(field: str, value: Any) -> Any:
 
 
 def compute_stats(results: ResultDirectory, jobs: int = 1) -> dict[str, Any]:
-    shares = split(results.list(), jobs if results.forkable else 1)
+    shares = _shares(results, jobs)
     by_status: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     unreadable: list[dict[str, str]] = []
@@ -200,6 +200,11 @@ def compute_stats(results: ResultDirectory, jobs: int = 1) -> dict[str, Any]:
         "unreadable_by_reason": dict(reasons.most_common()),
         "unreadable_files": sorted(unreadable, key=lambda u: u["file"]),
     }
+
+
+def _shares(results: ResultDirectory, jobs: int) -> list[Listing]:
+    """The files in one share per process (one share when the source cannot be read by several)."""
+    return split(results.list(), jobs if results.forkable else 1)
 
 
 def _count(results: ResultDirectory, listing: Listing) -> dict[str, Any]:
