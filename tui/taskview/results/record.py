@@ -93,34 +93,51 @@ class TaskRecord:
         return f"<TaskRecord {self.kind} {self.task_id} {state}>"
 
 
-#: The fields a record crosses a pipe with (see sources/child_scan.py), in order.
+#: The fields a record crosses a pipe with (sources/child_scan.py), in order.
 ROW_FIELDS = ("task_id", "kind", "prefix", "status", "name", "worker", "args", "date_done", "mtime", "size", "error", "progress", "pid")
+#: Those with a few distinct values in a whole directory: sent as indexes into a
+#: table of strings once per batch, so the receiving side makes each string once
+#: (and its heap is not strewn with short-lived copies).
+_SHARED = frozenset({"kind", "prefix", "status", "name", "worker"})
 
 
-def record_to_row(record: TaskRecord) -> list[Any]:
-    return [getattr(record, field) for field in ROW_FIELDS]
+def records_to_batch(records: list[TaskRecord]) -> dict[str, Any]:
+    """Records as columns (one list per field: no short-lived list per record on the other side)."""
+    strings: dict[str, int] = {}
+    columns = []
+    for field in ROW_FIELDS:
+        values = [getattr(record, field) for record in records]
+        if field in _SHARED:
+            values = [-1 if v is None else strings.setdefault(v, len(strings)) for v in values]
+        columns.append(values)
+    return {"strings": list(strings), "columns": columns}
 
 
-def record_from_row(row: list[Any]) -> TaskRecord:
-    """A record from ``record_to_row``'s list, sharing one string per status, name and worker again."""
-    task_id, kind, prefix, status, name, worker, args, date_done, mtime, size, error, progress, pid = row
-    record = TaskRecord(
-        task_id,
-        _intern(kind),
-        _intern(prefix),
-        status=_intern(status) if status is not None and len(status) < 64 else status,
-        name=_intern(name) if name is not None and len(name) < 200 else name,
-        worker=_intern(worker) if worker is not None and len(worker) < 200 else worker,
-        args=args,
-        date_done=date_done,
-        mtime=mtime,
-        size=size,
-        error=error,
-        pid=pid,
-    )
-    if progress is not None:
-        record.progress = (progress[0], progress[1])
-    return record
+def records_from_batch(batch: dict[str, Any]) -> list[TaskRecord]:
+    table = [_intern(s) if len(s) < 200 else s for s in batch["strings"]]
+    table.append(None)  # index -1: no value
+    records = []
+    for task_id, kind, prefix, status, name, worker, args, date_done, mtime, size, error, progress, pid in zip(
+        *batch["columns"]
+    ):
+        record = TaskRecord(
+            task_id,
+            table[kind],
+            table[prefix],
+            status=table[status],
+            name=table[name],
+            worker=table[worker],
+            args=args,
+            date_done=date_done,
+            mtime=mtime,
+            size=size,
+            error=error,
+            pid=pid,
+        )
+        if progress is not None:
+            record.progress = (progress[0], progress[1])
+        records.append(record)
+    return records
 
 
 UNREADABLE = "unreadable"

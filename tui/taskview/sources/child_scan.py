@@ -5,8 +5,8 @@ into a record is ~2 µs. In a child process the first part runs on the other
 core and out of the inspector's GIL, so a big directory fills the table about
 three times sooner and the UI stays responsive while it does. The decoded
 metas never exist in the inspector's process either, which keeps its heap
-compact. The child prints one JSON array of rows per batch on stdout
-(``record_to_row``); anything it prints on stderr is its failure.
+compact. The child prints one JSON object of columns per batch on stdout
+(``records_to_batch``); anything it prints on stderr is its failure.
 
     python -m taskview.sources.child_scan DIR [--allow-pickle] [--max-bytes N]
 """
@@ -18,10 +18,11 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import orjson
 
-from ..results.record import TaskRecord, record_from_row, record_to_row
+from ..results.record import TaskRecord, records_from_batch, records_to_batch
 from ..results.scan import ResultDirectory
 
 #: Rows per line: the first line comes quickly (first screen), the rest in big batches.
@@ -78,10 +79,10 @@ class ReaderProcess:
                 if should_stop():
                     return
                 try:
-                    rows = orjson.loads(line)
+                    batch = orjson.loads(line)
                 except orjson.JSONDecodeError:
-                    rows = _loads_escaped(line)
-                yield [record_from_row(row) for row in rows]
+                    batch = _loads_escaped(line)
+                yield records_from_batch(batch)
             if process.wait() != 0 and not should_stop():  # stopped: killed on purpose
                 self._errors.seek(0)
                 error = self._errors.read().decode("utf-8", "replace").strip()
@@ -108,18 +109,18 @@ def scan_in_child(results: ResultDirectory, should_stop: Callable[[], bool]) -> 
     return ReaderProcess(results).batches(should_stop)
 
 
-def _dumps(rows: list[list]) -> bytes:
+def _dumps(batch: dict[str, Any]) -> bytes:
     try:
-        return orjson.dumps(rows) + b"\n"
+        return orjson.dumps(batch) + b"\n"
     except TypeError:
         # A name that is not valid UTF-8 (a filename's undecodable bytes, kept as
         # surrogates): orjson refuses those, Python's json escapes them.
         import json
 
-        return json.dumps(rows).encode("ascii") + b"\n"
+        return json.dumps(batch).encode("ascii") + b"\n"
 
 
-def _loads_escaped(line: bytes) -> list[list]:
+def _loads_escaped(line: bytes) -> dict[str, Any]:
     import json
 
     try:
@@ -134,7 +135,7 @@ def main(argv: list[str]) -> int:
     max_bytes = int(argv[argv.index("--max-bytes") + 1]) if "--max-bytes" in argv else None
     results = ResultDirectory(path, allow_pickle=allow_pickle, **({"max_bytes": max_bytes} if max_bytes else {}))
     out = sys.stdout.buffer
-    rows: list[list] = []
+    records: list[TaskRecord] = []
     limit = FIRST_ROWS
     try:
         with results.held_open():
@@ -142,13 +143,13 @@ def main(argv: list[str]) -> int:
                 record = results.read_record(filename, parsed)
                 if record is None:
                     continue
-                rows.append(record_to_row(record))
-                if len(rows) >= limit:
-                    out.write(_dumps(rows))
+                records.append(record)
+                if len(records) >= limit:
+                    out.write(_dumps(records_to_batch(records)))
                     out.flush()
-                    rows, limit = [], ROWS
-        if rows:
-            out.write(_dumps(rows))
+                    records, limit = [], ROWS
+        if records:
+            out.write(_dumps(records_to_batch(records)))
         out.flush()
     except BrokenPipeError:
         return 0  # the inspector quit before the end
