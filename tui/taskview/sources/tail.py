@@ -396,18 +396,15 @@ class DirectoryTail:
 
     def _first_scan_in_child(self) -> None:
         began = time.monotonic()
+        # The first screenful is read here, before the child process starts
+        # (~0.1 s of a core that the first paint needs too).
+        batch = TailBatch(scanning=True)
+        for filename, parsed in islice(self.results.iter_names(), self.first_batch):
+            self._read_into(batch, filename, parsed)
+        early = {r.task_id: r for r in batch.records}
+        batch.scanned = len(early)
+        self.deliver(batch)
         self._reader = reader = ReaderProcess(self.results)
-        try:
-            # While the child starts (~0.1 s), the first screenful is read here.
-            batch = TailBatch(scanning=True)
-            for filename, parsed in islice(self.results.iter_names(), self.first_batch):
-                self._read_into(batch, filename, parsed)
-            early = {r.task_id: r for r in batch.records}
-            batch.scanned = len(early)
-            self.deliver(batch)
-        except BaseException:
-            reader.stop()
-            raise
         scanned = 0
         for records in reader.batches(self._stop.is_set):
             batch = TailBatch(scanning=True)
