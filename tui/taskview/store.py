@@ -216,13 +216,13 @@ def _sort_by_id_sorted(records: list[TaskRecord], sort_key: str, reverse: bool) 
     getter = SORT_KEYS[sort_key]
     if sort_key in NEVER_UNKNOWN:
         return sorted(records, key=getter, reverse=reverse)
-    known = [r for r in records if getter(r) is not None]
-    if len(known) < len(records):
-        unknown = [r for r in records if getter(r) is None]
-        if reverse:
-            unknown.reverse()
-    else:
-        unknown = []
+    keys = list(map(getter, records))  # each key once: progress and runtime are computed
+    if None not in keys:
+        return sorted(records, key=getter, reverse=reverse)
+    known = [r for r, k in zip(records, keys) if k is not None]
+    unknown = [r for r, k in zip(records, keys) if k is None]
+    if reverse:
+        unknown.reverse()
     known.sort(key=getter, reverse=reverse)
     return known + unknown
 

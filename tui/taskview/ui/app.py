@@ -291,8 +291,8 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         deadline = time.perf_counter() + self.filter_step_seconds
         for shown in steps:
             self._filter_rows = shown  # the same growing list at every step
-            if time.perf_counter() > deadline:
-                break
+            if first or time.perf_counter() > deadline:
+                break  # the first slice alone, so its rows are on screen at once
         else:
             shown = self._filter_rows  # the last slice may have ended the previous step
             self._filtering = None
