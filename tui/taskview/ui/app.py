@@ -122,7 +122,6 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         self._filtering: Iterator[list[str]] | None = None  # a filter being applied in slices
         self._filter_touched: set[str] = set()  # rows that changed while it ran
         self._filter_rows: list[str] = []  # what it has matched so far
-        self._applied: set[str] = set()  # the rows _catch_up last moved into place
         self.follow = False
         self.scan: int | None = 0 if replay is None else None  # files read by the first scan; None once done
         self._counts: Counter[str] = Counter()  # within the filter, when there is one
@@ -221,25 +220,27 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         self._summary_stale = True
         if self.table.selected_id in changed:
             self._load_detail()
-        if not batch.scanning:
-            # Live changes show at once (the tail sends at most ~20 batches a
-            # second); the first scan's flood waits for the 10 Hz refresh.
+        if not batch.scanning or not self.table.order:
+            # Live changes, and the first rows of all, show at once (the tail
+            # sends at most ~20 batches a second); the rest of the first scan's
+            # flood waits for the 10 Hz refresh.
             self._refresh_view()
 
     def _refresh_view(self) -> None:
         """At most 10 times a second: put changed rows in place, repaint, recount; idle when nothing came."""
         if self._touched:
-            if self._catch_up():
+            applied = self._catch_up()
+            if applied is not None:
                 if self.predicate is None:
                     self._show_order(self.view.everything)
                 elif self._filtering is None:
                     table = self.table
                     self._show_order(
-                        update_order(self.store, table.order, self._applied, table.sort_key, table.sort_reverse, self.predicate)
+                        update_order(self.store, table.order, applied, table.sort_key, table.sort_reverse, self.predicate)
                     )
                 else:
                     # The filter in progress walks the old order: these go in when it ends.
-                    self._filter_touched.update(self._applied)
+                    self._filter_touched.update(applied)
             elif len(self.store) < BIG_STORE or time.monotonic() - self._last_sort > max(0.5, 4 * self.view.sort_seconds):
                 # A full re-sort of a big store costs real time (~1 s at a million
                 # rows): never more than a fifth of the UI's time.
@@ -247,21 +248,21 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         if self._summary_stale:
             self._update_summary()
 
-    def _catch_up(self, *, force: bool = False) -> bool:
-        """Move the rows changed since the last order into the sorted store (``_applied``).
+    def _catch_up(self, *, force: bool = False) -> set[str] | None:
+        """Move the rows changed since the last order into the sorted store; returns them.
 
-        False when there are too many to move one by one and no full sort was forced.
+        None when there are too many to move one by one and no full sort was forced.
         """
         touched = self._touched
         if len(touched) > INCREMENTAL_LIMIT:
             if not force:
-                return False
+                return None
             self.view.sort(self.table.sort_key, self.table.sort_reverse)
             self._last_sort = time.monotonic()
         else:
             self.view.changed(touched)
-        self._applied, self._touched = touched, set()
-        return True
+        self._touched = set()
+        return touched
 
     def _apply_order(self) -> None:
         """Sort the whole store (a new sort, or a flood of changes), then filter it."""
