@@ -1,7 +1,7 @@
 """taskview's benchmark suite: every figure of issue #6 beside a baseline measured in the same run.
 
-    .venv/bin/python bench/run.py            # everything: 100k and 1M files (~10 min; 1M is generated once, ~1.5 min, 4 GB of small files)
-    .venv/bin/python bench/run.py --quick    # 100k only, fewer repeats, shorter live run (~2 min)
+    .venv/bin/python bench/run.py            # everything: 100k and 1M files (~15 min; 1M is generated once, ~1.5 min, 4 GB of small files)
+    .venv/bin/python bench/run.py --quick    # 100k only, fewer repeats, shorter live run (~1 min)
     .venv/bin/python bench/run.py --only scan,memory
 
 Result directories are generated under $TASKVIEW_BENCH_DIR (default /tmp/taskview-bench)
