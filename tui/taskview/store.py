@@ -7,9 +7,9 @@ says is what the disk said, not when taskview happened to look.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable
-from bisect import bisect_left
 from operator import attrgetter
 from typing import Any
 

@@ -25,8 +25,8 @@ import orjson
 from ..results.record import TaskRecord, records_from_batch, records_to_batch
 from ..results.scan import ResultDirectory
 
-#: Rows per line: the first line comes quickly (first screen), the rest in big batches.
-FIRST_ROWS = 200
+#: Rows per line. The first screenful never waits for the child: the tail
+#: reads it itself before starting the child.
 ROWS = 2000
 #: A directory file this big holds tens of thousands of entries (ext4: ~32 B each):
 #: worth a process. Smaller ones are read in the tail's own thread.
@@ -136,7 +136,6 @@ def main(argv: list[str]) -> int:
     results = ResultDirectory(path, allow_pickle=allow_pickle, **({"max_bytes": max_bytes} if max_bytes else {}))
     out = sys.stdout.buffer
     records: list[TaskRecord] = []
-    limit = FIRST_ROWS
     try:
         with results.held_open():
             for filename, parsed in results.iter_names():
@@ -144,10 +143,10 @@ def main(argv: list[str]) -> int:
                 if record is None:
                     continue
                 records.append(record)
-                if len(records) >= limit:
+                if len(records) >= ROWS:
                     out.write(_dumps(records_to_batch(records)))
                     out.flush()
-                    records, limit = [], ROWS
+                    records = []
         if records:
             out.write(_dumps(records_to_batch(records)))
         out.flush()
