@@ -53,6 +53,47 @@ def test_dump_jsonl_of_sample_results_is_exactly_the_files():
         assert row["mtime"] == pytest.approx(Path(row["file"]).stat().st_mtime)
 
 
+def test_the_lean_dump_path_reads_every_file_like_the_careful_one(tmp_path: Path):
+    """--dump reads the common file inline (results/scan.py read_metas); every
+    row must be what decoding each file in full gives: sample files of every
+    serializer and compression, type tags, numbers beyond 64 bits, bad files."""
+    directory = tmp_path / "mixed"
+    shutil.copytree(SAMPLE_RESULTS, directory)
+    base = json.loads(sample_file("SUCCESS").read_bytes())
+    extra = {
+        "long-int": json.dumps({**base, "result": 123456789012345678901234}).encode(),
+        "long-int-indented": json.dumps({**base, "result": [-12345678901234567890]}, indent=1).encode(),
+        "digits-in-text": json.dumps({**base, "result": "12345678901234567890123"}).encode(),
+        "tag-and-long-int": json.dumps({**base, "result": [{"__type__": "decimal", "__value__": "1.5"}, 10**20]}).encode(),
+        "cut": b'{"status": "SUCC',
+        "not-a-dict": b"[1, 2]",
+        "empty": b"",
+    }
+    for task_id, data in extra.items():
+        (directory / f"celery-task-meta-{task_id}").write_bytes(data)
+    results = ResultDirectory(str(directory))
+    careful = {}
+    for full in results.read_all():
+        meta = full.meta or {}
+        careful[full.name.task_id] = (
+            {"status": meta.get("status"), "result": meta.get("result"), "args": meta.get("args")},
+            full.error,
+            full.read.size,
+        )
+    lean = {}
+    for (_kind, task_id, _prefix), _path, _mtime, size, meta, error, _plain in results.read_metas():
+        meta = meta or {}
+        lean[task_id] = ({"status": meta.get("status"), "result": meta.get("result"), "args": meta.get("args")}, error, size)
+    assert lean.keys() == careful.keys() and len(lean) > len(extra)
+    for task_id, expected in careful.items():
+        assert lean[task_id] == expected, task_id
+    assert lean["long-int"][0]["result"] == 123456789012345678901234  # exact, not orjson's float
+    assert lean["long-int-indented"][0]["result"] == [-12345678901234567890]
+    # And the repr of values JSON cannot hold is the same whichever way the file went.
+    rows = {row["task_id"]: row for row in dump(directory)}
+    assert rows["tag-and-long-int"]["result"] == ["Decimal('1.5')", 10**20]
+
+
 def test_dump_gives_repr_for_values_json_cannot_hold():
     (row,) = [r for r in dump(SAMPLE_RESULTS) if r["name"] == "sampletasks.typed"]
     values = json.dumps(row["result"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from conftest import SAMPLE_RESULTS
 from taskview import headless
-from taskview.results.parallel import MIN_FILES_TO_SPLIT, map_forked, split
+from taskview.results.parallel import MIN_FILES_TO_SPLIT, MIN_SHARE, SHARES_PER_JOB, map_forked, run_forked, split
 from taskview.results.scan import ResultDirectory
 
 
@@ -29,9 +30,11 @@ def big_dir(tmp_path_factory) -> Path:
 
 
 def test_split_keeps_order_and_everything():
-    items = list(range(MIN_FILES_TO_SPLIT * 2 + 3))
+    items = list(range(MIN_FILES_TO_SPLIT * 4 + 3))
     shares = split(items, 3)
-    assert len(shares) == 3 and [i for share in shares for i in share] == items
+    # More shares than processes (each claims the next when done), all in order.
+    assert 3 < len(shares) <= 3 * SHARES_PER_JOB and [i for share in shares for i in share] == items
+    assert min(len(share) for share in shares[:-1]) >= MIN_SHARE
     assert split(items[:10], 4) == [items[:10]]  # small inputs stay in one process
     assert split(items, 1) == [items]
 
@@ -50,12 +53,54 @@ def test_parallel_dump_and_stats_equal_one_process(big_dir: Path):
     assert stats["total"] == MIN_FILES_TO_SPLIT + 1001 and stats["unreadable"] == 1
 
 
-def test_a_failed_child_has_its_share_redone():
+def test_dump_to_a_real_file_equals_one_process(big_dir: Path, tmp_path: Path):
+    """Spills go out by sendfile when the output is a file: the same bytes, in order."""
+    results = ResultDirectory(str(big_dir))
+    one = io.BytesIO()
+    headless.write_jsonl(results, one, 1)
+    with open(tmp_path / "dump.jsonl", "wb") as out:
+        out.write(b"first line\n")  # what was written before must stay first
+        assert headless.write_jsonl(results, out, 2) == MIN_FILES_TO_SPLIT + 1001
+    assert (tmp_path / "dump.jsonl").read_bytes() == b"first line\n" + one.getvalue()
+
+
+def _calls(log: Path) -> list[tuple[int, int]]:
+    return [tuple(map(int, line.split())) for line in log.read_text().splitlines()]  # type: ignore[misc]
+
+
+def test_a_failed_child_has_only_the_share_it_failed_on_redone(tmp_path: Path):
+    """A child that raises on a share: that share is redone here; the shares it
+    finished before are kept, not computed twice."""
+    parent = os.getpid()
+    log = tmp_path / "calls"
+    shares = [[n] for n in range(12)]
+
+    def square(share: list[int]) -> list[int]:
+        with open(log, "a") as calls:
+            calls.write(f"{os.getpid()} {share[0]}\n")
+        if os.getpid() == parent:
+            time.sleep(0.2)  # the child claims most shares
+        elif len([c for c in _calls(log) if c[0] == os.getpid()]) == 3:
+            raise RuntimeError("this child fails on its third share")
+        return [share[0] ** 2]
+
+    assert map_forked(square, shares, 2) == [[n * n] for n in range(12)]
+    calls = _calls(log)
+    child_calls = [index for pid, index in calls if pid != parent]
+    assert len(child_calls) == 3, "the child stops at its failure"
+    failed = child_calls[-1]
+    assert sorted(index for _pid, index in calls) == sorted([*range(12), failed])  # only that one twice
+    assert calls[-1] == (parent, failed)  # redone by the parent, after everything else
+
+
+def test_a_child_that_dies_has_its_share_redone():
     parent = os.getpid()
 
     def square_all(share: list[int]) -> list[int]:
         if os.getpid() != parent and share[0] == 10:
-            raise RuntimeError("this child dies")
+            os._exit(3)  # no exception, no answer: killed, say
         return [n * n for n in share]
 
-    assert map_forked(square_all, [[1, 2], [10, 11], [20]]) == [[1, 4], [100, 121], [400]]
+    shares = [[1, 2], [10, 11], [20]]
+    assert map_forked(square_all, shares) == [[1, 4], [100, 121], [400]]
+    assert sorted(run_forked(square_all, shares, 3)) == [(0, [1, 4]), (1, [100, 121]), (2, [400])]

@@ -5,7 +5,6 @@ Headless modes import nothing of Textual; the app is imported only when needed.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from typing import NoReturn
@@ -20,7 +19,9 @@ def fail(message: str) -> NoReturn:
     from .text import one_line
 
     click.echo(f"taskview: error: {one_line(message)}", err=True)
-    logging.getLogger("taskview").error("exit %d: %s", EXIT_USAGE, message)  # with --log, the reason is in it
+    from .debug_log import log
+
+    log.error("exit %d: %s", EXIT_USAGE, message)  # with --log, the reason is in it
     sys.exit(EXIT_USAGE)
 
 

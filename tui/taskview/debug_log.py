@@ -14,6 +14,10 @@ import threading
 from collections.abc import Iterable
 
 log = logging.getLogger("taskview")
+# Without --log, taskview's warnings go nowhere: Python's last-resort handler
+# would print them on stderr, across the inspector's screen. (Set here, not in the
+# package: the headless modes never log, and load faster without logging.)
+log.addHandler(logging.NullHandler())
 
 FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
 

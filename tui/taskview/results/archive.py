@@ -92,6 +92,9 @@ class ResultArchive(ResultDirectory):
         # Archive order: ``scan`` (inherited) then decompresses a tar.gz once, front to back.
         return list(self._order)
 
+    def entry_names(self) -> list[str]:
+        return [name for name, _parsed in self._order]
+
     def iter_names(self) -> Iterator[tuple[str, ResultName]]:
         return iter(self._order)
 

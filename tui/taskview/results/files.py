@@ -48,7 +48,7 @@ class FileRead(NamedTuple):
     error: str | None
 
 
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def read_file(path: str | bytes, max_bytes: int, dir_fd: int | None = None) -> FileRead:
@@ -59,7 +59,7 @@ def read_file(path: str | bytes, max_bytes: int, dir_fd: int | None = None) -> F
     skips resolving the directory's path for every file of a scan.
     """
     try:
-        fd = os.open(path, _OPEN_FLAGS, dir_fd=dir_fd)
+        fd = os.open(path, OPEN_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
         return FileRead(None, 0, 0.0, os_reason(exc))
     try:

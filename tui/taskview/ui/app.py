@@ -18,6 +18,7 @@ from textual.containers import Container
 from textual.message import Message
 from textual.widgets import Footer, Input
 
+from .. import debug_log  # noqa: F401 - its NullHandler keeps warnings off the screen
 from ..query import Predicate, compile_query
 from ..results.record import display_status
 from ..results.scan import ResultDirectory
