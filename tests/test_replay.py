@@ -151,8 +151,8 @@ def timelines(draw) -> list[Event]:
         if status is None:
             events.append(Event(when, task_id, None, None, source="journal", live=True))
             continue
-        record = TaskRecord(task_id, "task", TASK_PREFIX, status=status, mtime=when,
-                            progress=(draw(st.integers(0, 3)), 3.0) if status == "PROGRESS" else None,
+        record = TaskRecord(task_id, TASK_PREFIX, status=status, mtime=when,
+                            running=(draw(st.integers(0, 3)), 3.0) if status == "PROGRESS" else None,
                             date_done=when if status in ("SUCCESS", "FAILURE") else None)
         events.append(Event(when, task_id, status, record, source="journal", live=draw(st.booleans())))
     return events
@@ -160,7 +160,7 @@ def timelines(draw) -> list[Event]:
 
 def snapshot(store: Store) -> tuple:
     rows = {
-        task_id: tuple(getattr(r, slot) for slot in TaskRecord.__slots__)
+        task_id: tuple(getattr(r, slot) for slot in TaskRecord.__struct_fields__)
         for task_id, r in store.records.items()
     }
     return rows, {k: list(v) for k, v in store.transitions.items()}, store.counts(), store.view("time", True)
@@ -205,7 +205,7 @@ def test_any_moves_leave_the_store_a_forward_replay_gives(events: list[Event], s
 
 
 def test_advance_plays_events_as_their_time_comes():
-    events = [Event(t, f"t{t:g}", "SUCCESS", TaskRecord(f"t{t:g}", "task", TASK_PREFIX, status="SUCCESS")) for t in (0.0, 1.0, 10.0, 100.0)]
+    events = [Event(t, f"t{t:g}", "SUCCESS", TaskRecord(f"t{t:g}", TASK_PREFIX, status="SUCCESS")) for t in (0.0, 1.0, 10.0, 100.0)]
     player = Player(events, Store())
     player.toggle()
     assert player.advance(0.5) == {"t0"}  # the first event is at the start
@@ -238,7 +238,7 @@ def test_the_journal_is_on_disk_after_each_batch_without_a_close(tmp_path: Path)
 
 def test_at_max_speed_the_clock_jumps_with_the_events():
     times = [float(t) for t in range(0, 1000, 5)]  # 200 events: max speed takes several ticks
-    events = [Event(t, f"t{t:g}", "SUCCESS", TaskRecord(f"t{t:g}", "task", TASK_PREFIX, status="SUCCESS")) for t in times]
+    events = [Event(t, f"t{t:g}", "SUCCESS", TaskRecord(f"t{t:g}", TASK_PREFIX, status="SUCCESS")) for t in times]
     player = Player(events, Store())
     player.speed_index = len(SPEEDS) - 1
     player.toggle()

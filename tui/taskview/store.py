@@ -136,7 +136,7 @@ class Store:
         """A task just sent: Celery writes no file until it starts, so it is PENDING until one comes."""
         if task_id in self.records:
             return
-        self.add(TaskRecord(task_id, "task", TASK_PREFIX, status="PENDING", name=name, mtime=when))
+        self.add(TaskRecord(task_id, TASK_PREFIX, status="PENDING", name=name, mtime=when))
 
     def add_many(self, records: Iterable[TaskRecord], *, live: bool = False) -> list[str]:
         """Add a batch; returns the ids whose rows changed."""
@@ -176,12 +176,15 @@ class Store:
         records = self.by_id()
         if predicate is not None:
             records = [r for r in records if predicate(r)]
-        if reverse:
-            records = records[::-1]
+            if reverse:
+                records.reverse()
+        else:  # a copy to sort in place (one list fewer at a million rows: 8 MB)
+            records = records[::-1] if reverse else records[:]
         return list(map(_by_id, _sort_by_id_sorted(records, sort_key, reverse)))
 
     def by_id(self) -> list[TaskRecord]:
-        """Every record, in id order (a list the caller must not change)."""
+        """Every record, in id order (the store's own list: the caller must not
+        change it, nor keep it, as the next call may change it)."""
         records = self._by_id
         if self._ids_gone:
             gone, self._ids_gone = self._ids_gone, set()
@@ -192,7 +195,8 @@ class Store:
                 records[bisect_left(records, task_id, key=_by_id)] = current[task_id]
             self._ids_replaced = set()
         if self._ids_new:
-            records = records + sorted(map(self.records.__getitem__, self._ids_new), key=_by_id)
+            # In place (only view() reads this list, and copies it): one list fewer at the peak.
+            records.extend(sorted(map(self.records.__getitem__, self._ids_new), key=_by_id))
             self._ids_new = set()
             records.sort(key=_by_id)  # two sorted runs: Timsort merges them in one pass
         self._by_id = records
@@ -206,7 +210,8 @@ class Store:
 
 
 def _sort_by_id_sorted(records: list[TaskRecord], sort_key: str, reverse: bool) -> list[TaskRecord]:
-    """``records``, already in id order (descending when ``reverse``), sorted by ``sort_key``.
+    """``records``, already in id order (descending when ``reverse``), sorted by
+    ``sort_key``: the same list, sorted in place, where it can be.
 
     Ties are broken by id in the same direction so the order never depends on
     the directory's listing order: a stable sort of id-ordered records, rather
@@ -215,10 +220,13 @@ def _sort_by_id_sorted(records: list[TaskRecord], sort_key: str, reverse: bool) 
     """
     getter = SORT_KEYS[sort_key]
     if sort_key in NEVER_UNKNOWN:
-        return sorted(records, key=getter, reverse=reverse)
+        records.sort(key=getter, reverse=reverse)
+        return records
     keys = list(map(getter, records))  # each key once: progress and runtime are computed
     if None not in keys:
-        return sorted(records, key=getter, reverse=reverse)
+        del keys
+        records.sort(key=getter, reverse=reverse)
+        return records
     known = [r for r, k in zip(records, keys) if k is not None]
     unknown = [r for r, k in zip(records, keys) if k is None]
     if reverse:

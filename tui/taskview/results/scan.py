@@ -131,7 +131,6 @@ class ResultDirectory:
         except Exception as exc:  # content no summary should choke on; one file never stops a scan
             return TaskRecord(
                 full.name.task_id,
-                full.name.kind,
                 full.name.prefix,
                 size=full.read.size,
                 mtime=full.read.mtime,

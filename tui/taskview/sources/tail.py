@@ -33,6 +33,7 @@ from ..results.record import TaskRecord
 from ..results.scan import ResultDirectory
 from .child_scan import BIG_DIRECTORY_BYTES, ChildScanFailed, ReaderProcess, worth_a_child
 from .fsinfo import filesystem_type, is_network_filesystem
+from .known import KnownRecords
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +103,11 @@ class DirectoryTail:
         self._watch_lost = threading.Event()  # inotify saw the watched directory itself deleted
         self._overflow_log = _OverflowWatch(self._overflowed)
         # task id -> the record last read from its file: its (mtime, size) tell a
-        # reconcile what changed. The store holds the same objects, so this costs
-        # a dict entry per task rather than a filename and a tuple (~200 B).
-        self._known: dict[str, TaskRecord] = {}
+        # reconcile what changed (the store holds the same objects).
+        self._known = KnownRecords()
+        # Read every file at the next rescan, whatever its (mtime, size): they say
+        # nothing across directories. Cleared once a rescan has gone through.
+        self._reread_all = False
         self._thread: threading.Thread | None = None
         self._reader: ReaderProcess | None = None  # the child process of a first scan
         self._observer = None
@@ -258,7 +261,7 @@ class DirectoryTail:
         if self.poll_interval is None:
             self._stop_inotify()
             self._watch_or_poll()
-        self._known = dict.fromkeys(self._known, _UNREAD)
+        self._reread_all = True
         self._drain_events()
         if was is None and replaced:
             notice = f"{path}: another directory now (replaced, or a symlink switched); rescanned"
@@ -285,7 +288,7 @@ class DirectoryTail:
                     self._take(batch, filename, record)  # it moved on: the normal path
                 continue
             record.error = f"cut short, unchanged for {self.settle:g} s: {record.error}"
-            self._known[record.task_id] = record
+            self._known.put(record)
             batch.records.append(record)
         if not batch.records and not batch.removed:
             return
@@ -327,10 +330,10 @@ class DirectoryTail:
     def _take(self, batch: TailBatch, filename: str, record: TaskRecord) -> None:
         """Remember what was read of one file and pass it on (or its removal)."""
         if record.error is not None and record.error.startswith("gone"):
-            if self._known.pop(record.task_id, None) is not None:
+            if self._known.pop(record.task_id) is not None:
                 batch.removed.append(record.task_id)
             return
-        self._known[record.task_id] = record
+        self._known.put(record)
         if record.error is not None and is_partial(record.error):
             if self._cut.get(filename, (None, None))[:2] != (record.mtime, record.size):
                 self._cut[filename] = (record.mtime, record.size, time.monotonic())
@@ -356,6 +359,7 @@ class DirectoryTail:
         began = time.monotonic()
         scanned = 0
         present: set[str] = set()
+        reread_all = self._reread_all
         try:
             with os.scandir(self.results.path) as entries:
                 for entry in entries:
@@ -370,7 +374,7 @@ class DirectoryTail:
                             st = entry.stat()
                         except OSError:
                             continue
-                        known = self._known.get(parsed.task_id)
+                        known = None if reread_all else self._known.get(parsed.task_id)
                         if known is not None and known.mtime == st.st_mtime and known.size == st.st_size:
                             continue
                     self._read_into(batch, entry.name, parsed)
@@ -384,8 +388,10 @@ class DirectoryTail:
             return
         gone = [] if initial else [task_id for task_id in self._known if task_id not in present]
         for task_id in gone:
-            del self._known[task_id]
+            self._known.pop(task_id)
             batch.removed.append(task_id)
+        if not initial:
+            self._reread_all = False  # this rescan went through
         batch.scanned = scanned
         batch.scan_done = initial
         log.debug("%s scan of %s: %d files read, %d gone, %.3f s", "first" if initial else "re",
@@ -420,10 +426,6 @@ class DirectoryTail:
             return
         log.debug("first scan of %s in a child process: %d files, %.3f s", self.results.path, scanned, time.monotonic() - began)
         self.deliver(TailBatch(scanning=True, scanned=scanned, scan_done=True))
-
-
-#: Stands for "read this file again" in ``_known``: no file has this mtime and size.
-_UNREAD = TaskRecord("", "task", "", mtime=-1.0, size=-1)
 
 
 def _identity(path: str) -> tuple[int, int, str] | str:

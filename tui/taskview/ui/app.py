@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import Footer, Input
 
 from .. import debug_log  # noqa: F401 - its NullHandler keeps warnings off the screen
+from ..heap import keep_heap_compact
 from ..query import Predicate, compile_query
 from ..results.record import display_status
 from ..results.scan import ResultDirectory
@@ -101,6 +102,7 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         recorder: Recorder | None = None,
     ) -> None:
         super().__init__()
+        keep_heap_compact()
         self.replay = replay  # a timeline to play instead of a directory to watch
         self.replay_from_end = replay_from_end
         self.recorder = recorder  # --record: the journal of what the live view sees
