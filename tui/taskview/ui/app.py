@@ -289,14 +289,15 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         self._filter_step(self._filtering, first=True)
 
     def _filter_step(self, steps: Iterator[list[str]], first: bool = False) -> None:
-        """Filter slices for ~30 ms, then let keys and messages through; the first screenful shows at once."""
+        """Filter slices for ~30 ms, then let keys and messages through; a first screenful shows at once."""
         if steps is not self._filtering:
             return  # a newer filter or sort took over
         deadline = time.perf_counter() + self.filter_step_seconds
+        screenful = self.table.size.height if first else 0
         for shown in steps:
             self._filter_rows = shown  # the same growing list at every step
-            if first or time.perf_counter() > deadline:
-                break  # the first slice alone, so its rows are on screen at once
+            if time.perf_counter() > deadline or (first and len(shown) >= screenful):
+                break  # a first screenful goes up at once
         else:
             shown = self._filter_rows  # the last slice may have ended the previous step
             self._filtering = None
