@@ -18,7 +18,8 @@ from typing import IO, Any
 import orjson
 
 from .results.parallel import map_forked, run_forked, split
-from .results.scan import Listing, ResultDirectory
+from .results.files import parse_name
+from .results.scan import ResultDirectory
 from .text import one_line
 
 DUMP_FIELDS = (
@@ -144,8 +145,7 @@ def _write_split(
     into shares that this process and forked children claim in turn, each written
     into its own spill; finished spills go to ``out`` in order, as soon as every
     share before them has."""
-    # Unparsed names: each share parses its own, in parallel.
-    shares = split(results.entry_names(), jobs if results.forkable else 1)
+    shares = _shares(results, jobs)
     if len(shares) == 1:
         return write_rows(results, shares[0], out)
     spills = [_spill_file(mode) for _ in shares]
@@ -247,13 +247,16 @@ def compute_stats(results: ResultDirectory, jobs: int = 1) -> dict[str, Any]:
     }
 
 
-def _shares(results: ResultDirectory, jobs: int) -> list[Listing]:
-    """The files in one share per process (one share when the source cannot be read by several)."""
-    return split(results.list(), jobs if results.forkable else 1)
+def _shares(results: ResultDirectory, jobs: int) -> list[Sequence[str]]:
+    """The directory's entries, unparsed, in shares for ``jobs`` processes to claim
+    (one share when the source cannot be read by several). Each share parses its
+    own names: in parallel, not in the parent before anyone starts."""
+    return split(results.entry_names(), jobs if results.forkable else 1)
 
 
-def _count(results: ResultDirectory, listing: Listing) -> dict[str, Any]:
+def _count(results: ResultDirectory, names: Sequence[str]) -> dict[str, Any]:
     """Counts of one share of the files, as JSON (it may come from a forked child)."""
+    listing = [(name, parsed) for name in names if (parsed := parse_name(name)) is not None]
     by_status: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     unreadable: list[dict[str, str]] = []
