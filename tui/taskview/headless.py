@@ -119,7 +119,8 @@ def _jsonl_rows(results: ResultDirectory, names: Sequence[str], out: IO[bytes]) 
     # first made glibc give the heap back and fault it in again (~1 fault per file).
     for row, plain in dump_rows(results, names):
         try:
-            line = dumps(row, option=newline) if plain else encode_line(row, plain)
+            # Most rows are plain: orjson directly, without encode_line's call.
+            line = dumps(row, option=newline) if plain else encode_line(row, False)
         except (TypeError, RecursionError):  # nested deeper than orjson goes: encode_line's way
             line = encode_line(row, False)
         write(line)

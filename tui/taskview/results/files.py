@@ -19,8 +19,16 @@ class ResultName(NamedTuple):
     prefix: str  # everything before the id, interned: one string for a whole directory
 
 
+_new_tuple = tuple.__new__
+_TASK_PREFIX_LEN = len(TASK_PREFIX)
+
+
 def parse_name(name: str) -> ResultName | None:
     """Classify a directory entry; None for probe files, dotfiles and strangers."""
+    if name.startswith(TASK_PREFIX) and len(name) > _TASK_PREFIX_LEN:
+        # Celery's own name, nearly every entry of a directory: no more checks, and
+        # the tuple made directly (ResultName(...) costs a Python-level __new__).
+        return _new_tuple(ResultName, ("task", name[_TASK_PREFIX_LEN:], TASK_PREFIX))
     if not name or name[0] == ".":
         return None  # .fs-backend-* probes, editor and rsync temporaries
     if name.startswith(TASK_PREFIX):

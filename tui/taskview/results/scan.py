@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from .codec import DEFAULT_MAX_BYTES, DIGITS_ONLY, NINETEEN_DIGITS, TYPE_TAG, Decoded, decode, loads_plain_json
-from .files import OPEN_FLAGS, TASK_PREFIX, FileRead, ResultName, parse_name, read_file
+from .files import OPEN_FLAGS, FileRead, ResultName, parse_name, read_file
 from .record import TaskRecord, classify, summarize
 
 
@@ -161,17 +161,12 @@ class ResultDirectory:
             return
         is_regular, loads, max_bytes = stat.S_ISREG, loads_plain_json, self.max_bytes
         orjson_loads, digits, long_run, tag = orjson.loads, DIGITS_ONLY, NINETEEN_DIGITS, TYPE_TAG
-        new, task_prefix, cut = tuple.__new__, TASK_PREFIX, len(TASK_PREFIX)
         with self.held_open():
             dir_fd, prefix = self._dir_fd, self._prefix
             for filename in names:
-                # Celery's own names, nearly every entry, without parse_name's call.
-                if filename.startswith(task_prefix) and len(filename) > cut:
-                    parsed = new(ResultName, ("task", filename[cut:], task_prefix))
-                else:
-                    parsed = parse_name(filename)
-                    if parsed is None:
-                        continue
+                parsed = parse_name(filename)
+                if parsed is None:
+                    continue
                 try:
                     fd = os.open(filename, OPEN_FLAGS, dir_fd=dir_fd)
                 except OSError:

@@ -293,7 +293,7 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         if steps is not self._filtering:
             return  # a newer filter or sort took over
         deadline = time.perf_counter() + self.filter_step_seconds
-        screenful = self.table.size.height if first else 0
+        screenful = self.table.size.height
         for shown in steps:
             self._filter_rows = shown  # the same growing list at every step
             if time.perf_counter() > deadline or (first and len(shown) >= screenful):
