@@ -232,7 +232,7 @@ async def test_an_inotify_overflow_is_said_in_the_status_bar(samples: Path):
     if os.geteuid() != 0:
         pytest.skip("needs root to shrink /proc/sys/fs/inotify/max_queued_events for one inotify instance")
     old = limit_file.read_text()
-    limit_file.write_text("8\n")
+    limit_file.write_text("1\n")
     app = TaskviewApp(ResultDirectory(str(samples)))
     try:
         async with app.run_test(size=(160, 30)) as pilot:
@@ -242,11 +242,21 @@ async def test_an_inotify_overflow_is_said_in_the_status_bar(samples: Path):
             finally:
                 limit_file.write_text(old)
             await started(pilot, app)
-            data = success_bytes()
-            for n in range(400):
-                put(samples, f"flood-{n}", data)
-            await wait_until(pilot, lambda: all(f"flood-{n}" in app.store for n in range(400)), timeout=10)
-            await pilot.pause(0.3)
-            assert "inotify queue overflowed" in summary_text(app)
+            # Written by another process at its own pace: with a queue of one event, the app's
+            # reader would have to read between every file's create and close to miss an overflow.
+            flood = textwrap.dedent(f'''
+                import sys
+                data = open({str(sample_file('"SUCCESS"'))!r}, "rb").read()
+                for n in range(400):
+                    with open(f"{{sys.argv[1]}}/celery-task-meta-flood-{{n}}", "wb") as handle:
+                        handle.write(data)
+            ''')
+            subprocess.run([sys.executable, "-c", flood, str(samples)], check=True)
+            await wait_until(
+                pilot,
+                lambda: all(f"flood-{n}" in app.store for n in range(400))
+                and "inotify queue overflowed" in summary_text(app),
+                timeout=10,
+            )
     finally:
         limit_file.write_text(old)

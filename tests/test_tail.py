@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import queue
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -111,26 +113,56 @@ def test_network_filesystems_are_recognised(tmp_path: Path):
     assert filesystem_type(str(tmp_path)) is not None
 
 
+def _tail_in_child(directory: str, reports) -> None:
+    """The tail of the overflow test, in a child process the test can stop (SIGSTOP) while it floods."""
+    def deliver(batch: TailBatch) -> None:
+        reports.put(([r.task_id for r in batch.records], batch.notice, batch.scan_done))
+
+    DirectoryTail(ResultDirectory(directory), deliver).start()
+    time.sleep(120)  # the test kills this process long before
+
+
 def test_an_inotify_overflow_triggers_a_rescan_and_loses_nothing(samples: Path):
-    """A real overflow: a tiny kernel queue (set only while the tail's inotify instance is made) and a flood."""
+    """A real overflow: a tiny kernel queue (set only while the tail's inotify instance is made) and a
+    flood written while the tail's process is stopped, so that no reader can keep up with it."""
     limit_file = Path("/proc/sys/fs/inotify/max_queued_events")
     if os.geteuid() != 0:
         import pytest
 
         pytest.skip("needs root to shrink /proc/sys/fs/inotify/max_queued_events for one inotify instance")
+    context = multiprocessing.get_context("fork")
+    reports = context.Queue()
+    child = context.Process(target=_tail_in_child, args=(str(samples), reports), daemon=True)
     old = limit_file.read_text()
     limit_file.write_text("8\n")
     try:
-        tail, batches = run_tail(samples)
-        collect(batches, lambda s: any(b.scan_done for b in s))
+        child.start()
+        # The inotify instance is made before the first scan starts, so it exists once the scan is done.
+        while not reports.get(timeout=10)[2]:
+            pass
     finally:
         limit_file.write_text(old)  # the limit is taken when an instance is created
     try:
         source = next(p for p in sorted(SAMPLE_RESULTS.iterdir()) if b'"SUCCESS"' in p.read_bytes()).read_bytes()
+        os.kill(child.pid, signal.SIGSTOP)
         for n in range(400):
             with open(samples / f"celery-task-meta-flood-{n}", "wb") as handle:
                 handle.write(source)
-        seen = collect(batches, lambda s: {f"flood-{n}" for n in range(400)} <= ids(s), timeout=20)
-        assert any(b.notice and "overflowed" in b.notice for b in seen)
+        os.kill(child.pid, signal.SIGCONT)
+        flood = {f"flood-{n}" for n in range(400)}
+        seen: set[str] = set()
+        notices: list[str] = []
+        deadline = time.monotonic() + 20
+        while not (flood <= seen and notices):
+            assert time.monotonic() < deadline, (f"{len(flood - seen)} flood files never seen", notices)
+            try:
+                task_ids, notice, _ = reports.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            seen.update(task_ids)
+            if notice:
+                notices.append(notice)
+        assert "inotify queue overflowed: rescanned the directory" in notices
     finally:
-        tail.stop()
+        child.kill()
+        child.join()
