@@ -129,7 +129,8 @@ async def measure_taskview(directory: Path, ids: list[str], rate: float, seconds
                 break
             await pilot.pause(0.05)
         lost = [t for t in ids if app.store.get(t) is None or app.store.get(t).status != "SUCCESS"]
-        shown = sum(1 for t in ids if t in set(app.table.order))
+        rows = set(app.table.task_ids)
+        shown = sum(1 for t in ids if t in rows)
     values, coalesced = latencies(written, seen)
     return {"latencies": values, "coalesced": coalesced, "writes": len(written), "lost": len(lost), "rows": shown}
 

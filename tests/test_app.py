@@ -31,7 +31,7 @@ def by_name(directory: Path, task_name: str) -> Path:
 
 
 async def loaded(pilot, app: TaskviewApp, count: int = SAMPLE_COUNT) -> TaskTable:
-    await wait_until(pilot, lambda: len(app.table.order) == count and app.scan is None)
+    await wait_until(pilot, lambda: len(app.table.task_ids) == count and app.scan is None)
     return app.table
 
 
@@ -58,7 +58,7 @@ def app(samples: Path) -> TaskviewApp:
 async def test_every_task_shows_with_counts_in_the_summary(app):
     async with app.run_test(size=(120, 40)) as pilot:
         table = await loaded(pilot, app)
-        assert set(table.order) == set(app.store.records)
+        assert set(table.task_ids) == set(app.store.records)
         text = summary_text(app)
         assert f"{SAMPLE_COUNT} tasks" in text
         assert "SUCCESS 12" in text and "FAILURE 2" in text and "GOING_TO_SLEEP 1" in text
@@ -70,7 +70,7 @@ async def test_keys_move_the_cursor(app):
         table = await loaded(pilot, app)
         assert table.cursor == 0
         await pilot.press("j", "j", "down")
-        assert table.cursor == 3 and table.selected_id == table.order[3]
+        assert table.cursor == 3 and table.selected_id == table.task_ids[3]
         await pilot.press("k")
         assert table.cursor == 2
         await pilot.press("G")
@@ -85,14 +85,14 @@ async def test_sort_keys_and_header_clicks(app):
         assert (table.sort_key, table.sort_reverse) == ("last_change", True)
         await pilot.press("s")  # wraps around to the first column
         assert table.sort_key == "id"
-        assert table.order == sorted(table.order, reverse=True)
+        assert table.task_ids == sorted(table.task_ids, reverse=True)
         await pilot.press("S")
         assert table.sort_key == "id" and not table.sort_reverse
-        assert table.order == sorted(table.order)
+        assert table.task_ids == sorted(table.task_ids)
         # Click the NAME header: ascending names, unknown names last; again: descending.
         await pilot.click(TaskTable, offset=(25, 0))
         assert table.sort_key == "name"
-        names = [app.store.get(i).name for i in table.order]
+        names = [app.store.get(i).name for i in table.task_ids]
         known = [n for n in names if n]
         assert known == sorted(known, reverse=table.sort_reverse)
         first = table.sort_reverse
@@ -106,16 +106,16 @@ async def test_filter_as_you_type_enter_keeps_esc_clears(app):
         await pilot.press("slash")
         assert app.query_one("#filter", Input).has_focus
         await pilot.press(*"status:FAILURE")
-        assert len(table.order) == 2
-        assert all(app.store.get(i).status == "FAILURE" for i in table.order)
+        assert len(table.task_ids) == 2
+        assert all(app.store.get(i).status == "FAILURE" for i in table.task_ids)
         assert "2/" in summary_text(app) and "FAILURE 2" in summary_text(app)
         assert "SUCCESS" not in summary_text(app)
         await pilot.press("enter")
-        assert table.has_focus and len(table.order) == 2
+        assert table.has_focus and len(table.task_ids) == 2
         await pilot.press("escape")
-        assert len(table.order) == SAMPLE_COUNT
+        assert len(table.task_ids) == SAMPLE_COUNT
         await pilot.press("slash", *"-status:SUCCESS", "enter")
-        assert len(table.order) == SAMPLE_COUNT - 12
+        assert len(table.task_ids) == SAMPLE_COUNT - 12
 
 
 async def test_selection_stays_on_its_task_while_rows_change(app, samples: Path):
@@ -127,12 +127,12 @@ async def test_selection_stays_on_its_task_while_rows_change(app, samples: Path)
         for n, status in enumerate(("SUCCESS", "FAILURE", "REVOKED")):
             src = next(p for p in sorted(SAMPLE_RESULTS.iterdir()) if status_of(p) == status)
             shutil.copy(src, samples / f"celery-task-meta-new-{n}")
-        await wait_until(pilot, lambda: len(table.order) == SAMPLE_COUNT + 3)
+        await wait_until(pilot, lambda: len(table.task_ids) == SAMPLE_COUNT + 3)
         assert table.selected_id == chosen
-        assert table.order[table.cursor] == chosen and table.cursor == 6
+        assert table.task_ids[table.cursor] == chosen and table.cursor == 6
         # A file removed (result_expires cleanup) leaves the table; the selection stays.
         os.unlink(samples / "celery-task-meta-new-1")
-        await wait_until(pilot, lambda: len(table.order) == SAMPLE_COUNT + 2)
+        await wait_until(pilot, lambda: len(table.task_ids) == SAMPLE_COUNT + 2)
         assert table.selected_id == chosen
 
 
@@ -223,7 +223,7 @@ async def test_an_empty_directory(tmp_path: Path):
     app = TaskviewApp(ResultDirectory(str(tmp_path)))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.scan is None and "0 tasks" in summary_text(app))
-        assert app.table.order == []
+        assert app.table.task_ids == []
         await pilot.press("enter", "j", "c", "s", "slash", "x", "escape")  # nothing to act on: no error
         assert app.is_running
 

@@ -104,7 +104,7 @@ async def test_a_broker_that_is_down_answers_fast_and_never_freezes(tmp_path: Pa
         await wait_until(pilot, lambda: app.notice is not None and "unreachable" in app.notice, timeout=8)
         assert time.monotonic() - started < 6
         assert "s3cret" not in app.notice and "127.0.0.1:1" in app.notice
-        assert app.table.order == []  # nothing was sent, so no PENDING row
+        assert app.table.task_ids == []  # nothing was sent, so no PENDING row
 
 
 async def test_started_task_of_a_dead_worker_is_flagged_stale(samples: Path):
@@ -124,13 +124,13 @@ async def test_started_task_of_a_dead_worker_is_flagged_stale(samples: Path):
     (samples / f"celery-task-meta-{started['task_id']}").write_text(json.dumps(started))
     app = TaskviewApp(ResultDirectory(str(samples)))
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: app.scan is None and started["task_id"] in app.table.order)
+        await wait_until(pilot, lambda: app.scan is None and started["task_id"] in app.table.task_ids)
         app.check_stale()
         await wait_until(pilot, lambda: started["task_id"] in app.stale)
         assert app.stale == {started["task_id"]}
 
         def row_text() -> str:
-            index = app.table.order.index(started["task_id"])
+            index = app.table.task_ids.index(started["task_id"])
             app.table.scroll_to(y=index, animate=False, immediate=True)
             return app.table.render_line(index - int(app.table.scroll_y) + 1).text
 
@@ -141,5 +141,5 @@ async def test_started_task_of_a_dead_worker_is_flagged_stale(samples: Path):
             json.dumps({**revoked, "task_id": started["task_id"]})
         )
         await wait_until(pilot, lambda: app.store.get(started["task_id"]).status == "REVOKED")
-        await wait_until(pilot, lambda: started["task_id"] in app.table.order)
+        await wait_until(pilot, lambda: started["task_id"] in app.table.task_ids)
         assert "stale" not in row_text() and "REVOKED" in row_text()

@@ -129,7 +129,7 @@ async def test_worker_killed_mid_task_shows_stale_started(redis: PrivateRedis, t
             await wait_until(pilot, lambda: task_id in app.stale, timeout=5)
             assert read_status(results, task_id)[0] == "STARTED"  # what the file says forever
 
-            index = app.table.order.index(task_id)
+            index = app.table.task_ids.index(task_id)
             app.table.scroll_to(y=index, animate=False, immediate=True)
             await pilot.pause(0.1)
             row = app.table.render_line(index - int(app.table.scroll_y) + 1).text

@@ -90,7 +90,7 @@ async def test_hostile_content_is_rendered_as_text_everywhere(tmp_path: Path):
         seen.append(text)
 
     async with app.run_test(size=(200, 50)) as pilot:
-        await wait_until(pilot, lambda: app.scan is None and len(app.table.order) == len(TASK_IDS))
+        await wait_until(pilot, lambda: app.scan is None and len(app.table.task_ids) == len(TASK_IDS))
         await look("table")
         for task_id in TASK_IDS:
             assert app.table.select_task(task_id)

@@ -164,7 +164,7 @@ async def test_four_writers_rewriting_in_place_lose_nothing(tmp_path: Path):
             assert counter.value > 2000, f"the writers managed only {counter.value} writes"
             assert differences(tail_store, truth) == []
             assert differences(app.store, truth) == []
-            assert len(app.table.order) == 1000
+            assert len(app.table.task_ids) == 1000
             await pilot.pause(0.3)  # the summary bar is redrawn at most 10 times a second
             shown = summary_text(app)
             counts = truth.counts()

@@ -79,7 +79,7 @@ async def test_the_inspector_survives_hostile_files(samples: Path):
     count = len(list(samples.iterdir()))
     app = TaskviewApp(ResultDirectory(str(samples)))
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: len(app.table.order) == count and app.scan is None)
+        await wait_until(pilot, lambda: len(app.table.task_ids) == count and app.scan is None)
         assert app.store.get("huge-progress").progress is None
         assert app.store.get("deep-args").status == "SUCCESS"
         assert app.store.get("too-deep").error == "json nested too deeply"

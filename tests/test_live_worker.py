@@ -37,7 +37,7 @@ async def test_rows_follow_a_real_worker(tmp_path: Path):
             seen = [s for _, s in store.history(sleepy.id)]
             assert "GOING_TO_SLEEP" in seen and seen[-1] == "SUCCESS"
             assert store.get(sleepy.id).runtime is not None and store.get(sleepy.id).runtime >= 0.9
-            await wait_until(pilot, lambda: len(app.table.order) == 3)
+            await wait_until(pilot, lambda: len(app.table.task_ids) == 3)
 
             # Latency: from the worker's write (file mtime) to the row in the table.
             slow = worker.send("sleep", 0.5)
@@ -48,4 +48,4 @@ async def test_rows_follow_a_real_worker(tmp_path: Path):
 
             # forget() deletes the file: the row leaves.
             worker.app.AsyncResult(add.id).forget()
-            await wait_until(pilot, lambda: add.id not in app.table.order)
+            await wait_until(pilot, lambda: add.id not in app.table.task_ids)

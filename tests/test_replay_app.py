@@ -29,24 +29,24 @@ async def test_keys_move_the_replay_and_the_table_follows():
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
         player, events = app.player, app.player.events
-        assert app.tail is None and player.position == 0 and app.table.order == []
+        assert app.tail is None and player.position == 0 and app.table.task_ids == []
         assert "replay" in str(app.summary.render())
         await pilot.press("]", "]", "]")
         await settle(pilot)
         assert player.position == 3
-        assert sorted(app.table.order) == sorted(e.task_id for e in events[:3])
+        assert sorted(app.table.task_ids) == sorted(e.task_id for e in events[:3])
         assert player.clock == events[2].time
         await pilot.press("[")
         await settle(pilot)
-        assert sorted(app.table.order) == sorted(e.task_id for e in events[:2])
+        assert sorted(app.table.task_ids) == sorted(e.task_id for e in events[:2])
         await pilot.press("end")
         await settle(pilot)
-        assert player.position == SAMPLE_COUNT and len(app.table.order) == SAMPLE_COUNT
+        assert player.position == SAMPLE_COUNT and len(app.table.task_ids) == SAMPLE_COUNT
         assert app.store.counts()["SUCCESS"] == 12
         assert f"{SAMPLE_COUNT}/{SAMPLE_COUNT} events" in str(app.timeline_bar.render())
         await pilot.press("home")
         await settle(pilot)
-        assert player.position == 0 and app.table.order == [] and len(app.store) == 0
+        assert player.position == 0 and app.table.task_ids == [] and len(app.store) == 0
 
         # Speed: + and - walk the steps from 1x to "max"; space plays.
         await pilot.press("+", "+")
@@ -60,7 +60,7 @@ async def test_keys_move_the_replay_and_the_table_follows():
         assert player.playing
         await wait_until(pilot, lambda: player.at_end and not player.playing, timeout=15)
         await settle(pilot)
-        assert len(app.table.order) == SAMPLE_COUNT
+        assert len(app.table.task_ids) == SAMPLE_COUNT
         assert "paused" in str(app.timeline_bar.render())
 
 
@@ -71,18 +71,18 @@ async def test_sort_filter_and_detail_work_while_replaying():
         await settle(pilot)
         await pilot.press("slash", *"status:FAILURE", "enter")
         await settle(pilot)
-        assert len(app.table.order) == 2
-        assert all(app.store.get(t).status == "FAILURE" for t in app.table.order)
+        assert len(app.table.task_ids) == 2
+        assert all(app.store.get(t).status == "FAILURE" for t in app.table.task_ids)
         # A filter typed during a replay keeps applying as the replay moves.
         await pilot.press("home")
         await settle(pilot)
-        assert app.table.order == []
+        assert app.table.task_ids == []
         await pilot.press("]", "]", "]")
         await settle(pilot)
-        assert len(app.table.order) == 2
+        assert len(app.table.task_ids) == 2
         await pilot.press("escape")
         await settle(pilot)
-        assert len(app.table.order) == 3
+        assert len(app.table.task_ids) == 3
         await pilot.press("s")
         await settle(pilot)
         assert app.table.sort_key != "last_change"
@@ -113,7 +113,7 @@ async def test_an_archive_opened_without_replay_shows_its_last_state(tmp_path: P
     app = TaskviewApp(archive, replay=from_results(archive, "archive"), replay_from_end=True)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
-        assert len(app.table.order) == SAMPLE_COUNT
+        assert len(app.table.task_ids) == SAMPLE_COUNT
         await pilot.press("enter")
         selected = app.table.selected_id
         await wait_until(pilot, lambda: selected in app.query_one("#detail-body").text)

@@ -59,7 +59,7 @@ def make_app(directory: Path) -> TaskviewApp:
 async def until_loaded(pilot, count: int = SAMPLE_COUNT) -> None:
     app = pilot.app
     deadline = time.monotonic() + 10
-    while not (len(app.table.order) == count and app.scan is None):
+    while not (len(app.table.task_ids) == count and app.scan is None):
         assert time.monotonic() < deadline
         await pilot.pause(0.05)
     await pilot.pause(0.2)  # one summary refresh

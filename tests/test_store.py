@@ -13,7 +13,7 @@ from taskview.query import compile_query
 from taskview.results.codec import decode
 from taskview.results.record import TaskRecord, summarize
 from taskview.results.scan import ResultDirectory
-from taskview.store import SORT_KEYS, Store, update_order
+from taskview.store import SORT_KEYS, Store, position, update_order
 
 
 def sample_store() -> Store:
@@ -103,6 +103,38 @@ def test_sort_by_any_field_both_ways_unknown_last():
             assert all(v is None for v in values[len(known) :])
 
 
+def test_sorts_equal_a_sort_by_value_then_id_with_unknown_values_last():
+    """The store's one-pass sorts against the obvious (and slower) definition, ties included."""
+    store = sample_store()
+    for n, status in enumerate(_STATUSES * 3):  # equal values: ties to break
+        store.add(record(f"tie{n:02d}", real_file(status), 1500.0 + n % 3))
+    for n in range(4):  # running, and changed since first seen: TIME is not CHANGED
+        store.add(record(f"moved{n}", real_file("STARTED"), 1600.0 + n))
+        store.add(record(f"moved{n}", real_file("PROGRESS"), 1700.0 - n))
+        assert store.get(f"moved{n}").date_done is None and store.get(f"moved{n}").last_change == 1700.0 - n
+    for key, getter in SORT_KEYS.items():
+        for reverse in (False, True):
+            known = [r for r in store.records.values() if getter(r) is not None]
+            unknown = [r for r in store.records.values() if getter(r) is None]
+            known.sort(key=lambda r: (getter(r), r.task_id), reverse=reverse)
+            unknown.sort(key=lambda r: r.task_id)
+            assert store.ordered(key, reverse) == known + unknown, (key, reverse)
+
+
+def test_a_row_is_found_by_binary_search_or_by_a_walk_when_it_moved_since():
+    store = sample_store()
+    for key in SORT_KEYS:
+        for reverse in (False, True):
+            order = store.ordered(key, reverse)
+            assert [position(order, r, key, reverse) for r in order] == list(range(len(order)))
+    order = store.ordered("status", False)
+    first = order[0]
+    changed = record(first.task_id, real_file("STARTED" if first.status != "STARTED" else "SUCCESS"), 3000.0)
+    store.add(changed)
+    assert store.get(first.task_id) is not first and position(order, store.get(first.task_id), "status", False) == 0
+    assert position(order, record("nowhere", real_file("SUCCESS"), 1.0), "status", False) is None
+
+
 def test_filter_language():
     store = sample_store()
 
@@ -163,7 +195,7 @@ def test_update_order_equals_a_full_sort(sort_key, reverse, query, changes):
     """Random changes (new tasks, new states, removals, unreadable files) to a real directory's store."""
     store = sample_store()
     predicate = compile_query(query) if query else None
-    order = store.view(sort_key, reverse, predicate)
+    order = store.ordered(sort_key, reverse, predicate)
     real = {status: real_file(status) for status in _STATUSES}
     touched = []
     for n, status, when in changes:
@@ -175,7 +207,8 @@ def test_update_order_equals_a_full_sort(sort_key, reverse, query, changes):
         else:
             store.add(record(task_id, real[status], 2000.0 + when))
         touched.append(task_id)
-    assert update_order(store, order, touched, sort_key, reverse, predicate) == store.view(sort_key, reverse, predicate)
+    # The same records, not only the same ids: the changed tasks' current ones.
+    assert update_order(store, order, touched, sort_key, reverse, predicate) == store.ordered(sort_key, reverse, predicate)
 
 
 def test_started_tasks_are_indexed_for_the_stale_check():

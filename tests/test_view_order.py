@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taskview.query import compile_query
-from taskview.store import SORT_KEYS
+from taskview.store import SORT_KEYS, update_order
 from taskview.view_order import ViewOrder
 from test_store import sample_store
 
@@ -22,31 +22,33 @@ def test_sliced_filter_equals_a_filtered_sort(sort_key, reverse, query, slice_si
     predicate = compile_query(query)
     steps = [list(step) for step in view.filter_steps(predicate, slice_size, first_slice)]
     assert steps, "at least one step, even for no rows"
-    assert steps[-1] == store.view(sort_key, reverse, predicate)
+    assert steps[-1] == store.ordered(sort_key, reverse, predicate)
     # The first step looked at the first rows only: a screenful can go up before the rest is read.
     first = min(first_slice, slice_size)
-    assert steps[0] == [t for t in view.everything[:first] if predicate(store.get(t))]
+    assert steps[0] == [r for r in view.everything[:first] if predicate(r)]
 
 
-def test_a_task_leaving_between_slices_is_skipped():
+def test_a_task_leaving_between_slices_is_walked_as_it_was_then_moved_out():
     store = sample_store()
     view = ViewOrder(store)
     view.sort("id", False)
-    steps = view.filter_steps(compile_query("-status:nothing"), 5)
+    predicate = compile_query("-status:nothing")
+    steps = view.filter_steps(predicate, 5)
     first = list(next(steps))
     gone = view.everything[-1]
-    store.remove(gone)
+    store.remove(gone.task_id)
     *_, final = steps
-    assert final[: len(first)] == first and gone not in final and len(final) == len(store)
+    assert final[: len(first)] == first and final[-1] is gone
+    assert update_order(store, final, {gone.task_id}, "id", False, predicate) == store.ordered("id", False, predicate)
 
 
 def test_changes_keep_everything_sorted():
     store = sample_store()
     view = ViewOrder(store)
     view.sort("status", True)
-    victim = view.everything[3]
+    victim = view.everything[3].task_id
     store.remove(victim)
-    assert view.changed({victim}) == store.view("status", True)
+    assert view.changed({victim}) == store.ordered("status", True)
 
 
 async def test_the_inspector_filters_in_slices_and_keeps_live_changes(samples):
@@ -78,8 +80,8 @@ async def test_the_inspector_filters_in_slices_and_keeps_live_changes(samples):
         app.on_records_arrived(RecordsArrived(TailBatch(records=[app.results.read_record(started.name)])))
         assert app._filtering is not None and app._filter_touched
         await wait_until(pilot, lambda: app._filtering is None, timeout=10)
-        assert table.order == app.store.view(table.sort_key, table.sort_reverse, app.predicate)
-        assert app.store.get(started.name[-36:]).status == "FAILURE" and started.name[-36:] in table.order
+        assert table.order == app.store.ordered(table.sort_key, table.sort_reverse, app.predicate)
+        assert app.store.get(started.name[-36:]).status == "FAILURE" and started.name[-36:] in table.task_ids
         assert "FAILURE 3" in summary_text(app) and "filtering" not in summary_text(app)
 
 
@@ -95,13 +97,13 @@ async def test_changes_waiting_for_a_refresh_survive_a_new_filter(samples):
     app = TaskviewApp(ResultDirectory(str(samples)))
     async with app.run_test(size=(120, 40)) as pilot:
         table = await loaded(pilot, app, SAMPLE_COUNT)
-        gone, moved = table.order[0], table.order[5]
+        gone, moved = table.task_ids[0], table.task_ids[5]
         app.on_records_arrived(RecordsArrived(TailBatch(removed=[gone], scanning=True)))  # waits for the refresh
         app.predicate = compile_query("-status:nothing")
         app._show_filtered()
         await pilot.pause()
-        assert gone not in app.view.everything and app._filtering is None and gone not in table.order
+        assert gone not in table.task_ids and app._filtering is None and gone not in [r.task_id for r in app.view.everything]
         app.store.add(app.results.read_record(app.store.get(moved).filename), live=True)
         app._touched.add(moved)
         app._refresh_view()  # moving a row by binary search over an order that still held `gone` raised KeyError
-        assert table.order == app.store.view(table.sort_key, table.sort_reverse, app.predicate)
+        assert table.order == app.store.ordered(table.sort_key, table.sort_reverse, app.predicate)

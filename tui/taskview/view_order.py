@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator
 
 from .query import Predicate
+from .results.record import TaskRecord
 from .store import Store, update_order
 
 #: Rows per filter slice: ~10 ms of predicate calls, so keys stay responsive.
@@ -28,38 +29,40 @@ class ViewOrder:
         self.store = store
         self.sort_key = "last_change"
         self.reverse = True
-        self.everything: list[str] = []  # every task id, sorted, no filter
+        # Every record, sorted, no filter. Records, not ids: a million-row sort
+        # then needs no pass to turn them into ids, nor a filter a lookup per row.
+        # A record here may be older than the store's (until ``changed``): what
+        # is shown comes from the store.
+        self.everything: list[TaskRecord] = []
         self.sort_seconds = 0.0  # how long the last full sort took
 
-    def sort(self, sort_key: str, reverse: bool) -> list[str]:
+    def sort(self, sort_key: str, reverse: bool) -> list[TaskRecord]:
         started = time.perf_counter()
         self.sort_key, self.reverse = sort_key, reverse
-        self.everything = self.store.view(sort_key, reverse)
+        self.everything = self.store.ordered(sort_key, reverse)
         self.sort_seconds = time.perf_counter() - started
         return self.everything
 
-    def changed(self, touched: Iterable[str]) -> list[str]:
+    def changed(self, touched: Iterable[str]) -> list[TaskRecord]:
         """``everything`` after these tasks changed, came or went (binary-search moves, no sort)."""
         self.everything = update_order(self.store, self.everything, touched, self.sort_key, self.reverse)
         return self.everything
 
     def filter_steps(
         self, predicate: Predicate, slice_size: int = FILTER_SLICE, first_slice: int = FIRST_SLICE
-    ) -> Iterator[list[str]]:
-        """The matching ids in order, one slice of ``everything`` at a time
+    ) -> Iterator[list[TaskRecord]]:
+        """The matching records in order, one slice of ``everything`` at a time
         (the first of at most ``first_slice`` rows).
 
         Yields the same growing list after each slice; its last value is complete.
-        The caller must stop iterating when the store or order changes under it.
+        It walks ``everything`` as it was at the start: tasks that change or go
+        meanwhile are as they were then, for the caller to move (``update_order``).
         """
-        records = self.store.records
         source = self.everything
-        shown: list[str] = []
-        get = records.get
+        shown: list[TaskRecord] = []
         start, size = 0, min(first_slice, slice_size)
         while start < len(source):
-            # get(): a task may have left the store between two slices.
-            shown.extend([t for t in source[start : start + size] if (r := get(t)) is not None and predicate(r)])
+            shown.extend(filter(predicate, source[start : start + size]))
             start, size = start + size, slice_size
             yield shown
         if not source:

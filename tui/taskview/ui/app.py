@@ -21,7 +21,7 @@ from textual.widgets import Footer, Input
 from .. import debug_log  # noqa: F401 - its NullHandler keeps warnings off the screen
 from ..heap import keep_heap_compact
 from ..query import Predicate, compile_query
-from ..results.record import display_status
+from ..results.record import TaskRecord, display_status
 from ..results.scan import ResultDirectory
 from ..sources.tail import DirectoryTail, TailBatch
 from ..store import Store, update_order
@@ -124,7 +124,7 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         self.view = ViewOrder(self.store)
         self._filtering: Iterator[list[str]] | None = None  # a filter being applied in slices
         self._filter_touched: set[str] = set()  # rows that changed while it ran
-        self._filter_rows: list[str] = []  # what it has matched so far
+        self._filter_rows: list[TaskRecord] = []  # what it has matched so far
         self.follow = False
         self.scan: int | None = 0 if replay is None else None  # files read by the first scan; None once done
         self._counts: Counter[str] = Counter()  # within the filter, when there is one
@@ -288,7 +288,7 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         self._filter_touched = set()
         self._filter_step(self._filtering, first=True)
 
-    def _filter_step(self, steps: Iterator[list[str]], first: bool = False) -> None:
+    def _filter_step(self, steps: Iterator[list[TaskRecord]], first: bool = False) -> None:
         """Filter slices for ~30 ms, then let keys and messages through; a first screenful shows at once."""
         if steps is not self._filtering:
             return  # a newer filter or sort took over
@@ -315,10 +315,10 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
         # the screen repaints and keys are read before the next slice.
         self.set_timer(0.001, partial(self._filter_step, steps))
 
-    def _show_order(self, order: list[str], *, partial: bool = False) -> None:
+    def _show_order(self, order: list[TaskRecord], *, partial: bool = False) -> None:
         self._summary_stale = True
         if self.predicate is not None and not partial:
-            self._counts = Counter(map(display_status, map(self.store.records.__getitem__, order)))
+            self._counts = Counter(map(display_status, order))
         self.table.set_order(order)
         if self.follow and order:
             self.table.action_top()

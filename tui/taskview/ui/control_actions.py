@@ -151,14 +151,19 @@ class ControlActions:
     # --- stale STARTED tasks -------------------------------------------------------
 
     def check_stale(self) -> None:
-        records = self.store.records  # type: ignore[attr-defined]
-        started = [records[task_id] for task_id in self.store.started]  # type: ignore[attr-defined]
+        started = list(self.store.started)  # type: ignore[attr-defined]
         if started or self.stale:
-            self._find_stale([(r.task_id, r.worker, r.pid) for r in started])
+            self._find_stale(started)
 
     @work(thread=True, exclusive=True, group="stale")
-    def _find_stale(self, started: list[tuple[str, str | None, int | None]]) -> None:
+    def _find_stale(self, started_ids: list[str]) -> None:
         from ..control.connection import is_stale
+
+        # Read here, not on the UI thread: dead workers leave STARTED files behind, and
+        # a directory can hold a hundred thousand of them. One get() at a time is safe
+        # beside the UI thread's changes; a task gone meanwhile is skipped.
+        records = self.store.records  # type: ignore[attr-defined]
+        started = [(r.task_id, r.worker, r.pid) for t in started_ids if (r := records.get(t)) is not None]
 
         replies = None  # unknown: a broker that cannot be asked blames no worker
         controller = self.controller

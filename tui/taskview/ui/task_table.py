@@ -1,7 +1,8 @@
 """A Line-API table of tasks: renders only the visible rows, from the store.
 
-Textual's DataTable is O(N) per update (DESIGN.md); this keeps a list of task
-ids in display order and asks the store for a row only when it is on screen.
+Textual's DataTable is O(N) per update (DESIGN.md); this keeps the records in
+display order and asks the store for a row's current record only when it is on
+screen.
 The selection is a task id, not an index, so it stays on its task while rows
 move under it.
 """
@@ -24,7 +25,7 @@ from textual.strip import Strip
 
 from ..results.record import display_status
 from ..results.record import TaskRecord
-from ..store import Store
+from ..store import Store, position
 from ..text import one_line
 from .colors import status_style
 from .formatting import age, clock, duration, progress_bar
@@ -93,7 +94,7 @@ class TaskTable(ScrollView, can_focus=True):
         self.store = store
         self.clock = clock
         self.stale = stale if stale is not None else set()  # ids of STARTED tasks whose worker is gone
-        self.order: list[str] = []
+        self.order: list[TaskRecord] = []  # as sorted: the store may hold newer ones
         self.cursor = 0
         self.selected_id: str | None = None
         self.sort_key = "last_change"
@@ -103,7 +104,7 @@ class TaskTable(ScrollView, can_focus=True):
 
     # --- content -------------------------------------------------------------
 
-    def set_order(self, order: list[str]) -> None:
+    def set_order(self, order: list[TaskRecord]) -> None:
         """New rows in display order; the selected task keeps the cursor and its place on screen."""
         screen_row = self.cursor - int(self.scroll_y)
         self.order = order
@@ -121,12 +122,17 @@ class TaskTable(ScrollView, can_focus=True):
         if task_id is None:
             return None
         # The common case: the task did not move.
-        if self.cursor < len(self.order) and self.order[self.cursor] == task_id:
+        if self.cursor < len(self.order) and self.order[self.cursor].task_id == task_id:
             return self.cursor
-        try:
-            return self.order.index(task_id)
-        except ValueError:
-            return None
+        record = self.store.get(task_id)
+        if record is None:
+            return None  # gone: no longer in any order
+        return position(self.order, record, self.sort_key, self.sort_reverse)
+
+    @property
+    def task_ids(self) -> list[str]:
+        """The ids of the rows, in order."""
+        return [r.task_id for r in self.order]
 
 
     def select_task(self, task_id: str) -> bool:
@@ -148,7 +154,7 @@ class TaskTable(ScrollView, can_focus=True):
             self.cursor, self.selected_id = 0, None
         else:
             self.cursor = max(0, min(index, len(self.order) - 1))
-            self.selected_id = self.order[self.cursor]
+            self.selected_id = self.order[self.cursor].task_id
         if keep_visible:
             top = int(self.scroll_y)
             if self.cursor < top:
@@ -223,9 +229,8 @@ class TaskTable(ScrollView, can_focus=True):
         index = int(self.scroll_y) + y - 1
         if index >= len(self.order):
             return Strip.blank(width, self.rich_style)
-        record = self.store.get(self.order[index])
-        if record is None:
-            return Strip.blank(width, self.rich_style)
+        shown = self.order[index]
+        record = self.store.get(shown.task_id) or shown  # gone since: as it was, until the next order
         return self._row(record, index == self.cursor, width)
 
     def _header(self, width: int) -> Strip:
