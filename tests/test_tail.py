@@ -166,3 +166,28 @@ def test_an_inotify_overflow_triggers_a_rescan_and_loses_nothing(samples: Path):
     finally:
         child.kill()
         child.join()
+
+
+def test_a_first_screenful_read_before_the_watch_misses_no_change_made_before_it_started(samples: Path):
+    """The inspector reads the first rows itself, before the tail's watch starts: a file rewritten
+    or deleted in between is caught by the first scan (in the tail's thread, or a child process)."""
+    failure = next(p for p in SAMPLE_RESULTS.iterdir() if b'"FAILURE"' in p.read_bytes()).read_bytes()
+    for child_scan_bytes in (1 << 40, 0):  # small directory: read in the thread; big: in a child
+        directory = samples / f"run-{child_scan_bytes}"
+        shutil.copytree(samples, directory, ignore=shutil.ignore_patterns("run-*"))
+        batches: queue.SimpleQueue = queue.SimpleQueue()
+        tail = DirectoryTail(ResultDirectory(str(directory)), batches.put, first_batch=4, child_scan_bytes=child_scan_bytes)
+        first = tail.read_first_screenful()
+        assert len(first.records) == 4 and first.scanning
+        rewritten, deleted = first.records[0], first.records[1]
+        (directory / rewritten.filename).write_bytes(failure)
+        os.unlink(directory / deleted.filename)
+        tail.start()
+        try:
+            seen = collect(batches, lambda s: any(b.scan_done for b in s))
+            latest = {r.task_id: r for b in seen for r in b.records}
+            assert latest[rewritten.task_id].status == "FAILURE"
+            assert any(deleted.task_id in b.removed for b in seen)
+            assert len(latest.keys() | {r.task_id for r in first.records}) == SAMPLE_COUNT
+        finally:
+            tail.stop()

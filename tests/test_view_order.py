@@ -80,7 +80,7 @@ async def test_the_inspector_filters_in_slices_and_keeps_live_changes(samples):
         app.on_records_arrived(RecordsArrived(TailBatch(records=[app.results.read_record(started.name)])))
         assert app._filtering is not None and app._filter_touched
         await wait_until(pilot, lambda: app._filtering is None, timeout=10)
-        assert table.order == app.store.ordered(table.sort_key, table.sort_reverse, app.predicate)
+        assert table.task_ids == app.store.view(table.sort_key, table.sort_reverse, app.predicate)
         assert app.store.get(started.name[-36:]).status == "FAILURE" and started.name[-36:] in table.task_ids
         assert "FAILURE 3" in summary_text(app) and "filtering" not in summary_text(app)
 
@@ -106,4 +106,4 @@ async def test_changes_waiting_for_a_refresh_survive_a_new_filter(samples):
         app.store.add(app.results.read_record(app.store.get(moved).filename), live=True)
         app._touched.add(moved)
         app._refresh_view()  # moving a row by binary search over an order that still held `gone` raised KeyError
-        assert table.order == app.store.ordered(table.sort_key, table.sort_reverse, app.predicate)
+        assert table.task_ids == app.store.view(table.sort_key, table.sort_reverse, app.predicate)

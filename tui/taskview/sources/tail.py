@@ -119,6 +119,8 @@ class DirectoryTail:
         self.problem: str | None = None
         self._identity = _identity(results.path)
         self._cut: dict[str, tuple[float, int, float]] = {}  # filename -> (mtime, size, monotonic) of a cut read
+        # task id -> record of the first screenful, when read before the watch started (read_first_screenful).
+        self._early: dict[str, TaskRecord] | None = None
 
     @property
     def mode(self) -> str:
@@ -131,6 +133,21 @@ class DirectoryTail:
         elif self.network:
             text += f" ({self.fs_type}: network filesystem)"
         return text
+
+    def read_first_screenful(self) -> TailBatch:
+        """The first rows, read by the caller before ``start``, so that they can be on
+        the first frame (in the tail's thread they wait ~0.2 s for the GIL while the
+        UI starts). Files that change or go before the watch starts are caught by the
+        first scan, which reads every file again once it has."""
+        batch = TailBatch(scanning=True)
+        try:
+            for filename, parsed in islice(self.results.iter_names(), self.first_batch):
+                self._read_into(batch, filename, parsed)
+        except OSError:
+            return TailBatch(scanning=True)  # the first scan says what is wrong
+        batch.scanned = len(batch.records)
+        self._early = {r.task_id: r for r in batch.records}
+        return batch
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="taskview-tail", daemon=True)
@@ -355,6 +372,8 @@ class DirectoryTail:
             except ChildScanFailed as exc:
                 log.warning("reading %s in a child process failed (%s): reading it here", self.results.path, exc)
         batch = TailBatch(scanning=initial, notice=notice)
+        if initial:
+            batch.removed.extend(self._early_gone())
         limit = self.first_batch if initial else self.scan_batch
         began = time.monotonic()
         scanned = 0
@@ -402,14 +421,11 @@ class DirectoryTail:
 
     def _first_scan_in_child(self) -> None:
         began = time.monotonic()
-        # The first screenful is read here, before the child process starts
-        # (~0.1 s of a core that the first paint needs too).
-        batch = TailBatch(scanning=True)
-        for filename, parsed in islice(self.results.iter_names(), self.first_batch):
-            self._read_into(batch, filename, parsed)
-        early = {r.task_id: r for r in batch.records}
-        batch.scanned = len(early)
-        self.deliver(batch)
+        # The first screenful first, before the child process starts (~0.1 s of a
+        # core that the first paint needs too), unless the UI read it already.
+        if self._early is None:
+            self.deliver(self.read_first_screenful())
+        early = self._early or {}
         self._reader = reader = ReaderProcess(self.results)
         scanned = 0
         for records in reader.batches(self._stop.is_set):
@@ -425,7 +441,16 @@ class DirectoryTail:
         if self._stop.is_set():
             return
         log.debug("first scan of %s in a child process: %d files, %.3f s", self.results.path, scanned, time.monotonic() - began)
-        self.deliver(TailBatch(scanning=True, scanned=scanned, scan_done=True))
+        self.deliver(TailBatch(scanning=True, scanned=scanned, scan_done=True, removed=self._early_gone()))
+
+    def _early_gone(self) -> list[str]:
+        """Tasks of the first screenful whose files went before the watch could see them go."""
+        early, self._early = self._early or {}, None
+        gone = []
+        for task_id, record in early.items():
+            if not os.path.lexists(self.results.file_path(record.filename)) and self._known.pop(task_id) is not None:
+                gone.append(task_id)
+        return gone
 
 
 def _identity(path: str) -> tuple[int, int, str] | str:

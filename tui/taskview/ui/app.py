@@ -168,7 +168,11 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
             self.start_replay(self.replay_from_end)
             return
         self.set_interval(STALE_CHECK_SECONDS, self.check_stale)
+        # Read here, before the first frame, so that the first frame has rows.
+        first = self.tail.read_first_screenful()
         self.tail.start()
+        if first.records:
+            self.on_records_arrived(RecordsArrived(first))
 
     def on_unmount(self) -> None:
         if self.tail is not None:
