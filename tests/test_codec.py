@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import bz2
 import pickle
+import re
 import zlib
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLE_RESULTS, sample_file
-from taskview.results.codec import COMPRESSED_MAGIC, PICKLE_REFUSED, Decoded, decode, is_partial, sniff
+from taskview.results.codec import COMPRESSED_MAGIC, PICKLE_REFUSED, Decoded, _has_long_number, decode, is_partial, sniff
 
 REAL_FILES = sorted(p for p in SAMPLE_RESULTS.iterdir() if p.name.startswith("celery-"))
 
@@ -242,3 +243,34 @@ def test_fuzz_json_values_roundtrip_like_python(value):
     decoded = decode(data)
     assert decoded.error is None
     assert decoded.meta == json.loads(data)
+
+
+# The definition the fast check must keep: a run of 19 digits after [ , : or
+# whitespace, maybe signed (the regex it replaced on the hot path).
+_LONG_NUMBER = re.compile(rb"[\[,:\s]-?[0-9]{19}")
+
+
+@settings(max_examples=500)
+@example(b"[-1234567890123456789")
+@example(b"x-1234567890123456789")
+@example(b"\x0b12345678901234567890")
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from([b"[", b",", b":", b" ", b"\n", b"\t", b"\x0b", b"-", b"--", b'"', b"a", b".", b"e", b"{"]),
+            st.integers(1, 30).map(lambda n: (b"9876543210" * 3)[:n]),
+            st.binary(max_size=6),
+        ),
+        max_size=12,
+    ).map(b"".join)
+)
+def test_the_long_number_check_is_the_regex_it_replaced(data: bytes):
+    assert _has_long_number(data) == (_LONG_NUMBER.search(data) is not None)
+
+
+def test_long_numbers_in_text_are_not_numbers():
+    uuid_hex = b'{"uuid": {"__type__": "uuid", "__value__": {"hex": "12345678123456781234567812345678"}}}'
+    assert not _has_long_number(uuid_hex)
+    assert _has_long_number(b'{"a": [1, -12345678901234567890]}')
+    assert _has_long_number(b'{"a":1234567890123456789}') and not _has_long_number(b'{"a":123456789012345678}')
+    assert not _has_long_number(b'{"a": 1.12345678901234567890}')  # a fraction's digits: a float anyway

@@ -36,14 +36,30 @@ DIGITS_ONLY = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 NINETEEN_DIGITS = b"0" * 19
 
 
-#: A run of 19 digits where a JSON number can start: after [ , : or space, maybe
-#: signed. A run after anything else (a quote, a letter: "1234...5678" as a
-#: string, a uuid's hex) is text, which orjson keeps exactly.
-_NUMBER_OF_19_DIGITS = re.compile(rb"[\[,:\s]-?[0-9]{19}")
+#: What can come before a JSON number (before its sign, if any): [ , : or space.
+_BEFORE_A_NUMBER = frozenset(b"[,: \t\n\r\x0b\x0c")
 
 
 def _has_long_number(data: bytes) -> bool:
-    return NINETEEN_DIGITS in data.translate(DIGITS_ONLY) and _NUMBER_OF_19_DIGITS.search(data) is not None
+    """Whether a run of 19 digits or more starts where a JSON number can start.
+
+    A run after anything else (a quote, a letter: "1234...5678" as a string, a
+    uuid's hex) is text, which orjson keeps exactly. Each run is looked at from
+    its first digit (a regex over the whole file took 4 µs, ten times this).
+    """
+    digits = data.translate(DIGITS_ONLY)
+    start = digits.find(NINETEEN_DIGITS)
+    while start >= 0:
+        before = start - 1
+        if before >= 0 and data[before] == 0x2D:  # a minus sign
+            before -= 1
+        if before >= 0 and data[before] in _BEFORE_A_NUMBER:
+            return True
+        end = digits.find(b" ", start)  # the run's end: DIGITS_ONLY makes every other byte a space
+        if end < 0:
+            return False
+        start = digits.find(NINETEEN_DIGITS, end)
+    return False
 
 TYPE_TAG = b'"__type__"'
 _NOT_TEXT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
