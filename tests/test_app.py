@@ -166,6 +166,19 @@ async def test_detail_of_a_failure_shows_traceback_and_whole_meta(app, samples: 
         assert not pane.display
 
 
+async def test_the_selected_row_stays_in_view_when_the_detail_pane_opens(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await loaded(pilot, app)
+        for _ in range(SAMPLE_COUNT - 3):
+            await pilot.press("down")
+        await pilot.press("enter")  # the pane takes most of the height: the table shrinks
+        await wait_until(pilot, lambda: app.detail.display and table.page_rows < SAMPLE_COUNT - 3)
+        await pilot.pause()
+        assert table.scroll_y <= table.cursor < table.scroll_y + table.page_rows
+        on_screen = table.cursor - int(table.scroll_y) + 1  # under the header line
+        assert table.render_line(on_screen).text.startswith(table.selected_id[:8])
+
+
 async def test_detail_links_jump_to_children(app, samples: Path):
     parent = json.loads(by_name(samples, "sampletasks.spawn_children").read_bytes())
     child_ids = [c[0][0] for c in parent["children"]]

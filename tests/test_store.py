@@ -112,6 +112,11 @@ def test_sorts_equal_a_sort_by_value_then_id_with_unknown_values_last():
         store.add(record(f"moved{n}", real_file("STARTED"), 1600.0 + n))
         store.add(record(f"moved{n}", real_file("PROGRESS"), 1700.0 - n))
         assert store.get(f"moved{n}").date_done is None and store.get(f"moved{n}").last_change == 1700.0 - n
+    for n in range(3):  # seen start and finish: a runtime
+        store.add(record(f"ran{n}", real_file("STARTED"), 1800.0 + n))
+        store.add(record(f"ran{n}", real_file("SUCCESS"), 1900.0 + n))
+    assert sum(1 for r in store.records.values() if r.runtime is not None) >= 3
+    assert sum(1 for r in store.records.values() if r.progress is not None) >= 2
     for key, getter in SORT_KEYS.items():
         for reverse in (False, True):
             known = [r for r in store.records.values() if getter(r) is not None]

@@ -156,14 +156,17 @@ class TaskTable(ScrollView, can_focus=True):
             self.cursor = max(0, min(index, len(self.order) - 1))
             self.selected_id = self.order[self.cursor].task_id
         if keep_visible:
-            top = int(self.scroll_y)
-            if self.cursor < top:
-                self.scroll_to(y=self.cursor, animate=False, immediate=True)
-            elif self.cursor >= top + self.page_rows:
-                self.scroll_to(y=self.cursor - self.page_rows + 1, animate=False, immediate=True)
+            self._scroll_to_cursor()
         self.refresh()
         if self.selected_id != old:
             self.post_message(self.Selected(self.selected_id))
+
+    def _scroll_to_cursor(self) -> None:
+        top = int(self.scroll_y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + self.page_rows:
+            self.scroll_to(y=self.cursor - self.page_rows + 1, animate=False, immediate=True)
 
     def action_cursor(self, delta: int) -> None:
         self._select(self.cursor + delta)
@@ -197,6 +200,7 @@ class TaskTable(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self.order) + 1)
+        self._scroll_to_cursor()  # shrunk (the detail pane opened): the selected row stays in view
 
     def _columns(self) -> list[tuple[int, int]]:
         """The columns that fit this width, with their widths: low-priority ones drop out first."""
