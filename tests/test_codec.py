@@ -274,3 +274,8 @@ def test_long_numbers_in_text_are_not_numbers():
     assert _has_long_number(b'{"a": [1, -12345678901234567890]}')
     assert _has_long_number(b'{"a":1234567890123456789}') and not _has_long_number(b'{"a":123456789012345678}')
     assert not _has_long_number(b'{"a": 1.12345678901234567890}')  # a fraction's digits: a float anyway
+    # Many ids in strings (snowflakes), then a number: past the runs looked at one by one.
+    ids = b", ".join(b'"%d"' % (1234567890123456789 + n) for n in range(40))
+    assert not _has_long_number(b'{"ids": [' + ids + b"]}")
+    assert _has_long_number(b'{"ids": [' + ids + b', 12345678901234567890]}')
+    assert _has_long_number(b'{"ids": [' + ids + b", -12345678901234567890]}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -180,7 +181,10 @@ def test_a_first_screenful_read_before_the_watch_misses_no_change_made_before_it
         first = tail.read_first_screenful()
         assert len(first.records) == 4 and first.scanning
         rewritten, deleted = first.records[0], first.records[1]
-        (directory / rewritten.filename).write_bytes(failure)
+        path = directory / rewritten.filename
+        before = path.stat()
+        path.write_bytes(failure)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # within one mtime tick: only the size tells
         os.unlink(directory / deleted.filename)
         tail.start()
         try:
@@ -191,3 +195,30 @@ def test_a_first_screenful_read_before_the_watch_misses_no_change_made_before_it
             assert len(latest.keys() | {r.task_id for r in first.records}) == SAMPLE_COUNT
         finally:
             tail.stop()
+
+
+def test_a_first_screenful_file_deleted_while_the_directory_is_away_is_still_removed(samples: Path):
+    """The first scan cannot list the directory (renamed away); the early file deleted before
+    that is still reported gone once it is back, not kept as a row for good."""
+    batches: queue.SimpleQueue = queue.SimpleQueue()
+    tail = DirectoryTail(ResultDirectory(str(samples)), batches.put, first_batch=4, tick=0.02)
+    deleted = tail.read_first_screenful().records[0]
+    os.unlink(samples / deleted.filename)
+    away = samples.parent / "away"
+    os.rename(samples, away)  # away when the first scan lists it
+    tail.start()
+    try:
+        seen = []
+        deadline = time.monotonic() + 0.5  # the first scan fails meanwhile
+        while time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                seen.append(batches.get(timeout=0.05))
+        os.rename(away, samples)  # back, without the deleted file
+        collect(batches, lambda s: any(deleted.task_id in b.removed for b in s + seen), timeout=6)
+    finally:
+        tail.stop()
+
+
+def test_the_first_screenful_stops_at_its_deadline(samples: Path):
+    tail = DirectoryTail(ResultDirectory(str(samples)), queue.SimpleQueue().put, first_batch=10)
+    assert len(tail.read_first_screenful(0.0).records) == 1  # a slow disk: what was read by then

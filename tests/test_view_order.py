@@ -107,3 +107,21 @@ async def test_changes_waiting_for_a_refresh_survive_a_new_filter(samples):
         app._touched.add(moved)
         app._refresh_view()  # moving a row by binary search over an order that still held `gone` raised KeyError
         assert table.task_ids == app.store.view(table.sort_key, table.sort_reverse, app.predicate)
+
+
+async def test_a_file_read_again_with_the_same_row_leaves_no_old_record_in_the_order(samples):
+    """A re-read (a re-attached directory reads every file again) gives the store new records
+    with the same rows: the order takes them too, rather than keep a second copy of every task."""
+    from taskview.results.scan import ResultDirectory
+    from taskview.sources.tail import TailBatch
+    from taskview.ui.app import RecordsArrived, TaskviewApp
+    from test_app import SAMPLE_COUNT, loaded
+
+    app = TaskviewApp(ResultDirectory(str(samples)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app, SAMPLE_COUNT)
+        again = [app.results.read_record(r.filename) for r in list(app.store.records.values())]
+        app.on_records_arrived(RecordsArrived(TailBatch(records=again)))
+        app._refresh_view()
+        assert all(r is app.store.get(r.task_id) for r in app.view.everything)
+        assert all(r is app.store.get(r.task_id) for r in app.table.order)

@@ -134,15 +134,19 @@ class DirectoryTail:
             text += f" ({self.fs_type}: network filesystem)"
         return text
 
-    def read_first_screenful(self) -> TailBatch:
+    def read_first_screenful(self, seconds: float | None = None) -> TailBatch:
         """The first rows, read by the caller before ``start``, so that they can be on
         the first frame (in the tail's thread they wait ~0.2 s for the GIL while the
         UI starts). Files that change or go before the watch starts are caught by the
-        first scan, which reads every file again once it has."""
+        first scan, which reads every file again once it has. ``seconds``: stop
+        reading then (a slow disk, big files), with what was read."""
         batch = TailBatch(scanning=True)
+        deadline = None if seconds is None else time.monotonic() + seconds
         try:
             for filename, parsed in islice(self.results.iter_names(), self.first_batch):
                 self._read_into(batch, filename, parsed)
+                if deadline is not None and time.monotonic() > deadline:
+                    break
         except OSError:
             return TailBatch(scanning=True)  # the first scan says what is wrong
         batch.scanned = len(batch.records)
@@ -403,7 +407,10 @@ class DirectoryTail:
                         self.deliver(batch)
                         batch, limit = TailBatch(scanning=initial), self.scan_batch
         except OSError as exc:
-            self.deliver(TailBatch(scanning=initial, scan_done=initial, notice=f"cannot list {self.results.path}: {exc.strerror or exc}"))
+            self.deliver(TailBatch(
+                scanning=initial, scan_done=initial, removed=batch.removed,
+                notice=f"cannot list {self.results.path}: {exc.strerror or exc}",
+            ))
             return
         gone = [] if initial else [task_id for task_id in self._known if task_id not in present]
         for task_id in gone:
@@ -432,8 +439,8 @@ class DirectoryTail:
             batch = TailBatch(scanning=True)
             for record in records:
                 seen = early.get(record.task_id)
-                if seen is not None and record.mtime <= seen.mtime:
-                    continue  # read here already, and no older than what the child saw
+                if seen is not None and record.mtime == seen.mtime and record.size == seen.size:
+                    continue  # read here already, as the child saw it (a rewrite within one mtime tick changes the size)
                 self._take(batch, record.filename, record)
             scanned += len(records)
             batch.scanned = max(scanned, len(early))

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Re-sorting is O(N log N): on a big store it is done less often.
 BIG_STORE = 50_000
+#: How long the inspector reads the first rows before its first frame.
+FIRST_SCREEN_SECONDS = 0.05
 #: Up to this many changed rows are moved into place one by one (update_order);
 #: more at once (the first scan, a flood) and the whole store is re-sorted.
 INCREMENTAL_LIMIT = 500
@@ -168,10 +170,12 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
             self.start_replay(self.replay_from_end)
             return
         self.set_interval(STALE_CHECK_SECONDS, self.check_stale)
-        # Read here, before the first frame, so that the first frame has rows.
-        first = self.tail.read_first_screenful()
-        self.tail.start()
-        if first.records:
+        # Read here, before the first frame, so that the first frame has rows: for at
+        # most a few frames' time, and not from a network filesystem (any read may stall).
+        tail = self.tail
+        first = None if tail.poll_interval is not None else tail.read_first_screenful(FIRST_SCREEN_SECONDS)
+        tail.start()
+        if first is not None and first.records:
             self.on_records_arrived(RecordsArrived(first))
 
     def on_unmount(self) -> None:
@@ -209,9 +213,11 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
             store.remove(task_id)
         if recorder is not None:
             recorder.after(store, olds, batch.records, changed, batch.removed, live=not batch.scanning)
-        if changed or batch.removed:
-            self._touched.update(changed)
-            self._touched.update(batch.removed)
+        # Every task read is touched, not only the changed rows: a file read again with
+        # the same row gives the store a new record, which the order must hold too (it
+        # would keep the old one alive: a second copy of every task after a re-attach).
+        self._touched.update(r.task_id for r in batch.records)
+        self._touched.update(batch.removed)
         if batch.scanning:
             self.scan = None if batch.scan_done else batch.scanned
             if len(store) >= self._next_gc_freeze or batch.scan_done:
@@ -306,7 +312,9 @@ class TaskviewApp(ControlActions, ReplayActions, App[None]):
             shown = self._filter_rows  # the last slice may have ended the previous step
             self._filtering = None
             table = self.table
-            touched, self._filter_touched = self._filter_touched, set()
+            # Changes too many to move one by one wait in _touched for a full re-sort
+            # (which filters again): until then, this order must not show them as they were.
+            touched, self._filter_touched = self._filter_touched | self._touched, set()
             if touched:
                 shown = update_order(self.store, shown, touched, table.sort_key, table.sort_reverse, self.predicate)
             self._show_order(shown)
