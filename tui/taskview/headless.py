@@ -18,8 +18,7 @@ from typing import IO, Any
 import orjson
 
 from .results.parallel import map_forked, run_forked, split
-from .results.files import parse_name
-from .results.scan import ResultDirectory
+from .results.scan import ResultDirectory, parsed_listing
 from .text import one_line
 
 DUMP_FIELDS = (
@@ -257,7 +256,7 @@ def _shares(results: ResultDirectory, jobs: int) -> list[Sequence[str]]:
 
 def _count(results: ResultDirectory, names: Sequence[str]) -> dict[str, Any]:
     """Counts of one share of the files, as JSON (it may come from a forked child)."""
-    listing = [(name, parsed) for name in names if (parsed := parse_name(name)) is not None]
+    listing = parsed_listing(names)
     by_status: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     unreadable: list[dict[str, str]] = []

@@ -207,7 +207,7 @@ class Store:
                 records[bisect_left(records, task_id, key=_by_id)] = current[task_id]
             self._ids_replaced = set()
         if self._ids_new:
-            # In place (only view() reads this list, and copies it): one list fewer at the peak.
+            # In place (only ordered() reads this list, and copies it): one list fewer at the peak.
             records.extend(sorted(map(self.records.__getitem__, self._ids_new), key=_by_id))
             self._ids_new = set()
             records.sort(key=_by_id)  # two sorted runs: Timsort merges them in one pass

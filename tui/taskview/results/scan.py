@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -51,6 +51,11 @@ def _flat(full: FullRead) -> MetaRead:
 
 #: (filename, parsed name) pairs, as ``ResultDirectory.list`` gives them.
 Listing = Sequence[tuple[str, ResultName]]
+
+
+def parsed_listing(names: Iterable[str]) -> Listing:
+    """The result files among directory entry names, each with its parsed name."""
+    return [(name, parsed) for name in names if (parsed := parse_name(name)) is not None]
 
 
 class ResultDirectory:
@@ -156,7 +161,7 @@ class ResultDirectory:
         if names is None:
             names = self.entry_names()
         if type(self).read_full is not ResultDirectory.read_full:  # files that are not plain files here
-            for full in self.read_all([(name, parsed) for name in names if (parsed := parse_name(name)) is not None]):
+            for full in self.read_all(parsed_listing(names)):
                 yield _flat(full)
             return
         is_regular, loads, max_bytes = stat.S_ISREG, loads_plain_json, self.max_bytes
