@@ -1,20 +1,23 @@
+"""Fixtures every layer's tests use. Shared helpers live in tests/helpers, not here."""
+
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_RESULTS = ROOT / "sample_results"
+from helpers.samples import SAMPLE_RESULTS
+
+LAYERS = ("unit", "app", "integration")
 
 
-def sample_file(name_part: str) -> Path:
-    """The one file in sample_results whose meta mentions ``name_part`` (a task name or state)."""
-    matches = [p for p in sorted(SAMPLE_RESULTS.iterdir()) if name_part.encode() in p.read_bytes()]
-    assert matches, f"no sample file mentions {name_part!r}"
-    return matches[0]
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is marked with its folder's layer: `pytest -m unit` runs the fast ones."""
+    for item in items:
+        for layer in LAYERS:
+            if f"/tests/{layer}/" in str(item.path):
+                item.add_marker(layer)
 
 
 @pytest.fixture
@@ -23,13 +26,3 @@ def samples(tmp_path: Path) -> Path:
     target = tmp_path / "results"
     shutil.copytree(SAMPLE_RESULTS, target)
     return target
-
-
-async def wait_until(pilot, condition, timeout: float = 10.0) -> float:
-    """Let the app run until ``condition()`` holds; returns when it did (time.monotonic)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.02)
-    return time.monotonic()

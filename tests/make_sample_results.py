@@ -27,8 +27,12 @@ sys.path.insert(0, str(HERE))
 
 from celery import group  # noqa: E402
 
-from celery_harness import (  # noqa: E402
-    GROUP_PREFIX, TASK_PREFIX, CeleryWorker, celery_backend)
+from helpers.celery_harness import (  # noqa: E402
+    GROUP_PREFIX,
+    TASK_PREFIX,
+    CeleryWorker,
+    celery_backend,
+)
 
 REPO = HERE.parent
 #: Task/group ids are derived from labels: regenerating gives the same file

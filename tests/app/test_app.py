@@ -1,0 +1,221 @@
+"""The inspector driven like a user drives it (Textual's Pilot), on real worker files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, OptionList, TextArea
+
+from helpers.pilot import loaded, plain, summary_text, wait_until
+from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS, by_name, status_of
+from taskview.results.scan import ResultDirectory
+from taskview.ui.app import TaskviewApp
+from taskview.ui.detail_pane import DetailPane
+from taskview.ui.help_screen import HelpScreen
+from taskview.ui.task_table import TaskTable
+
+
+@pytest.fixture
+def app(samples: Path) -> TaskviewApp:
+    return TaskviewApp(ResultDirectory(str(samples)))
+
+
+async def test_every_task_shows_with_counts_in_the_summary(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        assert set(table.task_ids) == set(app.store.records)
+        text = summary_text(app)
+        assert f"{SAMPLE_COUNT} tasks" in text
+        assert "SUCCESS 12" in text and "FAILURE 2" in text and "GOING_TO_SLEEP 1" in text
+        assert "[inotify]" in text
+
+
+async def test_keys_move_the_cursor(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        assert table.cursor == 0
+        await pilot.press("j", "j", "down")
+        assert table.cursor == 3 and table.selected_id == table.task_ids[3]
+        await pilot.press("k")
+        assert table.cursor == 2
+        await pilot.press("G")
+        assert table.cursor == SAMPLE_COUNT - 1
+        await pilot.press("g")
+        assert table.cursor == 0
+
+
+async def test_sort_keys_and_header_clicks(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        assert (table.sort_key, table.sort_reverse) == ("last_change", True)
+        await pilot.press("s")  # wraps around to the first column
+        assert table.sort_key == "id"
+        assert table.task_ids == sorted(table.task_ids, reverse=True)
+        await pilot.press("S")
+        assert table.sort_key == "id" and not table.sort_reverse
+        assert table.task_ids == sorted(table.task_ids)
+        # Click the NAME header: ascending names, unknown names last; again: descending.
+        await pilot.click(TaskTable, offset=(25, 0))
+        assert table.sort_key == "name"
+        names = [app.store.get(i).name for i in table.task_ids]
+        known = [n for n in names if n]
+        assert known == sorted(known, reverse=table.sort_reverse)
+        first = table.sort_reverse
+        await pilot.click(TaskTable, offset=(25, 0))
+        assert table.sort_reverse is not first
+
+
+async def test_filter_as_you_type_enter_keeps_esc_clears(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        await pilot.press("slash")
+        assert app.query_one("#filter", Input).has_focus
+        await pilot.press(*"status:FAILURE")
+        assert len(table.task_ids) == 2
+        assert all(app.store.get(i).status == "FAILURE" for i in table.task_ids)
+        assert "2/" in summary_text(app) and "FAILURE 2" in summary_text(app)
+        assert "SUCCESS" not in summary_text(app)
+        await pilot.press("enter")
+        assert table.has_focus and len(table.task_ids) == 2
+        await pilot.press("escape")
+        assert len(table.task_ids) == SAMPLE_COUNT
+        await pilot.press("slash", *"-status:SUCCESS", "enter")
+        assert len(table.task_ids) == SAMPLE_COUNT - 12
+
+
+async def test_selection_stays_on_its_task_while_rows_change(app, samples: Path):
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        await pilot.press("j", "j", "j")
+        chosen = table.selected_id
+        # Three new tasks arrive; newest-first puts them above the selection.
+        for n, status in enumerate(("SUCCESS", "FAILURE", "REVOKED")):
+            src = next(p for p in sorted(SAMPLE_RESULTS.iterdir()) if status_of(p) == status)
+            shutil.copy(src, samples / f"celery-task-meta-new-{n}")
+        await wait_until(pilot, lambda: len(table.task_ids) == SAMPLE_COUNT + 3)
+        assert table.selected_id == chosen
+        assert table.task_ids[table.cursor] == chosen and table.cursor == 6
+        # A file removed (result_expires cleanup) leaves the table; the selection stays.
+        os.unlink(samples / "celery-task-meta-new-1")
+        await wait_until(pilot, lambda: len(table.task_ids) == SAMPLE_COUNT + 2)
+        assert table.selected_id == chosen
+
+
+async def test_follow_keeps_the_newest_change_selected(app, samples: Path):
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        await pilot.press("s", "G", "f")
+        assert (table.sort_key, table.cursor) == ("last_change", 0)
+        assert "follow" in summary_text(app)
+        shutil.copy(by_name(SAMPLE_RESULTS, "sampletasks.unicode_result"), samples / "celery-task-meta-newest")
+        await wait_until(pilot, lambda: table.selected_id == "newest")
+        assert table.cursor == 0
+
+
+async def test_detail_of_a_failure_shows_traceback_and_whole_meta(app, samples: Path):
+    failure = by_name(samples, "sampletasks.fail_custom")
+    meta = json.loads(failure.read_bytes())
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        assert table.select_task(meta["task_id"])
+        await pilot.press("enter")
+        pane = app.query_one(DetailPane)
+        body = pane.query_one("#detail-body", TextArea)
+        await wait_until(pilot, lambda: meta["task_id"] in body.text)
+        assert json.loads(body.text) == meta  # the whole meta, untruncated
+        assert pane.query_one("#detail-traceback").display
+        header = plain(pane.query_one("#detail-header"))
+        assert "FAILURE" in header and "sampletasks.fail_custom" in header
+        # Esc closes the pane.
+        await pilot.press("escape")
+        assert not pane.display
+
+
+async def test_the_selected_row_stays_in_view_when_the_detail_pane_opens(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await loaded(pilot, app)
+        for _ in range(SAMPLE_COUNT - 3):
+            await pilot.press("down")
+        await pilot.press("enter")  # the pane takes most of the height: the table shrinks
+        await wait_until(pilot, lambda: app.detail.display and table.page_rows < SAMPLE_COUNT - 3)
+        await pilot.pause()
+        assert table.scroll_y <= table.cursor < table.scroll_y + table.page_rows
+        on_screen = table.cursor - int(table.scroll_y) + 1  # under the header line
+        assert table.render_line(on_screen).text.startswith(table.selected_id[:8])
+
+
+async def test_detail_links_jump_to_children(app, samples: Path):
+    parent = json.loads(by_name(samples, "sampletasks.spawn_children").read_bytes())
+    child_ids = [c[0][0] for c in parent["children"]]
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        table.select_task(parent["task_id"])
+        await pilot.press("enter")
+        related = app.query_one("#detail-related", OptionList)
+        await wait_until(pilot, lambda: related.option_count == len(child_ids))
+        related.focus()
+        await pilot.press("down", "enter")
+        assert table.selected_id in child_ids
+
+
+async def test_the_detail_of_an_unreadable_file_shows_reason_and_escaped_bytes(app, samples: Path):
+    (samples / "celery-task-meta-hostile").write_bytes(b"\x1b[2J\x1b]52;c;AAAA\x07 not json")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app, SAMPLE_COUNT + 1)
+        table.select_task("hostile")
+        await pilot.press("enter")
+        body = app.query_one("#detail-body", TextArea)
+        await wait_until(pilot, lambda: "not json" in body.text)
+        assert "\x1b" not in body.text and "\\x1b[2J" in body.text
+        header = plain(app.query_one("#detail-header"))
+        assert "unreadable" in header and "not a Celery result" in header
+
+
+async def test_help_screen_lists_the_keys(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = " ".join(plain(w) for w in app.screen.query("Static"))
+        for words in ("Filter", "Follow", "Copy id", "Quit", "status:FAILURE"):
+            assert words in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_copy_puts_the_task_id_on_the_clipboard(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await loaded(pilot, app)
+        await pilot.press("j", "c")
+        assert app.clipboard == table.selected_id
+
+
+async def test_q_quits(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("q")
+        assert not app.is_running and app.return_code == 0
+
+
+async def test_an_empty_directory(tmp_path: Path):
+    app = TaskviewApp(ResultDirectory(str(tmp_path)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.scan is None and "0 tasks" in summary_text(app))
+        assert app.table.task_ids == []
+        await pilot.press("enter", "j", "c", "s", "slash", "x", "escape")  # nothing to act on: no error
+        assert app.is_running
+
+
+async def test_control_keys_without_a_broker_say_how_to_connect(app):
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(pilot, app)
+        for key in ("n", "x", "R"):
+            app.notice = None
+            await pilot.press(key)
+            assert app.notice is not None and "not connected to a broker" in app.notice
+            assert "--demo" in app.notice
+        assert app.screen is app.screen_stack[0]  # no dialog opened

@@ -1,0 +1,140 @@
+"""Files no worker should write but a directory can hold: taskview keeps working on each.
+
+Each starts from a real worker file (sample_results) and changes one thing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers.pilot import wait_until
+from helpers.samples import real_meta
+from taskview.results.scan import ResultDirectory
+from taskview.store import Store
+from taskview.ui.app import TaskviewApp
+from taskview.ui.detail_pane import DetailPane
+
+
+class Nested:
+    """A list nested ``depth`` deep, written as JSON text (building it needs no recursion)."""
+
+    def __init__(self, depth: int) -> None:
+        self.text = "[" * depth + "]" * depth
+
+
+def write(directory: Path, task_id: str, meta: dict) -> None:
+    meta = {**meta, "task_id": task_id}
+    deep = {k: v for k, v in meta.items() if isinstance(v, Nested)}
+    text = json.dumps({k: (f"@{k}@" if k in deep else v) for k, v in meta.items()})
+    for key, value in deep.items():
+        text = text.replace(f'"@{key}@"', value.text)
+    (directory / f"celery-task-meta-{task_id}").write_text(text)
+
+
+def hostile_directory(samples: Path) -> Path:
+    # 1000 deep: orjson reads it (its limit is 1024), a plain repr() of it overflows the stack.
+    write(samples, "deep-args", {**real_meta("SUCCESS"), "args": Nested(1000)})
+    write(samples, "deep-result", {**real_meta("SUCCESS"), "result": Nested(600)})
+    write(samples, "too-deep", {**real_meta("SUCCESS"), "result": Nested(5000)})
+    write(samples, "huge-progress", {**real_meta("PROGRESS"), "result": {"current": 10**400, "total": 1}})
+    parent = real_meta("SUCCESS")
+    write(samples, "same-parent-group", {**parent, "parent_id": "p1", "group_id": "p1", "children": [[["p1", None], None]]})
+    write(samples, "long-name", {**parent, "name": "x" * 30000})
+    return samples
+
+
+def test_headless_modes_survive_hostile_files(samples: Path):
+    hostile_directory(samples)
+    for args in (["--stats", "--json"], ["--dump", "jsonl"], ["--dump", "csv"], ["--stats"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "taskview", str(samples), *args], capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == 0, (args, proc.stderr[-2000:])
+        assert "Traceback" not in proc.stderr
+    rows = {json.loads(line)["task_id"]: json.loads(line) for line in subprocess.run(
+        [sys.executable, "-m", "taskview", str(samples), "--dump", "jsonl"], capture_output=True, text=True
+    ).stdout.splitlines()}
+    # Nested deeper than a dump can write: the row stays, with its status and the reason.
+    for task_id in ("deep-result", "deep-args"):
+        assert rows[task_id]["status"] == "SUCCESS"
+        assert rows[task_id]["error"] in (None, "nested too deeply to dump")
+    assert rows["too-deep"]["status"] is None and rows["too-deep"]["error"] == "json nested too deeply"
+
+
+
+async def test_the_inspector_survives_hostile_files(samples: Path):
+    hostile_directory(samples)
+    count = len(list(samples.iterdir()))
+    app = TaskviewApp(ResultDirectory(str(samples)))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: len(app.table.task_ids) == count and app.scan is None)
+        assert app.store.get("huge-progress").progress is None
+        assert app.store.get("deep-args").status == "SUCCESS"
+        assert app.store.get("too-deep").error == "json nested too deeply"
+        for task_id in ("deep-result", "same-parent-group", "long-name", "deep-args", "too-deep"):
+            app.table.select_task(task_id)
+            await pilot.press("enter")
+            body = app.query_one("#detail-body")
+            await wait_until(pilot, lambda: task_id in body.text)
+            await pilot.press("escape")
+        for key in ("s", "s", "s", "s", "s", "s", "s", "s", "S"):
+            await pilot.press(key)  # every sort column, with the hostile rows in
+        assert app.is_running
+
+
+async def test_escape_sequences_in_a_task_id_never_reach_the_terminal(samples: Path):
+    task_id = "a\x1b]2;PWNED\x07[reverse red]BOOM"
+    write(samples, task_id, real_meta("SUCCESS"))
+    app = TaskviewApp(ResultDirectory(str(samples)))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: task_id in app.store and app.scan is None)
+        await wait_until(pilot, lambda: app.table.select_task(task_id))
+        await pilot.press("c")
+        assert app.clipboard == task_id  # the id itself, for the user's paste
+        toasts = [str(n.message) for n in app._notifications]
+        assert any("\\x1b]2;PWNED\\x07[reverse red]BOOM" in t for t in toasts), toasts
+        assert not any("\x1b" in t for t in toasts)
+        # A jump to an id with markup in it is shown as text, not parsed.
+        app.query_one(DetailPane).post_message(DetailPane.JumpTo("[/bogus]"))
+        await pilot.pause(0.2)
+        assert app.is_running
+
+
+def test_stats_text_escapes_file_names(samples: Path):
+    (samples / "celery-task-meta-x\x1b[31mred").write_bytes(b"")
+    proc = subprocess.run([sys.executable, "-m", "taskview", str(samples), "--stats"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "\x1b" not in proc.stdout and "\\x1b[31mred" in proc.stdout
+
+
+async def test_a_symlinked_directory_is_watched_live(samples: Path, tmp_path: Path):
+    link = tmp_path / "link"
+    link.symlink_to(samples)
+    app = TaskviewApp(ResultDirectory(str(link)))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: app.scan is None and len(app.store) > 0)
+        shutil.copy(next(samples.iterdir()), samples / "celery-task-meta-via-link")
+        await wait_until(pilot, lambda: "via-link" in app.store, timeout=3)  # long before the 30 s reconcile
+
+
+async def test_a_file_moved_in_from_elsewhere_appears(samples: Path, tmp_path: Path):
+    app = TaskviewApp(ResultDirectory(str(samples)))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: app.scan is None and len(app.store) > 0)
+        outside = tmp_path / "celery-task-meta-moved-in"
+        shutil.copy(next(samples.iterdir()), outside)
+        os.rename(outside, samples / outside.name)
+        await wait_until(pilot, lambda: "moved-in" in app.store, timeout=3)
+
+
+def test_store_add_of_hostile_records(samples: Path):
+    hostile_directory(samples)
+    store = Store()
+    for batch in ResultDirectory(str(samples)).scan():
+        store.add_many(batch)
+    for key in ("id", "name", "status", "worker", "time", "runtime", "last_change", "progress", "size"):
+        store.view(key, True)

@@ -1,0 +1,140 @@
+"""What the screen shows, as committed SVGs (pytest-textual-snapshot).
+
+Update after a deliberate change with `pytest tests/test_snapshots.py --snapshot-update`,
+then look at the SVGs (open snapshot_report.html) before committing them.
+Times are frozen: files get fixed mtimes, the app a fixed clock, TZ is UTC, and the
+directory lives at a fixed path, so every run draws the same screen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS
+from taskview.results.scan import ResultDirectory
+from taskview.ui.app import TaskviewApp
+
+FIXED_ROOT = Path("/tmp/taskview-snapshots")
+NOW = 1_795_000_000.0  # what the frozen clock says
+
+
+@pytest.fixture(autouse=True)
+def utc():
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+def fixed_directory(name: str, with_samples: bool = True) -> Path:
+    target = FIXED_ROOT / name
+    shutil.rmtree(target, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if with_samples:
+        shutil.copytree(SAMPLE_RESULTS, target)
+        for n, path in enumerate(sorted(target.iterdir())):
+            os.utime(path, (NOW - 600 + n * 7, NOW - 600 + n * 7))
+    else:
+        target.mkdir()
+    return target
+
+
+def make_app(directory: Path) -> TaskviewApp:
+    return TaskviewApp(ResultDirectory(str(directory)), clock=lambda: NOW)
+
+
+async def until_loaded(pilot, count: int = SAMPLE_COUNT) -> None:
+    app = pilot.app
+    deadline = time.monotonic() + 10
+    while not (len(app.table.task_ids) == count and app.scan is None):
+        assert time.monotonic() < deadline
+        await pilot.pause(0.05)
+    await pilot.pause(0.2)  # one summary refresh
+
+
+def task_named(directory: Path, name: str) -> str:
+    for path in directory.iterdir():
+        meta = json.loads(path.read_bytes())
+        if meta.get("name") == name:
+            return meta["task_id"]
+    raise AssertionError(name)
+
+
+def test_empty_directory(snap_compare):
+    app = make_app(fixed_directory("empty", with_samples=False))
+
+    async def run_before(pilot):
+        await until_loaded(pilot, 0)
+
+    assert snap_compare(app, terminal_size=(100, 20), run_before=run_before)
+
+
+def test_sample_results(snap_compare):
+    app = make_app(fixed_directory("sample_results"))
+    assert snap_compare(app, terminal_size=(130, 30), run_before=until_loaded)
+
+
+def test_sample_results_80x24(snap_compare):
+    app = make_app(fixed_directory("sample_results"))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=until_loaded)
+
+
+def test_detail_of_a_failure(snap_compare):
+    directory = fixed_directory("sample_results")
+    failure = task_named(directory, "sampletasks.fail_custom")
+    app = make_app(directory)
+
+    async def run_before(pilot):
+        await until_loaded(pilot)
+        pilot.app.table.select_task(failure)
+        await pilot.press("enter")
+        deadline = time.monotonic() + 10
+        while failure not in pilot.app.query_one("#detail-body").text:
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(160, 40), run_before=run_before)
+
+
+def test_filter_active(snap_compare):
+    app = make_app(fixed_directory("sample_results"))
+
+    async def run_before(pilot):
+        await until_loaded(pilot)
+        await pilot.press("slash", *"-status:SUCCESS")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(120, 24), run_before=run_before)
+
+
+def test_replay_paused_midway(snap_compare):
+    """--replay of sample_results, stepped to the 18th of 21 events: the timeline bar and the table as of then."""
+    from taskview.replay.timeline import from_results
+
+    directory = fixed_directory("replay")
+    # Unfinished tasks replay at their file's mtime: a few seconds after the last finished one.
+    done = max(json.loads(p.read_bytes()).get("date_done") or "" for p in directory.iterdir())
+    last_done = datetime.fromisoformat(done).timestamp()
+    for n, path in enumerate(sorted(directory.iterdir())):
+        os.utime(path, (last_done + 3 + n, last_done + 3 + n))
+    results = ResultDirectory(str(directory))
+    app = TaskviewApp(results, replay=from_results(results))
+
+    async def run_before(pilot):
+        await pilot.press(*["]"] * 18)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(110, 26), run_before=run_before)

@@ -1,0 +1,1 @@
+"""What the tests share: sample files, driving the app, running the CLI, workers and brokers."""

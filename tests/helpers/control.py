@@ -1,0 +1,200 @@
+"""Helpers for the control tests: waiting on result files, finding leftover processes,
+and a demo worker started exactly as a user would (``celery -A taskview.control.demo_tasks worker``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from taskview.control import demo_tasks
+from taskview.results.codec import decode
+
+TASK_PREFIX = "celery-task-meta-"
+
+
+def read_status(results: Path, task_id: str) -> tuple[str | None, dict | None]:
+    """(status, meta) of a task's file as taskview decodes it; (None, None) while absent/partial."""
+    try:
+        raw = (Path(results) / f"{TASK_PREFIX}{task_id}").read_bytes()
+    except FileNotFoundError:
+        return None, None
+    meta = decode(raw).meta
+    if not isinstance(meta, dict):
+        return None, None
+    return meta.get("status"), meta
+
+
+def wait_status(results: Path, task_id: str, status: str | set[str], timeout: float = 10.0) -> tuple[dict, float]:
+    """Wait until the task's file says ``status``; returns (meta, seconds waited)."""
+    wanted = {status} if isinstance(status, str) else set(status)
+    start = time.monotonic()
+    seen = None
+    while True:
+        seen, meta = read_status(results, task_id)
+        if seen in wanted:
+            return meta, time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"{task_id}: wanted {wanted} within {timeout} s, file says {seen}")
+        time.sleep(0.02)
+
+
+def processes_mentioning(marker: str) -> list[tuple[int, str]]:
+    """(pid, command line) of every live process whose command line or environment mentions
+    ``marker``, and of every descendant of one.
+
+    Descendants count because a worker's pool processes may carry neither: with
+    setproctitle installed, Celery retitles them ("[celeryd: w@host:ForkPoolWorker-1]"),
+    which overwrites the memory /proc shows as their command line and environment.
+    """
+    needle = marker.encode()
+    cmdlines: dict[int, bytes] = {}
+    parents: dict[int, int] = {}
+    hits: set[int] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        pid = int(entry)
+        stat = _stat_fields(entry)
+        if stat is None or stat[0] == b"Z":
+            continue  # gone, or a zombie (dead, not yet reaped)
+        parents[pid] = int(stat[1])
+        for name in ("cmdline", "environ"):
+            try:
+                with open(f"/proc/{entry}/{name}", "rb") as fh:
+                    data = fh.read()
+            except OSError:
+                continue
+            if name == "cmdline":
+                cmdlines[pid] = data
+            if needle in data:
+                hits.add(pid)
+    found = set(hits)
+    grew = True
+    while grew:
+        children = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= children
+        grew = bool(children)
+    return sorted((pid, cmdlines.get(pid, b"").replace(b"\0", b" ").decode(errors="replace")) for pid in found)
+
+
+def _stat_fields(pid: str) -> list[bytes] | None:
+    """(state, parent pid, ...) from /proc/PID/stat; None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def wait_no_process(marker: str, timeout: float = 5.0) -> float:
+    """Wait until no process mentions ``marker`` (nor descends from one), and every one
+    seen doing so at the start has ended; returns the seconds it took."""
+    start = time.monotonic()
+    seen = {pid for pid, _ in processes_mentioning(marker)}
+    while True:
+        left = processes_mentioning(marker)
+        seen.update(pid for pid, _ in left)
+        # An orphaned pool process is reparented: it no longer descends from anything marked.
+        alive = [pid for pid in seen if (fields := _stat_fields(str(pid))) is not None and fields[0] != b"Z"]
+        if not left and not alive:
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"processes left behind: {left or alive}")
+        time.sleep(0.05)
+
+
+def wait_processes(marker: str, count: int, timeout: float = 5.0) -> list[tuple[int, str]]:
+    """Wait until at least ``count`` processes mention ``marker`` (a pool replacing a
+    terminated child has one fewer for a moment); returns them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = processes_mentioning(marker)
+        if len(found) >= count:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"wanted {count} processes mentioning {marker}, found {found}")
+        time.sleep(0.05)
+
+
+class DemoWorkerProcess:
+    """``python -m celery -A taskview.control.demo_tasks worker`` on a real broker, as a user runs it.
+
+    A unique node name and queue per instance, so that nothing else on a
+    shared broker interferes; the queue is deleted afterwards.
+    """
+
+    def __init__(self, broker_url: str, results: Path, tmp: Path, *, concurrency: int = 2) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.broker_url = broker_url
+        self.results = Path(results)
+        self.queue = f"taskview-test-{tag}"
+        self.nodename = f"taskview-test-{tag}@{socket.gethostname()}"
+        self.ready_file = Path(tmp) / f"ready-{tag}"
+        self.log_path = Path(tmp) / f"worker-{tag}.log"
+        self.marker = tag
+        self.concurrency = concurrency
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> DemoWorkerProcess:
+        env = dict(os.environ)
+        env.update({
+            "CELERY_BROKER_URL": self.broker_url,
+            demo_tasks.ENV_RESULTS: str(self.results),
+            demo_tasks.ENV_QUEUE: self.queue,
+            demo_tasks.ENV_READY_FILE: str(self.ready_file),
+            demo_tasks.ENV_PARENT_PID: str(os.getpid()),
+            "PYTHONUNBUFFERED": "1",
+        })
+        cmd = [sys.executable, "-m", "celery", "-A", "taskview.control.demo_tasks", "worker",
+               "-P", "prefork", "-c", str(self.concurrency), "-n", self.nodename,
+               "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info"]
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, env=env, cwd=self.results.parent, stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while not self.ready_file.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise AssertionError(f"demo worker did not start:\n{self.log()}")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait(5)
+        self._log.close()
+        self._delete_queue()
+
+    def _delete_queue(self) -> None:
+        app = demo_tasks.make_app(str(self.results), broker_url=self.broker_url, queue=self.queue)
+        try:
+            with app.connection_for_write(connect_timeout=2) as conn:
+                conn.ensure_connection(max_retries=1)
+                conn.default_channel.queue_delete(self.queue)
+        except Exception:
+            pass
+        finally:
+            app.close()
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""

@@ -1,0 +1,103 @@
+"""The first scan of a big directory in a child process: the same records as reading in-process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS
+from helpers.tail import collect, run_tail
+from taskview.results.record import ROW_FIELDS, records_from_batch, records_to_batch
+from taskview.results.scan import ResultDirectory
+from taskview.sources.child_scan import ChildScanFailed, scan_in_child, worth_a_child
+
+
+def rows(records) -> dict[str, list]:
+    return {r.task_id: [getattr(r, f) for f in ROW_FIELDS] for r in records}
+
+
+def test_child_rows_equal_an_in_process_scan(samples: Path):
+    (samples / "celery-task-meta-cut").write_bytes(b'{"status": "SUCC')
+    # A file name that is not UTF-8: its id carries surrogates, which orjson refuses.
+    os.close(os.open(os.path.join(os.fsencode(samples), b"celery-task-meta-\xff\xfe"), os.O_CREAT | os.O_WRONLY, 0o644))
+    results = ResultDirectory(str(samples))
+    here = rows(r for batch in results.scan() for r in batch)
+    there = rows(r for batch in scan_in_child(results, lambda: False) for r in batch)
+    assert len(there) == SAMPLE_COUNT + 2 and there == here
+    record = next(r for batch in scan_in_child(results, lambda: False) for r in batch if r.status == "SUCCESS")
+    assert record.status is "SUCCESS"  # noqa: F632 - one string shared by every row again
+
+
+def test_the_tail_reads_a_big_directory_in_a_child(samples: Path):
+    # The first 5 files are read in the tail's thread while the child starts; not twice.
+    tail, batches = run_tail(samples, child_scan_bytes=0, first_batch=5)
+    try:
+        seen = collect(batches, lambda seen: any(b.scan_done for b in seen))
+    finally:
+        tail.stop()
+    records = [r for b in seen for r in b.records]
+    assert len(seen[0].records) == 5 and len(records) == SAMPLE_COUNT
+    assert rows(records) == rows(r for batch in ResultDirectory(str(samples)).scan() for r in batch)
+    assert seen[-1].scanned == SAMPLE_COUNT
+    assert set(tail._known) == {r.task_id for r in records}  # reconciles know every file
+
+
+def test_a_failing_child_says_why(tmp_path: Path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    results = ResultDirectory(str(gone))
+    shutil.rmtree(gone)
+    with pytest.raises(ChildScanFailed, match="cannot read .*gone"):
+        list(scan_in_child(results, lambda: False))
+
+
+def test_only_big_plain_directories_get_a_child(samples: Path):
+    from taskview.results.archive import ResultArchive  # noqa: F401 - archives are not tailed, but never forked
+
+    results = ResultDirectory(str(samples))
+    assert not worth_a_child(results)  # 21 files
+    assert worth_a_child(results, min_bytes=0)
+
+
+def test_rows_round_trip_every_field(samples: Path):
+    for batch in ResultDirectory(str(SAMPLE_RESULTS)).scan():
+        again = records_from_batch(records_to_batch(batch))
+        assert rows(again) == rows(batch) and len(again) == len(batch)
+
+
+def test_the_reader_process_imports_nothing_from_the_working_directory(samples: Path, monkeypatch, tmp_path: Path):
+    """`cd /var/celery/results && taskview .`: a module planted there must not run in the child."""
+    marker = tmp_path / "planted-code-ran"
+    (samples / "orjson.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise ImportError('planted')\n")
+    monkeypatch.chdir(samples)
+    batches = list(scan_in_child(ResultDirectory("."), lambda: False))
+    assert not marker.exists() and sum(len(b) for b in batches) == SAMPLE_COUNT
+
+
+def test_stopping_the_tail_stops_its_reader_process(samples: Path):
+    tail, batches = run_tail(samples, child_scan_bytes=0, first_batch=1)
+    try:
+        collect(batches, lambda seen: len(seen) >= 1)
+    finally:
+        tail.stop()
+    assert tail._reader is not None and tail._reader._process.poll() is not None
+
+
+def test_the_reader_process_unpickles_only_with_allow_pickle(tmp_path: Path):
+    import pickle
+
+    from helpers.canary import CreatesAFile
+
+    results = tmp_path / "results"
+    results.mkdir()
+    canary = tmp_path / "canary"
+    payload = pickle.dumps({"status": "SUCCESS", "result": CreatesAFile(str(canary)), "task_id": "evil"})
+    (results / "celery-task-meta-evil").write_bytes(payload)
+    [record] = [r for batch in scan_in_child(ResultDirectory(str(results)), lambda: False) for r in batch]
+    assert record.error.startswith("pickle: not loaded") and not canary.exists()
+    # The flag does reach the child (so the check above could fail).
+    [record] = [r for b in scan_in_child(ResultDirectory(str(results), allow_pickle=True), lambda: False) for r in b]
+    assert record.status == "SUCCESS" and canary.exists()

@@ -1,0 +1,148 @@
+"""Broker and worker faults, on a private Redis (the machine's shared one is never stopped).
+
+The broker stops mid-session and comes back on the same port: the control keys fail
+with one clear line within seconds, the screen keeps answering, then they work again.
+A worker SIGKILLed in the middle of a task leaves it STARTED: the row says it is stale.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers.brokers import broker_reachable
+from helpers.control import DemoWorkerProcess, read_status
+from helpers.pilot import wait_until
+from taskview.control import demo_tasks
+from taskview.control.connection import Controller
+from taskview.results.scan import ResultDirectory
+from taskview.ui.app import TaskviewApp
+from taskview.ui.enqueue_menu import EnqueueMenu
+
+
+class PrivateRedis:
+    """``redis-server`` on a free port of its own, with nothing saved; stop() and start() again on that port."""
+
+    def __init__(self, directory: Path) -> None:
+        if not shutil.which("redis-server"):
+            pytest.skip("redis-server is not installed")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.directory = directory
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not broker_reachable("127.0.0.1", self.port):
+            assert self.proc.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()  # abrupt, as a crash or a lost network would be
+            self.proc.wait(5)
+
+
+@pytest.fixture
+def redis(tmp_path: Path):
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def send_add(pilot, app: TaskviewApp) -> None:
+    await pilot.press("n")
+    assert isinstance(app.screen, EnqueueMenu)
+    await pilot.press("a")
+
+
+async def test_broker_stopped_mid_session_then_restarted(redis: PrivateRedis, tmp_path: Path, monkeypatch):
+    results = tmp_path / "results"
+    results.mkdir()
+    with DemoWorkerProcess(redis.url, results, tmp_path) as worker:
+        monkeypatch.setenv(demo_tasks.ENV_QUEUE, worker.queue)
+        client = demo_tasks.make_app(str(results), broker_url=redis.url, queue=worker.queue)
+        app = TaskviewApp(ResultDirectory(str(results)), controller=Controller(client))
+        async with app.run_test(size=(140, 30)) as pilot:
+            await wait_until(pilot, lambda: app.scan is None)
+            await send_add(pilot, app)
+            await wait_until(pilot, lambda: len(app.store) == 1 and app.store.counts()["SUCCESS"] == 1, timeout=15)
+
+            redis.stop()
+            await send_add(pilot, app)
+            asked = time.monotonic()
+            await pilot.press("question_mark")  # the screen answers while the call is under way
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: app.notice is not None and "unreachable" in app.notice, timeout=8)
+            assert time.monotonic() - asked < 6
+            assert f"127.0.0.1:{redis.port}" in app.notice and "\n" not in app.notice
+            assert len(app.store) == 1  # nothing was sent: no PENDING row
+
+            redis.start()  # same port, empty: the worker has to reconnect and declare its queue again
+            await send_add(pilot, app)
+            await wait_until(pilot, lambda: len(app.store) == 2, timeout=8)  # sent: a PENDING row at once
+            assert "unreachable" not in (app.notice or "")
+            task_id = next(t for t, r in app.store.records.items() if r.status != "SUCCESS")
+            # The worker reconnects by itself (Celery's retry), runs the task, and the file says so.
+            await wait_until(pilot, lambda: app.store.get(task_id).status == "SUCCESS", timeout=30)
+            assert read_status(results, task_id)[0] == "SUCCESS"
+
+
+async def test_worker_killed_mid_task_shows_stale_started(redis: PrivateRedis, tmp_path: Path, monkeypatch):
+    results = tmp_path / "results"
+    results.mkdir()
+    with DemoWorkerProcess(redis.url, results, tmp_path, concurrency=1) as worker:
+        monkeypatch.setenv(demo_tasks.ENV_QUEUE, worker.queue)
+        client = demo_tasks.make_app(str(results), broker_url=redis.url, queue=worker.queue)
+        app = TaskviewApp(ResultDirectory(str(results)), controller=Controller(client))
+        async with app.run_test(size=(140, 30)) as pilot:
+            await wait_until(pilot, lambda: app.scan is None)
+            await pilot.press("n", "s")  # sleep(30)
+            await wait_until(pilot, lambda: app.table.selected_id is not None)
+            task_id = app.table.selected_id
+            await wait_until(pilot, lambda: app.store.get(task_id).status == "STARTED", timeout=15)
+            assert app.stale == set()
+            app.check_stale()
+            await pilot.pause(1.5)
+            assert app.stale == set()  # alive: not stale
+
+            os.killpg(worker.proc.pid, signal.SIGKILL)  # the worker and its pool, as the OOM killer would
+            worker.proc.wait(5)
+            await wait_until(pilot, lambda: not _alive(app.store.get(task_id).pid), timeout=5)
+            app.check_stale()
+            await wait_until(pilot, lambda: task_id in app.stale, timeout=5)
+            assert read_status(results, task_id)[0] == "STARTED"  # what the file says forever
+
+            index = app.table.task_ids.index(task_id)
+            app.table.scroll_to(y=index, animate=False, immediate=True)
+            await pilot.pause(0.1)
+            row = app.table.render_line(index - int(app.table.scroll_y) + 1).text
+            assert "STARTED stale" in row
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        return fh.read().rpartition(b")")[2].split()[:1] != [b"Z"]
