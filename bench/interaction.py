@@ -41,41 +41,66 @@ async def measure(path: Path, count: int) -> dict:
     from taskview.ui.app import TaskviewApp
 
     app = TaskviewApp(ResultDirectory(str(path)))
-    timings: dict[str, list[float]] = {"move": [], "page": [], "filter": [], "filter done": [], "clear filter": [], "sort": []}
+    timings: dict[str, list[float]] = {
+        "move": [],
+        "page": [],
+        "filter": [],
+        "filter done": [],
+        "clear filter": [],
+        "sort": [],
+    }
     async with app.run_test(size=SCREEN) as pilot:
         started = time.monotonic()
-        while (app.scan is not None or len(app.table.order) < count) and time.monotonic() - started < 900:
+        while (
+            app.inspector.scan is not None or len(app.inspector.table.order) < count
+        ) and time.monotonic() - started < 900:
             await asyncio.sleep(0.05)
         timings["scan"] = [time.monotonic() - started]
         await asyncio.sleep(0.5)
-        table = app.table
+        table, model = app.inspector.table, app.inspector.model
         for key in ["down"] * 10 + ["pagedown"] * 10:
             before = table.cursor
-            timings["move" if key == "down" else "page"].append(await _key(app, key, None, lambda: table.cursor != before))
+            timings["move" if key == "down" else "page"].append(
+                await _key(app, key, None, lambda before=before: table.cursor != before)
+            )
         await pilot.press("slash")
         for char in "fail":  # each keystroke filters the whole store again
             before_order = table.order
             started = time.perf_counter()
             timings["filter"].append(
-                await _key(app, char, char, lambda: table.order is not before_order and (len(table.order) >= 40 or app._filtering is None))
+                await _key(
+                    app,
+                    char,
+                    char,
+                    lambda before_order=before_order: (
+                        table.order is not before_order and (len(table.order) >= 40 or not model.filtering)
+                    ),
+                )
             )
-            while app._filtering is not None:
+            while model.filtering:
                 await asyncio.sleep(0.001)
             timings["filter done"].append(time.perf_counter() - started)
-        timings["clear filter"].append(await _key(app, "escape", None, lambda: app.predicate is None and table.order is app.view.everything))
-        from taskview.store import SORT_KEYS
-        from taskview.ui.task_table import SORTABLE
+        timings["clear filter"].append(
+            await _key(app, "escape", None, lambda: model.predicate is None and table.order is model.everything)
+        )
+        from taskview.ui.widgets.task_table import SORTABLE
+        from taskview.view.sorting import SORT_KEYS
 
         sorts: dict[str, tuple[list[float], list[float]]] = {key: ([], []) for key in SORTABLE}
         for _ in range(3):
             for _ in SORTABLE:  # every column once, from the default (last_change) round to it again
                 before_key = table.sort_key
-                took = await _key(app, "s", "s", lambda: table.sort_key != before_key and table.order is app.view.everything)
+                took = await _key(
+                    app,
+                    "s",
+                    "s",
+                    lambda before_key=before_key: table.sort_key != before_key and table.order is model.everything,
+                )
                 # The floor of a re-sort: CPython's own sorted() by the same key function, of the
                 # same records in the order a re-sort starts from (by id: scattered in memory, as
                 # any previous order is), known values only (None does not compare).
                 getter = SORT_KEYS[table.sort_key]
-                records = [r for r in app.store.by_id() if getter(r) is not None]
+                records = [r for r in app.inspector.store.by_id() if getter(r) is not None]
                 started = time.perf_counter()
                 sorted(records, key=getter, reverse=table.sort_reverse)
                 sorts[table.sort_key][0].append(took)
@@ -85,8 +110,11 @@ async def measure(path: Path, count: int) -> dict:
         slowest = max(medians, key=lambda k: medians[k][0])
         timings["sort"] = [medians[slowest][0]]
         timings["bare sort"] = [medians[slowest][1]]
-        print("   re-sort per column (ms, in the app / bare sorted()): "
-              + ", ".join(f"{k} {v[0] * 1000:.0f}/{v[1] * 1000:.0f}" for k, v in medians.items()), flush=True)
+        print(
+            "   re-sort per column (ms, in the app / bare sorted()): "
+            + ", ".join(f"{k} {v[0] * 1000:.0f}/{v[1] * 1000:.0f}" for k, v in medians.items()),
+            flush=True,
+        )
     result: dict = {
         name: (max(values) if name in ("filter", "filter done", "sort", "bare sort", "scan") else median(values))
         for name, values in timings.items()
@@ -99,7 +127,15 @@ def run(path: Path, count: int, small: Path, small_count: int) -> list[Figure]:
     big = asyncio.run(measure(path, count))
     base = asyncio.run(measure(small, small_count))
     label, base_label = size_label(count), size_label(small_count)
-    targets = {"move": 0.1, "page": 0.1, "filter": 0.1, "filter done": None, "clear filter": 0.1, "sort": 1.0, "scan": None}
+    targets = {
+        "move": 0.1,
+        "page": 0.1,
+        "filter": 0.1,
+        "filter done": None,
+        "clear filter": 0.1,
+        "sort": 1.0,
+        "scan": None,
+    }
     names = {
         "scan": "first scan done in the inspector",
         "move": "selection move (median)",

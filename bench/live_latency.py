@@ -64,7 +64,9 @@ def prepare(directory: Path) -> list[str]:
         os.unlink(entry.path)
     ids = [str(uuid.uuid4()) for _ in range(FILES)]
     for task_id in ids:
-        _write(str(directory / f"celery-task-meta-{task_id}"), {"status": "STARTED", "result": None, "task_id": task_id})
+        _write(
+            str(directory / f"celery-task-meta-{task_id}"), {"status": "STARTED", "result": None, "task_id": task_id}
+        )
     return ids
 
 
@@ -73,7 +75,9 @@ def run_writers(directory: Path, ids: list[str], rate: float, seconds: float) ->
     out = ctx.Queue()
     share = len(ids) // WRITERS
     procs = [
-        ctx.Process(target=writer, args=(str(directory), ids[i * share : (i + 1) * share], rate / WRITERS, seconds, out))
+        ctx.Process(
+            target=writer, args=(str(directory), ids[i * share : (i + 1) * share], rate / WRITERS, seconds, out)
+        )
         for i in range(WRITERS)
     ]
     for p in procs:
@@ -96,40 +100,41 @@ def latencies(written: list[tuple[str, int, float]], seen: dict[tuple[str, int],
 async def measure_taskview(directory: Path, ids: list[str], rate: float, seconds: float) -> dict:
     from taskview.results.scan import ResultDirectory
     from taskview.ui.app import TaskviewApp
+    from taskview.ui.screens.live import LiveScreen, RecordsArrived
 
     seen: dict[tuple[str, int], float] = {}
 
     arrived: list[tuple[str, int]] = []
 
-    class TimedApp(TaskviewApp):
+    class TimedScreen(LiveScreen):
         """Notes when each version reaches the table: the refresh after its batch arrived."""
 
-        def on_records_arrived(self, message) -> None:  # type: ignore[no-untyped-def]
-            arrived.extend(
-                (r.task_id, int(r.progress[0])) for r in message.batch.records if r.progress is not None
-            )
+        def on_records_arrived(self, message: RecordsArrived) -> None:
+            arrived.extend((r.task_id, int(r.progress[0])) for r in message.batch.records if r.progress is not None)
             super().on_records_arrived(message)
 
-        def _refresh_view(self) -> None:
-            super()._refresh_view()
+        def refresh_rows(self) -> None:
+            super().refresh_rows()
             now = time.time()
             for key in arrived:
                 seen.setdefault(key, now)
             arrived.clear()
 
-    app = TimedApp(ResultDirectory(str(directory)))
+    app = TaskviewApp(inspector=TimedScreen(ResultDirectory(str(directory))))
     async with app.run_test(size=(120, 40)) as pilot:
-        while app.scan is not None or len(app.store) < FILES:
+        while app.inspector.scan is not None or len(app.inspector.store) < FILES:
             await pilot.pause(0.05)
         loop = asyncio.get_running_loop()
         written = await loop.run_in_executor(None, run_writers, directory, ids, rate, seconds)
         deadline = time.time() + 5
         while time.time() < deadline:
-            if all(app.store.get(t) is not None and app.store.get(t).status == "SUCCESS" for t in ids):
+            if all(
+                app.inspector.store.get(t) is not None and app.inspector.store.get(t).status == "SUCCESS" for t in ids
+            ):
                 break
             await pilot.pause(0.05)
-        lost = [t for t in ids if app.store.get(t) is None or app.store.get(t).status != "SUCCESS"]
-        rows = set(app.table.task_ids)
+        lost = [t for t in ids if app.inspector.store.get(t) is None or app.inspector.store.get(t).status != "SUCCESS"]
+        rows = set(app.inspector.table.task_ids)
         shown = sum(1 for t in ids if t in rows)
     values, coalesced = latencies(written, seen)
     return {"latencies": values, "coalesced": coalesced, "writes": len(written), "lost": len(lost), "rows": shown}
@@ -175,7 +180,9 @@ def run(rate: float = 2000, seconds: float = 30, floor_seconds: float = 10) -> l
     p50, p99 = percentile(tv["latencies"], 0.5), percentile(tv["latencies"], 0.99)
     f50, f99 = percentile(floor["latencies"], 0.5), percentile(floor["latencies"], 0.99)
     return [
-        Figure(f"live: writes/s achieved ({WRITERS} writers)", achieved, "writes/s", None, "", f"{rate:,.0f} asked", None),
+        Figure(
+            f"live: writes/s achieved ({WRITERS} writers)", achieved, "writes/s", None, "", f"{rate:,.0f} asked", None
+        ),
         Figure("live: write -> row, p50", p50 * 1000, "ms", f50 * 1000, "bare watchdog", "", None),
         Figure("live: write -> row, p99", p99 * 1000, "ms", f99 * 1000, "bare watchdog", "< 250 ms", p99 < 0.25),
         Figure("live: final states lost", tv["lost"], "files", None, "", f"0 of {FILES}", tv["lost"] == 0),

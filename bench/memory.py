@@ -28,10 +28,10 @@ async def hold(path: str, count: int) -> None:
 
     app = TaskviewApp(ResultDirectory(path))
     async with app.run_test(size=(120, 40)) as pilot:
-        while app.scan is not None or len(app.table.order) < count:
+        while app.inspector.scan is not None or len(app.inspector.table.order) < count:
             await asyncio.sleep(0.05)
         await pilot.pause(1.0)  # a refresh or two with everything in place
-        print(peak_rss(), len(app.store))
+        print(peak_rss(), len(app.inspector.store))
 
 
 def measure(path: Path, count: int) -> int:
@@ -59,7 +59,17 @@ def run(sizes: list[tuple[Path, int]]) -> list[Figure]:
                 None,
             )
         )
-        figures.append(Figure(f"memory: {size_label(count)} tasks, per task", per_task, "B/task", None, "", "< 500 B/task", per_task < 500))
+        figures.append(
+            Figure(
+                f"memory: {size_label(count)} tasks, per task",
+                per_task,
+                "B/task",
+                None,
+                "",
+                "< 500 B/task",
+                per_task < 500,
+            )
+        )
     return figures
 
 

@@ -1,6 +1,7 @@
 """taskview's benchmark suite: every figure of issue #6 beside a baseline measured in the same run.
 
-    .venv/bin/python bench/run.py            # everything: 100k and 1M files (~15 min; 1M is generated once, ~1.5 min, 4 GB of small files)
+    .venv/bin/python bench/run.py            # everything: 100k and 1M files (~15 min;
+                                             #   1M is generated once, ~1.5 min, 4 GB of small files)
     .venv/bin/python bench/run.py --quick    # 100k only, fewer repeats, shorter live run (~1 min)
     .venv/bin/python bench/run.py --only scan,memory
 
@@ -72,7 +73,10 @@ def main() -> int:
     section("memory", lambda: memory.run([(dirs[count], count) for count in sizes]))
 
     missed = [f for f in figures if f.ok is False]
-    print(f"\n{len(figures)} figures, {len(missed)} target(s) missed" + (": " + "; ".join(f.name for f in missed) if missed else ""))
+    print(
+        f"\n{len(figures)} figures, {len(missed)} target(s) missed"
+        + (": " + "; ".join(f.name for f in missed) if missed else "")
+    )
     return 0
 
 

@@ -29,8 +29,24 @@ def run(path: Path, count: int, repeats: int) -> list[Figure]:
     label = size_label(count)
     figures = [
         Figure(f"scan {label}: bare-Python floor", floor, "s", None, "", f"{count / floor:,.0f} files/s", None),
-        Figure(f"scan {label}: floor with a dir fd", median(times["floor (dir fd)"]), "s", floor, "floor", "(stricter floor)", None),
-        Figure(f"scan {label}: floor + fstat", median(times["floor (dir fd, fstat)"]), "s", floor, "floor", "(a dump's floor: mtime, size)", None),
+        Figure(
+            f"scan {label}: floor with a dir fd",
+            median(times["floor (dir fd)"]),
+            "s",
+            floor,
+            "floor",
+            "(stricter floor)",
+            None,
+        ),
+        Figure(
+            f"scan {label}: floor + fstat",
+            median(times["floor (dir fd, fstat)"]),
+            "s",
+            floor,
+            "floor",
+            "(a dump's floor: mtime, size)",
+            None,
+        ),
     ]
     for name in ("--stats", "--dump jsonl", "--stats, one process", "--dump jsonl, one process"):
         value = median(times[name])
@@ -39,6 +55,14 @@ def run(path: Path, count: int, repeats: int) -> list[Figure]:
         figures.append(Figure(f"scan {label}: taskview {name}", value, "s", floor, "floor", target, ok))
     dump_floor = median(times["floor (dir fd, fstat)"])
     figures.append(
-        Figure(f"scan {label}: taskview --dump jsonl", median(times["--dump jsonl"]), "s", dump_floor, "floor+fstat", "(same run)", None)
+        Figure(
+            f"scan {label}: taskview --dump jsonl",
+            median(times["--dump jsonl"]),
+            "s",
+            dump_floor,
+            "floor+fstat",
+            "(same run)",
+            None,
+        )
     )
     return figures

@@ -14,9 +14,9 @@ from helpers.pilot import loaded, plain, summary_text, wait_until
 from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS, by_name, status_of
 from taskview.results.scan import ResultDirectory
 from taskview.ui.app import TaskviewApp
-from taskview.ui.detail_pane import DetailPane
-from taskview.ui.help_screen import HelpScreen
-from taskview.ui.task_table import TaskTable
+from taskview.ui.screens.help import HelpScreen
+from taskview.ui.widgets.detail_pane import DetailPane
+from taskview.ui.widgets.task_table import TaskTable
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def app(samples: Path) -> TaskviewApp:
 async def test_every_task_shows_with_counts_in_the_summary(app):
     async with app.run_test(size=(120, 40)) as pilot:
         table = await loaded(pilot, app)
-        assert set(table.task_ids) == set(app.store.records)
+        assert set(table.task_ids) == set(app.inspector.store.records)
         text = summary_text(app)
         assert f"{SAMPLE_COUNT} tasks" in text
         assert "SUCCESS 12" in text and "FAILURE 2" in text and "GOING_TO_SLEEP 1" in text
@@ -61,7 +61,7 @@ async def test_sort_keys_and_header_clicks(app):
         # Click the NAME header: ascending names, unknown names last; again: descending.
         await pilot.click(TaskTable, offset=(25, 0))
         assert table.sort_key == "name"
-        names = [app.store.get(i).name for i in table.task_ids]
+        names = [app.inspector.store.get(i).name for i in table.task_ids]
         known = [n for n in names if n]
         assert known == sorted(known, reverse=table.sort_reverse)
         first = table.sort_reverse
@@ -76,7 +76,7 @@ async def test_filter_as_you_type_enter_keeps_esc_clears(app):
         assert app.query_one("#filter", Input).has_focus
         await pilot.press(*"status:FAILURE")
         assert len(table.task_ids) == 2
-        assert all(app.store.get(i).status == "FAILURE" for i in table.task_ids)
+        assert all(app.inspector.store.get(i).status == "FAILURE" for i in table.task_ids)
         assert "2/" in summary_text(app) and "FAILURE 2" in summary_text(app)
         assert "SUCCESS" not in summary_text(app)
         await pilot.press("enter")
@@ -141,7 +141,7 @@ async def test_the_selected_row_stays_in_view_when_the_detail_pane_opens(app):
         for _ in range(SAMPLE_COUNT - 3):
             await pilot.press("down")
         await pilot.press("enter")  # the pane takes most of the height: the table shrinks
-        await wait_until(pilot, lambda: app.detail.display and table.page_rows < SAMPLE_COUNT - 3)
+        await wait_until(pilot, lambda: app.inspector.detail.display and table.page_rows < SAMPLE_COUNT - 3)
         await pilot.pause()
         assert table.scroll_y <= table.cursor < table.scroll_y + table.page_rows
         on_screen = table.cursor - int(table.scroll_y) + 1  # under the header line
@@ -204,8 +204,8 @@ async def test_q_quits(app):
 async def test_an_empty_directory(tmp_path: Path):
     app = TaskviewApp(ResultDirectory(str(tmp_path)))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: app.scan is None and "0 tasks" in summary_text(app))
-        assert app.table.task_ids == []
+        await wait_until(pilot, lambda: app.inspector.scan is None and "0 tasks" in summary_text(app))
+        assert app.inspector.table.task_ids == []
         await pilot.press("enter", "j", "c", "s", "slash", "x", "escape")  # nothing to act on: no error
         assert app.is_running
 
@@ -214,8 +214,8 @@ async def test_control_keys_without_a_broker_say_how_to_connect(app):
     async with app.run_test(size=(120, 30)) as pilot:
         await loaded(pilot, app)
         for key in ("n", "x", "R"):
-            app.notice = None
+            app.inspector.notice = None
             await pilot.press(key)
-            assert app.notice is not None and "not connected to a broker" in app.notice
-            assert "--demo" in app.notice
+            assert app.inspector.notice is not None and "not connected to a broker" in app.inspector.notice
+            assert "--demo" in app.inspector.notice
         assert app.screen is app.screen_stack[0]  # no dialog opened

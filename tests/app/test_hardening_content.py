@@ -20,10 +20,11 @@ from helpers.canary import CreatesAFile
 from helpers.pilot import wait_until
 from helpers.samples import real_meta
 from helpers.terminal import Terminal
-from taskview.control.connection import Controller, new_app
+from taskview.control.app_loading import new_app
+from taskview.control.controller import Controller
 from taskview.results.scan import ResultDirectory
 from taskview.ui.app import TaskviewApp
-from taskview.ui.confirm_screen import ConfirmScreen
+from taskview.ui.screens.confirm import ConfirmScreen
 
 MARKUP = "[bold red]RED[/] [link=https://evil.example]CLICK[/link] [/] [@click=app.quit]Q[/]"
 OSC52 = "\x1b]52;c;cHduZWQ=\x07"  # would put "pwned" on the clipboard
@@ -91,10 +92,10 @@ async def test_hostile_content_is_rendered_as_text_everywhere(tmp_path: Path):
         seen.append(text)
 
     async with app.run_test(size=(200, 50)) as pilot:
-        await wait_until(pilot, lambda: app.scan is None and len(app.table.task_ids) == len(TASK_IDS))
+        await wait_until(pilot, lambda: app.inspector.scan is None and len(app.inspector.table.task_ids) == len(TASK_IDS))
         await look("table")
         for task_id in TASK_IDS:
-            assert app.table.select_task(task_id)
+            assert app.inspector.table.select_task(task_id)
             await pilot.press("enter")
             body = app.query_one("#detail-body")
             await wait_until(pilot, lambda: "\\u202e" in body.text or task_id == TASK_IDS[3] and "\\x1b" in body.text)
@@ -163,9 +164,9 @@ async def test_a_malicious_pickle_is_never_loaded_without_allow_pickle(tmp_path:
         assert not canary.exists(), mode
     app = TaskviewApp(ResultDirectory(str(results)))
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: "evil" in app.store)
-        assert app.store.get("evil").error.startswith("pickle: not loaded")
-        app.table.select_task("evil")
+        await wait_until(pilot, lambda: "evil" in app.inspector.store)
+        assert app.inspector.store.get("evil").error.message.startswith("pickle: not loaded")
+        app.inspector.table.select_task("evil")
         await pilot.press("enter")  # the detail pane reads the whole file again
         body = app.query_one("#detail-body")
         await wait_until(pilot, lambda: "\\x80" in body.text)  # the raw bytes, escaped

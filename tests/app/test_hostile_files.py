@@ -17,7 +17,8 @@ from helpers.samples import real_meta
 from taskview.results.scan import ResultDirectory
 from taskview.store import Store
 from taskview.ui.app import TaskviewApp
-from taskview.ui.detail_pane import DetailPane
+from taskview.ui.widgets.detail_pane import DetailPane
+from taskview.view.sorting import ordered_ids
 
 
 class Nested:
@@ -72,12 +73,12 @@ async def test_the_inspector_survives_hostile_files(samples: Path):
     count = len(list(samples.iterdir()))
     app = TaskviewApp(ResultDirectory(str(samples)))
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: len(app.table.task_ids) == count and app.scan is None)
-        assert app.store.get("huge-progress").progress is None
-        assert app.store.get("deep-args").status == "SUCCESS"
-        assert app.store.get("too-deep").error == "json nested too deeply"
+        await wait_until(pilot, lambda: len(app.inspector.table.task_ids) == count and app.inspector.scan is None)
+        assert app.inspector.store.get("huge-progress").progress is None
+        assert app.inspector.store.get("deep-args").status == "SUCCESS"
+        assert app.inspector.store.get("too-deep").error.message == "json nested too deeply"
         for task_id in ("deep-result", "same-parent-group", "long-name", "deep-args", "too-deep"):
-            app.table.select_task(task_id)
+            app.inspector.table.select_task(task_id)
             await pilot.press("enter")
             body = app.query_one("#detail-body")
             await wait_until(pilot, lambda: task_id in body.text)
@@ -92,8 +93,8 @@ async def test_escape_sequences_in_a_task_id_never_reach_the_terminal(samples: P
     write(samples, task_id, real_meta("SUCCESS"))
     app = TaskviewApp(ResultDirectory(str(samples)))
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: task_id in app.store and app.scan is None)
-        await wait_until(pilot, lambda: app.table.select_task(task_id))
+        await wait_until(pilot, lambda: task_id in app.inspector.store and app.inspector.scan is None)
+        await wait_until(pilot, lambda: app.inspector.table.select_task(task_id))
         await pilot.press("c")
         assert app.clipboard == task_id  # the id itself, for the user's paste
         toasts = [str(n.message) for n in app._notifications]
@@ -116,19 +117,19 @@ async def test_a_symlinked_directory_is_watched_live(samples: Path, tmp_path: Pa
     link.symlink_to(samples)
     app = TaskviewApp(ResultDirectory(str(link)))
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: app.scan is None and len(app.store) > 0)
+        await wait_until(pilot, lambda: app.inspector.scan is None and len(app.inspector.store) > 0)
         shutil.copy(next(samples.iterdir()), samples / "celery-task-meta-via-link")
-        await wait_until(pilot, lambda: "via-link" in app.store, timeout=3)  # long before the 30 s reconcile
+        await wait_until(pilot, lambda: "via-link" in app.inspector.store, timeout=3)  # long before the 30 s reconcile
 
 
 async def test_a_file_moved_in_from_elsewhere_appears(samples: Path, tmp_path: Path):
     app = TaskviewApp(ResultDirectory(str(samples)))
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: app.scan is None and len(app.store) > 0)
+        await wait_until(pilot, lambda: app.inspector.scan is None and len(app.inspector.store) > 0)
         outside = tmp_path / "celery-task-meta-moved-in"
         shutil.copy(next(samples.iterdir()), outside)
         os.rename(outside, samples / outside.name)
-        await wait_until(pilot, lambda: "moved-in" in app.store, timeout=3)
+        await wait_until(pilot, lambda: "moved-in" in app.inspector.store, timeout=3)
 
 
 def test_store_add_of_hostile_records(samples: Path):
@@ -137,4 +138,4 @@ def test_store_add_of_hostile_records(samples: Path):
     for batch in ResultDirectory(str(samples)).scan():
         store.add_many(batch)
     for key in ("id", "name", "status", "worker", "time", "runtime", "last_change", "progress", "size"):
-        store.view(key, True)
+        ordered_ids(store, key, True)

@@ -14,9 +14,8 @@ from taskview.results.scan import ResultDirectory
 from taskview.ui.app import TaskviewApp
 
 
-def replay_app(path: Path = SAMPLE_RESULTS, **kwargs) -> TaskviewApp:
-    results = ResultDirectory(str(path))
-    return TaskviewApp(results, replay=from_results(results), **kwargs)
+def replay_app(path: Path = SAMPLE_RESULTS) -> TaskviewApp:
+    return TaskviewApp.for_replay(from_results(ResultDirectory(str(path))))
 
 
 async def settle(pilot) -> None:
@@ -27,25 +26,25 @@ async def test_keys_move_the_replay_and_the_table_follows():
     app = replay_app()
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
-        player, events = app.player, app.player.events
-        assert app.tail is None and player.position == 0 and app.table.task_ids == []
-        assert "replay" in str(app.summary.render())
+        player, events = app.inspector.player, app.inspector.player.events
+        assert not hasattr(app.inspector, "tail") and player.position == 0 and app.inspector.table.task_ids == []
+        assert "replay" in str(app.inspector.summary.render())
         await pilot.press("]", "]", "]")
         await settle(pilot)
         assert player.position == 3
-        assert sorted(app.table.task_ids) == sorted(e.task_id for e in events[:3])
+        assert sorted(app.inspector.table.task_ids) == sorted(e.task_id for e in events[:3])
         assert player.clock == events[2].time
         await pilot.press("[")
         await settle(pilot)
-        assert sorted(app.table.task_ids) == sorted(e.task_id for e in events[:2])
+        assert sorted(app.inspector.table.task_ids) == sorted(e.task_id for e in events[:2])
         await pilot.press("end")
         await settle(pilot)
-        assert player.position == SAMPLE_COUNT and len(app.table.task_ids) == SAMPLE_COUNT
-        assert app.store.counts()["SUCCESS"] == 12
-        assert f"{SAMPLE_COUNT}/{SAMPLE_COUNT} events" in str(app.timeline_bar.render())
+        assert player.position == SAMPLE_COUNT and len(app.inspector.table.task_ids) == SAMPLE_COUNT
+        assert app.inspector.store.counts()["SUCCESS"] == 12
+        assert f"{SAMPLE_COUNT}/{SAMPLE_COUNT} events" in str(app.inspector.timeline_bar.render())
         await pilot.press("home")
         await settle(pilot)
-        assert player.position == 0 and app.table.task_ids == [] and len(app.store) == 0
+        assert player.position == 0 and app.inspector.table.task_ids == [] and len(app.inspector.store) == 0
 
         # Speed: + and - walk the steps from 1x to "max"; space plays.
         await pilot.press("+", "+")
@@ -54,13 +53,13 @@ async def test_keys_move_the_replay_and_the_table_follows():
         assert player.speed == 2
         for _ in range(12):
             await pilot.press("+")
-        assert player.speed == float("inf") and " max " in str(app.timeline_bar.render())
+        assert player.speed == float("inf") and " max " in str(app.inspector.timeline_bar.render())
         await pilot.press("space")
         assert player.playing
         await wait_until(pilot, lambda: player.at_end and not player.playing, timeout=15)
         await settle(pilot)
-        assert len(app.table.task_ids) == SAMPLE_COUNT
-        assert "paused" in str(app.timeline_bar.render())
+        assert len(app.inspector.table.task_ids) == SAMPLE_COUNT
+        assert "paused" in str(app.inspector.timeline_bar.render())
 
 
 async def test_sort_filter_and_detail_work_while_replaying():
@@ -70,22 +69,22 @@ async def test_sort_filter_and_detail_work_while_replaying():
         await settle(pilot)
         await pilot.press("slash", *"status:FAILURE", "enter")
         await settle(pilot)
-        assert len(app.table.task_ids) == 2
-        assert all(app.store.get(t).status == "FAILURE" for t in app.table.task_ids)
+        assert len(app.inspector.table.task_ids) == 2
+        assert all(app.inspector.store.get(t).status == "FAILURE" for t in app.inspector.table.task_ids)
         # A filter typed during a replay keeps applying as the replay moves.
         await pilot.press("home")
         await settle(pilot)
-        assert app.table.task_ids == []
+        assert app.inspector.table.task_ids == []
         await pilot.press("]", "]", "]")
         await settle(pilot)
-        assert len(app.table.task_ids) == 2
+        assert len(app.inspector.table.task_ids) == 2
         await pilot.press("escape")
         await settle(pilot)
-        assert len(app.table.task_ids) == 3
+        assert len(app.inspector.table.task_ids) == 3
         await pilot.press("s")
         await settle(pilot)
-        assert app.table.sort_key != "last_change"
-        first = app.table.selected_id
+        assert app.inspector.table.sort_key != "last_change"
+        first = app.inspector.table.selected_id
         await pilot.press("enter")
         await wait_until(pilot, lambda: first in app.query_one("#detail-body").text)
         # Keys that would send to Celery do nothing in a replay: nothing opens.
@@ -99,8 +98,8 @@ async def test_replay_keys_type_into_the_filter_while_it_has_focus():
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press("slash", "a", "space", "b", "+", "-", "[", "]")
         await settle(pilot)
-        assert app.filter_box.value == "a b+-[]"
-        player = app.player
+        assert app.inspector.filter_box.value == "a b+-[]"
+        player = app.inspector.player
         assert (player.playing, player.speed, player.position) == (False, 1, 0)
 
 
@@ -109,12 +108,12 @@ async def test_an_archive_opened_without_replay_shows_its_last_state(tmp_path: P
     from taskview.results.archive import ResultArchive
 
     archive = ResultArchive(str(make_archive(tmp_path / "results.tgz")))
-    app = TaskviewApp(archive, replay=from_results(archive, "archive"), replay_from_end=True)
+    app = TaskviewApp.for_replay(from_results(archive, "archive"), from_end=True)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
-        assert len(app.table.task_ids) == SAMPLE_COUNT
+        assert len(app.inspector.table.task_ids) == SAMPLE_COUNT
         await pilot.press("enter")
-        selected = app.table.selected_id
+        selected = app.inspector.table.selected_id
         await wait_until(pilot, lambda: selected in app.query_one("#detail-body").text)
 
 
@@ -126,8 +125,8 @@ async def test_a_recorded_live_session_replays_every_state_it_went_through(tmp_p
     live = TaskviewApp(ResultDirectory(str(results)), recorder=recorder)
     with CeleryWorker(results, extended=True, name="taskview-record") as worker:
         async with live.run_test(size=(120, 30)) as pilot:
-            await wait_until(pilot, lambda: live.scan is None)
-            store = live.store
+            await wait_until(pilot, lambda: live.inspector.scan is None)
+            store = live.inspector.store
             progress = worker.send("progress", total=3, delay=0.4)
             sleepy = worker.send("going_to_sleep", seconds=1.0)
             retried = worker.send("retry_twice", countdown=0.3)
@@ -152,24 +151,24 @@ async def test_a_recorded_live_session_replays_every_state_it_went_through(tmp_p
     progress_steps = [e.record.progress for e in timeline.events if e.task_id == progress.id and e.status == "PROGRESS"]
     assert len(progress_steps) >= 2 and progress_steps == sorted(progress_steps)
 
-    app = TaskviewApp(None, replay=timeline)  # type: ignore[arg-type]
+    app = TaskviewApp.for_replay(timeline)  # type: ignore[arg-type]
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
         # Step through: each task passes through each state it went through, in order.
         shown: dict[str, list[str]] = {t: [] for t in tasks}
-        while not app.player.at_end:
+        while not app.inspector.player.at_end:
             await pilot.press("]")
             for task_id in tasks:
-                record = app.store.get(task_id)
+                record = app.inspector.store.get(task_id)
                 if record is not None and (not shown[task_id] or shown[task_id][-1] != record.status):
                     shown[task_id].append(record.status)
         assert shown == seen_live
         await settle(pilot)
-        assert {t: [s for _, s in app.store.history(t)] for t in tasks} == seen_live
+        assert {t: [s for _, s in app.inspector.store.history(t)] for t in tasks} == seen_live
         # The detail pane shows the journal's meta of that moment.
-        app.table.select_task(retried.id)
+        app.inspector.table.select_task(retried.id)
         await pilot.press("enter")
         await wait_until(pilot, lambda: '"SUCCESS"' in app.query_one("#detail-body").text)
         await pilot.press("home", *["]"] * 3)
         await settle(pilot)
-        assert app.player.position == 3
+        assert app.inspector.player.position == 3

@@ -58,7 +58,7 @@ def make_app(directory: Path) -> TaskviewApp:
 async def until_loaded(pilot, count: int = SAMPLE_COUNT) -> None:
     app = pilot.app
     deadline = time.monotonic() + 10
-    while not (len(app.table.task_ids) == count and app.scan is None):
+    while not (len(app.inspector.table.task_ids) == count and app.inspector.scan is None):
         assert time.monotonic() < deadline
         await pilot.pause(0.05)
     await pilot.pause(0.2)  # one summary refresh
@@ -98,7 +98,7 @@ def test_detail_of_a_failure(snap_compare):
 
     async def run_before(pilot):
         await until_loaded(pilot)
-        pilot.app.table.select_task(failure)
+        pilot.app.inspector.table.select_task(failure)
         await pilot.press("enter")
         deadline = time.monotonic() + 10
         while failure not in pilot.app.query_one("#detail-body").text:
@@ -131,7 +131,7 @@ def test_replay_paused_midway(snap_compare):
     for n, path in enumerate(sorted(directory.iterdir())):
         os.utime(path, (last_done + 3 + n, last_done + 3 + n))
     results = ResultDirectory(str(directory))
-    app = TaskviewApp(results, replay=from_results(results))
+    app = TaskviewApp.for_replay(from_results(results))
 
     async def run_before(pilot):
         await pilot.press(*["]"] * 18)

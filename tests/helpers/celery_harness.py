@@ -81,7 +81,7 @@ def make_app(results_dir, broker_dir, serializer="json", compression="",
     return app
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _backend_scratch_dir():
     # The file backend writes/deletes a probe file in its directory at
     # start-up; give decoder-only backends a private directory for that.
@@ -90,7 +90,7 @@ def _backend_scratch_dir():
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_backend(results_dir, serializer, compression, extended):
     app = make_app(results_dir, "/nonexistent/taskview-test-broker",
                    serializer, compression, extended,

@@ -9,8 +9,8 @@ from rich.console import Console
 
 from helpers.samples import SAMPLE_COUNT
 from taskview.ui.app import TaskviewApp
-from taskview.ui.summary_bar import SummaryBar
-from taskview.ui.task_table import TaskTable
+from taskview.ui.widgets.summary_bar import SummaryBar
+from taskview.ui.widgets.task_table import TaskTable
 
 
 async def wait_until(pilot, condition, timeout: float = 10.0) -> float:
@@ -25,8 +25,8 @@ async def wait_until(pilot, condition, timeout: float = 10.0) -> float:
 
 async def loaded(pilot, app: TaskviewApp, count: int = SAMPLE_COUNT) -> TaskTable:
     """Wait for the first scan to end with ``count`` rows in the table."""
-    await wait_until(pilot, lambda: len(app.table.task_ids) == count and app.scan is None)
-    return app.table
+    await wait_until(pilot, lambda: len(app.inspector.table.task_ids) == count and app.inspector.scan is None)
+    return app.inspector.table
 
 
 def plain(widget) -> str:
@@ -37,4 +37,7 @@ def plain(widget) -> str:
 
 
 def summary_text(app: TaskviewApp) -> str:
-    return plain(app.query_one(SummaryBar))
+    """The summary bar as it reads now."""
+    console = Console(width=300, file=io.StringIO(), record=True)
+    console.print(app.inspector.query_one(SummaryBar).render())
+    return console.export_text()

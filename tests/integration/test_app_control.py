@@ -15,36 +15,36 @@ from helpers.brokers import require_broker
 from helpers.control import DemoWorkerProcess, read_status
 from helpers.pilot import wait_until
 from taskview.control import demo_tasks
-from taskview.control.connection import Controller
+from taskview.control.controller import Controller
 from taskview.control.embedded import EmbeddedWorker
 from taskview.results.scan import ResultDirectory
 from taskview.ui.app import TaskviewApp
-from taskview.ui.confirm_screen import ConfirmScreen
-from taskview.ui.enqueue_menu import EnqueueMenu
+from taskview.ui.screens.confirm import ConfirmScreen
+from taskview.ui.screens.enqueue_menu import EnqueueMenu
 
 
 async def enqueue_sleep_then_terminate(app: TaskviewApp, results: Path) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: app.scan is None)
+        await wait_until(pilot, lambda: app.inspector.scan is None)
         await pilot.press("n")
         assert isinstance(app.screen, EnqueueMenu)
         await pilot.press("s")
         # At once a PENDING row, selected; then the worker's file says STARTED.
-        await wait_until(pilot, lambda: app.table.selected_id is not None)
-        task_id = app.table.selected_id
-        assert app.store.get(task_id).name == "taskview.demo.sleep"
-        await wait_until(pilot, lambda: app.store.get(task_id).status == "STARTED")
+        await wait_until(pilot, lambda: app.inspector.table.selected_id is not None)
+        task_id = app.inspector.table.selected_id
+        assert app.inspector.store.get(task_id).name == "taskview.demo.sleep"
+        await wait_until(pilot, lambda: app.inspector.store.get(task_id).status == "STARTED")
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("t")
         sent = time.monotonic()
-        await wait_until(pilot, lambda: app.store.get(task_id).status == "REVOKED", timeout=10)
+        await wait_until(pilot, lambda: app.inspector.store.get(task_id).status == "REVOKED", timeout=10)
         took = time.monotonic() - sent
         status, meta = read_status(results, task_id)
         assert status == "REVOKED" and meta["result"]["exc_message"] == ["terminated"]
-        assert "revoke (terminate, SIGTERM) sent" in (app.notice or "")
+        assert "revoke (terminate, SIGTERM) sent" in (app.inspector.notice or "")
         assert took < 5, took  # about a second; noisy CI machines get slack
-        assert [s for _, s in app.store.history(task_id)][:1] == ["PENDING"]
+        assert [s for _, s in app.inspector.store.history(task_id)][:1] == ["PENDING"]
 
 
 async def test_demo_keys_on_the_embedded_worker(tmp_path: Path):
@@ -65,7 +65,7 @@ async def test_demo_keys_on_a_real_broker(broker: str, tmp_path: Path, monkeypat
         client = demo_tasks.make_app(str(results), broker_url=url, queue=worker.queue)
         app = TaskviewApp(ResultDirectory(str(results)), controller=Controller(client))
         await enqueue_sleep_then_terminate(app, results)
-        assert ":guest@" not in app.controller.broker_display  # the password never shows
+        assert ":guest@" not in app.inspector.controller.broker_display  # the password never shows
 
 
 async def test_read_only_sends_nothing(tmp_path: Path):
@@ -74,17 +74,17 @@ async def test_read_only_sends_nothing(tmp_path: Path):
     with EmbeddedWorker(str(results)) as worker:
         app = TaskviewApp(ResultDirectory(str(results)), controller=Controller(worker.app, read_only=True))
         async with app.run_test(size=(120, 30)) as pilot:
-            await wait_until(pilot, lambda: app.scan is None)
+            await wait_until(pilot, lambda: app.inspector.scan is None)
             await pilot.press("n")
-            assert "read-only: enqueue not sent" in app.notice
+            assert "read-only: enqueue not sent" in app.inspector.notice
             assert not isinstance(app.screen, EnqueueMenu)
-            app.store.add_pending("some-task", "taskview.demo.sleep", time.time())
-            app.show_changed("some-task")
+            app.inspector.store.add_pending("some-task", "taskview.demo.sleep", time.time())
+            app.inspector.rows_changed(["some-task"], now=True)
             await pilot.pause(0.1)
             await pilot.press("x")
-            assert "read-only: revoke not sent" in app.notice
+            assert "read-only: revoke not sent" in app.inspector.notice
             await pilot.press("R")
-            assert "read-only: re-enqueue not sent" in app.notice
+            assert "read-only: re-enqueue not sent" in app.inspector.notice
         assert not list(results.iterdir())  # nothing ran
 
 
@@ -94,16 +94,16 @@ async def test_a_broker_that_is_down_answers_fast_and_never_freezes(tmp_path: Pa
     client = demo_tasks.make_app(str(results), broker_url="amqp://guest:s3cret@127.0.0.1:1//")
     app = TaskviewApp(ResultDirectory(str(results)), controller=Controller(client))
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: app.scan is None)
+        await wait_until(pilot, lambda: app.inspector.scan is None)
         await pilot.press("n", "a")
         started = time.monotonic()
         # The UI keeps answering while the call is under way.
         await pilot.press("question_mark")
         await pilot.press("escape")
-        await wait_until(pilot, lambda: app.notice is not None and "unreachable" in app.notice, timeout=8)
+        await wait_until(pilot, lambda: app.inspector.notice is not None and "unreachable" in app.inspector.notice, timeout=8)
         assert time.monotonic() - started < 6
-        assert "s3cret" not in app.notice and "127.0.0.1:1" in app.notice
-        assert app.table.task_ids == []  # nothing was sent, so no PENDING row
+        assert "s3cret" not in app.inspector.notice and "127.0.0.1:1" in app.inspector.notice
+        assert app.inspector.table.task_ids == []  # nothing was sent, so no PENDING row
 
 
 async def test_started_task_of_a_dead_worker_is_flagged_stale(samples: Path):
@@ -122,15 +122,15 @@ async def test_started_task_of_a_dead_worker_is_flagged_stale(samples: Path):
     (samples / f"celery-task-meta-{started['task_id']}").write_text(json.dumps(started))
     app = TaskviewApp(ResultDirectory(str(samples)))
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: app.scan is None and started["task_id"] in app.table.task_ids)
-        app.check_stale()
-        await wait_until(pilot, lambda: started["task_id"] in app.stale)
-        assert app.stale == {started["task_id"]}
+        await wait_until(pilot, lambda: app.inspector.scan is None and started["task_id"] in app.inspector.table.task_ids)
+        app.inspector.check_stale()
+        await wait_until(pilot, lambda: started["task_id"] in app.inspector.stale)
+        assert app.inspector.stale == {started["task_id"]}
 
         def row_text() -> str:
-            index = app.table.task_ids.index(started["task_id"])
-            app.table.scroll_to(y=index, animate=False, immediate=True)
-            return app.table.render_line(index - int(app.table.scroll_y) + 1).text
+            index = app.inspector.table.task_ids.index(started["task_id"])
+            app.inspector.table.scroll_to(y=index, animate=False, immediate=True)
+            return app.inspector.table.render_line(index - int(app.inspector.table.scroll_y) + 1).text
 
         assert "STARTED stale" in row_text()
         # The task moves on (its file now says REVOKED): no longer shown stale, at once.
@@ -138,6 +138,6 @@ async def test_started_task_of_a_dead_worker_is_flagged_stale(samples: Path):
         (samples / f"celery-task-meta-{started['task_id']}").write_text(
             json.dumps({**revoked, "task_id": started["task_id"]})
         )
-        await wait_until(pilot, lambda: app.store.get(started["task_id"]).status == "REVOKED")
-        await wait_until(pilot, lambda: started["task_id"] in app.table.task_ids)
+        await wait_until(pilot, lambda: app.inspector.store.get(started["task_id"]).status == "REVOKED")
+        await wait_until(pilot, lambda: started["task_id"] in app.inspector.table.task_ids)
         assert "stale" not in row_text() and "REVOKED" in row_text()

@@ -15,7 +15,9 @@ import pytest
 from helpers.brokers import REDIS_URL, require_broker
 from helpers.control import DemoWorkerProcess, wait_status
 from taskview.control import demo_tasks
-from taskview.control.connection import Controller, is_stale, load_app
+from taskview.control.app_loading import load_app
+from taskview.control.controller import Controller
+from taskview.control.stale import is_stale
 
 
 @pytest.mark.parametrize("broker", ["rabbitmq", "redis"])

@@ -24,8 +24,9 @@ from helpers.control import (
     wait_status,
 )
 from taskview.control import demo_tasks
-from taskview.control.connection import Controller, is_stale
+from taskview.control.controller import Controller
 from taskview.control.embedded import EmbeddedWorker, EmbeddedWorkerError, live_workers
+from taskview.control.stale import is_stale
 
 
 @pytest.fixture

@@ -86,7 +86,7 @@ async def test_a_failure_inside_the_inspector_is_logged(samples: Path, tmp_path:
 
         with pytest.raises(ValueError):
             async with app.run_test(size=(120, 30)) as pilot:
-                await wait_until(pilot, lambda: app.scan is None)
+                await wait_until(pilot, lambda: app.inspector.scan is None)
                 app.call_later(broken)
                 await pilot.pause(0.5)
     finally:

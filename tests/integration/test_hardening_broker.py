@@ -21,10 +21,10 @@ from helpers.brokers import broker_reachable
 from helpers.control import DemoWorkerProcess, read_status
 from helpers.pilot import wait_until
 from taskview.control import demo_tasks
-from taskview.control.connection import Controller
+from taskview.control.controller import Controller
 from taskview.results.scan import ResultDirectory
 from taskview.ui.app import TaskviewApp
-from taskview.ui.enqueue_menu import EnqueueMenu
+from taskview.ui.screens.enqueue_menu import EnqueueMenu
 
 
 class PrivateRedis:
@@ -81,27 +81,27 @@ async def test_broker_stopped_mid_session_then_restarted(redis: PrivateRedis, tm
         client = demo_tasks.make_app(str(results), broker_url=redis.url, queue=worker.queue)
         app = TaskviewApp(ResultDirectory(str(results)), controller=Controller(client))
         async with app.run_test(size=(140, 30)) as pilot:
-            await wait_until(pilot, lambda: app.scan is None)
+            await wait_until(pilot, lambda: app.inspector.scan is None)
             await send_add(pilot, app)
-            await wait_until(pilot, lambda: len(app.store) == 1 and app.store.counts()["SUCCESS"] == 1, timeout=15)
+            await wait_until(pilot, lambda: len(app.inspector.store) == 1 and app.inspector.store.counts()["SUCCESS"] == 1, timeout=15)
 
             redis.stop()
             await send_add(pilot, app)
             asked = time.monotonic()
             await pilot.press("question_mark")  # the screen answers while the call is under way
             await pilot.press("escape")
-            await wait_until(pilot, lambda: app.notice is not None and "unreachable" in app.notice, timeout=8)
+            await wait_until(pilot, lambda: app.inspector.notice is not None and "unreachable" in app.inspector.notice, timeout=8)
             assert time.monotonic() - asked < 6
-            assert f"127.0.0.1:{redis.port}" in app.notice and "\n" not in app.notice
-            assert len(app.store) == 1  # nothing was sent: no PENDING row
+            assert f"127.0.0.1:{redis.port}" in app.inspector.notice and "\n" not in app.inspector.notice
+            assert len(app.inspector.store) == 1  # nothing was sent: no PENDING row
 
             redis.start()  # same port, empty: the worker has to reconnect and declare its queue again
             await send_add(pilot, app)
-            await wait_until(pilot, lambda: len(app.store) == 2, timeout=8)  # sent: a PENDING row at once
-            assert "unreachable" not in (app.notice or "")
-            task_id = next(t for t, r in app.store.records.items() if r.status != "SUCCESS")
+            await wait_until(pilot, lambda: len(app.inspector.store) == 2, timeout=8)  # sent: a PENDING row at once
+            assert "unreachable" not in (app.inspector.notice or "")
+            task_id = next(t for t, r in app.inspector.store.records.items() if r.status != "SUCCESS")
             # The worker reconnects by itself (Celery's retry), runs the task, and the file says so.
-            await wait_until(pilot, lambda: app.store.get(task_id).status == "SUCCESS", timeout=30)
+            await wait_until(pilot, lambda: app.inspector.store.get(task_id).status == "SUCCESS", timeout=30)
             assert read_status(results, task_id)[0] == "SUCCESS"
 
 
@@ -113,27 +113,27 @@ async def test_worker_killed_mid_task_shows_stale_started(redis: PrivateRedis, t
         client = demo_tasks.make_app(str(results), broker_url=redis.url, queue=worker.queue)
         app = TaskviewApp(ResultDirectory(str(results)), controller=Controller(client))
         async with app.run_test(size=(140, 30)) as pilot:
-            await wait_until(pilot, lambda: app.scan is None)
+            await wait_until(pilot, lambda: app.inspector.scan is None)
             await pilot.press("n", "s")  # sleep(30)
-            await wait_until(pilot, lambda: app.table.selected_id is not None)
-            task_id = app.table.selected_id
-            await wait_until(pilot, lambda: app.store.get(task_id).status == "STARTED", timeout=15)
-            assert app.stale == set()
-            app.check_stale()
+            await wait_until(pilot, lambda: app.inspector.table.selected_id is not None)
+            task_id = app.inspector.table.selected_id
+            await wait_until(pilot, lambda: app.inspector.store.get(task_id).status == "STARTED", timeout=15)
+            assert app.inspector.stale == set()
+            app.inspector.check_stale()
             await pilot.pause(1.5)
-            assert app.stale == set()  # alive: not stale
+            assert app.inspector.stale == set()  # alive: not stale
 
             os.killpg(worker.proc.pid, signal.SIGKILL)  # the worker and its pool, as the OOM killer would
             worker.proc.wait(5)
-            await wait_until(pilot, lambda: not _alive(app.store.get(task_id).pid), timeout=5)
-            app.check_stale()
-            await wait_until(pilot, lambda: task_id in app.stale, timeout=5)
+            await wait_until(pilot, lambda: not _alive(app.inspector.store.get(task_id).pid), timeout=5)
+            app.inspector.check_stale()
+            await wait_until(pilot, lambda: task_id in app.inspector.stale, timeout=5)
             assert read_status(results, task_id)[0] == "STARTED"  # what the file says forever
 
-            index = app.table.task_ids.index(task_id)
-            app.table.scroll_to(y=index, animate=False, immediate=True)
+            index = app.inspector.table.task_ids.index(task_id)
+            app.inspector.table.scroll_to(y=index, animate=False, immediate=True)
             await pilot.pause(0.1)
-            row = app.table.render_line(index - int(app.table.scroll_y) + 1).text
+            row = app.inspector.table.render_line(index - int(app.inspector.table.scroll_y) + 1).text
             assert "STARTED stale" in row
 
 

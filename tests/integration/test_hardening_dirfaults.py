@@ -19,6 +19,7 @@ import pytest
 
 from helpers.pilot import summary_text, wait_until
 from helpers.samples import SAMPLE_COUNT, sample_file
+from taskview.results.problems import ProblemKind
 from taskview.results.scan import ResultDirectory
 from taskview.ui.app import TaskviewApp
 
@@ -37,7 +38,7 @@ def on_disk(directory: Path) -> set[str]:
 
 
 async def started(pilot, app: TaskviewApp, count: int = SAMPLE_COUNT) -> None:
-    await wait_until(pilot, lambda: app.scan is None and len(app.store) == count)
+    await wait_until(pilot, lambda: app.inspector.scan is None and len(app.inspector.store) == count)
 
 
 async def test_directory_deleted_and_recreated(samples: Path):
@@ -45,7 +46,7 @@ async def test_directory_deleted_and_recreated(samples: Path):
     async with app.run_test(size=(160, 30)) as pilot:
         await started(pilot, app)
         shutil.rmtree(samples)
-        await wait_until(pilot, lambda: app.tail.problem is not None, timeout=3)
+        await wait_until(pilot, lambda: app.inspector.tail.problem is not None, timeout=3)
         await pilot.pause(0.3)
         assert "directory gone" in summary_text(app)
         assert app.is_running
@@ -53,21 +54,21 @@ async def test_directory_deleted_and_recreated(samples: Path):
         put(samples, "after-1")
         put(samples, "after-2")
         # Back by itself: exactly what the new directory holds, nothing of the old one.
-        await wait_until(pilot, lambda: set(app.store.records) == {"after-1", "after-2"}, timeout=5)
-        assert app.tail.problem is None
+        await wait_until(pilot, lambda: set(app.inspector.store.records) == {"after-1", "after-2"}, timeout=5)
+        assert app.inspector.tail.problem is None
         await pilot.pause(0.3)
         shown = summary_text(app)
         assert "directory gone" not in shown and "a directory is back" in shown
         # And it is watched live again (inotify on the new directory, not the 30 s reconcile).
         put(samples, "after-3")
-        await wait_until(pilot, lambda: "after-3" in app.store, timeout=3)
+        await wait_until(pilot, lambda: "after-3" in app.inspector.store, timeout=3)
         # Deleted and made again at once (`rm -rf dir && mkdir dir`), quicker than a tick.
         shutil.rmtree(samples)
         samples.mkdir()
         put(samples, "again")
-        await wait_until(pilot, lambda: set(app.store.records) == {"again"}, timeout=5)
+        await wait_until(pilot, lambda: set(app.inspector.store.records) == {"again"}, timeout=5)
         put(samples, "again-live")
-        await wait_until(pilot, lambda: "again-live" in app.store, timeout=3)
+        await wait_until(pilot, lambda: "again-live" in app.inspector.store, timeout=3)
 
 
 async def test_directory_renamed_away_and_back(samples: Path, tmp_path: Path):
@@ -76,9 +77,9 @@ async def test_directory_renamed_away_and_back(samples: Path, tmp_path: Path):
         await started(pilot, app)
         away = tmp_path / "renamed"
         os.rename(samples, away)
-        await wait_until(pilot, lambda: app.tail.problem is not None, timeout=3)
+        await wait_until(pilot, lambda: app.inspector.tail.problem is not None, timeout=3)
         # The rows last read stay while it is gone, and the status bar says why.
-        assert len(app.store) == SAMPLE_COUNT
+        assert len(app.inspector.store) == SAMPLE_COUNT
         await pilot.pause(0.3)
         assert "directory gone" in summary_text(app)
         put(away, "written-while-away")
@@ -86,15 +87,15 @@ async def test_directory_renamed_away_and_back(samples: Path, tmp_path: Path):
         victim = victim_file.name.removeprefix("celery-task-meta-")
         victim_file.unlink()
         await pilot.pause(0.5)
-        assert "written-while-away" not in app.store  # not at the watched path
+        assert "written-while-away" not in app.inspector.store  # not at the watched path
         os.rename(away, samples)
-        await wait_until(pilot, lambda: app.tail.problem is None, timeout=3)
-        await wait_until(pilot, lambda: set(app.store.records) == on_disk(samples), timeout=3)
-        assert victim not in app.store
+        await wait_until(pilot, lambda: app.inspector.tail.problem is None, timeout=3)
+        await wait_until(pilot, lambda: set(app.inspector.store.records) == on_disk(samples), timeout=3)
+        assert victim not in app.inspector.store
         await pilot.pause(0.3)
         assert "a directory is back" in summary_text(app)
         put(samples, "after-rename")
-        await wait_until(pilot, lambda: "after-rename" in app.store, timeout=3)
+        await wait_until(pilot, lambda: "after-rename" in app.inspector.store, timeout=3)
 
 
 async def test_directory_replaced_by_a_symlink(samples: Path, tmp_path: Path):
@@ -107,18 +108,18 @@ async def test_directory_replaced_by_a_symlink(samples: Path, tmp_path: Path):
         await started(pilot, app)
         os.rename(samples, tmp_path / "old")
         os.symlink(other, samples)
-        await wait_until(pilot, lambda: set(app.store.records) == {"in-other-1", "in-other-2"}, timeout=5)
-        assert app.tail.problem is None
+        await wait_until(pilot, lambda: set(app.inspector.store.records) == {"in-other-1", "in-other-2"}, timeout=5)
+        assert app.inspector.tail.problem is None
         # The symlink's target is watched live.
         put(other, "in-other-3")
-        await wait_until(pilot, lambda: "in-other-3" in app.store, timeout=3)
+        await wait_until(pilot, lambda: "in-other-3" in app.inspector.store, timeout=3)
         # Switched to yet another directory without a moment of absence: seen too.
         third = tmp_path / "third"
         third.mkdir()
         put(third, "in-third")
         os.symlink(third, tmp_path / "next-link")
         os.rename(tmp_path / "next-link", samples)  # atomic: the path always resolves
-        await wait_until(pilot, lambda: set(app.store.records) == {"in-third"}, timeout=5)
+        await wait_until(pilot, lambda: set(app.inspector.store.records) == {"in-third"}, timeout=5)
         await pilot.pause(0.3)
         assert "another directory now" in summary_text(app)
 
@@ -196,7 +197,7 @@ async def test_filesystem_full_leaves_a_cut_file(small_filesystem: Path):
     put(results, "big", json.dumps({**good, "task_id": "big"}).encode())
     put(results, "other")
     app = TaskviewApp(ResultDirectory(str(results)))
-    app.tail.settle = 0.5
+    app.inspector.tail.settle = 0.5
     async with app.run_test(size=(160, 30)) as pilot:
         await started(pilot, app, 2)
         filler = small_filesystem / "filler"
@@ -210,19 +211,20 @@ async def test_filesystem_full_leaves_a_cut_file(small_filesystem: Path):
         with pytest.raises(OSError):
             with open(results / "celery-task-meta-big", "wb") as handle:
                 handle.write(payload)
-        await wait_until(pilot, lambda: (app.store.get("big").error or "").startswith("cut short"), timeout=5)
-        record = app.store.get("big")
-        assert record.error.startswith("cut short") and ("truncated" in record.error or "empty" in record.error)
+        await wait_until(pilot, lambda: getattr(app.inspector.store.get("big").error, "kind", None) is ProblemKind.CUT_SHORT, timeout=5)
+        record = app.inspector.store.get("big")
+        message = record.error.message
+        assert message.startswith("cut short") and ("truncated" in message or "empty" in message)
         # The last good state is not lost: it is in the task's history.
-        assert [state for _, state in app.store.history("big")] == ["SUCCESS", "unreadable"]
-        assert app.store.get("other").status == "SUCCESS"
+        assert [state for _, state in app.inspector.store.history("big")] == ["SUCCESS", "unreadable"]
+        assert app.inspector.store.get("other").status == "SUCCESS"
         await pilot.pause(0.3)
         assert "filesystem full" in summary_text(app) and "1 file(s) cut short" in summary_text(app)
         filler.unlink()
         # The worker writes again, whole: the row is the task again.
         put(results, "big", json.dumps({**good, "task_id": "big", "result": "fits"}).encode())
-        await wait_until(pilot, lambda: app.store.get("big").error is None, timeout=3)
-        assert app.store.get("big").status == "SUCCESS"
+        await wait_until(pilot, lambda: app.inspector.store.get("big").error is None, timeout=3)
+        assert app.inspector.store.get("big").status == "SUCCESS"
 
 
 async def test_an_inotify_overflow_is_said_in_the_status_bar(samples: Path):
@@ -235,7 +237,7 @@ async def test_an_inotify_overflow_is_said_in_the_status_bar(samples: Path):
     try:
         async with app.run_test(size=(160, 30)) as pilot:
             try:
-                await wait_until(pilot, lambda: app.tail._observer is not None, timeout=5)
+                await wait_until(pilot, lambda: app.inspector.tail._observer is not None, timeout=5)
                 await pilot.pause(0.2)  # the observer's thread makes its inotify instance as it starts
             finally:
                 limit_file.write_text(old)
@@ -252,7 +254,7 @@ async def test_an_inotify_overflow_is_said_in_the_status_bar(samples: Path):
             subprocess.run([sys.executable, "-c", flood, str(samples)], check=True)
             await wait_until(
                 pilot,
-                lambda: all(f"flood-{n}" in app.store for n in range(400))
+                lambda: all(f"flood-{n}" in app.inspector.store for n in range(400))
                 and "inotify queue overflowed" in summary_text(app),
                 timeout=10,
             )

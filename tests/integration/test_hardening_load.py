@@ -135,7 +135,7 @@ async def test_four_writers_rewriting_in_place_lose_nothing(tmp_path: Path):
     try:
         tail.start()
         async with app.run_test(size=(160, 30)) as pilot:
-            await wait_until(pilot, lambda: app.scan is None and len(app.store) == 1000, timeout=20)
+            await wait_until(pilot, lambda: app.inspector.scan is None and len(app.inspector.store) == 1000, timeout=20)
             procs = [
                 context.Process(target=writer, args=(str(results), w * FILES_PER_WRITER, SECONDS, w, counter))
                 for w in range(WRITERS)
@@ -147,7 +147,7 @@ async def test_four_writers_rewriting_in_place_lose_nothing(tmp_path: Path):
                 await pilot.pause(0.2)
                 assert app.is_running
                 # Never a garbage row, even mid-write: a cut read keeps the last good row.
-                assert app.store.counts()["unreadable"] == 0
+                assert app.inspector.store.counts()["unreadable"] == 0
                 assert tail_store.counts()["unreadable"] == 0
             for proc in procs:
                 proc.join()
@@ -157,13 +157,13 @@ async def test_four_writers_rewriting_in_place_lose_nothing(tmp_path: Path):
             settled = time.monotonic() + 10
             while time.monotonic() < settled:
                 drain()
-                if not differences(app.store, truth) and not differences(tail_store, truth):
+                if not differences(app.inspector.store, truth) and not differences(tail_store, truth):
                     break
                 await pilot.pause(0.1)
             assert counter.value > 2000, f"the writers managed only {counter.value} writes"
             assert differences(tail_store, truth) == []
-            assert differences(app.store, truth) == []
-            assert len(app.table.task_ids) == 1000
+            assert differences(app.inspector.store, truth) == []
+            assert len(app.inspector.table.task_ids) == 1000
             await pilot.pause(0.3)  # the summary bar is redrawn at most 10 times a second
             shown = summary_text(app)
             counts = truth.counts()

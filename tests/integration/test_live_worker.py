@@ -17,8 +17,8 @@ async def test_rows_follow_a_real_worker(tmp_path: Path):
     app = TaskviewApp(ResultDirectory(str(results)))
     with CeleryWorker(results, extended=True, name="taskview-live") as worker:
         async with app.run_test(size=(120, 30)) as pilot:
-            await wait_until(pilot, lambda: app.scan is None)
-            store = app.store
+            await wait_until(pilot, lambda: app.inspector.scan is None)
+            store = app.inspector.store
 
             def status(task_id: str) -> str | None:
                 record = store.get(task_id)
@@ -36,7 +36,7 @@ async def test_rows_follow_a_real_worker(tmp_path: Path):
             seen = [s for _, s in store.history(sleepy.id)]
             assert "GOING_TO_SLEEP" in seen and seen[-1] == "SUCCESS"
             assert store.get(sleepy.id).runtime is not None and store.get(sleepy.id).runtime >= 0.9
-            await wait_until(pilot, lambda: len(app.table.task_ids) == 3)
+            await wait_until(pilot, lambda: len(app.inspector.table.task_ids) == 3)
 
             # Latency: from the worker's write (file mtime) to the row in the table.
             slow = worker.send("sleep", 0.5)
@@ -47,4 +47,4 @@ async def test_rows_follow_a_real_worker(tmp_path: Path):
 
             # forget() deletes the file: the row leaves.
             worker.app.AsyncResult(add.id).forget()
-            await wait_until(pilot, lambda: add.id not in app.table.task_ids)
+            await wait_until(pilot, lambda: add.id not in app.inspector.table.task_ids)

@@ -58,7 +58,7 @@ def test_members_in_any_folder_and_strangers_skipped(tmp_path: Path):
         zf.writestr("notes.txt", b"hello")
         zf.writestr("deep/", b"")
     results = ResultArchive(str(archive))
-    assert [name for name, _ in results.list()] == [SAMPLE_NAMES[0]]
+    assert [name for name, _ in results.listing()] == [SAMPLE_NAMES[0]]
     full = results.read_full(SAMPLE_NAMES[0])
     assert full.error is None and full.meta["task_id"] == SAMPLE_NAMES[0].removeprefix("celery-task-meta-")
     assert full.path == f"{archive}/deep/er/{SAMPLE_NAMES[0]}"
@@ -86,7 +86,7 @@ def test_an_oversized_member_is_refused_before_it_is_read(tmp_path: Path):
     archive = make_archive(tmp_path / "big.tar", extra=[("results/celery-task-meta-big", b"{" + b" " * limit + b"}")])
     results = ResultArchive(str(archive), max_bytes=limit)
     records = {r.task_id: r for batch in results.scan() for r in batch}
-    assert records["big"].error == f"too large to read ({limit + 2:,} bytes)"
+    assert records["big"].error.message == f"too large to read ({limit + 2:,} bytes)"
     assert sum(r.error is None for r in records.values()) == len(SAMPLE_NAMES)
 
 

@@ -18,9 +18,12 @@ from taskview.results.codec import (
     Decoded,
     _has_long_number,
     decode,
-    is_partial,
     sniff,
 )
+from taskview.results.problems import ProblemKind
+
+EMPTY, TRUNCATED, INVALID = ProblemKind.EMPTY, ProblemKind.TRUNCATED, ProblemKind.INVALID
+NOT_A_RESULT, TOO_LARGE, UNSUPPORTED = ProblemKind.NOT_A_RESULT, ProblemKind.TOO_LARGE, ProblemKind.UNSUPPORTED
 
 REAL_FILES = sorted(p for p in SAMPLE_RESULTS.iterdir() if p.name.startswith("celery-"))
 
@@ -59,46 +62,52 @@ def large_file() -> bytes:
 
 
 @pytest.mark.parametrize(
-    "data, reason",
+    "data, kind, reason",
     [
-        (b"", "empty (being written?)"),
-        (large_file()[:8192], "truncated JSON at byte 8192"),
-        (large_file()[:131072], "truncated JSON at byte 131072"),
-        (b"\x00\x01\x02binary\xff\xfe", "not a Celery result: unrecognised binary data"),
-        (b"[1, 2, 3]", "not a Celery result: json list, not a mapping"),
-        (b'"just a string"\n', "not a Celery result: yaml str, not a mapping"),
-        (b'{"status": "SUCCESS", "result": "caf\xe9"}', "invalid UTF-8 at byte 36"),
-        (b'{"status": "SUCCESS" "result": 1}', "invalid JSON at byte 21"),
-        (COMPRESSED_MAGIC + b"application/x-gzip\x00not zlib at all", "broken gzip compression"),
-        (COMPRESSED_MAGIC + b"application/x-gzip", "compressed, but the compression header is cut"),
-        (COMPRESSED_MAGIC + b"application/x-gzip\x00" + zlib.compress(b'{"status": "SUCCESS"}')[:10], "truncated gzip"),
-        (COMPRESSED_MAGIC + b"application/x-bz2\x00" + bz2.compress(b'{"a": 1}')[:-5], "truncated bzip2"),
-        (COMPRESSED_MAGIC + b"application/x-made-up\x00xx", "compressed with unknown method 'application/x-made-up'"),
-        (b"\x86\xa6status\xa7SUCCESS\xa6result", "truncated msgpack"),
-        (pickle.dumps({"status": "SUCCESS"}, protocol=4), PICKLE_REFUSED),
-        (pickle.dumps({"status": "SUCCESS"}, protocol=0), PICKLE_REFUSED),
-        (b"status: [unclosed\n", "invalid YAML at line 2"),
-        (b"status: SUCCESS\nresult: 4\ntask_id: ab", "truncated YAML at byte 37"),
+        (b"", EMPTY, "empty (being written?)"),
+        (large_file()[:8192], TRUNCATED, "truncated JSON at byte 8192"),
+        (large_file()[:131072], TRUNCATED, "truncated JSON at byte 131072"),
+        (b"\x00\x01\x02binary\xff\xfe", NOT_A_RESULT, "not a Celery result: unrecognised binary data"),
+        (b"[1, 2, 3]", NOT_A_RESULT, "not a Celery result: json list, not a mapping"),
+        (b'"just a string"\n', NOT_A_RESULT, "not a Celery result: yaml str, not a mapping"),
+        (b'{"status": "SUCCESS", "result": "caf\xe9"}', INVALID, "invalid UTF-8 at byte 36"),
+        (b'{"status": "SUCCESS" "result": 1}', INVALID, "invalid JSON at byte 21"),
+        (COMPRESSED_MAGIC + b"application/x-gzip\x00not zlib at all", INVALID, "broken gzip compression"),
+        (COMPRESSED_MAGIC + b"application/x-gzip", TRUNCATED, "compressed, but the compression header is cut"),
+        (COMPRESSED_MAGIC + b"application/x-gzip\x00" + zlib.compress(b'{"status": "SUCCESS"}')[:10], TRUNCATED,
+         "truncated gzip"),
+        (COMPRESSED_MAGIC + b"application/x-bz2\x00" + bz2.compress(b'{"a": 1}')[:-5], TRUNCATED, "truncated bzip2"),
+        (COMPRESSED_MAGIC + b"application/x-made-up\x00xx", UNSUPPORTED,
+         "compressed with unknown method 'application/x-made-up'"),
+        (b"\x86\xa6status\xa7SUCCESS\xa6result", TRUNCATED, "truncated msgpack"),
+        (pickle.dumps({"status": "SUCCESS"}, protocol=4), ProblemKind.PICKLE_REFUSED, PICKLE_REFUSED.message),
+        (pickle.dumps({"status": "SUCCESS"}, protocol=0), ProblemKind.PICKLE_REFUSED, PICKLE_REFUSED.message),
+        (b"status: [unclosed\n", INVALID, "invalid YAML at line 2"),
+        (b"status: SUCCESS\nresult: 4\ntask_id: ab", TRUNCATED, "truncated YAML at byte 37"),
+        (COMPRESSED_MAGIC + b"application/x-gzip\x00" + zlib.compress(b"{" + b" " * 4096 + b"}"), TOO_LARGE,
+         "too large to decode: over 1.0 KiB after gzip decompression"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
-def test_bad_content_gets_a_short_reason(data: bytes, reason: str):
-    decoded = decode(data)
+def test_bad_content_gets_a_kind_and_a_short_reason(data: bytes, kind: ProblemKind, reason: str):
+    decoded = decode(data, max_bytes=1024) if kind is TOO_LARGE else decode(data)
     assert decoded.meta is None
-    assert decoded.error is not None and decoded.error.startswith(reason), decoded.error
+    assert decoded.error is not None and decoded.error.message.startswith(reason), decoded.error
+    assert decoded.error.kind is kind
+    assert decoded.error.partial == (kind in (EMPTY, TRUNCATED))
 
 
 def test_partial_writes_are_recognised_as_partial():
-    assert is_partial(decode(b"").error)
-    assert is_partial(decode(large_file()[:8192]).error)
-    assert is_partial(decode(b"status: SUCCESS\nresu").error)
-    assert not is_partial(decode(b"[1]").error)
+    assert decode(b"").error.partial
+    assert decode(large_file()[:8192]).error.partial
+    assert decode(b"status: SUCCESS\nresu").error.partial
+    assert not decode(b"[1]").error.partial
 
 
 def test_decompression_bomb_is_bounded():
     bomb = COMPRESSED_MAGIC + b"application/x-gzip\x00" + zlib.compress(b"{" + b" " * (8 * 1024 * 1024) + b"}")
     decoded = decode(bomb, max_bytes=1024 * 1024)
-    assert decoded.error is not None and decoded.error.startswith("too large to decode")
+    assert decoded.error is not None and decoded.error.message.startswith("too large to decode")
 
 
 def test_json_that_orjson_would_mangle_is_read_like_python():
@@ -171,8 +180,10 @@ def _check(decoded: Decoded) -> None:
         assert isinstance(decoded.meta, dict)
     else:
         assert decoded.meta is None
-        assert isinstance(decoded.error, str) and decoded.error and "\n" not in decoded.error
-        assert len(decoded.error) < 300
+        message = decoded.error.message
+        assert isinstance(decoded.error.kind, ProblemKind)
+        assert isinstance(message, str) and message and "\n" not in message
+        assert len(message) < 300
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -233,7 +244,7 @@ def test_fuzz_compressed_then_cut(base: bytes, ctype: str):
         decoded = decode(whole[:cut])
         _check(decoded)
         # A cut stream is a write in progress: the last good row must stay.
-        assert is_partial(decoded.error), decoded.error
+        assert decoded.error.partial, decoded.error
 
 
 @settings(max_examples=200, deadline=None)

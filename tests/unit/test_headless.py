@@ -238,11 +238,11 @@ def test_a_50_mb_result_is_read(tmp_path: Path):
 
 def test_a_file_deleted_between_listing_and_reading(samples: Path):
     results = ResultDirectory(str(samples))
-    listing = results.list()
+    listing = results.listing()
     victim, parsed = listing[0]
     (samples / victim).unlink()
     record = results.read_record(victim, parsed)
-    assert record is not None and record.error == "gone: deleted before it could be read"
+    assert record is not None and record.error.message == "gone: deleted before it could be read"
 
 
 def test_an_unreadable_file():

@@ -19,6 +19,7 @@ from taskview.results.files import TASK_PREFIX
 from taskview.results.record import TaskRecord
 from taskview.results.scan import ResultDirectory
 from taskview.store import Store
+from taskview.view.sorting import ordered_ids
 
 
 def test_timeline_of_sample_results_in_time_order(samples: Path):
@@ -163,7 +164,7 @@ def snapshot(store: Store) -> tuple:
         task_id: tuple(getattr(r, slot) for slot in TaskRecord.__struct_fields__)
         for task_id, r in store.records.items()
     }
-    return rows, {k: list(v) for k, v in store.transitions.items()}, store.counts(), store.view("time", True)
+    return rows, {k: list(v) for k, v in store.transitions.items()}, store.counts(), ordered_ids(store, "time", True)
 
 
 def forward_to(events: list[Event], position: int) -> Store:
@@ -251,7 +252,7 @@ def test_times_no_calendar_holds_are_refused_not_crashed_on(tmp_path: Path):
     import tarfile
 
     from taskview.results.archive import ResultArchive
-    from taskview.ui.timeline_bar import moment
+    from taskview.ui.widgets.timeline_bar import moment
 
     journal = tmp_path / "j.jsonl"
     good = {"time": 1000.0, "task_id": "a", "new": "SUCCESS", "meta": {"status": "SUCCESS", "result": 1}}
@@ -277,4 +278,4 @@ async def test_a_journal_the_disk_refuses_is_said_once_and_the_inspector_goes_on
     app = TaskviewApp(ResultDirectory(str(samples)), recorder=Recorder(JournalWriter("/dev/full")))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: "recording stopped" in summary_text(app), timeout=10)
-        assert "/dev/full" in summary_text(app) and len(app.store) == len(os.listdir(samples))
+        assert "/dev/full" in summary_text(app) and len(app.inspector.store) == len(os.listdir(samples))

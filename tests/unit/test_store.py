@@ -12,7 +12,8 @@ from helpers.samples import SAMPLE_RESULTS, sample_store
 from taskview.query import compile_query
 from taskview.results.codec import decode
 from taskview.results.record import TaskRecord, summarize
-from taskview.store import SORT_KEYS, Store, position, update_order
+from taskview.store import Store
+from taskview.view.sorting import SORT_KEYS, ordered, ordered_ids, position, update_order
 
 
 def record(task_id: str, raw: bytes, mtime: float) -> TaskRecord:
@@ -73,7 +74,7 @@ def test_a_file_caught_mid_write_keeps_the_last_good_row():
     assert store.get("t").status == "SUCCESS"
     # A file that was never good is shown with its reason.
     store.add(record("new", b"", 1003.0))
-    assert store.get("new").error == "empty (being written?)"
+    assert store.get("new").error.message == "empty (being written?)"
 
 
 def test_unchanged_rewrite_is_not_a_change():
@@ -87,7 +88,7 @@ def test_sort_by_any_field_both_ways_unknown_last():
     store = sample_store()
     for key in ("id", "name", "status", "worker", "time", "runtime", "last_change", "progress", "size"):
         for reverse in (False, True):
-            order = store.view(key, reverse)
+            order = ordered_ids(store, key, reverse)
             assert sorted(order) == sorted(store.records)
             values = [SORT_KEYS[key](store.get(i)) for i in order]
             known = [v for v in values if v is not None]
@@ -115,16 +116,16 @@ def test_sorts_equal_a_sort_by_value_then_id_with_unknown_values_last():
             unknown = [r for r in store.records.values() if getter(r) is None]
             known.sort(key=lambda r: (getter(r), r.task_id), reverse=reverse)
             unknown.sort(key=lambda r: r.task_id)
-            assert store.ordered(key, reverse) == known + unknown, (key, reverse)
+            assert ordered(store, key, reverse) == known + unknown, (key, reverse)
 
 
 def test_a_row_is_found_by_binary_search_or_by_a_walk_when_it_moved_since():
     store = sample_store()
     for key in SORT_KEYS:
         for reverse in (False, True):
-            order = store.ordered(key, reverse)
+            order = ordered(store, key, reverse)
             assert [position(order, r, key, reverse) for r in order] == list(range(len(order)))
-    order = store.ordered("status", False)
+    order = ordered(store, "status", False)
     first = order[0]
     changed = record(first.task_id, real_file("STARTED" if first.status != "STARTED" else "SUCCESS"), 3000.0)
     store.add(changed)
@@ -136,7 +137,7 @@ def test_filter_language():
     store = sample_store()
 
     def ids(text: str) -> set[str]:
-        return set(store.view(predicate=compile_query(text)))
+        return set(ordered_ids(store, predicate=compile_query(text)))
 
     failures = {i for i, r in store.records.items() if r.status == "FAILURE"}
     assert ids("status:FAILURE") == failures
@@ -192,7 +193,7 @@ def test_update_order_equals_a_full_sort(sort_key, reverse, query, changes):
     """Random changes (new tasks, new states, removals, unreadable files) to a real directory's store."""
     store = sample_store()
     predicate = compile_query(query) if query else None
-    order = store.ordered(sort_key, reverse, predicate)
+    order = ordered(store, sort_key, reverse, predicate)
     real = {status: real_file(status) for status in _STATUSES}
     touched = []
     for n, status, when in changes:
@@ -205,7 +206,7 @@ def test_update_order_equals_a_full_sort(sort_key, reverse, query, changes):
             store.add(record(task_id, real[status], 2000.0 + when))
         touched.append(task_id)
     # The same records, not only the same ids: the changed tasks' current ones.
-    assert update_order(store, order, touched, sort_key, reverse, predicate) == store.ordered(sort_key, reverse, predicate)
+    assert update_order(store.records, order, touched, sort_key, reverse, predicate) == ordered(store, sort_key, reverse, predicate)
 
 
 def test_started_tasks_are_indexed_for_the_stale_check():

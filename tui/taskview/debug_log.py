@@ -12,6 +12,8 @@ import logging
 import sys
 import threading
 from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
 
 log = logging.getLogger("taskview")
 # Without --log, taskview's warnings go nowhere: Python's last-resort handler
@@ -34,7 +36,7 @@ class MaskSecrets(logging.Filter):
         self.urls.update(u for u in urls if u)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from .control.connection import mask_text
+        from .control.secrets import mask_text
 
         record.msg, record.args = mask_text(record.getMessage(), self.urls), None
         if record.exc_info and not record.exc_text:
@@ -64,7 +66,7 @@ def start(path: str, urls: Iterable[str | None] = ()) -> MaskSecrets:
     return masking
 
 
-_previous_hooks: list[tuple] = []
+_previous_hooks: list[tuple[Any, Any]] = []
 
 
 def stop(masking: MaskSecrets) -> None:
@@ -81,14 +83,15 @@ def _log_uncaught() -> None:
     previous_thread_hook = threading.excepthook
     _previous_hooks.append((previous_hook, previous_thread_hook))
 
-    def hook(kind, value, tb):  # type: ignore[no-untyped-def]
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
         log.critical("uncaught exception", exc_info=(kind, value, tb))
         previous_hook(kind, value, tb)
 
     def thread_hook(args: threading.ExceptHookArgs) -> None:
         if args.exc_type is not SystemExit:
             thread = args.thread.name if args.thread is not None else "?"
-            log.critical("uncaught exception in thread %s", thread, exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+            # The exception itself carries its traceback (None only for a bare raise of a class).
+            log.critical("uncaught exception in thread %s", thread, exc_info=args.exc_value or True)
         previous_thread_hook(args)
 
     sys.excepthook = hook

@@ -6,7 +6,6 @@ Imports nothing of Textual, so ``taskview DIR --stats`` starts in milliseconds.
 from __future__ import annotations
 
 import errno
-import math
 import os
 import shutil
 import sys
@@ -17,6 +16,7 @@ from typing import IO, Any
 
 import orjson
 
+from .results.json_output import encode_json, encode_line
 from .results.parallel import map_forked, run_forked, split
 from .results.scan import ResultDirectory, parsed_listing
 from .text import one_line
@@ -43,7 +43,6 @@ DUMP_FIELDS = (
     "error",
 )
 _META_FIELDS = DUMP_FIELDS[2:15]
-_ENVELOPE = ("task_id", "kind", "status", "file", "mtime", "size")
 _JSON_ENCODED_CSV = frozenset({"result", "children", "args", "kwargs"})
 
 
@@ -56,48 +55,15 @@ def dump_rows(results: ResultDirectory, names: Sequence[str] | None = None) -> I
     for (kind, task_id, _prefix), path, mtime, size, meta, error, plain in results.read_metas(names, tags_as_repr=True):
         row: dict[str, Any] = {"task_id": task_id, "kind": kind}
         # One C-level pass over the fields: this runs for every file of a --dump.
-        row.update(no_meta if meta is None else zip(fields, map(meta.get, fields)))
+        row.update(no_meta if meta is None else zip(fields, map(meta.get, fields), strict=False))
         row["file"] = path
         row["mtime"] = mtime or None
         row["size"] = size
-        row["error"] = error
+        row["error"] = None if error is None else error.message
         yield row, plain
 
 
 _NO_META = dict.fromkeys(_META_FIELDS)
-
-
-def jsonable(value: Any) -> Any:
-    """Values JSON cannot hold become their repr; tuples become lists."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {(k if isinstance(k, str) else repr(k)): jsonable(v) for k, v in value.items()}
-    return repr(value)
-
-
-def encode_json(row: dict[str, Any], plain: bool) -> bytes:
-    return encode_line(row, plain)[:-1]
-
-
-def encode_line(row: dict[str, Any], plain: bool) -> bytes:
-    """``row`` as one line of JSON, newline included."""
-    try:
-        return orjson.dumps(row if plain else jsonable(row), option=orjson.OPT_APPEND_NEWLINE)
-    except (TypeError, RecursionError):
-        # An integer beyond 64 bits (Python's json writes it exactly), or nesting
-        # deeper than orjson's 255 levels: Python's json goes as deep as the stack.
-        import json
-
-        try:
-            return json.dumps(jsonable(row), ensure_ascii=False).encode("utf-8") + b"\n"
-        except RecursionError:
-            envelope = {k: row.get(k) for k in _ENVELOPE if k in row}
-            return orjson.dumps({**envelope, "error": "nested too deeply to dump"}, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def write_jsonl(results: ResultDirectory, out: IO[bytes], jobs: int = 1) -> int:
@@ -139,7 +105,11 @@ def _csv_rows(results: ResultDirectory, names: Sequence[str], out: IO[str]) -> i
 
 
 def _write_split(
-    results: ResultDirectory, out: IO[Any], jobs: int, write_rows: Callable[[ResultDirectory, Sequence[str], IO[Any]], int], mode: str
+    results: ResultDirectory,
+    out: IO[Any],
+    jobs: int,
+    write_rows: Callable[[ResultDirectory, Sequence[str], IO[Any]], int],
+    mode: str,
 ) -> int:
     """Rows of every file in directory order. With ``jobs`` > 1 the files are cut
     into shares that this process and forked children claim in turn, each written
@@ -177,13 +147,13 @@ def _write_split(
 def _spill_file(mode: str) -> IO[Any]:
     """A file in memory (memfd) where there is one: a deleted temporary file on
     ext4 took a tenth of a second per 60 MB to close."""
-    text = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
+    encoding, newline = (None, None) if "b" in mode else ("utf-8", "")
     if hasattr(os, "memfd_create"):
         try:
-            return open(os.memfd_create("taskview-spill", os.MFD_CLOEXEC), mode, **text)  # noqa: SIM115
+            return open(os.memfd_create("taskview-spill", os.MFD_CLOEXEC), mode, encoding=encoding, newline=newline)
         except OSError:
             pass
-    return tempfile.TemporaryFile(mode, **text)
+    return tempfile.TemporaryFile(mode, encoding=encoding, newline=newline)
 
 
 def _copy_out(spill: IO[Any], out: IO[Any]) -> None:
@@ -264,18 +234,13 @@ def _count(results: ResultDirectory, names: Sequence[str]) -> dict[str, Any]:
     for name, status, error in results.statuses(listing):
         total += 1
         if error is not None:
-            reasons[_reason_kind(error)] += 1
-            unreadable.append({"file": results.file_path(name.prefix + name.task_id), "error": error})
+            reasons[error.reason] += 1
+            unreadable.append({"file": results.file_path(name.prefix + name.task_id), "error": error.message})
         elif name.kind == "group":
             groups += 1
         else:
             by_status[status or ""] += 1
     return {"by_status": by_status, "reasons": reasons, "unreadable": unreadable, "groups": groups, "total": total}
-
-
-def _reason_kind(error: str) -> str:
-    """Group reasons without their byte offsets: 'truncated JSON at byte 8192' -> 'truncated JSON'."""
-    return error.split(" at byte ")[0].split(":")[0]
 
 
 def format_stats(stats: dict[str, Any], *, max_files: int = 20) -> str:

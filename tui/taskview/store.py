@@ -1,6 +1,7 @@
-"""Task id -> summary record, the transitions seen while watching, sort and filter.
+"""Task id -> summary record, the transitions seen while watching, counts kept as rows change.
 
-Knows nothing of Textual: the UI and the headless modes both read it.
+Knows nothing of Textual: the UI and the headless modes both read it; the
+order rows are shown in is the view's (``view/``), built on ``by_id``.
 All times are the files' own mtimes where there is one, so what the store
 says is what the disk said, not when taskview happened to look.
 """
@@ -9,42 +10,14 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterable
-from functools import partial
-from itertools import compress, repeat
-from operator import attrgetter, is_not, not_
-from typing import Any
+from collections.abc import Iterable
+from operator import attrgetter
 
 from .query import Predicate
-from .results.codec import is_partial
 from .results.files import TASK_PREFIX
 from .results.record import TaskRecord, display_status
 
 Transition = tuple[float, str]
-
-#: Sortable fields: name -> value getter (None sorts last either way).
-SORT_KEYS: dict[str, Callable[[TaskRecord], Any]] = {
-    # attrgetter where it will do: a million calls per sort, in C.
-    "id": attrgetter("task_id"),
-    "name": attrgetter("name"),
-    "status": display_status,
-    "worker": attrgetter("worker"),
-    "progress": lambda r: r.progress[0] / r.progress[1] if r.progress else None,
-    # The table's TIME column: when it finished, or when it was first seen.
-    "time": lambda r: r.date_done if r.date_done is not None else r.first_seen,
-    "first_seen": attrgetter("first_seen"),
-    "date_done": attrgetter("date_done"),
-    "runtime": attrgetter("runtime"),
-    "last_change": attrgetter("last_change"),
-    "size": attrgetter("size"),
-}
-#: Keys every stored record has (the store sets first_seen and last_change): no
-#: pass to set unknown values apart.
-NEVER_UNKNOWN = frozenset({"id", "status", "time", "first_seen", "last_change", "size"})
-#: Computed keys that are unknown wherever this field is None: a C pass over the
-#: field finds the few records worth a Python call (at a million records, the
-#: call on every one was most of a re-sort by progress or runtime).
-UNKNOWN_WITHOUT = {"progress": "running", "runtime": "started"}
 
 
 class Store:
@@ -102,7 +75,7 @@ class Store:
             else:
                 self._ids_new.add(record.task_id)
             return True
-        if record.error is not None and old.error is None and is_partial(record.error):
+        if record.error is not None and old.error is None and record.error.partial:
             return False
         record.first_seen = old.first_seen
         record.started = old.started
@@ -177,23 +150,6 @@ class Store:
             return list(self.records.values())
         return [r for r in self.records.values() if predicate(r)]
 
-    def ordered(
-        self, sort_key: str = "last_change", reverse: bool = True, predicate: Predicate | None = None
-    ) -> list[TaskRecord]:
-        """Records in display order: filtered, sorted, unknown values last, ties by id."""
-        records = self.by_id()
-        if predicate is not None:
-            records = [r for r in records if predicate(r)]
-            if reverse:
-                records.reverse()
-        else:  # a copy to sort in place (one list fewer at a million rows: 8 MB)
-            records = records[::-1] if reverse else records[:]
-        return _sort_by_id_sorted(records, sort_key, reverse)
-
-    def view(self, sort_key: str = "last_change", reverse: bool = True, predicate: Predicate | None = None) -> list[str]:
-        """Task ids in display order (``ordered``, as ids)."""
-        return list(map(_by_id, self.ordered(sort_key, reverse, predicate)))
-
     def by_id(self) -> list[TaskRecord]:
         """Every record, in id order (the store's own list: the caller must not
         change it, nor keep it, as the next call may change it)."""
@@ -221,115 +177,7 @@ class Store:
         return Counter(display_status(r) for r in self.select(predicate))
 
 
-def _sort_by_id_sorted(records: list[TaskRecord], sort_key: str, reverse: bool) -> list[TaskRecord]:
-    """``records``, already in id order (descending when ``reverse``), sorted by
-    ``sort_key``: the same list, sorted in place, where it can be.
-
-    Ties are broken by id in the same direction so the order never depends on
-    the directory's listing order: a stable sort of id-ordered records, rather
-    than one sort by (value, id) tuples, which at a million rows cost ~80 MB
-    and a third of the time.
-    """
-    getter = SORT_KEYS[sort_key]
-    if sort_key in NEVER_UNKNOWN:
-        records.sort(key=getter, reverse=reverse)
-        return records
-    # Each key computed once: every getter call reads a record (a cache miss
-    # at a million, in any order), and progress and runtime are Python.
-    field = UNKNOWN_WITHOUT.get(sort_key)
-    if field is None:
-        keys = list(map(getter, records))
-    else:
-        keys = [None] * len(records)
-        for index in compress(range(len(records)), map(is_not, map(attrgetter(field), records), repeat(None))):
-            keys[index] = getter(records[index])
-    if None in keys:
-        is_known = list(map(is_not, keys, repeat(None)))
-        unknown = list(compress(records, map(not_, is_known)))
-        records = list(compress(records, is_known))
-        keys = list(compress(keys, is_known))
-        del is_known
-    else:
-        unknown = []
-    # list.sort calls its key once per item, in list order, before sorting:
-    # next(keys, item) hands it the key already computed for that item.
-    records.sort(key=partial(next, iter(keys)), reverse=reverse)
-    if unknown:
-        if reverse:
-            unknown.reverse()
-        records += unknown
-    return records
-
-
 _by_id = attrgetter("task_id")
-
-
-def update_order(
-    store: Store,
-    order: list[TaskRecord],
-    touched: Iterable[str],
-    sort_key: str,
-    reverse: bool,
-    predicate: Predicate | None = None,
-) -> list[TaskRecord]:
-    """``order`` (a ``store.ordered``) after the tasks in ``touched`` changed, came or went.
-
-    The same list ``store.ordered`` would give, in O(N + k log N) instead of a
-    full sort: one pass drops the touched tasks' records, then the current
-    record of each one still shown goes back in by binary search. For live
-    updates to a big directory.
-    """
-    touched = set(touched)
-    kept = [r for r in order if r.task_id not in touched] if touched else list(order)
-    records = store.records
-    before = _comes_before(sort_key, reverse)
-    for task_id in sorted(touched):
-        record = records.get(task_id)
-        if record is None or (predicate is not None and not predicate(record)):
-            continue
-        kept.insert(_insertion_point(kept, record, before), record)
-    return kept
-
-
-def position(order: list[TaskRecord], record: TaskRecord, sort_key: str, reverse: bool) -> int | None:
-    """Where ``record``'s task is in ``order`` (sorted by ``sort_key``), or None.
-
-    A binary search when the record sorts where it did when ``order`` was made
-    (its task did not change since); a walk of the whole list otherwise.
-    """
-    task_id = record.task_id
-    index = _insertion_point(order, record, _comes_before(sort_key, reverse))
-    if index < len(order) and order[index].task_id == task_id:
-        return index
-    return next((i for i, r in enumerate(order) if r.task_id == task_id), None)
-
-
-def _insertion_point(order: list[TaskRecord], record: TaskRecord, before: Callable[[TaskRecord, TaskRecord], bool]) -> int:
-    """The first index whose record does not come ``before`` this one (a binary search)."""
-    lo, hi = 0, len(order)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if before(order[mid], record):
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-def _comes_before(sort_key: str, reverse: bool) -> Callable[[TaskRecord, TaskRecord], bool]:
-    getter = SORT_KEYS[sort_key]
-
-    def before(a: TaskRecord, b: TaskRecord) -> bool:
-        """Does ``a`` come before ``b`` in a full sort (known values first, ties by id)?"""
-        va, vb = getter(a), getter(b)
-        if (va is None) != (vb is None):
-            return vb is None
-        if va is None:
-            return a.task_id < b.task_id
-        ka, kb = (va, a.task_id), (vb, b.task_id)
-        return ka > kb if reverse else ka < kb
-
-    return before
 
 
 def _same_row(a: TaskRecord, b: TaskRecord) -> bool:
@@ -344,4 +192,4 @@ def _same_row(a: TaskRecord, b: TaskRecord) -> bool:
     )
 
 
-__all__ = ["SORT_KEYS", "Store", "position", "update_order"]
+__all__ = ["Store", "Transition"]

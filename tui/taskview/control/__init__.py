@@ -1,6 +1,8 @@
-"""Talking to Celery: the app and its broker, enqueue, revoke, ping; demo tasks and an embedded worker.
+"""Talking to Celery, one job a module: ``secrets`` (passwords masked), ``app_loading``
+(``-A``/``-b`` as Celery finds them), ``controller`` (enqueue, revoke, ping, bounded
+and never raising), ``stale`` (STARTED tasks whose worker is gone), ``demo_tasks``,
+``embedded`` (the --demo worker) and ``atomic_fs`` (kombu's filesystem broker).
 
-Nothing in this package imports Textual. Import the modules you need
-(``connection``, ``demo_tasks``, ``embedded``): importing Celery takes a while,
-so this package itself imports nothing.
+Nothing in this package imports Textual. Importing Celery takes a while, so this
+package itself imports nothing: import the module you need.
 """

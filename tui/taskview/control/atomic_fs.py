@@ -43,7 +43,7 @@ TRANSPORT = "taskview.control.atomic_fs:Transport"
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue, payload, **kwargs):
+    def _put(self, queue, payload, **kwargs):  # type: ignore[override]  # kombu's own filesystem Channel differs from its base
         name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         # "._tmp-..." never matches "<anything>.<queue>.msg" in _get()
@@ -59,7 +59,7 @@ class Channel(filesystem.Channel):
                 pass
             raise filesystem.ChannelError(f"Cannot add file {final!r} to directory") from exc
 
-    def _get(self, queue):
+    def _get(self, queue, timeout=None):
         suffix = f"{queue}.msg"
         processed = self._taken_folder
         for filename in sorted(os.listdir(self.data_folder_in)):
@@ -119,8 +119,11 @@ class Transport(filesystem.Transport):
         options = client.transport_options or {}
         key = tuple(
             os.path.abspath(str(options.get(name, default)))
-            for name, default in (("data_folder_in", "data_in"), ("data_folder_out", "data_out"),
-                                  ("control_folder", "control"))
+            for name, default in (
+                ("data_folder_in", "data_in"),
+                ("data_folder_out", "data_out"),
+                ("control_folder", "control"),
+            )
         )
         with _STATES_LOCK:
             self.state = _STATES.setdefault(key, virtual.BrokerState())

@@ -77,8 +77,11 @@ def filesystem_broker(broker_dir: str) -> dict[str, Any]:
     """
     broker_dir = os.path.abspath(broker_dir)
     data = os.path.join(broker_dir, "data")
-    folders = {"data": data, "control": os.path.join(broker_dir, "control"),
-               "processed": os.path.join(broker_dir, "processed")}
+    folders = {
+        "data": data,
+        "control": os.path.join(broker_dir, "control"),
+        "processed": os.path.join(broker_dir, "processed"),
+    }
     for folder in folders.values():
         os.makedirs(folder, exist_ok=True)
     return {
@@ -280,7 +283,7 @@ def send_demo(controller_or_app: Any, key: str, *, queue: str | None = None) -> 
     (for the chain, its first task). The tasks go to the demo queue
     (``TASKVIEW_DEMO_QUEUE``, default ``taskview-demo``) unless ``queue`` says otherwise.
     """
-    from .connection import Controller, Outcome
+    from .controller import Controller, Outcome
 
     entry = DEMO_MENU.get(key)
     if entry is None:

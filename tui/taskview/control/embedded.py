@@ -33,16 +33,22 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable
+from typing import Any
 
 from . import demo_tasks
 
 DEFAULT_NODENAME = "taskview-demo@%h"
 #: the env of the worker must not send it to the user's broker or backend
-_SCRUBBED_ENV = ("CELERY_BROKER_URL", "CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL",
-                 "CELERY_RESULT_BACKEND", "CELERY_CONFIG_MODULE")
+_SCRUBBED_ENV = (
+    "CELERY_BROKER_URL",
+    "CELERY_BROKER_READ_URL",
+    "CELERY_BROKER_WRITE_URL",
+    "CELERY_RESULT_BACKEND",
+    "CELERY_CONFIG_MODULE",
+)
 
 
 class EmbeddedWorkerError(RuntimeError):
@@ -114,14 +120,28 @@ class EmbeddedWorker:
     def command(self) -> list[str]:
         assert self.broker_dir is not None
         return [
-            sys.executable, "-m", "celery",
+            sys.executable,
+            "-m",
+            "celery",
             # --workdir: also puts the unique broker folder in every worker process's command line
-            "--workdir", str(self.broker_dir),
-            "-A", "taskview.control.demo_tasks", "worker",
-            "-P", "prefork", "-c", str(self.concurrency),
-            "-n", self.nodename_template, "-Q", self.queue,
-            "--without-heartbeat", "--without-gossip", "--without-mingle",
-            "-l", self.loglevel,
+            "--workdir",
+            str(self.broker_dir),
+            "-A",
+            "taskview.control.demo_tasks",
+            "worker",
+            "-P",
+            "prefork",
+            "-c",
+            str(self.concurrency),
+            "-n",
+            self.nodename_template,
+            "-Q",
+            self.queue,
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            self.loglevel,
         ]
 
     def environment(self) -> dict[str, str]:
@@ -130,16 +150,18 @@ class EmbeddedWorker:
         # taskview importable even when it runs from a source tree, not installed
         package_root = str(Path(demo_tasks.__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join([package_root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-        env.update({
-            demo_tasks.ENV_RESULTS: str(self.results_dir),
-            demo_tasks.ENV_BROKER_DIR: str(self.broker_dir),
-            demo_tasks.ENV_QUEUE: self.queue,
-            demo_tasks.ENV_READY_FILE: str(self.broker_dir / "worker.ready"),
-            demo_tasks.ENV_PARENT_PID: str(os.getpid()),
-            demo_tasks.ENV_CLEANUP_DIR: str(self.broker_dir),
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        })
+        env.update(
+            {
+                demo_tasks.ENV_RESULTS: str(self.results_dir),
+                demo_tasks.ENV_BROKER_DIR: str(self.broker_dir),
+                demo_tasks.ENV_QUEUE: self.queue,
+                demo_tasks.ENV_READY_FILE: str(self.broker_dir / "worker.ready"),
+                demo_tasks.ENV_PARENT_PID: str(os.getpid()),
+                demo_tasks.ENV_CLEANUP_DIR: str(self.broker_dir),
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        )
         return env
 
     def start(self) -> EmbeddedWorker:
@@ -154,8 +176,12 @@ class EmbeddedWorker:
         try:
             self._log = open(self.log_path, "ab")
             self.proc = subprocess.Popen(
-                self.command(), cwd=self.broker_dir, env=self.environment(),
-                stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                self.command(),
+                cwd=self.broker_dir,
+                env=self.environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
             self.wait_ready()
@@ -177,7 +203,8 @@ class EmbeddedWorker:
                 raise EmbeddedWorkerError(f"the demo worker exited with code {code}: {last}", tail)
             if time.monotonic() > deadline:
                 raise EmbeddedWorkerError(
-                    f"the demo worker was not ready within {self.ready_timeout:g} s", self.log_tail())
+                    f"the demo worker was not ready within {self.ready_timeout:g} s", self.log_tail()
+                )
             time.sleep(0.02)
 
     def stop(self, timeout: float | None = None) -> None:
@@ -249,12 +276,13 @@ class EmbeddedWorker:
         """
         if self.app is None:
             return
-        from .connection import control_mailbox
+        from .controller import control_mailbox
 
         try:  # a connection of its own: this may run in a signal handler
             with self.app.connection_for_write() as conn:
                 control_mailbox(self.app)(conn)._broadcast(
-                    "ping", {}, destination=[self.nodename], reply=False, channel=conn.default_channel)
+                    "ping", {}, destination=[self.nodename], reply=False, channel=conn.default_channel
+                )
         except Exception:
             pass
 

@@ -1,10 +1,12 @@
 """``--record FILE``: every change the live view sees, one JSON object a line (JSONL).
 
-A line: ``{"time", "task_id", "kind", "file", "old", "new", "live", "size", "error", "meta"}``:
+A line: ``{"time", "task_id", "kind", "file", "old", "new", "live", "size", "error", "problem", "meta"}``:
 ``time`` is the file's mtime at that write (epoch seconds), ``old``/``new`` the
 displayed statuses before and after (``old`` null on first sight, ``new`` null
-when the file went away), ``live`` false for what the first scan found, and
-``meta`` the whole decoded meta of that moment (values JSON cannot hold as
+when the file went away), ``live`` false for what the first scan found,
+``error`` why the file could not be used and ``problem`` the same as [kind,
+reason, detail] (see ``results/problems.py``), and ``meta`` the whole decoded
+meta of that moment (values JSON cannot hold as
 their repr). Lines are written by a thread of their own, flushed after each
 batch, so a killed session loses at most its last batch and the UI never
 waits on the disk; a torn last line is ignored when the journal is read.
@@ -21,9 +23,10 @@ from typing import IO, Any
 
 import orjson
 
-from ..headless import encode_json
 from ..results.codec import Decoded
 from ..results.files import GROUP_PREFIX, TASK_PREFIX, ResultName, parse_name
+from ..results.json_output import encode_json
+from ..results.problems import Problem, ProblemKind
 from ..results.record import TaskRecord, display_status, summarize
 from ..results.scan import FullRead, ResultDirectory
 from .timeline import Event, Timeline
@@ -67,7 +70,7 @@ class JournalWriter:
                     chunk.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            lines = []
+            lines: list[bytes] = []
             for entries in chunk:
                 if entries is None:
                     done = True
@@ -116,8 +119,14 @@ class Recorder:
         return olds
 
     def after(
-        self, store: Any, olds: dict[str, str | None], records: list[TaskRecord], changed: list[str],
-        removed: list[str], *, live: bool,
+        self,
+        store: Any,
+        olds: dict[str, str | None],
+        records: list[TaskRecord],
+        changed: list[str],
+        removed: list[str],
+        *,
+        live: bool,
     ) -> None:
         """Queue one line per changed row and per file gone; forget the metas of this batch."""
         with self._lock:
@@ -147,7 +156,8 @@ def _entry(record: TaskRecord, old: str | None, meta: Any, live: bool) -> dict[s
         "new": display_status(record),
         "live": live,
         "size": record.size,
-        "error": record.error,
+        "error": None if record.error is None else record.error.message,
+        "problem": None if record.error is None else record.error.as_row(),
         "meta": meta,
     }
 
@@ -203,6 +213,17 @@ def read_journal(path: str) -> Timeline:
     return Timeline(os.path.abspath(path), "journal", events, notices=notices)
 
 
+def _problem(line: dict[str, Any]) -> Problem | None:
+    """The line's problem: its kind as recorded, or (a journal from before kinds were) any error as unreadable."""
+    problem, error = line.get("problem"), line.get("error")
+    if isinstance(problem, list) and len(problem) == 3 and all(isinstance(p, str) for p in problem):
+        try:
+            return Problem.from_row(problem)
+        except ValueError:  # a kind this version does not know
+            pass
+    return Problem(ProblemKind.UNREADABLE, error) if isinstance(error, str) else None
+
+
 def _event(line: Any) -> Event:
     if not isinstance(line, dict):
         raise ValueError("not an object")
@@ -221,13 +242,19 @@ def _event(line: Any) -> Event:
     parsed = parse_name(line["file"]) if isinstance(line.get("file"), str) else None
     prefix = parsed.prefix if parsed is not None else (GROUP_PREFIX if kind == "group" else TASK_PREFIX)
     meta = line.get("meta")
-    error = line.get("error") if isinstance(line.get("error"), str) else None
-    size = line.get("size") if isinstance(line.get("size"), int) else 0
+    error = _problem(line)
+    size = line["size"] if isinstance(line.get("size"), int) else 0
     decoded = Decoded(meta, "json", None, None, plain=True) if isinstance(meta, dict) else None
     record = summarize(task_id, kind, prefix, decoded, size=size, mtime=float(when), error=error)
     if decoded is None and error is None:
         record.status = new  # a line without its meta still says what the status was
     return Event(
-        float(when), task_id, display_status(record), record, old=old, source="journal", live=live,
+        float(when),
+        task_id,
+        display_status(record),
+        record,
+        old=old,
+        source="journal",
+        live=live,
         meta=meta if isinstance(meta, dict) else None,
     )

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ..headless import encode_json
 from ..results.codec import Decoded
 from ..results.files import FileRead, parse_name
+from ..results.json_output import encode_json
 from ..results.record import TaskRecord, display_status
 from ..results.scan import FullRead, ResultDirectory
 
@@ -86,7 +86,7 @@ def event_row(event: Event) -> dict[str, Any]:
         "source": event.source,
     }
     if record is not None and record.error is not None:
-        row["error"] = record.error
+        row["error"] = record.error.message
     return row
 
 

@@ -21,7 +21,8 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from .codec import DEFAULT_MAX_BYTES, decode
-from .files import FileRead, ResultName, parse_name
+from .files import NOT_A_FILE, FileRead, ResultName, parse_name, too_large
+from .problems import Problem, ProblemKind
 from .scan import FullRead, ResultDirectory
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip")
@@ -88,7 +89,7 @@ class ResultArchive(ResultDirectory):
             if handle is not None:
                 handle.close()
 
-    def list(self) -> list[tuple[str, ResultName]]:
+    def listing(self) -> list[tuple[str, ResultName]]:
         # Archive order: ``scan`` (inherited) then decompresses a tar.gz once, front to back.
         return list(self._order)
 
@@ -119,21 +120,23 @@ class ResultArchive(ResultDirectory):
 
     def _read_member(self, member: _Member) -> FileRead:
         if not member.regular:
-            return FileRead(None, 0, member.mtime, "not a regular file")
+            return FileRead(None, 0, member.mtime, NOT_A_FILE)
         if member.size > self.max_bytes:
-            return FileRead(None, member.size, member.mtime, f"too large to read ({member.size:,} bytes)")
+            return FileRead(None, member.size, member.mtime, too_large(f" ({member.size:,} bytes)"))
         try:
             with self._lock:
                 if self._zip is not None:
                     with self._zip.open(member.handle) as stream:
                         data = stream.read(self.max_bytes + 1)
                 else:
-                    stream = self._tar.extractfile(member.handle)  # type: ignore[union-attr]
-                    data = stream.read(self.max_bytes + 1) if stream is not None else b""
+                    assert self._tar is not None  # a zip or a tar, opened in __init__
+                    extracted = self._tar.extractfile(member.handle)
+                    data = extracted.read(self.max_bytes + 1) if extracted is not None else b""
         except _BROKEN as exc:
-            return FileRead(None, member.size, member.mtime, f"unreadable: damaged archive member ({_reason(exc)})")
+            damaged = Problem(ProblemKind.UNREADABLE, "unreadable", f": damaged archive member ({_reason(exc)})")
+            return FileRead(None, member.size, member.mtime, damaged)
         if len(data) > self.max_bytes:
-            return FileRead(None, len(data), member.mtime, f"too large to read (over {self.max_bytes:,} bytes)")
+            return FileRead(None, len(data), member.mtime, too_large(f" (over {self.max_bytes:,} bytes)"))
         return FileRead(data, len(data), member.mtime, None)
 
 

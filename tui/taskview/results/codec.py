@@ -2,7 +2,7 @@
 
 Celery does not record the serializer in the file, so it is sniffed from the
 first bytes (FORMAT.md). Nothing here raises on bad input: every failure comes
-back as ``Decoded.error``, a one-line reason fit for a table cell.
+back as ``Decoded.error``, a ``Problem`` with its kind and a one-line message.
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ from typing import Any, NamedTuple
 import orjson
 
 from ..text import summary
+from .problems import Problem, ProblemKind
+
+EMPTY, TRUNCATED, INVALID = ProblemKind.EMPTY, ProblemKind.TRUNCATED, ProblemKind.INVALID
+NOT_A_RESULT, TOO_LARGE, UNSUPPORTED = ProblemKind.NOT_A_RESULT, ProblemKind.TOO_LARGE, ProblemKind.UNSUPPORTED
 
 #: Celery 5.7's in-band compression marker (celery.backends.base).
 COMPRESSED_MAGIC = b"\x00celery-compressed\x00"
@@ -22,9 +26,10 @@ COMPRESSED_MAGIC = b"\x00celery-compressed\x00"
 #: for huge results and decompression bombs. Bigger files get a clear error.
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
-PICKLE_REFUSED = (
-    "pickle: not loaded (unpickling can run code); "
-    "pass --allow-pickle if you trust this directory"
+PICKLE_REFUSED = Problem(
+    ProblemKind.PICKLE_REFUSED,
+    "pickle",
+    ": not loaded (unpickling can run code); pass --allow-pickle if you trust this directory",
 )
 
 SERIALIZERS = ("json", "msgpack", "yaml", "pickle")
@@ -67,6 +72,7 @@ def _has_long_number(data: bytes) -> bool:
         start = digits.find(NINETEEN_DIGITS, end)
     return False
 
+
 TYPE_TAG = b'"__type__"'
 _NOT_TEXT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -75,22 +81,18 @@ class Decoded(NamedTuple):
     meta: Any  # a dict for a usable file; anything else is an error
     serializer: str | None
     compression: str | None  # content type after the magic, e.g. "application/x-gzip"
-    error: str | None
+    error: Problem | None
     #: The meta holds only JSON's own types (str, int within 64 bits, finite
     #: float, bool, None, list, dict), so it can be re-encoded as it is.
     plain: bool = False
 
 
-def is_partial(error: str | None) -> bool:
-    """Whether an error looks like a write still in progress (Celery writes in place)."""
-    return error is not None and error.startswith(_PARTIAL_PREFIXES)
-
-
-_PARTIAL_PREFIXES = ("empty", "truncated", "compressed, but the compression header is cut")
-
-
 class DecodeError(Exception):
-    """A reason a payload cannot be decoded; its text is shown to the user."""
+    """Why a payload cannot be decoded: raised with a ``Problem`` or its (kind, reason, detail)."""
+
+    def __init__(self, kind: ProblemKind | Problem, reason: str = "", detail: str = "") -> None:
+        self.problem = kind if isinstance(kind, Problem) else Problem(kind, reason, detail)
+        super().__init__(self.problem.message)
 
 
 def decode(
@@ -105,30 +107,35 @@ def decode(
     compression = serializer = None
     try:
         if not data:
-            raise DecodeError("empty (being written?)")
+            raise DecodeError(EMPTY, "empty (being written?)")
         if len(data) > max_bytes:
-            raise DecodeError(f"too large to decode ({_size(len(data))} > {_size(max_bytes)})")
+            raise DecodeError(TOO_LARGE, "too large to decode", f" ({_size(len(data))} > {_size(max_bytes)})")
         if data.startswith(COMPRESSED_MAGIC):
             compression, data = _decompress(data, max_bytes)
             if not data:
-                raise DecodeError(f"empty after {_compression_name(compression)} decompression")
+                raise DecodeError(EMPTY, f"empty after {_compression_name(compression)} decompression")
         serializer = sniff(data)
         if serializer is None:
-            raise DecodeError(f"not a Celery result: unrecognised binary data ({data[:8].hex(' ')}...)")
+            raise DecodeError(
+                NOT_A_RESULT, "not a Celery result", f": unrecognised binary data ({data[:8].hex(' ')}...)"
+            )
         if serializer == "json" and (not exact or (TYPE_TAG not in data and not _has_long_number(data))):
             meta, plain = _load_plain_json(data)
             plain = plain and exact
         else:
             meta, plain = _LOADERS[serializer](data, allow_pickle), False
         if not isinstance(meta, dict):
-            raise DecodeError(f"not a Celery result: {serializer} {type(meta).__name__}, not a mapping")
+            raise DecodeError(
+                NOT_A_RESULT, "not a Celery result", f": {serializer} {type(meta).__name__}, not a mapping"
+            )
         return Decoded(meta, serializer, compression, None, plain)
     except DecodeError as exc:
-        return Decoded(None, serializer, compression, str(exc))
+        return Decoded(None, serializer, compression, exc.problem)
     except RecursionError:
-        return Decoded(None, serializer, compression, f"{serializer or 'data'} nested too deeply")
+        return Decoded(None, serializer, compression, Problem(INVALID, f"{serializer or 'data'} nested too deeply"))
     except Exception as exc:  # a decoder library's own failure on hostile bytes
-        return Decoded(None, serializer, compression, f"undecodable {serializer or 'data'}: {_one_line(exc)}")
+        problem = Problem(INVALID, f"undecodable {serializer or 'data'}", f": {_one_line(exc)}")
+        return Decoded(None, serializer, compression, problem)
 
 
 def sniff(data: bytes) -> str | None:
@@ -179,16 +186,16 @@ def _decompress(data: bytes, max_bytes: int) -> tuple[str, bytes]:
     except UnicodeDecodeError:
         ctype = ""
     if not sep or not ctype or len(ctype) > 100 or not ctype.isprintable():
-        raise DecodeError("compressed, but the compression header is cut or corrupt")
+        raise DecodeError(TRUNCATED, "compressed, but the compression header is cut or corrupt")
     name = _compression_name(ctype)
     try:
         out = _inflate(ctype, body, max_bytes)
     except DecodeError:
         raise
     except Exception as exc:
-        raise DecodeError(f"broken {name} compression: {_one_line(exc)}") from None
+        raise DecodeError(INVALID, f"broken {name} compression", f": {_one_line(exc)}") from None
     if len(out) > max_bytes:
-        raise DecodeError(f"too large to decode: over {_size(max_bytes)} after {name} decompression")
+        raise DecodeError(TOO_LARGE, "too large to decode", f": over {_size(max_bytes)} after {name} decompression")
     return ctype, out
 
 
@@ -213,19 +220,21 @@ def _inflate(ctype: str, body: bytes, max_bytes: int) -> bytes:
         return _whole(d3.decompress(body, max_length=limit), d3.eof, limit, "lzma")
     if ctype == "application/zstd":
         try:
-            from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
+            from compression import zstd  # Python 3.14+
         except ImportError:
             try:
-                from backports import zstd  # type: ignore[import-not-found,no-redef]
+                from backports import zstd  # the same module before 3.14
             except ImportError:
-                raise DecodeError("compressed with zstd: pip install backports.zstd to read it") from None
+                raise DecodeError(
+                    UNSUPPORTED, "compressed with zstd", ": pip install backports.zstd to read it"
+                ) from None
         d4 = zstd.ZstdDecompressor()
         return _whole(d4.decompress(body, max_length=limit), d4.eof, limit, "zstd")
     if ctype == "application/x-brotli":
         try:
-            import brotli  # type: ignore[import-not-found]
+            import brotli
         except ImportError:
-            raise DecodeError("compressed with brotli: pip install brotli to read it") from None
+            raise DecodeError(UNSUPPORTED, "compressed with brotli", ": pip install brotli to read it") from None
         d5 = brotli.Decompressor()
         out = d5.process(body)
         return _whole(out, d5.is_finished(), limit, "brotli")
@@ -235,7 +244,7 @@ def _inflate(ctype: str, body: bytes, max_bytes: int) -> bytes:
 
         decoder = get_decoder(ctype)
     except Exception:
-        raise DecodeError(f"compressed with unknown method {ctype!r}") from None
+        raise DecodeError(UNSUPPORTED, "compressed with unknown method", f" {ctype!r}") from None
     return decoder(body)
 
 
@@ -243,7 +252,7 @@ def _whole(out: bytes, eof: bool, limit: int, name: str) -> bytes:
     if len(out) >= limit:
         return out  # the caller reports "too large"
     if not eof:
-        raise DecodeError(f"truncated {name} stream (being written?)")
+        raise DecodeError(TRUNCATED, f"truncated {name} stream (being written?)")
     return out
 
 
@@ -270,7 +279,7 @@ def _load_json(data: bytes, _allow_pickle: bool) -> Any:
 
 def _json_fallback(data: bytes, exc: orjson.JSONDecodeError) -> Any:
     if exc.msg.startswith("unexpected end of data"):
-        raise DecodeError(f"truncated JSON at byte {len(data)}") from None
+        raise DecodeError(TRUNCATED, "truncated JSON", f" at byte {len(data)}") from None
     # Python's json reads what orjson refuses (NaN and Infinity, which Python
     # writes) and its errors give exact byte offsets for bad UTF-8.
     return _load_json_stdlib(data)
@@ -280,15 +289,15 @@ def _load_json_stdlib(data: bytes) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DecodeError(f"invalid UTF-8 at byte {exc.start}") from None
+        raise DecodeError(INVALID, "invalid UTF-8", f" at byte {exc.start}") from None
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         rest = text[exc.pos :].strip()
         if not rest or exc.msg.startswith("Unterminated string"):
-            raise DecodeError(f"truncated JSON at byte {len(data)}") from None
+            raise DecodeError(TRUNCATED, "truncated JSON", f" at byte {len(data)}") from None
         byte = len(text[: exc.pos].encode("utf-8"))
-        raise DecodeError(f"invalid JSON at byte {byte}: {exc.msg}") from None
+        raise DecodeError(INVALID, "invalid JSON", f" at byte {byte}: {exc.msg}") from None
     return restore_type_tags(value) if TYPE_TAG in data else value
 
 
@@ -298,11 +307,11 @@ def _load_msgpack(data: bytes, _allow_pickle: bool) -> Any:
     try:
         return msgpack.unpackb(data, raw=False)  # as kombu reads it
     except msgpack.ExtraData:
-        raise DecodeError("invalid msgpack: extra bytes after the data") from None
+        raise DecodeError(INVALID, "invalid msgpack", ": extra bytes after the data") from None
     except ValueError as exc:
         if "incomplete" in str(exc) or "Unpack failed" in str(exc):
-            raise DecodeError(f"truncated msgpack at byte {len(data)}") from None
-        raise DecodeError(f"invalid msgpack: {_one_line(exc)}") from None
+            raise DecodeError(TRUNCATED, "truncated msgpack", f" at byte {len(data)}") from None
+        raise DecodeError(INVALID, "invalid msgpack", f": {_one_line(exc)}") from None
 
 
 def _load_yaml(data: bytes, _allow_pickle: bool) -> Any:
@@ -311,7 +320,7 @@ def _load_yaml(data: bytes, _allow_pickle: bool) -> Any:
     if not data.endswith(b"\n"):
         # PyYAML's dump always ends with a newline; without it the file was cut,
         # and a cut YAML file can still parse, into a dict missing its last keys.
-        raise DecodeError(f"truncated YAML at byte {len(data)}")
+        raise DecodeError(TRUNCATED, "truncated YAML", f" at byte {len(data)}")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         return yaml.load(data, Loader=loader)  # noqa: S506 - a safe loader
@@ -319,7 +328,7 @@ def _load_yaml(data: bytes, _allow_pickle: bool) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "syntax error"
-        raise DecodeError(f"invalid YAML{where}: {problem}") from None
+        raise DecodeError(INVALID, "invalid YAML", f"{where}: {problem}") from None
 
 
 def _load_pickle(data: bytes, allow_pickle: bool) -> Any:
@@ -333,8 +342,8 @@ def _load_pickle(data: bytes, allow_pickle: bool) -> Any:
         return loads_trusted(data)
     except (EOFError, pickle.UnpicklingError) as exc:
         if isinstance(exc, EOFError) or "truncated" in str(exc):
-            raise DecodeError(f"truncated pickle at byte {len(data)}") from None
-        raise DecodeError(f"invalid pickle: {_one_line(exc)}") from None
+            raise DecodeError(TRUNCATED, "truncated pickle", f" at byte {len(data)}") from None
+        raise DecodeError(INVALID, "invalid pickle", f": {_one_line(exc)}") from None
 
 
 _LOADERS = {"json": _load_json, "msgpack": _load_msgpack, "yaml": _load_yaml, "pickle": _load_pickle}
@@ -431,8 +440,9 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _size(n: int) -> str:
+    size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
     return f"{n} B"

@@ -7,6 +7,8 @@ import stat
 import sys
 from typing import NamedTuple
 
+from .problems import Problem, ProblemKind, gone
+
 TASK_PREFIX = "celery-task-meta-"
 GROUP_PREFIX = "celery-taskset-meta-"
 # Celery's global_keyprefix gets one of these appended when it lacks one.
@@ -53,7 +55,7 @@ class FileRead(NamedTuple):
     data: bytes | None
     size: int
     mtime: float
-    error: str | None
+    error: Problem | None
 
 
 OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -73,9 +75,9 @@ def read_file(path: str | bytes, max_bytes: int, dir_fd: int | None = None) -> F
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            return FileRead(None, 0, st.st_mtime, "not a regular file")
+            return FileRead(None, 0, st.st_mtime, NOT_A_FILE)
         if st.st_size > max_bytes:
-            return FileRead(None, st.st_size, st.st_mtime, f"too large to read ({st.st_size:,} bytes)")
+            return FileRead(None, st.st_size, st.st_mtime, too_large(f" ({st.st_size:,} bytes)"))
         # A short read of a regular file means end of file: st_size + 1 in one call.
         data = os.read(fd, st.st_size + 1)
         if len(data) > st.st_size:  # it grew while we read: take the rest too
@@ -89,7 +91,7 @@ def read_file(path: str | bytes, max_bytes: int, dir_fd: int | None = None) -> F
                 total += len(more)
             data = b"".join(chunks)
             if total > max_bytes:
-                return FileRead(None, total, st.st_mtime, f"too large to read (over {max_bytes:,} bytes)")
+                return FileRead(None, total, st.st_mtime, too_large(f" (over {max_bytes:,} bytes)"))
         return FileRead(data, len(data), st.st_mtime, None)
     except OSError as exc:
         return FileRead(None, 0, 0.0, os_reason(exc))
@@ -97,11 +99,19 @@ def read_file(path: str | bytes, max_bytes: int, dir_fd: int | None = None) -> F
         os.close(fd)
 
 
-def os_reason(exc: OSError) -> str:
+#: A directory, FIFO or device that carries a result file's name.
+NOT_A_FILE = Problem(ProblemKind.NOT_A_FILE, "not a regular file")
+
+
+def too_large(detail: str) -> Problem:
+    return Problem(ProblemKind.TOO_LARGE, "too large to read", detail)
+
+
+def os_reason(exc: OSError) -> Problem:
     if isinstance(exc, FileNotFoundError):
-        return "gone: deleted before it could be read"
+        return gone()
     if isinstance(exc, PermissionError):
-        return "unreadable: permission denied"
+        return Problem(ProblemKind.UNREADABLE, "unreadable", ": permission denied")
     if isinstance(exc, IsADirectoryError):
-        return "not a regular file"
-    return f"unreadable: {exc.strerror or exc}"
+        return NOT_A_FILE
+    return Problem(ProblemKind.UNREADABLE, "unreadable", f": {exc.strerror or exc}")

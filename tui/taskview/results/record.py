@@ -16,6 +16,7 @@ import msgspec
 
 from .codec import Decoded
 from .files import GROUP_PREFIX
+from .problems import Problem, ProblemKind
 
 READY_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 ARGS_PREVIEW = 40
@@ -41,7 +42,7 @@ class TaskRecord(msgspec.Struct, gc=False, eq=False):
     date_done: float | None = None  # epoch seconds
     mtime: float = 0.0
     size: int = 0
-    error: str | None = None  # why the file could not be read, or None
+    error: Problem | None = None  # why the file could not be read, or None
     # What a task still running says of itself: the pool process id of a STARTED
     # task (an int) or (current, total) of a progress-like state (a tuple). One
     # field for the two, which never go together: a million records, 8 MB.
@@ -53,7 +54,7 @@ class TaskRecord(msgspec.Struct, gc=False, eq=False):
 
     @property
     def kind(self) -> str:
-        """"task" or "group": what the file name says (kept as its prefix, one field less)."""
+        """ "task" or "group": what the file name says (kept as its prefix, one field less)."""
         return "group" if self.prefix.endswith(GROUP_PREFIX) else "task"
 
     @property
@@ -88,7 +89,7 @@ class TaskRecord(msgspec.Struct, gc=False, eq=False):
         return max(0.0, self.date_done - self.started)
 
     def __repr__(self) -> str:
-        state = self.status if self.error is None else f"error={self.error!r}"
+        state = self.status if self.error is None else f"error={self.error.message!r}"
         return f"<TaskRecord {self.kind} {self.task_id} {state}>"
 
 
@@ -124,6 +125,8 @@ def records_to_batch(records: list[TaskRecord]) -> dict[str, Any]:
         values = [getattr(record, field) for record in records]
         if field in _SHARED:
             values = [-1 if v is None else strings.setdefault(v, len(strings)) for v in values]
+        elif field == "error":
+            values = [None if v is None else v.as_row() for v in values]
         columns.append(values)
     return {"strings": list(strings), "columns": columns}
 
@@ -133,7 +136,8 @@ def records_from_batch(batch: dict[str, Any]) -> list[TaskRecord]:
     table.append(None)  # index -1: no value
     records = []
     sizes = _SIZES
-    for task_id, prefix, status, name, worker, args, date_done, mtime, size, error, running in zip(*batch["columns"]):
+    rows = zip(*batch["columns"], strict=True)
+    for task_id, prefix, status, name, worker, args, date_done, mtime, size, error, running in rows:
         record = TaskRecord(
             task_id,
             table[prefix],
@@ -144,7 +148,7 @@ def records_from_batch(batch: dict[str, Any]) -> list[TaskRecord]:
             date_done=date_done,
             mtime=mtime,
             size=sizes.get(size) or shared_size(size),
-            error=error,
+            error=None if error is None else Problem.from_row(error),
             running=running if type(running) is not list else (running[0], running[1]),  # JSON made it a list
         )
         records.append(record)
@@ -164,24 +168,33 @@ def display_status(record: TaskRecord) -> str:
     return "GROUP" if record.kind == "group" else ""
 
 
-def classify(kind: str, decoded: Decoded, size: int) -> tuple[str | None, str | None]:
+def classify(kind: str, decoded: Decoded, size: int) -> tuple[str | None, Problem | None]:
     """(status, error) of a decoded file: all ``--stats`` needs, and where a summary starts."""
     if decoded.error is not None:
         return None, decoded.error
     meta = decoded.meta
     if kind == "group":
-        return None, (None if "result" in meta else "not a Celery group result: no 'result' field")
+        if "result" in meta:
+            return None, None
+        return None, Problem(ProblemKind.NOT_A_RESULT, "not a Celery group result", ": no 'result' field")
     status = meta.get("status")
     if type(status) is not str or not status:
         if decoded.serializer == "yaml" and "status" not in meta and "task_id" not in meta:
             # PyYAML writes keys sorted: a file cut at a line end parses without its last keys.
-            return None, f"truncated YAML at byte {size} (no status yet)"
-        return None, "not a Celery task result: no status"
+            return None, Problem(ProblemKind.TRUNCATED, "truncated YAML", f" at byte {size} (no status yet)")
+        return None, Problem(ProblemKind.NOT_A_RESULT, "not a Celery task result", ": no status")
     return (_intern(status) if len(status) < 64 else status), None
 
 
 def summarize(
-    task_id: str, kind: str, prefix: str, decoded: Decoded | None, *, size: int, mtime: float, error: str | None = None
+    task_id: str,
+    kind: str,
+    prefix: str,
+    decoded: Decoded | None,
+    *,
+    size: int,
+    mtime: float,
+    error: Problem | None = None,
 ) -> TaskRecord:
     """Build the summary of one file from its decoded meta (or its read error)."""
     record = TaskRecord(task_id, prefix, size=shared_size(size), mtime=mtime, error=error)
@@ -219,16 +232,20 @@ def summarize(
 
 def progress_of(result: dict[str, Any]) -> tuple[float, float] | None:
     """``{current, total}`` meta, the convention of Celery's progress examples."""
-    current, total = result.get("current"), result.get("total")
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (current, total)):
-        return None
-    try:
-        current, total = float(current), float(total)
-    except OverflowError:  # an int too big for a float
-        return None
-    if math.isfinite(current) and math.isfinite(total) and total > 0:
+    current, total = _number(result.get("current")), _number(result.get("total"))
+    if current is not None and total is not None and math.isfinite(current) and math.isfinite(total) and total > 0:
         return (current, total)
     return None
+
+
+def _number(value: Any) -> float | None:
+    """An int or float (not a bool) as a float; None for anything else, or an int too big for a float."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def _short_repr() -> reprlib.Repr:
@@ -244,7 +261,7 @@ _SHORT_REPR = _short_repr()
 
 
 def args_preview(args: Any, kwargs: Any) -> str | None:
-    parts = []
+    parts: list[str] = []
     if isinstance(args, (list, tuple)):
         parts.extend(_short(a) for a in args[:8])
     elif args is not None:

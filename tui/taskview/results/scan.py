@@ -12,6 +12,7 @@ import orjson
 
 from .codec import DEFAULT_MAX_BYTES, DIGITS_ONLY, NINETEEN_DIGITS, TYPE_TAG, Decoded, decode, loads_plain_json
 from .files import OPEN_FLAGS, FileRead, ResultName, parse_name, read_file
+from .problems import Problem, ProblemKind
 from .record import TaskRecord, classify, summarize
 
 
@@ -31,7 +32,7 @@ class FullRead(NamedTuple):
         return None
 
     @property
-    def error(self) -> str | None:
+    def error(self) -> Problem | None:
         if self.read.error is not None:
             return self.read.error
         return self.decoded.error if self.decoded is not None else None
@@ -41,7 +42,7 @@ class FullRead(NamedTuple):
 #: plain tuple: a million of them go by): (name, path, mtime, size, meta, error,
 #: plain). ``meta`` is None when the file could not be read or decoded; ``plain``:
 #: it holds only JSON's own types (see ``Decoded.plain``).
-MetaRead = tuple[ResultName, str, float, int, "dict[str, Any] | None", "str | None", bool]
+MetaRead = tuple[ResultName, str, float, int, "dict[str, Any] | None", "Problem | None", bool]
 
 
 def _flat(full: FullRead) -> MetaRead:
@@ -49,7 +50,7 @@ def _flat(full: FullRead) -> MetaRead:
     return (full.name, full.path, full.read.mtime, full.read.size, full.meta, full.error, plain)
 
 
-#: (filename, parsed name) pairs, as ``ResultDirectory.list`` gives them.
+#: (filename, parsed name) pairs, as ``ResultDirectory.listing`` gives them.
 Listing = Sequence[tuple[str, ResultName]]
 
 
@@ -85,7 +86,7 @@ class ResultDirectory:
             fd, self._dir_fd = self._dir_fd, None
             os.close(fd)
 
-    def list(self) -> Listing:
+    def listing(self) -> Listing:
         """Result files in directory order; raises OSError if the directory cannot be listed."""
         return [*self.iter_names()]
 
@@ -139,13 +140,13 @@ class ResultDirectory:
                 full.name.prefix,
                 size=full.read.size,
                 mtime=full.read.mtime,
-                error=f"cannot summarize: {type(exc).__name__}",
+                error=Problem(ProblemKind.INVALID, "cannot summarize", f": {type(exc).__name__}"),
             )
 
     def read_all(self, listing: Listing | None = None, *, exact: bool = True) -> Iterator[FullRead]:
         """Every result file (or those of ``listing``) read and decoded, in directory order."""
         with self.held_open():
-            for filename, parsed in self.list() if listing is None else listing:
+            for filename, parsed in self.listing() if listing is None else listing:
                 full = self.read_full(filename, parsed, exact=exact)
                 if full is not None:
                     yield full
@@ -208,11 +209,11 @@ class ResultDirectory:
                             decoded = decode(data, allow_pickle=self.allow_pickle, max_bytes=max_bytes)
                             yield _flat(FullRead(parsed, prefix + filename, read, decoded))
                         continue
-                full = self.read_full(filename, parsed)
-                if full is not None:
-                    yield _flat(full)
+                careful = self.read_full(filename, parsed)
+                if careful is not None:
+                    yield _flat(careful)
 
-    def statuses(self, listing: Listing | None = None) -> Iterator[tuple[ResultName, str | None, str | None]]:
+    def statuses(self, listing: Listing | None = None) -> Iterator[tuple[ResultName, str | None, Problem | None]]:
         """(name, status, error) of every file: the lean pass behind ``--stats``."""
         for full in self.read_all(listing, exact=False):
             if full.read.error is not None or full.decoded is None:
@@ -224,7 +225,7 @@ class ResultDirectory:
         """Every result file as records, in batches, so a UI can fill progressively."""
         batch: list[TaskRecord] = []
         with self.held_open():
-            for filename, parsed in self.list():
+            for filename, parsed in self.listing():
                 record = self.read_record(filename, parsed)
                 if record is not None:
                     batch.append(record)

@@ -55,7 +55,14 @@ class ReaderProcess:
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(taskview.__file__)))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-        argv = [sys.executable, "-m", "taskview.sources.child_scan", results.path, "--max-bytes", str(results.max_bytes)]
+        argv = [
+            sys.executable,
+            "-m",
+            "taskview.sources.child_scan",
+            results.path,
+            "--max-bytes",
+            str(results.max_bytes),
+        ]
         if results.allow_pickle:
             argv.append("--allow-pickle")
         # stderr to a file: a pipe read only at the end would block a child that says a lot.
@@ -86,7 +93,9 @@ class ReaderProcess:
             if process.wait() != 0 and not should_stop():  # stopped: killed on purpose
                 self._errors.seek(0)
                 error = self._errors.read().decode("utf-8", "replace").strip()
-                raise ChildScanFailed(error.splitlines()[-1] if error else f"the reader process exited with {process.returncode}")
+                raise ChildScanFailed(
+                    error.splitlines()[-1] if error else f"the reader process exited with {process.returncode}"
+                )
         finally:
             self.stop()
 

@@ -60,8 +60,8 @@ class KnownRecords:
         for record in self._sorted:
             if record.task_id not in recent:
                 yield record.task_id
-        for task_id, record in list(recent.items()):
-            if record is not None:
+        for task_id, latest in list(recent.items()):
+            if latest is not None:
                 yield task_id
 
     def _fold(self) -> None:

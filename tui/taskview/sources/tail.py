@@ -26,14 +26,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import TYPE_CHECKING
 
-from ..results.codec import is_partial
-from ..results.files import parse_name
+from ..results.files import ResultName, parse_name
+from ..results.problems import ProblemKind, cut_short
 from ..results.record import TaskRecord
 from ..results.scan import ResultDirectory
 from .child_scan import BIG_DIRECTORY_BYTES, ChildScanFailed, ReaderProcess, worth_a_child
 from .fsinfo import filesystem_type, is_network_filesystem
 from .known import KnownRecords
+
+if TYPE_CHECKING:
+    from watchdog.observers.api import BaseObserver
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +114,7 @@ class DirectoryTail:
         self._reread_all = False
         self._thread: threading.Thread | None = None
         self._reader: ReaderProcess | None = None  # the child process of a first scan
-        self._observer = None
+        self._observer: BaseObserver | None = None
         self._observer_lock = threading.Lock()
         # inotify watches what a symlink points to only when given the real path.
         self._watched = os.path.realpath(results.path)
@@ -217,6 +221,7 @@ class DirectoryTail:
             FileCreatedEvent,
             FileDeletedEvent,
             FileMovedEvent,
+            FileSystemEvent,
             FileSystemEventHandler,
         )
         from watchdog.observers import Observer
@@ -225,7 +230,7 @@ class DirectoryTail:
         root, watch_lost = self._watched, self._watch_lost
 
         class Enqueue(FileSystemEventHandler):
-            def dispatch(self, event):  # type: ignore[no-untyped-def]
+            def dispatch(self, event: FileSystemEvent) -> None:
                 if event.is_directory:
                     if event.event_type == "deleted" and os.fsdecode(event.src_path) == root:
                         watch_lost.set()  # the watch died with it
@@ -267,7 +272,9 @@ class DirectoryTail:
                 self.problem = now
                 self._drain_events()  # events of a directory that is not there any more
                 log.warning("directory %s: %s", path, now)
-                self.deliver(TailBatch(notice=f"{path}: {now}; showing the rows last read, waiting for it to come back"))
+                self.deliver(
+                    TailBatch(notice=f"{path}: {now}; showing the rows last read, waiting for it to come back")
+                )
             return False
         replaced = now != self._identity
         # Deleted and recreated within one tick can reuse the inode number: the dead watch says so.
@@ -304,16 +311,17 @@ class DirectoryTail:
             del self._cut[filename]
             parsed = parse_name(filename)
             record = self.results.read_record(filename, parsed) if parsed is not None else None
-            if record is None or record.error is None or not is_partial(record.error) or (record.mtime, record.size) != (mtime, size):
+            error = record.error if record is not None else None
+            if record is None or error is None or not error.partial or (record.mtime, record.size) != (mtime, size):
                 if record is not None:
                     self._take(batch, filename, record)  # it moved on: the normal path
                 continue
-            record.error = f"cut short, unchanged for {self.settle:g} s: {record.error}"
+            record.error = cut_short(error, self.settle)
             self._known.put(record)
             batch.records.append(record)
         if not batch.records and not batch.removed:
             return
-        cut = sum(1 for r in batch.records if r.error and r.error.startswith("cut short"))
+        cut = sum(1 for r in batch.records if r.error is not None and r.error.kind is ProblemKind.CUT_SHORT)
         if cut:
             free = _free_bytes(self.results.path)
             if free is not None and free < FULL_BELOW:
@@ -343,19 +351,19 @@ class DirectoryTail:
         if batch.records or batch.removed:
             self.deliver(batch)
 
-    def _read_into(self, batch: TailBatch, filename: str, parsed=None) -> None:  # type: ignore[no-untyped-def]
+    def _read_into(self, batch: TailBatch, filename: str, parsed: ResultName | None = None) -> None:
         record = self.results.read_record(filename, parsed)
         if record is not None:
             self._take(batch, filename, record)
 
     def _take(self, batch: TailBatch, filename: str, record: TaskRecord) -> None:
         """Remember what was read of one file and pass it on (or its removal)."""
-        if record.error is not None and record.error.startswith("gone"):
+        if record.error is not None and record.error.kind is ProblemKind.GONE:
             if self._known.pop(record.task_id) is not None:
                 batch.removed.append(record.task_id)
             return
         self._known.put(record)
-        if record.error is not None and is_partial(record.error):
+        if record.error is not None and record.error.partial:
             if self._cut.get(filename, (None, None))[:2] != (record.mtime, record.size):
                 self._cut[filename] = (record.mtime, record.size, time.monotonic())
         else:
@@ -407,10 +415,14 @@ class DirectoryTail:
                         self.deliver(batch)
                         batch, limit = TailBatch(scanning=initial), self.scan_batch
         except OSError as exc:
-            self.deliver(TailBatch(
-                scanning=initial, scan_done=initial, removed=batch.removed,
-                notice=f"cannot list {self.results.path}: {exc.strerror or exc}",
-            ))
+            self.deliver(
+                TailBatch(
+                    scanning=initial,
+                    scan_done=initial,
+                    removed=batch.removed,
+                    notice=f"cannot list {self.results.path}: {exc.strerror or exc}",
+                )
+            )
             return
         gone = [] if initial else [task_id for task_id in self._known if task_id not in present]
         for task_id in gone:
@@ -420,11 +432,16 @@ class DirectoryTail:
             self._reread_all = False  # this rescan went through
         batch.scanned = scanned
         batch.scan_done = initial
-        log.debug("%s scan of %s: %d files read, %d gone, %.3f s", "first" if initial else "re",
-                  self.results.path, scanned, len(gone), time.monotonic() - began)
+        log.debug(
+            "%s scan of %s: %d files read, %d gone, %.3f s",
+            "first" if initial else "re",
+            self.results.path,
+            scanned,
+            len(gone),
+            time.monotonic() - began,
+        )
         if batch.records or batch.removed or batch.notice or initial:
             self.deliver(batch)
-
 
     def _first_scan_in_child(self) -> None:
         began = time.monotonic()
@@ -440,14 +457,20 @@ class DirectoryTail:
             for record in records:
                 seen = early.get(record.task_id)
                 if seen is not None and record.mtime == seen.mtime and record.size == seen.size:
-                    continue  # read here already, as the child saw it (a rewrite within one mtime tick changes the size)
+                    # Read here already, as the child saw it (a rewrite within one mtime tick changes the size).
+                    continue
                 self._take(batch, record.filename, record)
             scanned += len(records)
             batch.scanned = max(scanned, len(early))
             self.deliver(batch)
         if self._stop.is_set():
             return
-        log.debug("first scan of %s in a child process: %d files, %.3f s", self.results.path, scanned, time.monotonic() - began)
+        log.debug(
+            "first scan of %s in a child process: %d files, %.3f s",
+            self.results.path,
+            scanned,
+            time.monotonic() - began,
+        )
         self.deliver(TailBatch(scanning=True, scanned=scanned, scan_done=True, removed=self._early_gone()))
 
     def _early_gone(self) -> list[str]:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import Static
 
-from ..replay.player import Player
+from ...replay.player import Player
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
 

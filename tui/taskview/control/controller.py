@@ -1,4 +1,4 @@
-"""Talking to Celery: load the app, then enqueue, revoke and ping through its broker.
+"""Enqueue, revoke and ping through a Celery app's broker, bounded in time, never raising.
 
 Nothing here imports Textual. Every ``Controller`` call is bounded in time,
 safe to run from any thread, and never raises: it returns an ``Outcome`` whose
@@ -15,234 +15,23 @@ thread and is abandoned after ``call_timeout``, so nothing ever hangs the caller
 
 from __future__ import annotations
 
-import os
 import re
 import signal as _signal
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from queue import SimpleQueue
-from typing import TYPE_CHECKING, Any, Callable
-from urllib.parse import quote, unquote
+from typing import TYPE_CHECKING, Any
 
 from ..text import summary
+from .secrets import mask_text, mask_url
 
 if TYPE_CHECKING:  # importing celery costs ~0.3 s: only when a function needs it
     from celery import Celery
-
-MASK = "****"
-
-#: The environment variable Celery (and its CLI) reads the broker URL from.
-BROKER_ENV = "CELERY_BROKER_URL"
-
-
-# --- masking -------------------------------------------------------------------
-
-
-def _userinfo_span(part: str) -> tuple[int, int] | None:
-    """(start, end) of the password in one URL (no ';'), or None."""
-    scheme_end = part.find("://")
-    start = scheme_end + 3 if scheme_end >= 0 else 0
-    end = len(part)
-    for ch in "/?#":
-        i = part.find(ch, start)
-        if i != -1:
-            end = min(end, i)
-    at = part.rfind("@", start, end)
-    if at == -1:
-        # A password with an unencoded '/', '?' or '#' ends the netloc early
-        # (kombu would misparse it too). Mask conservatively: up to the last
-        # '@', when the text before the first ':' looks like a user name.
-        at = part.rfind("@", start)  # even past a '?' or ';' that belongs to the password
-        if at == -1:
-            return None
-        colon = part.find(":", start, at)
-        if colon == -1 or any(c in part[start:colon] for c in "/?#"):
-            return None
-        return (colon + 1, at) if at > colon + 1 else None
-    colon = part.find(":", start, at)
-    if colon == -1 or colon + 1 == at:
-        return None  # no password (user only, or "user:@")
-    return colon + 1, at
-
-
-_QUERY_SECRET = re.compile(r"([?&](?:password|passwd|pass|sentinel_password)=)[^&#;\s]*", re.IGNORECASE)
-
-
-def _mask_part(part: str) -> str:
-    span = _userinfo_span(part)
-    if span is not None:
-        part = part[: span[0]] + MASK + part[span[1] :]
-    return _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, part)
-
-
-def mask_url(url: str) -> str:
-    """``url`` with its password(s) replaced by ``****``; several hosts may be separated by ';'.
-
-    >>> mask_url("amqp://guest:guest@localhost:5672//")
-    'amqp://guest:****@localhost:5672//'
-    """
-    if not url:
-        return url
-    return ";".join(_mask_part(part) for part in _hosts(url))
-
-
-#: where a second URL starts in "url1;url2" (a ';' inside a password is not followed by "scheme://")
-_NEXT_URL = re.compile(r";(?=[A-Za-z][A-Za-z0-9+.\-]*://)")
-
-
-def _hosts(url: str) -> list[str]:
-    return _NEXT_URL.split(url)
-
-
-def _passwords(url: str) -> set[str]:
-    found: set[str] = set()
-    for part in _hosts(url):
-        span = _userinfo_span(part)
-        if span is not None:
-            found.add(part[span[0] : span[1]])
-        for m in _QUERY_SECRET.finditer(part):
-            value = part[m.end(1) : m.end()]
-            if value:
-                found.add(value)
-    secrets: set[str] = set()
-    for pw in found:
-        secrets.update({pw, unquote(pw), quote(unquote(pw), safe="")})
-    return {s for s in secrets if s}
-
-
-#: any "scheme://user:password@" in a message, whatever URL it belongs to
-_ANY_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@;]*:)(?P<pw>[^\s@;]+)(?P<at>@)")
-
-
-def mask_text(text: str, urls: Iterable[str | None] = ()) -> str:
-    """``text`` with every password of ``urls`` (and of any URL written in it) masked.
-
-    Exceptions from kombu/redis/amqp may echo the URL, or only its password.
-    """
-    if not text:
-        return text
-    urls = [u for u in urls if u]
-    # 1. the URLs themselves, kept readable: placeholders while masking the rest
-    # (the masked forms too: a user name equal to the password stays readable there)
-    placeholders: list[str] = []
-    forms = {f for u in urls for p in (u, *u.split(";")) if p for f in (p, mask_url(p))}
-    for url in sorted(forms, key=len, reverse=True):
-        if url in text:
-            token = f"\x00{len(placeholders)}\x00"
-            placeholders.append(mask_url(url))
-            text = text.replace(url, token)
-    # 2. any other URL with a password
-    text = _ANY_USERINFO.sub(lambda m: m.group("head") + MASK + m.group("at"), text)
-    text = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
-    # 3. bare passwords (short ones only as whole words, not inside other words)
-    for secret in sorted({s for u in urls for s in _passwords(u)}, key=len, reverse=True):
-        if secret == MASK:
-            continue
-        if len(secret) >= 4:
-            text = text.replace(secret, MASK)
-        else:
-            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", MASK, text)
-    for i, masked in enumerate(placeholders):
-        text = text.replace(f"\x00{i}\x00", masked)
-    return text
-
-
-# --- loading the app -------------------------------------------------------------
-
-
-class ControlSetupError(Exception):
-    """The app or broker could not be set up; ``str()`` is one line, passwords masked."""
-
-
-def _use_broker(app: Celery, broker_url: str) -> None:
-    # Celery's conf.broker_url prefers the CELERY_BROKER_URL environment
-    # variable over the configuration; read/write URLs are consulted first
-    # for connections, so setting them makes an explicit URL win.
-    app.conf.update(broker_url=broker_url, broker_read_url=broker_url, broker_write_url=broker_url)
-
-
-def new_app(broker_url: str, name: str = "taskview") -> Celery:
-    """A bare client app for ``broker_url`` (sends tasks by name; no result backend)."""
-    from celery import Celery
-
-    app = Celery(name, set_as_current=False)
-    _use_broker(app, broker_url)
-    app.conf.update(broker_connection_retry_on_startup=True)
-    return app
-
-
-def load_app(app_spec: str | None, broker_url: str | None) -> Celery | None:
-    """The Celery app to control, found like ``celery -A app_spec [-b broker_url]``.
-
-    - ``app_spec`` ("module" or "module:attribute"): imported from the current
-      directory the way Celery's CLI does (``celery.app.utils.find_app``: the
-      module's ``app``, then ``celery``, then ``module.celery``, then any Celery
-      instance in it). ``broker_url``, when given, replaces its broker.
-    - no ``app_spec``: a fresh app for ``broker_url``, or for the environment's
-      ``CELERY_BROKER_URL`` when ``broker_url`` is None.
-    - neither: None.
-
-    Errors raise ``ControlSetupError`` with a one-line message without passwords.
-    """
-    env_url = os.environ.get(BROKER_ENV) or None
-    urls = [broker_url, env_url]
-    if not app_spec:
-        url = broker_url or env_url
-        if not url:
-            return None
-        try:
-            return new_app(url)
-        except Exception as exc:  # pragma: no cover - Celery() does not connect
-            raise ControlSetupError(mask_text(summary(f"broker {url}: {exc}"), urls)) from None
-    app = _find_app(app_spec, urls)
-    if broker_url:
-        _use_broker(app, broker_url)
-    return app
-
-
-def _find_app(app_spec: str, urls: list[str | None]) -> Celery:
-    from celery import Celery
-    from celery.app.utils import find_app
-
-    def fail(why: str) -> ControlSetupError:
-        return ControlSetupError(mask_text(summary(f"cannot load -A {app_spec}: {why}"), urls))
-
-    module_name = app_spec.partition(":")[0]
-    try:
-        found = find_app(app_spec)
-    except ModuleNotFoundError as exc:
-        missing = exc.name or ""
-        if ":" in app_spec and missing == app_spec:
-            # find_app: getattr failed, then it tried "module:attr" as a module name
-            attribute = app_spec.partition(":")[2]
-            raise fail(f"module {module_name!r} has no attribute {attribute!r}") from None
-        if missing and (module_name == missing or module_name.startswith(missing + ".")):
-            raise fail(
-                f"no module named {missing!r} (run taskview from your project's directory, or set PYTHONPATH)"
-            ) from None
-        raise fail(f"importing it failed: {type(exc).__name__}: {exc}") from None
-    except AttributeError as exc:
-        if ":" in app_spec:
-            raise fail(f"{exc}") from None
-        raise fail(
-            f"no Celery app found in module {module_name!r} (looked for 'app', 'celery', "
-            "then any Celery instance; name it with module:attribute)"
-        ) from None
-    except SystemExit as exc:
-        raise fail(f"importing it called sys.exit({exc.code!r})") from None
-    except Exception as exc:
-        raise fail(f"importing it failed: {type(exc).__name__}: {exc}") from None
-    if not isinstance(found, Celery):
-        raise fail(f"{app_spec} is a {type(found).__name__}, not a Celery app")
-    return found
-
-
-# --- the controller --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -367,7 +156,9 @@ class Controller:
 
         return self._call("enqueue", send)
 
-    def enqueue_chain(self, steps: Sequence[tuple[str, Sequence[Any], Mapping[str, Any] | None]], **options: Any) -> Outcome:
+    def enqueue_chain(
+        self, steps: Sequence[tuple[str, Sequence[Any], Mapping[str, Any] | None]], **options: Any
+    ) -> Outcome:
         """Send ``chain(name1.s(*args1, **kwargs1), name2.s(...), ...)`` by task name.
 
         ``options`` (``queue``...) apply to every step. The Outcome's task_id is
@@ -481,8 +272,7 @@ class Controller:
         options: dict[str, Any] = {}
         if self._urls and self._urls[0].split("://", 1)[0].startswith(("redis", "rediss", "sentinel")):
             # redis-py waits forever for a server that accepts and never answers
-            options = {"socket_connect_timeout": self.connect_timeout,
-                       "socket_timeout": self.connect_timeout}
+            options = {"socket_connect_timeout": self.connect_timeout, "socket_timeout": self.connect_timeout}
         conn = self.app.connection_for_write(connect_timeout=self.connect_timeout, transport_options=options)
         try:
             hosts = max(1, len(getattr(conn, "alt", None) or ()))
@@ -548,7 +338,7 @@ class Controller:
                     break
                 try:
                     conn.drain_events(timeout=remaining)
-                except socket.timeout:
+                except TimeoutError:
                     if settle is None and len(replies) != last_count:
                         continue
                     break
@@ -633,10 +423,8 @@ def _is_timeout(exc: BaseException) -> bool:
 
 
 def _is_connection_error(exc: BaseException) -> bool:
-    try:
-        from kombu.exceptions import OperationalError
-    except Exception:  # pragma: no cover
-        OperationalError = ()  # type: ignore[assignment]
+    from kombu.exceptions import OperationalError
+
     names = {"ConnectionError", "OperationalError", "RecoverableConnectionError", "TimeoutError"}
     e: BaseException | None = exc
     while e is not None:
@@ -679,48 +467,3 @@ def _display(app: Celery, url: str) -> str:
         if folder:
             shown = f"{shown} ({folder})"
     return shown
-
-
-# --- stale STARTED tasks -----------------------------------------------------------------
-
-_HOSTNAME = socket.gethostname()
-
-
-def pid_alive(pid: int) -> bool:
-    """True when a process ``pid`` runs on this host (whoever owns it; zombies are dead)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's: alive
-    except (OverflowError, ValueError):
-        return False
-    # a zombie (dead, not yet reaped by its worker) is not alive
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rpartition(b")")[2].split()[:1] != [b"Z"]
-    except OSError:
-        return True  # no /proc (not Linux), or gone just now: os.kill said it existed
-
-
-def is_local(worker_hostname: str | None) -> bool:
-    """Whether a Celery node name ("name@host") runs on this host."""
-    return bool(worker_hostname) and worker_hostname.rpartition("@")[2] == _HOSTNAME  # type: ignore[union-attr]
-
-
-def is_stale(
-    worker_hostname: str | None, pid: int | None, ping_replies: Mapping[str, Any] | None
-) -> bool:
-    """Is a STARTED task left behind by a dead worker?
-
-    Stale when its worker runs on this host and its pool process ``pid`` no
-    longer exists, or when ``ping_replies`` (from ``Controller.ping``) does not
-    list its worker. ``ping_replies=None`` means "not known" (no broker, or
-    the ping failed): only the pid test applies then.
-    """
-    if pid and is_local(worker_hostname) and isinstance(pid, int) and not pid_alive(pid):
-        return True
-    if ping_replies is not None and worker_hostname:
-        return worker_hostname not in ping_replies
-    return False

@@ -1,21 +1,23 @@
-"""The command line for PATHs that are files (archives, journals) and for ``--replay``."""
+"""PATHs that are files (archives, journals), and ``--replay`` of anything."""
 
 from __future__ import annotations
 
 import os
 
-from ..cli import _run_headless, check_directory, fail
+from .common import check_directory, fail
+from .headless_run import print_events, run_headless
 
 
 def run_file_or_replay(
     path: str, *, replay: bool, dump: str | None, stats: bool, as_json: bool, allow_pickle: bool
 ) -> None:
+    from ..replay.journal import JournalError, read_journal
+    from ..replay.timeline import Timeline, from_results
     from ..results.archive import ArchiveError, ResultArchive, looks_like_archive
     from ..results.scan import ResultDirectory
-    from .journal import JournalError, read_journal
-    from .timeline import from_results
 
     results: ResultDirectory | None = None
+    timeline: Timeline
     if not os.path.exists(path):
         fail(f"no such file or directory: {path}")
     if os.path.isdir(path):
@@ -38,17 +40,17 @@ def run_file_or_replay(
 
     if results is not None:
         if not replay and (dump or stats):
-            _run_headless(results, dump, stats, as_json)
+            run_headless(results, dump, stats, as_json)
             return
         try:
             timeline = from_results(results, "directory" if os.path.isdir(path) else "archive")
         except OSError as exc:
             fail(f"cannot read {path}: {exc.strerror or exc}")
     if dump:
-        _run_headless(timeline, dump, False, False, events=timeline.events)
+        print_events(timeline.path, timeline.events)
         return
 
     from ..ui.app import TaskviewApp
 
     # An archive opened without --replay shows its last state; the keys still play it.
-    TaskviewApp(results, replay=timeline, replay_from_end=not replay).run()  # type: ignore[arg-type]
+    TaskviewApp.for_replay(timeline, from_end=not replay).run()

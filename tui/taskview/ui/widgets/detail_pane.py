@@ -20,13 +20,13 @@ from textual.message import Message
 from textual.widgets import OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from ..headless import jsonable
-from ..results.record import display_status
-from ..results.record import TaskRecord
-from ..results.scan import FullRead
-from ..text import inert, one_line
-from .colors import status_style
-from .formatting import duration
+from ...results.json_output import jsonable
+from ...results.problems import ProblemKind
+from ...results.record import TaskRecord, display_status
+from ...results.scan import FullRead
+from ...text import inert, one_line
+from ..colors import status_style
+from ..formatting import duration
 
 #: Above this, the JSON is shown without highlighting: parsing it would stall the UI.
 HIGHLIGHT_LIMIT = 2 * 1024 * 1024
@@ -151,7 +151,11 @@ class DetailPane(Vertical):
         status = display_status(record)
         lines = [
             Text.assemble(
-                (one_line(record.task_id), "bold"), "  ", (one_line(status), status_style(status)), "  ", (record.kind, "dim")
+                (one_line(record.task_id), "bold"),
+                "  ",
+                (one_line(status), status_style(status)),
+                "  ",
+                (record.kind, "dim"),
             )
         ]
         facts = []
@@ -174,7 +178,9 @@ class DetailPane(Vertical):
                 how = f", {decoded.serializer}" + (f" {decoded.compression}" if decoded.compression else "")
             lines.append(
                 Text.assemble(
-                    ("file ", "dim"), one_line(content.full.path), (f"  {content.full.read.size:,} B, {when}{how}", "dim")
+                    ("file ", "dim"),
+                    one_line(content.full.path),
+                    (f"  {content.full.read.size:,} B, {when}{how}", "dim"),
                 )
             )
         if content.history:
@@ -186,12 +192,14 @@ class DetailPane(Vertical):
                 seen.append(" " + time.strftime("%H:%M:%S", time.localtime(when_seen)), style="dim")
             lines.append(seen)
         error = content.full.error if content.full is not None else record.error
-        if record.status == "PENDING" and error and error.startswith("gone"):
+        if record.status == "PENDING" and error is not None and error.kind is ProblemKind.GONE:
             lines.append(
-                Text("no file yet: Celery writes one when the task starts (with task_track_started) or ends", style="dim")
+                Text(
+                    "no file yet: Celery writes one when the task starts (with task_track_started) or ends", style="dim"
+                )
             )
         elif error:
-            lines.append(Text.assemble(("unreadable: ", "bold red"), one_line(error)))
+            lines.append(Text.assemble(("unreadable: ", "bold red"), one_line(error.message)))
             if content.full is not None and content.full.read.data is not None:
                 lines.append(Text("raw bytes below, escaped", style="dim"))
         return Group(*lines)

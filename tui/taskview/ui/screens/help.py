@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..query import __doc__ as QUERY_HELP
+from ...query import __doc__ as QUERY_HELP
 
 _KEY_NAMES = {
     "question_mark": "?",

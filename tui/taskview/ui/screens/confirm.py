@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..text import one_line
+from ...text import one_line
 
 
 class ConfirmScreen(ModalScreen[str | None]):

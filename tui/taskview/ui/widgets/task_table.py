@@ -23,12 +23,12 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..results.record import display_status
-from ..results.record import TaskRecord
-from ..store import Store, position
-from ..text import one_line
-from .colors import status_style
-from .formatting import age, clock, duration, progress_bar
+from ...results.record import TaskRecord, display_status
+from ...store import Store
+from ...text import one_line
+from ...view.sorting import position
+from ..colors import status_style
+from ..formatting import age, clock, duration, progress_bar
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,11 @@ SORTABLE = tuple(c.key for c in COLUMNS)
 
 
 class TaskTable(ScrollView, can_focus=True):
-    """The task list. Owns the cursor; the app owns what is in it (``set_order``)."""
+    """The task list. Owns the cursor; the screen owns what is in it (``set_rows``).
+
+    Posts ``Highlighted`` when the cursor lands on another task and ``Selected``
+    on Enter, as Textual's DataTable does.
+    """
 
     BINDINGS = [
         Binding("up,k", "cursor(-1)", "Up", show=False, id="table.up"),
@@ -69,17 +73,23 @@ class TaskTable(ScrollView, can_focus=True):
     TaskTable { overflow-x: hidden; }
     """
 
-    class Selected(Message):
+    @dataclass
+    class Highlighted(Message):
         """The cursor is on a different task (or on none)."""
 
-        def __init__(self, task_id: str | None) -> None:
-            super().__init__()
-            self.task_id = task_id
+        task_id: str | None
 
+    @dataclass
+    class Selected(Message):
+        """Enter on a task."""
+
+        task_id: str
+
+    @dataclass
     class HeaderClicked(Message):
-        def __init__(self, key: str) -> None:
-            super().__init__()
-            self.key = key
+        """A click on a column's header: sort by it."""
+
+        key: str
 
     def __init__(
         self,
@@ -97,6 +107,7 @@ class TaskTable(ScrollView, can_focus=True):
         self.order: list[TaskRecord] = []  # as sorted: the store may hold newer ones
         self.cursor = 0
         self.selected_id: str | None = None
+        # How ``order`` is sorted: the header's arrow, and finding a task in it.
         self.sort_key = "last_change"
         self.sort_reverse = True
         self._layout: list[tuple[int, int]] = []  # (column index, width) of shown columns
@@ -104,10 +115,12 @@ class TaskTable(ScrollView, can_focus=True):
 
     # --- content -------------------------------------------------------------
 
-    def set_order(self, order: list[TaskRecord]) -> None:
-        """New rows in display order; the selected task keeps the cursor and its place on screen."""
+    def set_rows(self, order: list[TaskRecord], sort_key: str, reverse: bool) -> None:
+        """New rows in display order, sorted by ``sort_key``; the selected task keeps
+        the cursor and its place on screen."""
         screen_row = self.cursor - int(self.scroll_y)
         self.order = order
+        self.sort_key, self.sort_reverse = sort_key, reverse
         self.virtual_size = Size(self.size.width, len(order) + 1)
         index = self._index_of(self.selected_id)
         if index is None:
@@ -134,7 +147,6 @@ class TaskTable(ScrollView, can_focus=True):
         """The ids of the rows, in order."""
         return [r.task_id for r in self.order]
 
-
     def select_task(self, task_id: str) -> bool:
         index = self._index_of(task_id)
         if index is None:
@@ -159,7 +171,7 @@ class TaskTable(ScrollView, can_focus=True):
             self._scroll_to_cursor()
         self.refresh()
         if self.selected_id != old:
-            self.post_message(self.Selected(self.selected_id))
+            self.post_message(self.Highlighted(self.selected_id))
 
     def _scroll_to_cursor(self) -> None:
         top = int(self.scroll_y)
@@ -179,6 +191,13 @@ class TaskTable(ScrollView, can_focus=True):
 
     def action_bottom(self) -> None:
         self._select(len(self.order) - 1)
+
+    def key_enter(self, event: events.Key) -> None:
+        # A key method, not a binding: the screen's own Enter binding ("Detail")
+        # stays the one the footer shows, where users have always found it.
+        event.stop()
+        if self.selected_id is not None:
+            self.post_message(self.Selected(self.selected_id))
 
     def on_click(self, event: events.Click) -> None:
         if event.y == 0:

@@ -2,46 +2,60 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
+from rich.console import RenderableType
 from rich.text import Text
-from textual.widgets import Static
+from textual.reactive import reactive
+from textual.widget import Widget
 
-from ..text import one_line
-from .colors import status_style
+from ...text import one_line
+from ..colors import status_style
 
 # Built-in states first, in the order a task lives them; custom states after, by name.
 _ORDER = ("STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "PENDING", "RECEIVED")
 
 
-class SummaryBar(Static):
-    def show(
-        self,
-        counts: Counter[str],
-        *,
-        total: int,
-        filtered: bool,
-        scan: int | None,
-        directory: str,
-        mode: str,
-        notice: str | None = None,
-        follow: bool = False,
-        problem: str | None = None,
-    ) -> None:
-        """``problem``: what is wrong with the directory right now, shown for as long as it lasts."""
+class SummaryBar(Widget):
+    """Draws its reactives; the inspector screen sets (or binds) them.
+
+    Its height follows its content (one line, or two when the place and the
+    watch mode do not fit beside the counts): every field changes the layout.
+    """
+
+    DEFAULT_CSS = """
+    SummaryBar { height: auto; }
+    """
+
+    counts: reactive[Counter[str]] = reactive(Counter, layout=True)  # within the filter, when there is one
+    total: reactive[int] = reactive(0, layout=True)
+    filtered: reactive[bool] = reactive(False, layout=True)
+    filtering: reactive[bool] = reactive(False, layout=True)  # a filter is being applied in slices
+    scan: reactive[int | None] = reactive(None, layout=True)  # files read by the first scan; None once done
+    place: reactive[str] = reactive("", layout=True)  # the directory (or archive, or journal)
+    mode: reactive[str] = reactive("", layout=True)  # how changes are noticed, and the broker
+    notice: reactive[str | None] = reactive(None, layout=True)
+    follow: reactive[bool] = reactive(False, layout=True)
+    problem: reactive[str | None] = reactive(None, layout=True)  # what is wrong with the directory now
+
+    def render(self) -> RenderableType:
+        counts, filtered = self.counts, self.filtered
         shown = sum(counts.values())
         chunks = [
             Text.assemble(
-                (f"{shown:,}" if not filtered else f"{shown:,}/{total:,}", "bold"),
+                (f"{shown:,}" if not filtered else f"{shown:,}/{self.total:,}", "bold"),
                 ((" task" if shown == 1 else " tasks") if not filtered else " match", "dim"),
             )
         ]
-        if scan is not None:
-            chunks.append(Text(f"scanning… {scan:,} files read", style="bold yellow"))
-        if follow:
+        if self.scan is not None:
+            chunks.append(Text(f"scanning… {self.scan:,} files read", style="bold yellow"))
+        if self.follow:
             chunks.append(Text("follow", style="bold cyan"))
+        problem = self.problem
         if problem:
             chunks.append(Text(f"{one_line(problem)}: rows as last read, waiting for it", style="bold red"))
+        notice = "filtering…" if self.filtering else self.notice
         if notice and not (problem and problem in notice):  # the notice that told of it says no more
             chunks.append(Text(one_line(notice), style="bold yellow"))
         for status in sorted(counts, key=_status_order):
@@ -50,13 +64,21 @@ class SummaryBar(Static):
         # one line, else on a line of its own under the counts.
         width = max(20, self.size.width - 2)
         # The directory matters more than the watch mode: the mode gives way first.
-        place, how = one_line(directory), one_line(mode)
+        place, how = one_line(home_relative(self.place)), one_line(self.mode)
         if len(place) + len(how) + 3 > width:
             how = _cut(how, max(12, width - len(place) - 3))
         if len(place) + len(how) + 3 > width:
             place = "…" + place[-max(8, width - len(how) - 4) :]
         chunks.append(Text.assemble((place, "dim"), (f" [{how}]", "dim")))
-        self.update(Text("\n").join(_pack(chunks, width)))
+        return Text("\n").join(_pack(chunks, width))
+
+
+def home_relative(path: str) -> str:
+    """``path`` with the user's home directory written ``~``: shorter on a small terminal."""
+    home = os.path.expanduser("~")
+    if home not in ("", "/", "~") and (path == home or path.startswith(home.rstrip("/") + "/")):
+        return "~" + path[len(home.rstrip("/")) :]
+    return path
 
 
 def _cut(text: str, width: int) -> str:

@@ -1,0 +1,197 @@
+"""The table model: the rows the table shows, sorted, filtered in slices, kept up to date.
+
+Driven directly, without Textual. Every expected order is a full sort of the
+store computed afresh (``ordered``), which tests/unit/test_store.py checks
+against orders stated by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS, sample_store
+from taskview.query import compile_query
+from taskview.results.scan import ResultDirectory
+from taskview.store import Store
+from taskview.view import table_model
+from taskview.view.sorting import SORT_KEYS, ordered
+from taskview.view.table_model import INCREMENTAL_LIMIT, TableModel
+
+QUERIES = ["status:SUCCESS,FAILURE", "-status:SUCCESS", "add", "name:sleep", "e6", "sample-worker", "nothing-matches"]
+
+
+def run_filter(model: TableModel, query: str | None) -> None:
+    """Set a filter and step it to the end."""
+    model.set_filter(compile_query(query) if query else None)
+    while model.filtering:
+        model.step_filter(1.0)
+
+
+def ids(records) -> list[str]:
+    return [r.task_id for r in records]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(SORT_KEYS)), st.booleans(), st.sampled_from(QUERIES), st.integers(1, 7), st.integers(1, 7))
+def test_a_filter_in_slices_ends_with_exactly_a_filtered_sort(sort_key, reverse, query, slice_size, first_slice):
+    store = sample_store()
+    model = TableModel(store, filter_slice=slice_size, first_slice=first_slice)
+    model.sort(sort_key, reverse)
+    predicate = compile_query(query)
+    model.set_filter(predicate)
+    assert model.filtering
+    # The first step looks at the first rows only: a screenful goes up before the rest is read.
+    assert model.step_filter(0.0, screenful=1)
+    if model.filtering:
+        first = min(first_slice, slice_size)
+        assert model.rows == [r for r in model.everything[:first] if predicate(r)]
+    while model.filtering:
+        model.step_filter(0.0)
+    assert model.rows == ordered(store, sort_key, reverse, predicate)
+    assert model.counts() == {s: n for s, n in store.counts(predicate).items() if n}
+
+
+def test_no_filter_shows_every_row_at_once_with_the_stores_counts():
+    store = sample_store()
+    model = TableModel(store)
+    model.sort("id", False)
+    assert not model.filtering
+    assert ids(model.rows) == sorted(store.records)
+    assert model.counts() == store.counts() and model.total == SAMPLE_COUNT
+    run_filter(model, "status:FAILURE")
+    assert len(model.rows) == 2 and model.counts() == {"FAILURE": 2} and model.total == SAMPLE_COUNT
+    model.set_filter(None)  # clearing is immediate
+    assert not model.filtering and ids(model.rows) == sorted(store.records)
+
+
+def test_a_first_step_shows_a_screenful_before_the_rest_is_read():
+    store = sample_store()
+    model = TableModel(store, filter_slice=4, first_slice=4)
+    model.sort("id", False)
+    model.set_filter(compile_query("-status:nothing"))
+    assert model.step_filter(10.0, screenful=3)  # 3 rows match in the first slice: shown at once
+    assert ids(model.rows) == sorted(store.records)[:4] and model.filtering
+    assert not model.step_filter(0.0)  # the next slices show nothing until the last
+    while model.filtering:
+        changed = model.step_filter(0.0)
+    assert changed and ids(model.rows) == sorted(store.records)
+
+
+def test_a_task_that_changes_while_a_filter_runs_is_in_its_final_rows(tmp_path: Path):
+    """The filter walks the order as it was; what changed meanwhile goes in when it ends."""
+    target = tmp_path / "results"
+    shutil.copytree(SAMPLE_RESULTS, target)
+    results = ResultDirectory(str(target))
+    store = Store()
+    for batch in results.scan():
+        store.add_many(batch)
+    model = TableModel(store, filter_slice=2, first_slice=2)
+    model.sort("last_change", True)
+    predicate = compile_query("-status:success")
+    model.set_filter(predicate)
+    model.step_filter(0.0, screenful=50)
+    assert model.filtering
+    # A STARTED task becomes a FAILURE while the filter runs, as the tail would deliver it.
+    started = next(p for p in target.iterdir() if b'"STARTED"' in p.read_bytes())
+    meta = json.loads(started.read_bytes())
+    meta.update(status="FAILURE", result={"exc_type": "ValueError", "exc_message": ["late"], "exc_module": "builtins"})
+    started.write_text(json.dumps(meta))
+    store.add(results.read_record(started.name), live=True)
+    model.touch([meta["task_id"]])
+    assert not model.refresh()  # held back: the filter in progress walks the old order
+    while model.filtering:
+        model.step_filter(0.0)
+    assert model.rows == ordered(store, "last_change", True, predicate)
+    assert meta["task_id"] in ids(model.rows) and model.counts()["FAILURE"] == 3
+
+
+def test_changes_waiting_for_a_refresh_survive_a_new_filter():
+    """Rows that changed between two refreshes (a first scan, a flood) reach the order even when
+    the user types a filter or clears it before the refresh comes."""
+    store = sample_store()
+    model = TableModel(store)
+    model.sort("last_change", True)
+    gone, moved = model.rows[0].task_id, model.rows[5].task_id
+    store.remove(gone)
+    model.touch([gone])  # waits for the refresh
+    run_filter(model, "-status:nothing")
+    assert gone not in ids(model.rows) and gone not in ids(model.everything)
+    store.add(ResultDirectory(str(SAMPLE_RESULTS)).read_record(store.get(moved).filename), live=True)
+    model.touch([moved])
+    assert model.refresh()  # moving a row by binary search over an order that still held `gone` raised KeyError
+    assert model.rows == ordered(store, "last_change", True, compile_query("-status:nothing"))
+
+
+def test_a_file_read_again_with_the_same_row_leaves_no_old_record_in_the_order():
+    """A re-read (a re-attached directory reads every file again) gives the store new records
+    with the same rows: the order takes them too, rather than keep a second copy of every task."""
+    store = sample_store()
+    model = TableModel(store)
+    model.sort("status", False)
+    results = ResultDirectory(str(SAMPLE_RESULTS))
+    again = [results.read_record(r.filename) for r in list(store.records.values())]
+    store.add_many(again)
+    model.touch(r.task_id for r in again)
+    assert model.refresh()
+    assert all(r is store.get(r.task_id) for r in model.everything)
+    assert all(r is store.get(r.task_id) for r in model.rows)
+
+
+def test_a_flood_re_sorts_a_small_store_at_once_and_a_big_one_at_most_every_four_sorts(monkeypatch):
+    store = sample_store()
+    now = [100.0]
+    model = TableModel(store, clock=lambda: now[0])
+    model.sort("id", True)
+    flood = [f"gone-{n}" for n in range(INCREMENTAL_LIMIT + 1)]  # more than are moved one by one
+    victim = model.rows[0].task_id
+    store.remove(victim)
+    model.touch([*flood, victim])
+    assert model.refresh() and victim not in ids(model.rows)  # small: re-sorted at once
+    monkeypatch.setattr(table_model, "BIG_STORE", 5)  # now the store counts as big
+    model.sort_seconds = 1.0  # as if the last full sort took a second
+    victim = model.rows[0].task_id
+    store.remove(victim)
+    model.touch([*flood, victim])
+    now[0] += 3.0  # less than 4 x sort_seconds since the last sort
+    assert not model.refresh() and victim in ids(model.rows)
+    now[0] += 1.5
+    assert model.refresh() and victim not in ids(model.rows)
+    assert model.rows == ordered(store, "id", True)
+
+
+def test_a_new_sort_keeps_the_filter():
+    store = sample_store()
+    model = TableModel(store)
+    run_filter(model, "-status:SUCCESS")
+    model.sort("name", False)
+    assert model.filtering
+    while model.filtering:
+        model.step_filter(1.0)
+    assert model.rows == ordered(store, "name", False, compile_query("-status:SUCCESS"))
+
+
+def test_a_live_change_moves_its_row_within_the_filter():
+    store = sample_store()
+    model = TableModel(store)
+    model.sort("id", False)
+    run_filter(model, "status:FAILURE")
+    failure = model.rows[0].task_id
+    store.remove(failure)
+    model.touch([failure])
+    assert model.refresh()
+    assert ids(model.rows) == [t for t in sorted(store.records) if store.get(t).status == "FAILURE"]
+    assert model.counts() == {"FAILURE": 1}
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_stepping_a_finished_filter_does_nothing(query):
+    model = TableModel(sample_store())
+    run_filter(model, query)
+    rows = model.rows
+    assert not model.step_filter(1.0) and model.rows is rows

@@ -1,0 +1,80 @@
+"""Stale STARTED tasks: left behind by a worker that is gone.
+
+A worker killed with SIGKILL leaves its task STARTED forever (FORMAT.md). Two
+signs tell: its pool process no longer exists on this host, or its worker no
+longer answers ping (two missed pings in a row: a busy worker can miss one).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+_HOSTNAME = socket.gethostname()
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process ``pid`` runs on this host (whoever owns it; zombies are dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's: alive
+    except (OverflowError, ValueError):
+        return False
+    # a zombie (dead, not yet reaped by its worker) is not alive
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rpartition(b")")[2].split()[:1] != [b"Z"]
+    except OSError:
+        return True  # no /proc (not Linux), or gone just now: os.kill said it existed
+
+
+def is_local(worker_hostname: str | None) -> bool:
+    """Whether a Celery node name ("name@host") runs on this host."""
+    return worker_hostname is not None and worker_hostname.rpartition("@")[2] == _HOSTNAME
+
+
+def is_stale(worker_hostname: str | None, pid: int | None, ping_replies: Mapping[str, Any] | None) -> bool:
+    """Is a STARTED task left behind by a dead worker?
+
+    Stale when its worker runs on this host and its pool process ``pid`` no
+    longer exists, or when ``ping_replies`` (from ``Controller.ping``) does not
+    list its worker. ``ping_replies=None`` means "not known" (no broker, or
+    the ping failed): only the pid test applies then.
+    """
+    if pid and is_local(worker_hostname) and isinstance(pid, int) and not pid_alive(pid):
+        return True
+    if ping_replies is not None and worker_hostname:
+        return worker_hostname not in ping_replies
+    return False
+
+
+#: A STARTED task as the check needs it: (task id, worker node name, pool process id).
+Started = tuple[str, "str | None", "int | None"]
+
+
+class StaleWatch:
+    """Which STARTED tasks are stale, judged every few seconds from a ping's replies.
+
+    A busy worker can miss one ping (its main thread blocked by a big result):
+    only a worker that missed two pings in a row is gone. Keeps which workers
+    missed the last one; call ``check`` from one thread at a time.
+    """
+
+    def __init__(self) -> None:
+        self._missed: frozenset[str] = frozenset()
+
+    def check(self, started: list[Started], replies: Mapping[str, Any] | None) -> set[str]:
+        """The ids among ``started`` whose worker is gone. ``replies``: the ping's
+        ``{worker: reply}``, or None when the broker could not be asked (then only
+        the pid test applies: a broker that is down blames no worker)."""
+        if replies is not None:
+            missed = frozenset(w for _, w, _ in started if w and w not in replies)
+            first_miss = missed - self._missed
+            self._missed = missed
+            replies = {**replies, **dict.fromkeys(first_miss, {})}  # the benefit of the doubt, once
+        return {task_id for task_id, worker, pid in started if is_stale(worker, pid, replies)}

@@ -1,0 +1,341 @@
+"""The inspector: the task table, its filter and summary, and the detail pane; shared by live and replay.
+
+A subclass says where the rows come from (a directory tail, a replay clock),
+how the whole file behind a row is read, and adds its own keys. Everything it
+shows comes from the store through the table model (``view/table_model.py``):
+this screen forwards changes to the model and draws what the model says.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input
+
+from ...query import compile_query
+from ...results.record import TaskRecord
+from ...results.scan import FullRead
+from ...store import Store, Transition
+from ...text import one_line
+from ...view.table_model import TableModel
+from ..widgets.detail_pane import DetailContent, DetailPane, prepare
+from ..widgets.summary_bar import SummaryBar
+from ..widgets.task_table import SORTABLE, TaskTable
+
+log = logging.getLogger(__name__)
+
+#: How long a notice stays in the summary bar.
+NOTICE_SECONDS = 10.0
+#: How often changed rows are put in place and the counts redrawn.
+REFRESH_SECONDS = 0.1
+
+
+class InspectorScreen(Screen[None]):
+    """Table, filter, summary and detail over a store; subclasses feed the store."""
+
+    # q and ? lead the footer (the app binds them too, for every other screen):
+    # at 80 columns the footer's end is cut off, and how to quit must stay in sight.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "app.quit", "Quit", id="inspector.quit"),
+        Binding("question_mark", "app.help", "Help", key_display="?", id="inspector.help"),
+        Binding("slash", "filter", "Filter", key_display="/", id="inspector.filter"),
+        Binding("enter", "detail", "Detail", id="inspector.detail"),
+        Binding("escape", "back", "Back", show=False, id="inspector.back"),
+        Binding("s", "next_sort", "Sort", id="inspector.sort"),
+        Binding("S", "reverse_sort", "Reverse", id="inspector.reverse"),
+        Binding("f", "follow", "Follow", id="inspector.follow"),
+        Binding("c", "copy_id", "Copy id", id="inspector.copy"),
+    ]
+    # The detail pane beside the table when there is room for both.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
+
+    #: A notice in the summary bar (it goes after NOTICE_SECONDS).
+    notice: reactive[str | None] = reactive(None)
+    #: Follow: newest change on top, selection pinned to it.
+    follow: reactive[bool] = reactive(False)
+    #: Files the first scan has read so far; None once it is done (or when there is none).
+    scan: reactive[int | None] = reactive(None)
+
+    #: How long filter slices run before the UI breathes (tests make it 0: one slice a step).
+    filter_step_seconds = 0.03
+
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.store = store
+        self.model = TableModel(store)
+        self.clock = clock  # wall time for ages; tests freeze it, a replay plays it
+        self.stale: set[str] = set()  # STARTED tasks whose worker is gone (live only)
+        self._counts_stale = True  # the store changed since the counts were drawn
+        self._notice_timer: Timer | None = None
+        self._filter_timer: Timer | None = None
+
+    # --- what a subclass provides --------------------------------------------------
+
+    @property
+    def place(self) -> str:
+        """Where the rows come from, for the summary bar."""
+        raise NotImplementedError
+
+    @property
+    def mode(self) -> str:
+        """How they come (inotify, polling, replay) and through which broker."""
+        raise NotImplementedError
+
+    @property
+    def problem(self) -> str | None:
+        """What is wrong with the source right now (a directory gone), shown for as long as it lasts."""
+        return None
+
+    def read_full(self, record: TaskRecord) -> FullRead | None:
+        """The whole file behind a row (called in a thread)."""
+        raise NotImplementedError
+
+    # --- layout ----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        # Kept as attributes: timers use them ten times a second, and they must
+        # still answer while the app tears its screen down.
+        self.summary = SummaryBar(id="summary").data_bind(
+            InspectorScreen.notice, InspectorScreen.follow, InspectorScreen.scan
+        )
+        self.filter_box = Input(
+            placeholder="filter: text, status:FAILURE, name:…, worker:…, -status:SUCCESS", id="filter"
+        )
+        self.table = TaskTable(self.store, clock=self.clock, stale=self.stale, id="table")
+        self.detail = DetailPane(id="detail")
+        yield self.summary
+        yield from self.compose_bars()
+        yield self.filter_box
+        with Container(id="main"):
+            yield self.table
+            yield self.detail
+        yield Footer()
+
+    def compose_bars(self) -> ComposeResult:
+        """Bars between the summary and the filter (the replay's timeline)."""
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.filter_box.display = False
+        self.detail.display = False
+        self.table.focus()
+        self.set_interval(REFRESH_SECONDS, self.refresh_rows)
+        self.set_interval(1.0, self.tick)
+
+    # --- rows in -----------------------------------------------------------------------
+
+    def rows_changed(self, task_ids: Iterable[str], *, now: bool) -> None:
+        """These tasks changed, came or went in the store. ``now``: put them in place
+        at once (live changes, a task we sent), else at the next 10 Hz refresh."""
+        self.model.touch(task_ids)
+        self._counts_stale = True
+        if now:
+            self.refresh_rows()
+
+    def refresh_rows(self) -> None:
+        """At most 10 times a second: changed rows in place, counts redrawn; idle when nothing came."""
+        self._show(self.model.refresh())
+        if self._counts_stale:
+            self.update_summary()
+
+    def store_rebuilt(self) -> None:
+        """The store was emptied and filled again (a replay's seek back): sort it all again."""
+        self.model.resort()
+        self._counts_stale = True
+        self._show(True)
+
+    def _show(self, changed: bool) -> None:
+        """Draw the model's rows when they changed; run a filter the change started."""
+        if self.model.filtering:
+            self._filter_step(first=True)
+        elif changed:
+            self._show_rows()
+
+    def _show_rows(self) -> None:
+        model, table = self.model, self.table
+        table.set_rows(model.rows, model.sort_key, model.reverse)
+        if self.follow and model.rows:
+            table.action_top()
+        self._counts_stale = True
+
+    def _filter_step(self, first: bool = False) -> None:
+        """Filter slices for a few ms, then let keys and messages through; a first screenful shows at once."""
+        if self._filter_timer is not None:
+            self._filter_timer.stop()  # a new filter or sort took over the old one's steps
+            self._filter_timer = None
+        model = self.model
+        if model.step_filter(self.filter_step_seconds, self.table.size.height if first else None):
+            self._show_rows()
+        if model.filtering:
+            # A timer, not call_later: the message queue runs dry in between, so
+            # the screen repaints and keys are read before the next slice.
+            self._filter_timer = self.set_timer(0.001, self._filter_step)
+        self.update_summary()  # "filtering…", then the counts with the rows
+
+    def tick(self) -> None:
+        """Once a second: ages and running times move on."""
+        self.table.refresh()
+        self.update_summary()
+
+    def update_summary(self) -> None:
+        self._counts_stale = False
+        model, summary = self.model, self.summary
+        summary.counts = model.counts()
+        summary.total = model.total
+        summary.filtered = model.predicate is not None
+        summary.filtering = model.filtering
+        summary.place, summary.mode, summary.problem = self.place, self.mode, self.problem
+
+    # --- notices -------------------------------------------------------------------------
+
+    def say(self, message: str, *, error: bool = False) -> None:
+        """One line in the summary bar for a while, and a toast."""
+        self.show_notice(message)
+        log.log(logging.WARNING if error else logging.INFO, "notice: %s", message)
+        self.notify(one_line(message), severity="error" if error else "information", timeout=4, markup=False)
+
+    def show_notice(self, message: str) -> None:
+        """One line in the summary bar for NOTICE_SECONDS."""
+        self.notice = message
+        if self._notice_timer is not None:
+            self._notice_timer.stop()
+        self._notice_timer = self.set_timer(NOTICE_SECONDS, self._notice_expired)
+
+    def _notice_expired(self) -> None:
+        self.notice = None
+        self._notice_timer = None
+
+    # --- selection and detail --------------------------------------------------------
+
+    @on(TaskTable.Highlighted)
+    def _highlighted(self, event: TaskTable.Highlighted) -> None:
+        if self.detail.display:
+            self.load_detail()
+
+    @on(TaskTable.Selected)
+    def _selected(self, event: TaskTable.Selected) -> None:
+        self.detail.display = True
+        self.load_detail()
+
+    @on(TaskTable.HeaderClicked)
+    def _header_clicked(self, event: TaskTable.HeaderClicked) -> None:
+        self._sort_by(event.key, toggle=True)
+
+    def load_detail(self) -> None:
+        """Read the selected task's file again for the detail pane (when it is open)."""
+        if not self.detail.display:
+            return
+        task_id = self.table.selected_id
+        record = self.store.get(task_id) if task_id else None
+        if record is None:
+            self.detail.show_empty("no task selected")
+            return
+        self._read_detail(record, self.store.history(record.task_id))
+
+    @work(thread=True, exclusive=True, group="detail")
+    def _read_detail(self, record: TaskRecord, history: list[Transition]) -> None:
+        content = prepare(record, history, self.read_full(record))
+        self.app.call_from_thread(self._show_detail, content)
+
+    def _show_detail(self, content: DetailContent) -> None:
+        if content.record.task_id == self.table.selected_id:
+            self.detail.show(content)
+
+    @on(DetailPane.JumpTo)
+    def _jump(self, event: DetailPane.JumpTo) -> None:
+        if self.table.select_task(event.task_id):
+            self.table.focus()
+        elif event.task_id in self.store:
+            self.notify("That task is hidden by the filter: Esc clears it.", severity="warning")
+        else:
+            self.notify(
+                f"No result file for {one_line(event.task_id)} in this directory.", severity="warning", markup=False
+            )
+
+    # --- keys ----------------------------------------------------------------------------
+
+    def help_bindings(self) -> list[Binding]:
+        """Every key this screen answers: its own (the inspector's first), the app's, the table's."""
+        found: dict[str, Binding] = {}
+        own = [
+            cls.__dict__.get("BINDINGS", ()) for cls in reversed(type(self).__mro__) if issubclass(cls, InspectorScreen)
+        ]
+        for binding in (*(b for bindings in own for b in bindings), *self.app.BINDINGS, *TaskTable.BINDINGS):
+            if isinstance(binding, Binding) and binding.key not in found:
+                found[binding.key] = binding
+        return list(found.values())
+
+    def action_filter(self) -> None:
+        self.filter_box.display = True
+        self.filter_box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.model.set_filter(compile_query(event.value))  # the store stays sorted: no re-sort for a new filter
+        self._show(True)
+        self.update_summary()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_kept(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            event.input.display = False
+        self.table.focus()
+
+    def action_back(self) -> None:
+        box, pane = self.filter_box, self.detail
+        if box.has_focus or (self.model.predicate is not None and not pane.display):
+            box.value = ""  # Input.Changed clears the filter too, a little later
+            box.display = False
+            self.model.set_filter(None)
+            self._show(True)
+            self.table.focus()
+        elif pane.display:
+            pane.display = False
+            self.table.focus()
+
+    def action_detail(self) -> None:
+        if self.detail.display and not self.table.has_focus:
+            self.table.focus()
+            return
+        self.detail.display = True
+        self.load_detail()
+
+    def _sort_by(self, key: str, *, toggle: bool = False) -> None:
+        model = self.model
+        reverse = not model.reverse if toggle and model.sort_key == key else model.reverse
+        self.follow = False
+        model.sort(key, reverse)
+        self._show(True)
+        self.notify(f"sorted by {key} {'descending' if reverse else 'ascending'}", timeout=1.5, markup=False)
+
+    def action_next_sort(self) -> None:
+        key = self.model.sort_key
+        index = SORTABLE.index(key) if key in SORTABLE else -1
+        self._sort_by(SORTABLE[(index + 1) % len(SORTABLE)])
+
+    def action_reverse_sort(self) -> None:
+        self._sort_by(self.model.sort_key, toggle=True)
+
+    def action_follow(self) -> None:
+        self.follow = not self.follow
+        if self.follow:
+            self.model.sort("last_change", True)
+            self._show(True)
+            self.table.action_top()
+
+    def action_copy_id(self) -> None:
+        task_id = self.table.selected_id
+        if task_id is None:
+            return
+        self.app.copy_to_clipboard(task_id)  # OSC 52: works over SSH and in tmux with set-clipboard on
+        self.notify(f"copied {one_line(task_id)}", timeout=2, markup=False)

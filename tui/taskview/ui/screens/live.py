@@ -1,0 +1,321 @@
+"""The live inspector: a result directory tailed as workers write it, and the keys that act on Celery.
+
+Every broker call runs in a thread worker (a broker that is down must never
+freeze the screen), and its outcome comes back as one line in the summary bar.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from ...control.stale import StaleWatch
+from ...results.record import TaskRecord
+from ...results.scan import FullRead, ResultDirectory
+from ...sources.tail import DirectoryTail, TailBatch
+from ...store import Store
+from .confirm import ConfirmScreen
+from .enqueue_menu import EnqueueMenu
+from .inspector import InspectorScreen
+
+if TYPE_CHECKING:
+    from ...control.controller import Controller, Outcome
+    from ...replay.journal import Recorder
+
+log = logging.getLogger(__name__)
+
+NOT_CONNECTED = (
+    "not connected to a broker: start taskview with -A yourproject, -b amqp://… "
+    "(or CELERY_BROKER_URL), or try taskview --demo"
+)
+#: How often STARTED tasks are checked for a dead worker.
+STALE_CHECK_SECONDS = 5.0
+#: How long the inspector reads the first rows before its first frame.
+FIRST_SCREEN_SECONDS = 0.05
+
+
+@dataclass
+class RecordsArrived(Message):
+    """A batch from the tail's thread (post_message is thread-safe)."""
+
+    batch: TailBatch
+
+
+class LiveScreen(InspectorScreen):
+    """A directory tail feeding the store; enqueue, revoke and re-enqueue through a broker."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "enqueue", "New task", id="live.enqueue"),
+        Binding("x", "revoke", "Revoke", id="live.revoke"),
+        Binding("R", "reenqueue", "Re-enqueue", show=False, id="live.reenqueue"),
+    ]
+
+    def __init__(
+        self,
+        results: ResultDirectory,
+        *,
+        poll_interval: float | None = None,
+        controller: Controller | None = None,
+        clock: Callable[[], float] = time.time,
+        recorder: Recorder | None = None,
+    ) -> None:
+        super().__init__(Store(), clock=clock)
+        self.results = results
+        self.controller = controller
+        self.recorder = recorder  # --record: the journal of what the live view sees
+        watched = recorder.watch(results) if recorder is not None else results
+        self.tail = DirectoryTail(watched, self._deliver, poll_interval=poll_interval)
+        self.scan = 0
+        self._stale_watch = StaleWatch()
+        self._next_gc_freeze = 1000
+        self._recording_failed = False
+
+    @property
+    def place(self) -> str:
+        return self.results.path
+
+    @property
+    def mode(self) -> str:
+        if self.controller is None:
+            return self.tail.mode
+        return f"{self.tail.mode} · {self.controller.broker_display}"
+
+    @property
+    def problem(self) -> str | None:
+        return self.tail.problem
+
+    def read_full(self, record: TaskRecord) -> FullRead | None:
+        return self.results.read_full(record.filename)
+
+    # --- the tail ----------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.set_interval(STALE_CHECK_SECONDS, self.check_stale)
+        # Read here, before the first frame, so that the first frame has rows: for at
+        # most a few frames' time, and not from a network filesystem (any read may stall).
+        tail = self.tail
+        first = None if tail.poll_interval is not None else tail.read_first_screenful(FIRST_SCREEN_SECONDS)
+        tail.start()
+        if first is not None and first.records:
+            self.on_records_arrived(RecordsArrived(first))
+
+    def on_unmount(self) -> None:
+        self.tail.stop()
+
+    def _deliver(self, batch: TailBatch) -> None:
+        log.debug(
+            "batch: %d records, %d removed%s%s",
+            len(batch.records),
+            len(batch.removed),
+            " (first scan)" if batch.scanning else "",
+            f", notice: {batch.notice}" if batch.notice else "",
+        )
+        self.post_message(RecordsArrived(batch))
+
+    def on_records_arrived(self, message: RecordsArrived) -> None:
+        batch = message.batch
+        store, recorder = self.store, self.recorder
+        olds = recorder.before(store, batch.records, batch.removed) if recorder is not None else {}
+        # Outside the first scan, a new file is a task that just started.
+        changed = store.add_many(batch.records, live=not batch.scanning)
+        for task_id in batch.removed:
+            store.remove(task_id)
+        if recorder is not None:
+            recorder.after(store, olds, batch.records, changed, batch.removed, live=not batch.scanning)
+        if batch.scanning:
+            self.scan = None if batch.scan_done else batch.scanned
+            if len(store) >= self._next_gc_freeze or batch.scan_done:
+                # Records hold no cycles, but the cyclic GC walks every one of
+                # them again and again while a million arrive (20 s of the first
+                # 50 at 1M). Collected then frozen at each doubling, each is
+                # walked about once (and no garbage cycle is frozen for good).
+                gc.collect()
+                gc.freeze()
+                self._next_gc_freeze = 2 * len(store)
+        if batch.notice:
+            self.show_notice(batch.notice)
+        if self.table.selected_id in changed:
+            self.load_detail()
+        # Every task read is touched, not only the changed rows: a file read again with
+        # the same row gives the store a new record, which the order must hold too (it
+        # would keep the old one alive: a second copy of every task after a re-attach).
+        # Live changes, and the first rows of all, show at once (the tail sends at
+        # most ~20 batches a second); the rest of the first scan's flood waits for
+        # the 10 Hz refresh.
+        self.rows_changed(
+            [*(r.task_id for r in batch.records), *batch.removed], now=not batch.scanning or not self.table.order
+        )
+
+    def tick(self) -> None:
+        recorder = self.recorder
+        if recorder is not None and recorder.writer.error and not self._recording_failed:
+            self._recording_failed = True  # said once: the journal stops, the inspector goes on
+            self.say(f"--record {recorder.writer.path}: {recorder.writer.error}", error=True)
+        super().tick()
+
+    # --- guards ----------------------------------------------------------------------
+
+    def _can_send(self, what: str) -> bool:
+        if self.controller is None:
+            self.say(NOT_CONNECTED, error=True)
+            return False
+        if self.controller.read_only:
+            self.say(f"read-only: {what} not sent", error=True)
+            return False
+        return True
+
+    def _selected_record(self) -> TaskRecord | None:
+        task_id = self.table.selected_id
+        return self.store.get(task_id) if task_id else None
+
+    # --- n: demo tasks -------------------------------------------------------------------
+
+    def action_enqueue(self) -> None:
+        if not self._can_send("enqueue"):
+            return
+        from ...control.demo_tasks import DEMO_MENU
+
+        assert self.controller is not None
+        choices = [(key, entry[0]) for key, entry in DEMO_MENU.items()]
+        self.app.push_screen(EnqueueMenu(choices, self.controller.broker_display), self._enqueue_chosen)
+
+    def _enqueue_chosen(self, key: str | None) -> None:
+        if key is not None:
+            self._send_demo(key)
+
+    @work(thread=True, group="control")
+    def _send_demo(self, key: str) -> None:
+        from ...control.demo_tasks import DEMO_MENU, send_demo
+
+        controller = self.controller
+        assert controller is not None
+        log.info("enqueue demo task %r via %s", key, controller.broker_display)
+        outcome = send_demo(controller, key)
+        log.info("enqueue: ok=%s %s", outcome.ok, outcome.message)
+        self.app.call_from_thread(self._sent, outcome, DEMO_MENU[key][1])
+
+    def _sent(self, outcome: Outcome, task_name: str) -> None:
+        self.say(outcome.message, error=not outcome.ok)
+        if outcome.ok and outcome.task_id:
+            # Celery writes nothing for a task until it starts: show it at once.
+            self.store.add_pending(outcome.task_id, task_name, time.time())
+            self.rows_changed([outcome.task_id], now=True)
+            self.table.select_task(outcome.task_id)
+
+    # --- x: revoke ---------------------------------------------------------------------
+
+    def action_revoke(self) -> None:
+        record = self._selected_record()
+        if record is None or not self._can_send("revoke"):
+            return
+        screen = ConfirmScreen(
+            "Revoke this task?",
+            _facts(record),
+            [("r", "revoke"), ("t", "terminate (SIGTERM)"), ("k", "kill (SIGKILL)")],
+        )
+        self.app.push_screen(screen, lambda key: self._revoke_chosen(record.task_id, key))
+
+    def _revoke_chosen(self, task_id: str, key: str | None) -> None:
+        if key is not None:
+            self.say(f"revoking {task_id}…")
+            self._send_revoke(task_id, terminate=key in ("t", "k"), signal="SIGKILL" if key == "k" else "SIGTERM")
+
+    @work(thread=True, group="control")
+    def _send_revoke(self, task_id: str, *, terminate: bool, signal: str) -> None:
+        controller = self.controller
+        assert controller is not None
+        log.info("revoke %s terminate=%s signal=%s", task_id, terminate, signal)
+        outcome = controller.revoke(task_id, terminate=terminate, signal=signal)
+        log.info("revoke: ok=%s %s", outcome.ok, outcome.message)
+        self.app.call_from_thread(self.say, outcome.message, error=not outcome.ok)
+
+    # --- R: re-enqueue -------------------------------------------------------------------
+
+    def action_reenqueue(self) -> None:
+        record = self._selected_record()
+        if record is None or not self._can_send("re-enqueue"):
+            return
+        self._prepare_reenqueue(record)
+
+    @work(thread=True, group="control")
+    def _prepare_reenqueue(self, record: TaskRecord) -> None:
+        full = self.results.read_full(record.filename)
+        meta = full.meta if full is not None else None
+        self.app.call_from_thread(self._confirm_reenqueue, record, meta)
+
+    def _confirm_reenqueue(self, record: TaskRecord, meta: dict[str, Any] | None) -> None:
+        if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+            self.say(
+                "cannot re-enqueue: the file has no task name (the workers run without result_extended)", error=True
+            )
+            return
+        name = meta["name"]
+        args = meta.get("args") or []
+        kwargs = meta.get("kwargs") or {}
+        if not isinstance(args, (list, tuple)) or not isinstance(kwargs, dict):
+            self.say("cannot re-enqueue: the stored args/kwargs are not a list and a mapping", error=True)
+            return
+        screen = ConfirmScreen(
+            "Send this task again, as a new task?",
+            [("name", name), ("args", repr(list(args))), ("kwargs", repr(kwargs)), ("was", record.task_id)],
+            [("y", "send it")],
+        )
+        self.app.push_screen(screen, lambda key: self._reenqueue_chosen(key, name, list(args), dict(kwargs)))
+
+    def _reenqueue_chosen(self, key: str | None, name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+        if key is not None:
+            self._send_again(name, args, kwargs)
+
+    @work(thread=True, group="control")
+    def _send_again(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+        controller = self.controller
+        assert controller is not None
+        log.info("re-enqueue %s", name)
+        outcome = controller.enqueue(name, args, kwargs)
+        log.info("re-enqueue: ok=%s %s", outcome.ok, outcome.message)
+        self.app.call_from_thread(self._sent, outcome, name)
+
+    # --- stale STARTED tasks -------------------------------------------------------------
+
+    def check_stale(self) -> None:
+        started = list(self.store.started)
+        if started or self.stale:
+            self._find_stale(started)
+
+    @work(thread=True, exclusive=True, group="stale")
+    def _find_stale(self, started_ids: list[str]) -> None:
+        # Read here, not on the UI thread: dead workers leave STARTED files behind, and
+        # a directory can hold a hundred thousand of them. One get() at a time is safe
+        # beside the UI thread's changes; a task gone meanwhile is skipped.
+        records = self.store.records
+        started = [(r.task_id, r.worker, r.pid) for t in started_ids if (r := records.get(t)) is not None]
+        replies = None  # unknown: a broker that cannot be asked blames no worker
+        controller = self.controller
+        if controller is not None and not controller.read_only:
+            replies = controller.ping_workers(timeout=1.0)
+        stale = self._stale_watch.check(started, replies)
+        self.app.call_from_thread(self._stale_found, stale)
+
+    def _stale_found(self, stale: set[str]) -> None:
+        if stale != self.stale:
+            self.stale.clear()
+            self.stale.update(stale)
+            self.table.refresh()
+
+
+def _facts(record: TaskRecord) -> list[tuple[str, str]]:
+    return [
+        ("id", record.task_id),
+        ("name", record.name or "?"),
+        ("status", record.status or "?"),
+        ("worker", record.worker or "?"),
+    ]

@@ -1,0 +1,1 @@
+"""One widget a module: the task table, the detail pane, the summary and timeline bars."""

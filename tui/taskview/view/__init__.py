@@ -1,0 +1,1 @@
+"""What the screens show, decided without Textual: row order, filter progress, visible counts."""

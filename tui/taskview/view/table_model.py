@@ -1,0 +1,221 @@
+"""The rows the task table shows: the store sorted, filtered, and kept up to date as it changes.
+
+Knows nothing of Textual. A screen tells it which tasks changed (``touch``),
+asks it at most ten times a second to put them in place (``refresh``), and
+shows ``rows``. A new sort or filter (``sort``, ``set_filter``) starts from
+``everything``, the whole store kept sorted apart from the filter, so a new
+filter never sorts and clearing it is immediate. Filtering a million rows still
+takes about half a second of Python, so a filter runs in slices
+(``step_filter``): the screen shows the first matches as soon as they fill a
+screen, and lets keys through between slices.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+
+from ..query import Predicate
+from ..results.record import TaskRecord, display_status
+from ..store import Store
+from .sorting import ordered, update_order
+
+#: Re-sorting is O(N log N): on a big store it is done less often.
+BIG_STORE = 50_000
+#: Up to this many changed rows are moved into place one by one (update_order);
+#: more at once (the first scan, a flood) and the whole store is re-sorted.
+INCREMENTAL_LIMIT = 500
+#: Rows per filter slice: ~10 ms of predicate calls, so keys stay responsive.
+FILTER_SLICE = 20_000
+#: The first slice is smaller: most filters fill a screen from it, in a few ms.
+FIRST_SLICE = 2_000
+
+
+class TableModel:
+    """The task table's rows, order, filter and visible counts over a ``Store``."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        filter_slice: int = FILTER_SLICE,
+        first_slice: int = FIRST_SLICE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.sort_key = "last_change"
+        self.reverse = True
+        self.predicate: Predicate | None = None
+        self.filter_slice = filter_slice
+        self.first_slice = first_slice
+        #: What the table shows, in display order. Records, not ids: a million-row
+        #: sort then needs no pass to turn them into ids, nor a filter a lookup per
+        #: row. A record here may be older than the store's (until the next
+        #: refresh): the table shows the store's.
+        self.rows: list[TaskRecord] = []
+        #: Every record, sorted, no filter.
+        self.everything: list[TaskRecord] = []
+        #: How long the last full sort took: a big store is re-sorted at most
+        #: every four times that.
+        self.sort_seconds = 0.0
+        self._clock = clock
+        self._last_sort = -float("inf")
+        self._pending: set[str] = set()  # tasks changed, come or gone since the order was last set
+        self._filter: Iterator[list[TaskRecord]] | None = None  # a filter being applied in slices
+        self._filter_rows: list[TaskRecord] = []  # what it has matched so far
+        self._filter_pending: set[str] = set()  # tasks that changed while it ran
+        self._filter_counts: Counter[str] = Counter()  # rows per status within the filter
+
+    # --- what to show -----------------------------------------------------------
+
+    @property
+    def filtering(self) -> bool:
+        """A filter is being applied in slices: ``step_filter`` has more to do."""
+        return self._filter is not None
+
+    @property
+    def total(self) -> int:
+        """Every task in the store, whatever the filter."""
+        return len(self.store)
+
+    def counts(self) -> Counter[str]:
+        """Rows per displayed status: the whole store's, or within the filter."""
+        return self.store.counts() if self.predicate is None else self._filter_counts
+
+    # --- changes ---------------------------------------------------------------
+
+    def touch(self, task_ids: Iterable[str]) -> None:
+        """These tasks changed, came or went: the next ``refresh`` puts them in place."""
+        self._pending.update(task_ids)
+
+    def refresh(self) -> bool:
+        """Put the tasks touched since the last refresh in place; True when ``rows`` changed.
+
+        A few are moved by binary search; a flood re-sorts the whole store, but a
+        big store at most every ``4 x sort_seconds`` (never more than a fifth of
+        the UI's time). A filter in progress walks the old order: what changed
+        meanwhile goes in when it ends.
+        """
+        if not self._pending:
+            return False
+        applied = self._catch_up()
+        if applied is None:
+            if len(self.store) < BIG_STORE or self._clock() - self._last_sort > max(0.5, 4 * self.sort_seconds):
+                self._resort()
+                return True
+            return False
+        if self.predicate is None:
+            self.rows = self.everything
+        elif self._filter is None:
+            self.rows = update_order(
+                self.store.records, self.rows, applied, self.sort_key, self.reverse, self.predicate
+            )
+            self._filter_counts = Counter(map(display_status, self.rows))
+        else:
+            self._filter_pending.update(applied)
+            return False
+        return True
+
+    # --- sort and filter ----------------------------------------------------------
+
+    def sort(self, sort_key: str, reverse: bool) -> None:
+        """Sort the whole store anew, then filter it (``filtering`` says whether to step)."""
+        self.sort_key, self.reverse = sort_key, reverse
+        self._resort()
+
+    def resort(self) -> None:
+        """Sort the whole store again by the same key (after the store was rebuilt)."""
+        self._resort()
+
+    def set_filter(self, predicate: Predicate | None) -> None:
+        """Filter the sorted store: at once without a predicate, else in slices (``step_filter``)."""
+        self.predicate = predicate
+        self._start_filter()
+
+    def step_filter(self, seconds: float, screenful: int | None = None) -> bool:
+        """Filter slices for ``seconds``; True when ``rows`` changed.
+
+        ``screenful``: the first step of a filter; it stops as soon as that many
+        rows match and shows them (the rest of the slices show when all are done).
+        """
+        steps = self._filter
+        if steps is None:
+            return False
+        deadline = time.perf_counter() + seconds
+        for shown in steps:
+            self._filter_rows = shown  # the same growing list at every step
+            if time.perf_counter() > deadline or (screenful is not None and len(shown) >= screenful):
+                break
+        else:
+            self._filter = None
+            shown = self._filter_rows  # the last slice may have ended the previous step
+            # Changes too many to move one by one stay pending for a full re-sort
+            # (which filters again): until then, this order must not show them as they were.
+            touched, self._filter_pending = self._filter_pending | self._pending, set()
+            if touched:
+                shown = update_order(self.store.records, shown, touched, self.sort_key, self.reverse, self.predicate)
+            self.rows = shown
+            self._filter_counts = Counter(map(display_status, shown))
+            return True
+        if screenful is not None:
+            self.rows = list(shown)
+            return True
+        return False
+
+    # --- the machinery ------------------------------------------------------------
+
+    def _resort(self) -> None:
+        self._sort_everything()
+        self._pending.clear()
+        self._start_filter()
+
+    def _sort_everything(self) -> None:
+        started = time.perf_counter()
+        self.everything = ordered(self.store, self.sort_key, self.reverse)
+        self.sort_seconds = time.perf_counter() - started
+        self._last_sort = self._clock()
+
+    def _catch_up(self, *, force: bool = False) -> set[str] | None:
+        """Move the tasks touched since the last order into ``everything``; returns them.
+
+        None when there are too many to move one by one and no full sort was forced.
+        """
+        touched = self._pending
+        if len(touched) > INCREMENTAL_LIMIT:
+            if not force:
+                return None
+            self._sort_everything()
+        else:
+            self.everything = update_order(self.store.records, self.everything, touched, self.sort_key, self.reverse)
+        self._pending = set()
+        return touched
+
+    def _start_filter(self) -> None:
+        if self._pending:
+            self._catch_up(force=True)  # the filter walks the sorted store: bring it up to date first
+        self._filter = None
+        if self.predicate is None:
+            self.rows = self.everything
+            return
+        self._filter = self._filter_steps(self.predicate)
+        self._filter_rows = []
+        self._filter_pending = set()
+
+    def _filter_steps(self, predicate: Predicate) -> Iterator[list[TaskRecord]]:
+        """The matching records in order, one slice of ``everything`` at a time
+        (the first of at most ``first_slice`` rows).
+
+        Yields the same growing list after each slice; its last value is complete.
+        It walks ``everything`` as it was at the start: tasks that change or go
+        meanwhile are as they were then, moved into place when it ends.
+        """
+        source = self.everything
+        shown: list[TaskRecord] = []
+        start, size = 0, min(self.first_slice, self.filter_slice)
+        while start < len(source):
+            shown.extend(filter(predicate, source[start : start + size]))
+            start, size = start + size, self.filter_slice
+            yield shown
+        if not source:
+            yield shown
