@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 from helpers.pilot import wait_until
-from helpers.samples import real_meta
+from helpers.samples import SAMPLE_COUNT, real_meta
+from taskview.query import compile_query
+from taskview.results.record import ARGS_PREVIEW
 from taskview.results.scan import ResultDirectory
 from taskview.store import Store
 from taskview.ui.app import TaskviewApp
@@ -44,7 +46,8 @@ def hostile_directory(samples: Path) -> Path:
     write(samples, "too-deep", {**real_meta("SUCCESS"), "result": Nested(5000)})
     write(samples, "huge-progress", {**real_meta("PROGRESS"), "result": {"current": 10**400, "total": 1}})
     parent = real_meta("SUCCESS")
-    write(samples, "same-parent-group", {**parent, "parent_id": "p1", "group_id": "p1", "children": [[["p1", None], None]]})
+    same = {"parent_id": "p1", "group_id": "p1", "children": [[["p1", None], None]]}
+    write(samples, "same-parent-group", {**parent, **same})
     write(samples, "long-name", {**parent, "name": "x" * 30000})
     return samples
 
@@ -81,7 +84,7 @@ async def test_the_inspector_survives_hostile_files(samples: Path):
             app.inspector.table.select_task(task_id)
             await pilot.press("enter")
             body = app.query_one("#detail-body")
-            await wait_until(pilot, lambda: task_id in body.text)
+            await wait_until(pilot, lambda task_id=task_id, body=body: task_id in body.text)
             await pilot.press("escape")
         for key in ("s", "s", "s", "s", "s", "s", "s", "s", "S"):
             await pilot.press(key)  # every sort column, with the hostile rows in
@@ -102,7 +105,8 @@ async def test_escape_sequences_in_a_task_id_never_reach_the_terminal(samples: P
         assert not any("\x1b" in t for t in toasts)
         # A jump to an id with markup in it is shown as text, not parsed.
         app.query_one(DetailPane).post_message(DetailPane.JumpTo("[/bogus]"))
-        await pilot.pause(0.2)
+        toasts = app._notifications
+        await wait_until(pilot, lambda: any("No result file for [/bogus]" in str(n.message) for n in toasts))
         assert app.is_running
 
 
@@ -137,5 +141,32 @@ def test_store_add_of_hostile_records(samples: Path):
     store = Store()
     for batch in ResultDirectory(str(samples)).scan():
         store.add_many(batch)
+    files = [p.name for p in samples.iterdir() if p.name.startswith("celery-")]
+    assert len(store) == len(files) == SAMPLE_COUNT + 6
+    assert store.get("too-deep").status is None and store.get("too-deep").error.message == "json nested too deeply"
+    for task_id in ("deep-args", "deep-result", "same-parent-group", "long-name"):
+        assert (store.get(task_id).status, store.get(task_id).error) == ("SUCCESS", None), task_id
+    assert len(store.get("deep-args").args) <= ARGS_PREVIEW  # a bounded preview, not a repr of 1000 levels
+    assert store.get("long-name").name == "x" * 30000
+    huge = store.get("huge-progress")
+    assert huge.status == "PROGRESS" and huge.progress is None  # 10**400 is no float: no progress, no crash
+    counts = store.counts()
+    assert counts["unreadable"] == 1 and counts["PROGRESS"] == 2 and sum(counts.values()) == len(files)
     for key in ("id", "name", "status", "worker", "time", "runtime", "last_change", "progress", "size"):
-        ordered_ids(store, key, True)
+        for reverse in (False, True):
+            order = ordered_ids(store, key, reverse)
+            assert sorted(order) == sorted(store.records), (key, reverse)
+    # Where the hostile rows sort: a name of 30000 x's after every sampletasks.* name, rows
+    # without a name after it; the unreadable file last by status; only the sample's own
+    # PROGRESS task has a progress to sort by.
+    by_name = ordered_ids(store, "name", False)
+    named = [i for i in by_name if store.get(i).name is not None]
+    assert named[-1] == "long-name" and by_name.index("too-deep") >= len(named)
+    assert ordered_ids(store, "status", False)[-1] == "too-deep"
+    with_progress = [i for i in ordered_ids(store, "progress", True) if store.get(i).progress is not None]
+    assert with_progress == [i for i, r in store.records.items() if r.status == "PROGRESS" and i != "huge-progress"]
+    assert ordered_ids(store, "progress", True).index("huge-progress") >= 1
+    largest = max(samples.iterdir(), key=lambda p: p.stat().st_size).name.removeprefix("celery-task-meta-")
+    assert ordered_ids(store, "size", True)[:3] == [largest, "long-name", "too-deep"]
+    assert ordered_ids(store, predicate=compile_query("status:unreadable")) == ["too-deep"]
+    assert ordered_ids(store, predicate=compile_query("name:xxxxx")) == ["long-name"]

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -198,3 +199,82 @@ class DemoWorkerProcess:
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+
+
+class BroadcastWatcher:
+    """Every control broadcast (ping, revoke, ...) sent on a broker, as a worker would receive it:
+    a queue of its own bound to Celery's control exchange (``celery.pidbox``), drained by a thread.
+
+    It answers nothing. ``methods`` lists what it saw, in order. ``fence()`` publishes a marker
+    of its own and waits until the marker arrives, so that whatever was sent before it has arrived
+    too: what is missing then was not sent.
+    """
+
+    def __init__(self, broker_url: str, namespace: str = "celery") -> None:
+        from kombu import Connection, Queue
+        from kombu.pidbox import Mailbox
+
+        self.broker_url = broker_url
+        self.exchange = Mailbox(namespace, type="fanout").exchange  # declared exactly as workers declare it
+        tag = uuid.uuid4().hex[:8]
+        self.queue = Queue(f"taskview-watch-{tag}", exchange=self.exchange, durable=False, auto_delete=True)
+        self.connection = Connection(broker_url, connect_timeout=5)
+        self.methods: list[str] = []
+        self._markers = 0
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="broadcast-watcher", daemon=True)
+
+    def __enter__(self) -> BroadcastWatcher:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise AssertionError(f"broadcast watcher could not consume on {self.broker_url}: {self._error!r}")
+        self.fence()  # on Redis the subscription is made once draining starts: wait for it
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.connection.release()
+
+    def _drain(self) -> None:
+        from kombu import Consumer
+
+        def seen(body: object, message: object) -> None:
+            self.methods.append(body.get("method", "?") if isinstance(body, dict) else repr(body))
+
+        try:
+            self.connection.ensure_connection(max_retries=1)
+            with Consumer(self.connection.default_channel, [self.queue], accept=["json"], no_ack=True,
+                          callbacks=[seen]):
+                self._ready.set()
+                while not self._stop.is_set():
+                    try:
+                        self.connection.drain_events(timeout=0.1)
+                    except TimeoutError:
+                        pass
+        except BaseException as exc:  # reported by __enter__ or fence()
+            self._error = exc
+            self._ready.set()
+
+    def fence(self, timeout: float = 10.0) -> None:
+        """Publish a marker broadcast (again every 0.2 s until seen) and wait until it is seen."""
+        from kombu import Connection, Producer
+
+        self._markers += 1
+        marker = f"taskview-watcher-marker-{self._markers}"
+        deadline = time.monotonic() + timeout
+        with Connection(self.broker_url, connect_timeout=5) as conn:
+            producer = Producer(conn.default_channel, exchange=self.exchange, serializer="json")
+            while marker not in self.methods:
+                assert self._error is None and self._thread.is_alive(), f"broadcast watcher failed: {self._error!r}"
+                assert time.monotonic() < deadline, f"marker broadcast not seen within {timeout} s: {self.methods}"
+                producer.publish({"method": marker}, routing_key="", declare=[self.exchange])
+                waited = time.monotonic() + 0.2
+                while marker not in self.methods and time.monotonic() < waited:
+                    time.sleep(0.01)
+
+    def commands(self) -> list[str]:
+        """What was broadcast, the watcher's own markers left out."""
+        return [m for m in self.methods if not m.startswith("taskview-watcher-marker-")]

@@ -8,16 +8,13 @@ A worker SIGKILLed in the middle of a task leaves it STARTED: the row says it is
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from helpers.brokers import broker_reachable
+from helpers.brokers import PrivateRedis
 from helpers.control import DemoWorkerProcess, read_status
 from helpers.pilot import wait_until
 from taskview.control import demo_tasks
@@ -25,36 +22,6 @@ from taskview.control.controller import Controller
 from taskview.results.scan import ResultDirectory
 from taskview.ui.app import TaskviewApp
 from taskview.ui.screens.enqueue_menu import EnqueueMenu
-
-
-class PrivateRedis:
-    """``redis-server`` on a free port of its own, with nothing saved; stop() and start() again on that port."""
-
-    def __init__(self, directory: Path) -> None:
-        if not shutil.which("redis-server"):
-            pytest.skip("redis-server is not installed")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.directory = directory
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not broker_reachable("127.0.0.1", self.port):
-            assert self.proc.poll() is None and time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()  # abrupt, as a crash or a lost network would be
-            self.proc.wait(5)
 
 
 @pytest.fixture

@@ -181,9 +181,10 @@ def small_filesystem(tmp_path: Path):
     """A real 1 MiB tmpfs, so that writes really hit ENOSPC."""
     mount = tmp_path / "small"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, text=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        pytest.skip(f"cannot mount a 1 MiB tmpfs (needs root, or CAP_SYS_ADMIN in a container): {done.stderr.strip()}")
     try:
         yield mount
     finally:

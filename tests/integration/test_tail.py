@@ -64,10 +64,38 @@ def test_polling_mode_sees_changes_without_inotify(samples: Path):
         failure = next(p for p in SAMPLE_RESULTS.iterdir() if b'"FAILURE"' in p.read_bytes())
         with open(samples / "celery-task-meta-polled", "wb") as handle:
             handle.write(failure.read_bytes())
-        seen = collect(batches, lambda s: any(r.task_id == "polled" and r.status == "FAILURE" for b in s for r in b.records))
+        seen = collect(
+            batches, lambda s: any(r.task_id == "polled" and r.status == "FAILURE" for b in s for r in b.records)
+        )
         assert seen
         os.unlink(samples / "celery-task-meta-polled")
         collect(batches, lambda s: any("polled" in b.removed for b in s))
+    finally:
+        tail.stop()
+
+
+def test_polling_rereads_a_file_rewritten_within_one_mtime_tick(samples: Path, tmp_path: Path):
+    """On a network filesystem mtimes are coarse: a rewrite can keep the mtime, only the size tells.
+
+    The new content is made beside the directory, given the old file's mtime, and renamed over it
+    in one step, so no poll can catch it with a new mtime in between.
+    """
+    path = next(p for p in sorted(samples.iterdir()) if b'"SUCCESS"' in p.read_bytes())
+    task_id = path.name.removeprefix("celery-task-meta-")
+    failure = next(p for p in SAMPLE_RESULTS.iterdir() if b'"FAILURE"' in p.read_bytes()).read_bytes()
+    before = path.stat()
+    assert len(failure) != before.st_size
+    tail, batches = run_tail(samples, poll_interval=0.05)
+    try:
+        collect(batches, lambda s: any(b.scan_done for b in s))
+        new = tmp_path / "rewrite"
+        new.write_bytes(failure)
+        os.utime(new, ns=(before.st_atime_ns, before.st_mtime_ns))
+        os.rename(new, path)
+        assert path.stat().st_mtime_ns == before.st_mtime_ns
+        seen = collect(batches, lambda s: any(r.task_id == task_id for b in s for r in b.records), timeout=3)
+        latest = [r for b in seen for r in b.records if r.task_id == task_id][-1]
+        assert latest.status == "FAILURE" and latest.size == len(failure) and latest.mtime == before.st_mtime
     finally:
         tail.stop()
 
@@ -153,7 +181,9 @@ def test_a_first_screenful_read_before_the_watch_misses_no_change_made_before_it
         directory = samples / f"run-{child_scan_bytes}"
         shutil.copytree(samples, directory, ignore=shutil.ignore_patterns("run-*"))
         batches: queue.SimpleQueue = queue.SimpleQueue()
-        tail = DirectoryTail(ResultDirectory(str(directory)), batches.put, first_batch=4, child_scan_bytes=child_scan_bytes)
+        tail = DirectoryTail(
+            ResultDirectory(str(directory)), batches.put, first_batch=4, child_scan_bytes=child_scan_bytes
+        )
         first = tail.read_first_screenful()
         assert len(first.records) == 4 and first.scanning
         rewritten, deleted = first.records[0], first.records[1]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from helpers.archives import make_archive
 from helpers.cli import run
 from helpers.samples import SAMPLE_NAMES, SAMPLE_RESULTS
 from taskview.results.archive import ArchiveError, ResultArchive
+from taskview.results.scan import ResultDirectory
 
 
 def comparable_dump(path: Path) -> list[dict]:
@@ -32,7 +35,8 @@ def test_dump_and_stats_of_an_archive_equal_the_directorys(tmp_path: Path, suffi
     stats = json.loads(run(str(archive), "--stats", "--json").stdout)
     expected = json.loads(run(str(SAMPLE_RESULTS), "--stats", "--json").stdout)
     assert stats["directory"] == str(archive)
-    assert {k: v for k, v in stats.items() if k != "directory"} == {k: v for k, v in expected.items() if k != "directory"}
+    del stats["directory"], expected["directory"]
+    assert stats == expected
     assert stats["total"] == len(SAMPLE_NAMES)
     assert sorted(os.listdir(tmp_path)) == before  # nothing extracted next to it
 
@@ -40,8 +44,10 @@ def test_dump_and_stats_of_an_archive_equal_the_directorys(tmp_path: Path, suffi
 @pytest.mark.parametrize("suffix", [".tgz", ".zip"])
 def test_replay_dump_of_an_archive_equals_the_directorys(tmp_path: Path, suffix: str):
     archive = make_archive(tmp_path / f"results{suffix}")
-    from_archive = [json.loads(line) for line in run(str(archive), "--replay", "--dump", "jsonl").stdout.splitlines()]
-    from_directory = [json.loads(line) for line in run(str(SAMPLE_RESULTS), "--replay", "--dump", "jsonl").stdout.splitlines()]
+    from_archive, from_directory = (
+        [json.loads(line) for line in run(str(path), "--replay", "--dump", "jsonl").stdout.splitlines()]
+        for path in (archive, SAMPLE_RESULTS)
+    )
     # Finished tasks get their date_done, in the archive as in the directory; the
     # others the member's mtime (zip keeps it to 2 s, so only compare order of finished ones).
     finished = [(e["task_id"], e["time"]) for e in from_directory if e["source"] == "date_done"]
@@ -117,3 +123,99 @@ def test_a_file_that_is_no_archive_nor_journal(tmp_path: Path):
     stranger.write_text("hello")
     proc = run(str(stranger), "--stats", check=False)
     assert proc.returncode == 2 and "not a directory, an archive" in proc.stderr
+
+
+# --- two members for one result name; members that are not regular files -----------------
+#
+# An archive flattens folders (a result file is known by its name), so two members can claim
+# one task: the later member is the row, as extracting the archive would leave it (tar -r
+# appends a newer copy of a file). A member that is not a regular file (a directory, a
+# symbolic or hard link, a FIFO) named like a result file is a row saying so, never followed:
+# a link in an archive could point anywhere. In a directory, a subdirectory named like a result
+# file is such a row too.
+
+SUCCESS_META = b'{"status": "SUCCESS", "result": 1, "traceback": null, "children": [], "date_done": null}'
+FAILURE_META = b'{"status": "FAILURE", "result": null, "traceback": "boom", "children": [], "date_done": null}'
+
+
+def tar_with(target: Path, members: list[tuple[str, bytes | None, bytes, str, float]]) -> Path:
+    """(name, data or None, tar type, link name, mtime) per member, in this order."""
+    with tarfile.open(target, "w") as archive:
+        for name, data, kind, linkname, mtime in members:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname, info.mtime = kind, linkname, mtime
+            info.size = len(data) if data is not None else 0
+            archive.addfile(info, io.BytesIO(data) if data is not None else None)
+    return target
+
+
+def rows(results: ResultArchive) -> dict[str, tuple[str | None, str | None, float, int]]:
+    return {r.task_id: (r.status, r.error and r.error.message, r.mtime, r.size) for batch in results.scan() for r in batch}
+
+
+def test_two_members_of_one_result_name_give_one_row_the_later_member(tmp_path: Path):
+    archive = tar_with(tmp_path / "dup.tar", [
+        ("results/celery-task-meta-dup", SUCCESS_META, tarfile.REGTYPE, "", 1000.0),
+        ("results/celery-task-meta-other", SUCCESS_META, tarfile.REGTYPE, "", 1100.0),
+        ("results/celery-task-meta-dup", FAILURE_META, tarfile.REGTYPE, "", 2000.0),  # tar -r: a newer copy
+        ("elsewhere/celery-task-meta-moved", SUCCESS_META, tarfile.REGTYPE, "", 3000.0),
+        ("results/celery-task-meta-moved", FAILURE_META, tarfile.REGTYPE, "", 1500.0),  # other folder, older
+    ])
+    results = ResultArchive(str(archive))
+    # Listed once each, where the name first appears.
+    assert results.entry_names() == ["celery-task-meta-dup", "celery-task-meta-other", "celery-task-meta-moved"]
+    assert rows(results) == {
+        "dup": ("FAILURE", None, 2000.0, len(FAILURE_META)),
+        "other": ("SUCCESS", None, 1100.0, len(SUCCESS_META)),
+        # The later member in the archive, not the newer by mtime.
+        "moved": ("FAILURE", None, 1500.0, len(FAILURE_META)),
+    }
+    full = results.read_full("celery-task-meta-dup")
+    assert full.meta["status"] == "FAILURE" and full.path == f"{archive}/results/celery-task-meta-dup"
+    assert results.file_path("celery-task-meta-moved") == f"{archive}/results/celery-task-meta-moved"
+
+
+def test_two_zip_entries_of_one_result_name_give_one_row_the_later_entry(tmp_path: Path):
+    archive = tmp_path / "dup.zip"
+    with zipfile.ZipFile(archive, "w") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+        zf.writestr("results/celery-task-meta-dup", SUCCESS_META)
+        zf.writestr("results/celery-task-meta-dup", FAILURE_META)
+    results = ResultArchive(str(archive))
+    assert results.entry_names() == ["celery-task-meta-dup"]
+    assert [(r.task_id, r.status, r.size) for batch in results.scan() for r in batch] == [
+        ("dup", "FAILURE", len(FAILURE_META))
+    ]
+
+
+@pytest.mark.parametrize(
+    "kind, linkname",
+    [
+        (tarfile.DIRTYPE, ""),
+        (tarfile.SYMTYPE, "celery-task-meta-real"),  # to a good member of the same archive
+        (tarfile.SYMTYPE, "/etc/passwd"),
+        (tarfile.LNKTYPE, "results/celery-task-meta-real"),
+        (tarfile.FIFOTYPE, ""),
+    ],
+    ids=["directory", "symlink-inside", "symlink-outside", "hardlink", "fifo"],
+)
+def test_a_member_that_is_not_a_regular_file_is_a_row_saying_so_never_followed(tmp_path: Path, kind, linkname):
+    archive = tar_with(tmp_path / "odd.tar", [
+        ("results/celery-task-meta-real", SUCCESS_META, tarfile.REGTYPE, "", 1000.0),
+        ("results/celery-task-meta-odd", None, kind, linkname, 1234.0),
+        ("results/celery-task-meta-odd/celery-task-meta-inner", SUCCESS_META, tarfile.REGTYPE, "", 1300.0)
+        if kind == tarfile.DIRTYPE else ("results/notes.txt", b"not a result", tarfile.REGTYPE, "", 1300.0),
+    ])
+    results = ResultArchive(str(archive))
+    found = rows(results)
+    assert found.pop("odd") == (None, "not a regular file", 1234.0, 0)
+    assert found.pop("real") == ("SUCCESS", None, 1000.0, len(SUCCESS_META))
+    # A result file inside a folder named like one is a result file like any other.
+    assert found == ({"inner": ("SUCCESS", None, 1300.0, len(SUCCESS_META))} if kind == tarfile.DIRTYPE else {})
+    full = results.read_full("celery-task-meta-odd")
+    assert full.meta is None and full.error.message == "not a regular file"
+
+
+def test_a_folder_named_like_a_result_file_is_the_same_row_in_a_directory(tmp_path: Path):
+    (tmp_path / "celery-task-meta-odd").mkdir()
+    found = {r.task_id: (r.status, r.error and r.error.message) for batch in ResultDirectory(str(tmp_path)).scan() for r in batch}
+    assert found == {"odd": (None, "not a regular file")}

@@ -11,6 +11,7 @@ cannot be opened or listed raises ``ArchiveError`` with a one-line reason.
 from __future__ import annotations
 
 import posixpath
+import stat
 import tarfile
 import threading
 import time
@@ -151,7 +152,10 @@ def _zip_member(info: zipfile.ZipInfo) -> _Member:
         mtime = time.mktime((*info.date_time, 0, 0, -1))  # zip keeps local time, to 2 s
     except (OverflowError, ValueError):
         mtime = 0.0
-    return _Member(info.filename, info.file_size, mtime, not info.is_dir(), info)
+    # A zip made on Unix keeps each entry's file type: a symbolic link's data is its
+    # target's path, not a result; like tar's links, such entries are not regular files.
+    kind = stat.S_IFMT(info.external_attr >> 16) if info.create_system == 3 else 0
+    return _Member(info.filename, info.file_size, mtime, not info.is_dir() and kind in (0, stat.S_IFREG), info)
 
 
 def _reason(exc: BaseException) -> str:
