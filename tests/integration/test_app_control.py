@@ -80,7 +80,7 @@ async def test_read_only_sends_nothing(tmp_path: Path):
             assert not isinstance(app.screen, EnqueueMenu)
             app.store.add_pending("some-task", "taskview.demo.sleep", time.time())
             app.show_changed("some-task")
-            await pilot.pause(0.1)
+            await wait_until(pilot, lambda: app.table.selected_id == "some-task")
             await pilot.press("x")
             assert "read-only: revoke not sent" in app.notice
             await pilot.press("R")
