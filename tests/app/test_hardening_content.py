@@ -17,12 +17,13 @@ import sys
 from pathlib import Path
 
 from helpers.canary import CreatesAFile
-from helpers.pilot import wait_until
+from helpers.pilot import plain, wait_until
 from helpers.samples import real_meta
 from helpers.terminal import Terminal
 from taskview.control.app_loading import new_app
 from taskview.control.controller import Controller
 from taskview.results.scan import ResultDirectory
+from taskview.text import one_line
 from taskview.ui.app import TaskviewApp
 from taskview.ui.screens.confirm import ConfirmScreen
 
@@ -43,7 +44,8 @@ FORBIDDEN = set(map(chr, [*range(0x00, 0x20), *range(0x7F, 0xA0)])) | set(
     "\u2066\u2067\u2068\u2069\u2028\u2029\ufeff"
 )
 
-TASK_IDS = ("hostile-success", "hostile-failure", "hostile-status", f"id-[bold red]RED[blink]{TITLE}{C1}")  # no "/" in a file name
+# No "/" in a file name.
+TASK_IDS = ("hostile-success", "hostile-failure", "hostile-status", f"id-[bold red]RED[blink]{TITLE}{C1}")
 
 
 def hostile_directory(directory: Path) -> Path:
@@ -86,7 +88,7 @@ async def test_hostile_content_is_rendered_as_text_everywhere(tmp_path: Path):
     seen: list[str] = []
 
     async def look(what: str) -> None:
-        await pilot.pause(0.05)
+        await pilot.pause()  # every pending message handled, the screens laid out: then read them
         text = screen_text(app)
         assert forbidden_in(text) == set(), (what, forbidden_in(text))
         seen.append(text)
@@ -97,8 +99,12 @@ async def test_hostile_content_is_rendered_as_text_everywhere(tmp_path: Path):
         for task_id in TASK_IDS:
             assert app.inspector.table.select_task(task_id)
             await pilot.press("enter")
-            body = app.query_one("#detail-body")
-            await wait_until(pilot, lambda: "\\u202e" in body.text or task_id == TASK_IDS[3] and "\\x1b" in body.text)
+            # The pane's header and body are set together: the header naming this task (its id
+            # escaped) says the body is this task's too, not the one shown before.
+            header, body = app.query_one("#detail-header"), app.query_one("#detail-body")
+            shown = one_line(task_id)
+            await wait_until(pilot, lambda header=header, shown=shown: shown in plain(header))
+            assert "\\u202e" in body.text or task_id == TASK_IDS[3] and "\\x1b" in body.text
             await look(f"detail of {task_id!r}")
             if task_id == TASK_IDS[3]:
                 await pilot.press("c")  # the toast names the id
@@ -132,11 +138,21 @@ def test_nothing_hostile_reaches_a_real_terminal(tmp_path: Path):
     results = hostile_directory(tmp_path / "results")
     with Terminal([str(results)], columns=160, rows=45) as terminal:
         terminal.wait_for(lambda: "4 tasks" in terminal.text())
-        # The detail pane of each row: header, links, traceback, the JSON.
-        terminal.press("\r", pause=0.8)
-        for _ in range(3):
-            terminal.press("\x1b[B", pause=0.8)  # down
-        terminal.press("c", pause=0.5)  # a toast with the id (and an OSC 52 of textual's own)
+        # The detail pane of each row: header, links, traceback, the JSON. The table's ID column
+        # shows 8 characters: a whole id on screen is the detail pane's, drawn with all of it.
+        whole_ids = ("hostile-success", "hostile-failure", "hostile-status", "id-[bold red]RED[blink]")
+
+        def details_drawn() -> int:
+            text = terminal.text()
+            return sum(task_id in text for task_id in whole_ids)
+
+        terminal.press("\r", pause=0)
+        terminal.wait_for(lambda: details_drawn() == 1)
+        for drawn in (2, 3, 4):
+            terminal.press("\x1b[B", pause=0)  # down
+            terminal.wait_for(lambda drawn=drawn: details_drawn() == drawn)
+        terminal.press("c", pause=0)  # a toast with the id (and an OSC 52 of textual's own)
+        terminal.wait_for(lambda: "copied" in terminal.text())
     raw = terminal.output
     for sequence in RAW:
         assert sequence not in raw, sequence

@@ -18,33 +18,34 @@ def replay_app(path: Path = SAMPLE_RESULTS) -> TaskviewApp:
     return TaskviewApp.for_replay(from_results(ResultDirectory(str(path))))
 
 
-async def settle(pilot) -> None:
-    await pilot.pause(0.15)  # one view refresh (10 Hz)
+def rows(app: TaskviewApp) -> int:
+    """The rows the table shows (refreshed from the replay's store at 10 Hz)."""
+    return len(app.inspector.table.task_ids)
 
 
 async def test_keys_move_the_replay_and_the_table_follows():
     app = replay_app()
     async with app.run_test(size=(120, 30)) as pilot:
-        await settle(pilot)
+        await wait_until(pilot, lambda: "replay" in str(app.inspector.summary.render()))
         player, events = app.inspector.player, app.inspector.player.events
         assert not hasattr(app.inspector, "tail") and player.position == 0 and app.inspector.table.task_ids == []
-        assert "replay" in str(app.inspector.summary.render())
         await pilot.press("]", "]", "]")
-        await settle(pilot)
         assert player.position == 3
+        await wait_until(pilot, lambda: rows(app) == 3)
         assert sorted(app.inspector.table.task_ids) == sorted(e.task_id for e in events[:3])
         assert player.clock == events[2].time
         await pilot.press("[")
-        await settle(pilot)
+        await wait_until(pilot, lambda: rows(app) == 2)
         assert sorted(app.inspector.table.task_ids) == sorted(e.task_id for e in events[:2])
         await pilot.press("end")
-        await settle(pilot)
-        assert player.position == SAMPLE_COUNT and len(app.inspector.table.task_ids) == SAMPLE_COUNT
+        assert player.position == SAMPLE_COUNT
+        await wait_until(pilot, lambda: rows(app) == SAMPLE_COUNT)
         assert app.inspector.store.counts()["SUCCESS"] == 12
-        assert f"{SAMPLE_COUNT}/{SAMPLE_COUNT} events" in str(app.inspector.timeline_bar.render())
+        await wait_until(pilot, lambda: f"{SAMPLE_COUNT}/{SAMPLE_COUNT} events" in str(app.inspector.timeline_bar.render()))
         await pilot.press("home")
-        await settle(pilot)
-        assert player.position == 0 and app.inspector.table.task_ids == [] and len(app.inspector.store) == 0
+        assert player.position == 0
+        await wait_until(pilot, lambda: app.inspector.table.task_ids == [])
+        assert len(app.inspector.store) == 0
 
         # Speed: + and - walk the steps from 1x to "max"; space plays.
         await pilot.press("+", "+")
@@ -57,39 +58,32 @@ async def test_keys_move_the_replay_and_the_table_follows():
         await pilot.press("space")
         assert player.playing
         await wait_until(pilot, lambda: player.at_end and not player.playing, timeout=15)
-        await settle(pilot)
-        assert len(app.inspector.table.task_ids) == SAMPLE_COUNT
-        assert "paused" in str(app.inspector.timeline_bar.render())
+        await wait_until(pilot, lambda: rows(app) == SAMPLE_COUNT and "paused" in str(app.inspector.timeline_bar.render()))
 
 
 async def test_sort_filter_and_detail_work_while_replaying():
     app = replay_app()
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.press("end")
-        await settle(pilot)
+        await wait_until(pilot, lambda: rows(app) == SAMPLE_COUNT)
         await pilot.press("slash", *"status:FAILURE", "enter")
-        await settle(pilot)
-        assert len(app.inspector.table.task_ids) == 2
+        await wait_until(pilot, lambda: rows(app) == 2)
         assert all(app.inspector.store.get(t).status == "FAILURE" for t in app.inspector.table.task_ids)
         # A filter typed during a replay keeps applying as the replay moves.
         await pilot.press("home")
-        await settle(pilot)
-        assert app.inspector.table.task_ids == []
+        await wait_until(pilot, lambda: app.inspector.table.task_ids == [])
         await pilot.press("]", "]", "]")
-        await settle(pilot)
-        assert len(app.inspector.table.task_ids) == 2
+        await wait_until(pilot, lambda: rows(app) == 2)
         await pilot.press("escape")
-        await settle(pilot)
-        assert len(app.inspector.table.task_ids) == 3
+        await wait_until(pilot, lambda: rows(app) == 3)
         await pilot.press("s")
-        await settle(pilot)
-        assert app.inspector.table.sort_key != "last_change"
+        await wait_until(pilot, lambda: app.inspector.table.sort_key != "last_change")
         first = app.inspector.table.selected_id
         await pilot.press("enter")
         await wait_until(pilot, lambda: first in app.query_one("#detail-body").text)
         # Keys that would send to Celery do nothing in a replay: nothing opens.
         await pilot.press("n", "x")
-        await settle(pilot)
+        await pilot.pause()  # every message those keys caused handled: no screen may have opened
         assert len(app.screen_stack) == 1
 
 
@@ -97,8 +91,7 @@ async def test_replay_keys_type_into_the_filter_while_it_has_focus():
     app = replay_app()
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press("slash", "a", "space", "b", "+", "-", "[", "]")
-        await settle(pilot)
-        assert app.inspector.filter_box.value == "a b+-[]"
+        await wait_until(pilot, lambda: app.inspector.filter_box.value == "a b+-[]")
         player = app.inspector.player
         assert (player.playing, player.speed, player.position) == (False, 1, 0)
 
@@ -110,8 +103,7 @@ async def test_an_archive_opened_without_replay_shows_its_last_state(tmp_path: P
     archive = ResultArchive(str(make_archive(tmp_path / "results.tgz")))
     app = TaskviewApp.for_replay(from_results(archive, "archive"), from_end=True)
     async with app.run_test(size=(120, 30)) as pilot:
-        await settle(pilot)
-        assert len(app.inspector.table.task_ids) == SAMPLE_COUNT
+        await wait_until(pilot, lambda: rows(app) == SAMPLE_COUNT)
         await pilot.press("enter")
         selected = app.inspector.table.selected_id
         await wait_until(pilot, lambda: selected in app.query_one("#detail-body").text)
@@ -147,13 +139,13 @@ async def test_a_recorded_live_session_replays_every_state_it_went_through(tmp_p
         statuses = [e.status for e in events]
         assert [s for n, s in enumerate(statuses) if n == 0 or s != statuses[n - 1]] == seen_live[task_id]
         assert all(e.meta is not None and e.meta["task_id"] == task_id and e.meta["status"] == e.status for e in events)
-        assert events[0].old is None and all(e.old == p.status for p, e in zip(events, events[1:]))
+        assert events[0].old is None and all(e.old == p.status for p, e in zip(events, events[1:], strict=False))
     progress_steps = [e.record.progress for e in timeline.events if e.task_id == progress.id and e.status == "PROGRESS"]
     assert len(progress_steps) >= 2 and progress_steps == sorted(progress_steps)
 
     app = TaskviewApp.for_replay(timeline)  # type: ignore[arg-type]
     async with app.run_test(size=(120, 30)) as pilot:
-        await settle(pilot)
+        await wait_until(pilot, lambda: "replay" in str(app.inspector.summary.render()))
         # Step through: each task passes through each state it went through, in order.
         shown: dict[str, list[str]] = {t: [] for t in tasks}
         while not app.inspector.player.at_end:
@@ -163,12 +155,10 @@ async def test_a_recorded_live_session_replays_every_state_it_went_through(tmp_p
                 if record is not None and (not shown[task_id] or shown[task_id][-1] != record.status):
                     shown[task_id].append(record.status)
         assert shown == seen_live
-        await settle(pilot)
         assert {t: [s for _, s in app.inspector.store.history(t)] for t in tasks} == seen_live
         # The detail pane shows the journal's meta of that moment.
         app.inspector.table.select_task(retried.id)
         await pilot.press("enter")
         await wait_until(pilot, lambda: '"SUCCESS"' in app.query_one("#detail-body").text)
         await pilot.press("home", *["]"] * 3)
-        await settle(pilot)
         assert app.inspector.player.position == 3

@@ -80,7 +80,7 @@ async def test_read_only_sends_nothing(tmp_path: Path):
             assert not isinstance(app.screen, EnqueueMenu)
             app.inspector.store.add_pending("some-task", "taskview.demo.sleep", time.time())
             app.inspector.rows_changed(["some-task"], now=True)
-            await pilot.pause(0.1)
+            await wait_until(pilot, lambda: app.inspector.table.selected_id == "some-task")
             await pilot.press("x")
             assert "read-only: revoke not sent" in app.inspector.notice
             await pilot.press("R")

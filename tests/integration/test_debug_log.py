@@ -88,7 +88,7 @@ async def test_a_failure_inside_the_inspector_is_logged(samples: Path, tmp_path:
             async with app.run_test(size=(120, 30)) as pilot:
                 await wait_until(pilot, lambda: app.inspector.scan is None)
                 app.call_later(broken)
-                await pilot.pause(0.5)
+                await wait_until(pilot, lambda: "the inspector failed" in log_file.read_text())
     finally:
         debug_log.stop(masking)
     log = log_file.read_text()

@@ -87,7 +87,8 @@ async def test_worker_killed_mid_task_shows_stale_started(redis: PrivateRedis, t
             await wait_until(pilot, lambda: app.inspector.store.get(task_id).status == "STARTED", timeout=15)
             assert app.inspector.stale == set()
             app.inspector.check_stale()
-            await pilot.pause(1.5)
+            # The check pings the workers (1 s at most) in a worker thread of its own: wait for it to end.
+            await wait_until(pilot, lambda: not any(w.group == "stale" and not w.is_finished for w in app.workers))
             assert app.inspector.stale == set()  # alive: not stale
 
             os.killpg(worker.proc.pid, signal.SIGKILL)  # the worker and its pool, as the OOM killer would
@@ -99,9 +100,11 @@ async def test_worker_killed_mid_task_shows_stale_started(redis: PrivateRedis, t
 
             index = app.inspector.table.task_ids.index(task_id)
             app.inspector.table.scroll_to(y=index, animate=False, immediate=True)
-            await pilot.pause(0.1)
-            row = app.inspector.table.render_line(index - int(app.inspector.table.scroll_y) + 1).text
-            assert "STARTED stale" in row
+
+            def row() -> str:
+                return app.inspector.table.render_line(index - int(app.inspector.table.scroll_y) + 1).text
+
+            await wait_until(pilot, lambda: "STARTED stale" in row())
 
 
 def _alive(pid: int | None) -> bool:

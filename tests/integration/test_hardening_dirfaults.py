@@ -23,6 +23,8 @@ from taskview.results.problems import ProblemKind
 from taskview.results.scan import ResultDirectory
 from taskview.ui.app import TaskviewApp
 
+CUT_SHORT = ProblemKind.CUT_SHORT
+
 
 def success_bytes() -> bytes:
     return sample_file('"SUCCESS"').read_bytes()
@@ -47,8 +49,7 @@ async def test_directory_deleted_and_recreated(samples: Path):
         await started(pilot, app)
         shutil.rmtree(samples)
         await wait_until(pilot, lambda: app.inspector.tail.problem is not None, timeout=3)
-        await pilot.pause(0.3)
-        assert "directory gone" in summary_text(app)
+        await wait_until(pilot, lambda: "directory gone" in summary_text(app), timeout=3)
         assert app.is_running
         samples.mkdir()
         put(samples, "after-1")
@@ -56,9 +57,8 @@ async def test_directory_deleted_and_recreated(samples: Path):
         # Back by itself: exactly what the new directory holds, nothing of the old one.
         await wait_until(pilot, lambda: set(app.inspector.store.records) == {"after-1", "after-2"}, timeout=5)
         assert app.inspector.tail.problem is None
-        await pilot.pause(0.3)
-        shown = summary_text(app)
-        assert "directory gone" not in shown and "a directory is back" in shown
+        await wait_until(pilot, lambda: "a directory is back" in summary_text(app), timeout=3)
+        assert "directory gone" not in summary_text(app)
         # And it is watched live again (inotify on the new directory, not the 30 s reconcile).
         put(samples, "after-3")
         await wait_until(pilot, lambda: "after-3" in app.inspector.store, timeout=3)
@@ -80,8 +80,7 @@ async def test_directory_renamed_away_and_back(samples: Path, tmp_path: Path):
         await wait_until(pilot, lambda: app.inspector.tail.problem is not None, timeout=3)
         # The rows last read stay while it is gone, and the status bar says why.
         assert len(app.inspector.store) == SAMPLE_COUNT
-        await pilot.pause(0.3)
-        assert "directory gone" in summary_text(app)
+        await wait_until(pilot, lambda: "directory gone" in summary_text(app), timeout=3)
         put(away, "written-while-away")
         victim_file = next(p for p in sorted(away.iterdir()) if p.name.startswith("celery-task-meta-"))
         victim = victim_file.name.removeprefix("celery-task-meta-")
@@ -92,8 +91,7 @@ async def test_directory_renamed_away_and_back(samples: Path, tmp_path: Path):
         await wait_until(pilot, lambda: app.inspector.tail.problem is None, timeout=3)
         await wait_until(pilot, lambda: set(app.inspector.store.records) == on_disk(samples), timeout=3)
         assert victim not in app.inspector.store
-        await pilot.pause(0.3)
-        assert "a directory is back" in summary_text(app)
+        await wait_until(pilot, lambda: "a directory is back" in summary_text(app), timeout=3)
         put(samples, "after-rename")
         await wait_until(pilot, lambda: "after-rename" in app.inspector.store, timeout=3)
 
@@ -120,8 +118,7 @@ async def test_directory_replaced_by_a_symlink(samples: Path, tmp_path: Path):
         os.symlink(third, tmp_path / "next-link")
         os.rename(tmp_path / "next-link", samples)  # atomic: the path always resolves
         await wait_until(pilot, lambda: set(app.inspector.store.records) == {"in-third"}, timeout=5)
-        await pilot.pause(0.3)
-        assert "another directory now" in summary_text(app)
+        await wait_until(pilot, lambda: "another directory now" in summary_text(app), timeout=3)
 
 
 # The tail as a user without root's powers runs it: a directory with mode 000 cannot be read.
@@ -212,15 +209,15 @@ async def test_filesystem_full_leaves_a_cut_file(small_filesystem: Path):
         with pytest.raises(OSError):
             with open(results / "celery-task-meta-big", "wb") as handle:
                 handle.write(payload)
-        await wait_until(pilot, lambda: getattr(app.inspector.store.get("big").error, "kind", None) is ProblemKind.CUT_SHORT, timeout=5)
+        await wait_until(pilot, lambda: getattr(app.inspector.store.get("big").error, "kind", None) is CUT_SHORT, timeout=5)
         record = app.inspector.store.get("big")
         message = record.error.message
         assert message.startswith("cut short") and ("truncated" in message or "empty" in message)
         # The last good state is not lost: it is in the task's history.
         assert [state for _, state in app.inspector.store.history("big")] == ["SUCCESS", "unreadable"]
         assert app.inspector.store.get("other").status == "SUCCESS"
-        await pilot.pause(0.3)
-        assert "filesystem full" in summary_text(app) and "1 file(s) cut short" in summary_text(app)
+        said = ("filesystem full", "1 file(s) cut short")
+        await wait_until(pilot, lambda: all(text in summary_text(app) for text in said), timeout=3)
         filler.unlink()
         # The worker writes again, whole: the row is the task again.
         put(results, "big", json.dumps({**good, "task_id": "big", "result": "fits"}).encode())

@@ -7,6 +7,7 @@ final status, size and mtime, nothing partial kept, no error logged.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -164,9 +165,17 @@ async def test_four_writers_rewriting_in_place_lose_nothing(tmp_path: Path):
             assert differences(tail_store, truth) == []
             assert differences(app.inspector.store, truth) == []
             assert len(app.inspector.table.task_ids) == 1000
-            await pilot.pause(0.3)  # the summary bar is redrawn at most 10 times a second
-            shown = summary_text(app)
             counts = truth.counts()
+            # The summary bar is redrawn at most 10 times a second: wait for it to show the last
+            # counts (for 5 s at most: the assertions below then say what it shows instead).
+            with contextlib.suppress(AssertionError):
+                await wait_until(
+                    pilot,
+                    lambda: "1,000 tasks" in (text := summary_text(app))
+                    and all(f"{status} {count:,}" in text for status, count in counts.items()),
+                    timeout=5,
+                )
+            shown = summary_text(app)
             assert "1,000 tasks" in shown
             for status, count in counts.items():
                 assert f"{status} {count:,}" in shown, (status, count, shown)

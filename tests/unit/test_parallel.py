@@ -86,7 +86,12 @@ def test_a_failed_child_has_only_the_share_it_failed_on_redone(tmp_path: Path):
         with open(log, "a") as calls:
             calls.write(f"{os.getpid()} {share[0]}\n")
         if os.getpid() == parent:
-            time.sleep(0.2)  # the child claims most shares
+            # The parent holds its first share until the child has claimed three (and failed on
+            # its third): then the child's failure is certain, whatever the machine's speed.
+            deadline = time.monotonic() + 10
+            while len([c for c in _calls(log) if c[0] != parent]) < 3:
+                assert time.monotonic() < deadline, "the child never claimed three shares"
+                time.sleep(0.005)
         elif len([c for c in _calls(log) if c[0] == os.getpid()]) == 3:
             raise RuntimeError("this child fails on its third share")
         return [share[0] ** 2]
