@@ -50,7 +50,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     message = f"{NO_SKIPS_MARK}: {_skip_reason(report)}"
     turned_into_failures.append(f"{report.nodeid}: {message}")
     failed = pytest.TestReport.from_item_and_call(
-        item, pytest.CallInfo.from_call(lambda: pytest.fail(message, pytrace=False), when=report.when))
+        item, pytest.CallInfo.from_call(lambda: pytest.fail(message, pytrace=False), when=report.when)
+    )
     failed.duration, failed.start, failed.stop = report.duration, report.start, report.stop
     return failed
 

@@ -43,6 +43,8 @@ NAMESPACE = uuid.UUID("5f0e6a52-8a53-4c1e-9a55-7a1d2c3b4e5f")
 def sid(label):
     """A fixed id that looks like Celery's own (a version-4 UUID)."""
     return str(uuid.UUID(bytes=uuid.uuid5(NAMESPACE, label).bytes, version=4))
+
+
 RESULT_PREFIXES = (TASK_PREFIX, GROUP_PREFIX, "chord-unlock-", ".fs-backend-")
 
 
@@ -60,9 +62,9 @@ def generate(outdir: Path):
         labels[f"{TASK_PREFIX}{task_id}"] = text
         return task_id
 
-    with CeleryWorker(outdir, serializer="json", compression="",
-                      extended=True, pool="prefork", concurrency=3,
-                      name="sample-worker") as w:
+    with CeleryWorker(
+        outdir, serializer="json", compression="", extended=True, pool="prefork", concurrency=3, name="sample-worker"
+    ) as w:
         app = w.app
 
         def send(key, text, task, *args, **kwargs):
@@ -75,26 +77,23 @@ def generate(outdir: Path):
 
         # -- finished tasks ------------------------------------------------
         ready[send("add", "add(2, 3)", "add", 2, 3).id] = "SUCCESS"
-        ready[send("fail_builtin", "raises ValueError (builtin)",
-                   "fail_builtin", "bad value: -1").id] = "FAILURE"
-        ready[send("fail_custom", "raises sampletasks.InventoryError (custom)",
-                   "fail_custom", "out of stock", "sku-42").id] = "FAILURE"
-        ready[send("unicode", "unicode result", "unicode_result").id] = \
-            "SUCCESS"
-        ready[send("large", "large result (~200 KB)", "large_result",
-                   200_000).id] = "SUCCESS"
-        ready[send("typed", "datetime/date/time/Decimal/UUID/bytes (json "
-                            "__type__ tags)", "typed").id] = "SUCCESS"
-        parent = send("parent", "parent: spawn_children(3)", "spawn_children",
-                      3, True)
+        ready[send("fail_builtin", "raises ValueError (builtin)", "fail_builtin", "bad value: -1").id] = "FAILURE"
+        ready[
+            send(
+                "fail_custom", "raises sampletasks.InventoryError (custom)", "fail_custom", "out of stock", "sku-42"
+            ).id
+        ] = "FAILURE"
+        ready[send("unicode", "unicode result", "unicode_result").id] = "SUCCESS"
+        ready[send("large", "large result (~200 KB)", "large_result", 200_000).id] = "SUCCESS"
+        ready[send("typed", "datetime/date/time/Decimal/UUID/bytes (json __type__ tags)", "typed").id] = "SUCCESS"
+        parent = send("parent", "parent: spawn_children(3)", "spawn_children", 3, True)
         ready[parent.id] = "SUCCESS"
-        ready[send("retried", "retried twice, then SUCCESS (retries=2)",
-                   "retry_twice", countdown=0.2).id] = "SUCCESS"
+        ready[send("retried", "retried twice, then SUCCESS (retries=2)", "retry_twice", countdown=0.2).id] = "SUCCESS"
 
         gid = sid("group")
-        g = group(app.signature("sampletasks.add", args=(i, 10 * i))
-                  .set(task_id=sid(f"group-member-{i}"))
-                  for i in range(3)).apply_async(task_id=gid)
+        g = group(
+            app.signature("sampletasks.add", args=(i, 10 * i)).set(task_id=sid(f"group-member-{i}")) for i in range(3)
+        ).apply_async(task_id=gid)
         assert g.id == gid
         for child in g.results:
             ready[label(child.id, f"member of group {g.id[:8]}")] = "SUCCESS"
@@ -108,35 +107,35 @@ def generate(outdir: Path):
             w.wait_for(cid, "SUCCESS")
 
         # -- REVOKED: terminated while running ------------------------------
-        r = send("terminated", "sleep(60) revoked with terminate=True",
-                 "sleep", 60)
+        r = send("terminated", "sleep(60) revoked with terminate=True", "sleep", 60)
         w.wait_for(r.id, "STARTED")
         w.revoke(r.id, terminate=True, signal="SIGTERM")
         w.wait_for(r.id, "REVOKED")
 
         # -- caught mid-way: RETRY, then 3 victims filling the 3 slots ------
-        retry = send("retry", "caught in RETRY (countdown=3600, worker "
-                              "killed)", "retry_twice",
-                     countdown=3600)
+        retry = send("retry", "caught in RETRY (countdown=3600, worker killed)", "retry_twice", countdown=3600)
         w.wait_for(retry.id, "RETRY")
 
-        started = send("started", "sleep(120) still running when worker "
-                                  "SIGKILLed", "sleep", 120)
-        prog = send("progress", "progress caught at 3/6 (worker SIGKILLed)",
-                    "progress", total=6, delay=0.05, stall_at=3, stall=120)
-        sleepy = send("going_to_sleep", "GOING_TO_SLEEP, meta None (worker "
-                                        "SIGKILLed)", "going_to_sleep", 120)
+        started = send("started", "sleep(120) still running when worker SIGKILLed", "sleep", 120)
+        prog = send(
+            "progress",
+            "progress caught at 3/6 (worker SIGKILLed)",
+            "progress",
+            total=6,
+            delay=0.05,
+            stall_at=3,
+            stall=120,
+        )
+        sleepy = send("going_to_sleep", "GOING_TO_SLEEP, meta None (worker SIGKILLed)", "going_to_sleep", 120)
         w.wait_all({started.id: "STARTED", sleepy.id: "GOING_TO_SLEEP"})
         deadline = time.monotonic() + 20
-        while (w.read_meta(prog.id) or {}).get("result") != \
-                {"current": 3, "total": 6}:
+        while (w.read_meta(prog.id) or {}).get("result") != {"current": 3, "total": 6}:
             if time.monotonic() > deadline:
                 raise TimeoutError("progress task never reached 3/6")
             time.sleep(0.05)
 
         # -- REVOKED while queued: all 3 pool slots are busy now ------------
-        queued = send("revoked_queued", "add(40, 2) revoked while still "
-                                        "queued", "add", 40, 2)
+        queued = send("revoked_queued", "add(40, 2) revoked while still queued", "add", 40, 2)
         time.sleep(0.5)
         assert w.read_raw(queued.id) is None, "queued task already ran?"
         w.revoke(queued.id)
@@ -165,8 +164,7 @@ def main(argv):
             continue
         raw = p.read_bytes()
         meta = backend.decode(raw) if raw else None
-        status = (meta or {}).get("status", "(group)" if
-                                  p.name.startswith(GROUP_PREFIX) else "?")
+        status = (meta or {}).get("status", "(group)" if p.name.startswith(GROUP_PREFIX) else "?")
         rows.append((status, p.name, len(raw), labels.get(p.name, "")))
     width = max(len(r[1]) for r in rows)
     for status, name, size, text in sorted(rows, key=lambda r: (r[0], r[3])):

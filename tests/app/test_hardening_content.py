@@ -51,16 +51,30 @@ TASK_IDS = ("hostile-success", "hostile-failure", "hostile-status", f"id-[bold r
 def hostile_directory(directory: Path) -> Path:
     directory.mkdir(exist_ok=True)
     success, failure = real_meta("SUCCESS"), real_meta("FAILURE")
-    extended = {"name": f"tasks.{HOSTILE}", "worker": f"w1@{HOSTILE}", "args": [HOSTILE, "y" * 5_000],
-                "kwargs": {HOSTILE: HOSTILE}, "parent_id": f"parent-{HOSTILE}", "group_id": f"group-{MARKUP}"}
+    extended = {
+        "name": f"tasks.{HOSTILE}",
+        "worker": f"w1@{HOSTILE}",
+        "args": [HOSTILE, "y" * 5_000],
+        "kwargs": {HOSTILE: HOSTILE},
+        "parent_id": f"parent-{HOSTILE}",
+        "group_id": f"group-{MARKUP}",
+    }
     metas = {
         "hostile-success": {**success, **extended, "result": {"text": HOSTILE, "long": "z" * 20_000}},
-        "hostile-failure": {**failure, **extended,
-                            "result": {"exc_type": f"Evil{MARKUP}", "exc_message": [HOSTILE], "exc_module": "x"},
-                            "traceback": f"Traceback (most recent call last):\n  File \"{HOSTILE}\", line 1\n"
-                                         f"ValueError: {HOSTILE}\n" + "t" * 10_000 + "\n"},
-        "hostile-status": {**success, **extended, "status": f"CUSTOM{MARKUP}{OSC52}{RTL}", "date_done": None,
-                           "result": {"current": 1, "total": 2}},
+        "hostile-failure": {
+            **failure,
+            **extended,
+            "result": {"exc_type": f"Evil{MARKUP}", "exc_message": [HOSTILE], "exc_module": "x"},
+            "traceback": f'Traceback (most recent call last):\n  File "{HOSTILE}", line 1\n'
+            f"ValueError: {HOSTILE}\n" + "t" * 10_000 + "\n",
+        },
+        "hostile-status": {
+            **success,
+            **extended,
+            "status": f"CUSTOM{MARKUP}{OSC52}{RTL}",
+            "date_done": None,
+            "result": {"current": 1, "total": 2},
+        },
         TASK_IDS[3]: {**success, "result": HOSTILE},
     }
     for task_id, meta in metas.items():
@@ -94,7 +108,9 @@ async def test_hostile_content_is_rendered_as_text_everywhere(tmp_path: Path):
         seen.append(text)
 
     async with app.run_test(size=(200, 50)) as pilot:
-        await wait_until(pilot, lambda: app.inspector.scan is None and len(app.inspector.table.task_ids) == len(TASK_IDS))
+        await wait_until(
+            pilot, lambda: app.inspector.scan is None and len(app.inspector.table.task_ids) == len(TASK_IDS)
+        )
         await look("table")
         for task_id in TASK_IDS:
             assert app.inspector.table.select_task(task_id)
@@ -128,8 +144,16 @@ async def test_hostile_content_is_rendered_as_text_everywhere(tmp_path: Path):
         assert app.is_running
     everything = "\n".join(seen)
     # Shown as text: the markup literally, the escapes as visible \x.. / \u.... forms.
-    for visible in ("[bold red]RED[/]", "[link=https://evil.example]", "\\x1b]52;c;cHduZWQ=\\x07",
-                    "\\x1b]0;PWNED-TITLE", "\\x9b31mC1RED", "\\u202eevil.exe", "zero\\u200bwidth", "cr\\x0dreturn"):
+    for visible in (
+        "[bold red]RED[/]",
+        "[link=https://evil.example]",
+        "\\x1b]52;c;cHduZWQ=\\x07",
+        "\\x1b]0;PWNED-TITLE",
+        "\\x9b31mC1RED",
+        "\\u202eevil.exe",
+        "zero\\u200bwidth",
+        "cr\\x0dreturn",
+    ):
         assert visible in everything, visible
     assert "CUSTOM[bold red]RED[/]" in everything  # a hostile status, in the table and the summary bar
 
@@ -170,12 +194,21 @@ async def test_a_malicious_pickle_is_never_loaded_without_allow_pickle(tmp_path:
     results = tmp_path / "results"
     results.mkdir()
     canary = tmp_path / "canary"
-    payload = pickle.dumps({"status": "SUCCESS", "result": CreatesAFile(str(canary)), "task_id": "evil",
-                            "traceback": None, "children": [], "date_done": None})
+    payload = pickle.dumps(
+        {
+            "status": "SUCCESS",
+            "result": CreatesAFile(str(canary)),
+            "task_id": "evil",
+            "traceback": None,
+            "children": [],
+            "date_done": None,
+        }
+    )
     (results / "celery-task-meta-evil").write_bytes(payload)
     for mode in (["--stats"], ["--stats", "--json"], ["--dump", "jsonl"], ["--dump", "csv"]):
-        proc = subprocess.run([sys.executable, "-m", "taskview", str(results), *mode],
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "taskview", str(results), *mode], capture_output=True, text=True, timeout=60
+        )
         assert proc.returncode == 0 and "pickle" in proc.stdout, proc.stderr
         assert not canary.exists(), mode
     app = TaskviewApp(ResultDirectory(str(results)))
@@ -188,6 +221,7 @@ async def test_a_malicious_pickle_is_never_loaded_without_allow_pickle(tmp_path:
         await wait_until(pilot, lambda: "\\x80" in body.text)  # the raw bytes, escaped
     assert not canary.exists()
     # And the canary works: with --allow-pickle it is loaded (so the checks above could fail).
-    subprocess.run([sys.executable, "-m", "taskview", str(results), "--stats", "--allow-pickle"],
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "taskview", str(results), "--stats", "--allow-pickle"], capture_output=True, timeout=60
+    )
     assert canary.exists()

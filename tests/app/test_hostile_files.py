@@ -60,15 +60,17 @@ def test_headless_modes_survive_hostile_files(samples: Path):
         )
         assert proc.returncode == 0, (args, proc.stderr[-2000:])
         assert "Traceback" not in proc.stderr
-    rows = {json.loads(line)["task_id"]: json.loads(line) for line in subprocess.run(
-        [sys.executable, "-m", "taskview", str(samples), "--dump", "jsonl"], capture_output=True, text=True
-    ).stdout.splitlines()}
+    rows = {
+        json.loads(line)["task_id"]: json.loads(line)
+        for line in subprocess.run(
+            [sys.executable, "-m", "taskview", str(samples), "--dump", "jsonl"], capture_output=True, text=True
+        ).stdout.splitlines()
+    }
     # Nested deeper than a dump can write: the row stays, with its status and the reason.
     for task_id in ("deep-result", "deep-args"):
         assert rows[task_id]["status"] == "SUCCESS"
         assert rows[task_id]["error"] in (None, "nested too deeply to dump")
     assert rows["too-deep"]["status"] is None and rows["too-deep"]["error"] == "json nested too deeply"
-
 
 
 async def test_the_inspector_survives_hostile_files(samples: Path):

@@ -41,7 +41,9 @@ async def test_keys_move_the_replay_and_the_table_follows():
         assert player.position == SAMPLE_COUNT
         await wait_until(pilot, lambda: rows(app) == SAMPLE_COUNT)
         assert app.inspector.store.counts()["SUCCESS"] == 12
-        await wait_until(pilot, lambda: f"{SAMPLE_COUNT}/{SAMPLE_COUNT} events" in str(app.inspector.timeline_bar.render()))
+        await wait_until(
+            pilot, lambda: f"{SAMPLE_COUNT}/{SAMPLE_COUNT} events" in str(app.inspector.timeline_bar.render())
+        )
         await pilot.press("home")
         assert player.position == 0
         await wait_until(pilot, lambda: app.inspector.table.task_ids == [])
@@ -58,7 +60,9 @@ async def test_keys_move_the_replay_and_the_table_follows():
         await pilot.press("space")
         assert player.playing
         await wait_until(pilot, lambda: player.at_end and not player.playing, timeout=15)
-        await wait_until(pilot, lambda: rows(app) == SAMPLE_COUNT and "paused" in str(app.inspector.timeline_bar.render()))
+        await wait_until(
+            pilot, lambda: rows(app) == SAMPLE_COUNT and "paused" in str(app.inspector.timeline_bar.render())
+        )
 
 
 async def test_sort_filter_and_detail_work_while_replaying():

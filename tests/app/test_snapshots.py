@@ -1,9 +1,11 @@
 """What the screen shows, as committed SVGs (pytest-textual-snapshot).
 
-Update after a deliberate change with `pytest tests/test_snapshots.py --snapshot-update`,
+Update after a deliberate change with `pytest tests/app/test_snapshots.py --snapshot-update`,
 then look at the SVGs (open snapshot_report.html) before committing them.
-Times are frozen: files get fixed mtimes, the app a fixed clock, TZ is UTC, and the
-directory lives at a fixed path, so every run draws the same screen.
+Times are frozen: files get fixed mtimes, the app a fixed clock, TZ is UTC; each test's
+directory lives in a home of its own (HOME is set to it), so the summary shows it as
+~/name whatever this run's temporary path: every run draws the same screen, and two
+runs on one host never share a directory.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS
 from taskview.results.scan import ResultDirectory
 from taskview.ui.app import TaskviewApp
 
-FIXED_ROOT = Path("/tmp/taskview-snapshots")
 NOW = 1_795_000_000.0  # what the frozen clock says
 
 
@@ -38,10 +39,17 @@ def utc():
     time.tzset()
 
 
-def fixed_directory(name: str, with_samples: bool = True) -> Path:
-    target = FIXED_ROOT / name
-    shutil.rmtree(target, ignore_errors=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's own home directory: what it shows as ~."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+def fixed_directory(home: Path, name: str, with_samples: bool = True) -> Path:
+    target = home / name
     if with_samples:
         shutil.copytree(SAMPLE_RESULTS, target)
         for n, path in enumerate(sorted(target.iterdir())):
@@ -72,8 +80,8 @@ def task_named(directory: Path, name: str) -> str:
     raise AssertionError(name)
 
 
-def test_empty_directory(snap_compare):
-    app = make_app(fixed_directory("empty", with_samples=False))
+def test_empty_directory(snap_compare, home):
+    app = make_app(fixed_directory(home, "empty", with_samples=False))
 
     async def run_before(pilot):
         await until_loaded(pilot, 0)
@@ -81,18 +89,18 @@ def test_empty_directory(snap_compare):
     assert snap_compare(app, terminal_size=(100, 20), run_before=run_before)
 
 
-def test_sample_results(snap_compare):
-    app = make_app(fixed_directory("sample_results"))
+def test_sample_results(snap_compare, home):
+    app = make_app(fixed_directory(home, "sample_results"))
     assert snap_compare(app, terminal_size=(130, 30), run_before=until_loaded)
 
 
-def test_sample_results_80x24(snap_compare):
-    app = make_app(fixed_directory("sample_results"))
+def test_sample_results_80x24(snap_compare, home):
+    app = make_app(fixed_directory(home, "sample_results"))
     assert snap_compare(app, terminal_size=(80, 24), run_before=until_loaded)
 
 
-def test_detail_of_a_failure(snap_compare):
-    directory = fixed_directory("sample_results")
+def test_detail_of_a_failure(snap_compare, home):
+    directory = fixed_directory(home, "sample_results")
     failure = task_named(directory, "sampletasks.fail_custom")
     app = make_app(directory)
 
@@ -109,8 +117,8 @@ def test_detail_of_a_failure(snap_compare):
     assert snap_compare(app, terminal_size=(160, 40), run_before=run_before)
 
 
-def test_filter_active(snap_compare):
-    app = make_app(fixed_directory("sample_results"))
+def test_filter_active(snap_compare, home):
+    app = make_app(fixed_directory(home, "sample_results"))
 
     async def run_before(pilot):
         await until_loaded(pilot)
@@ -120,11 +128,11 @@ def test_filter_active(snap_compare):
     assert snap_compare(app, terminal_size=(120, 24), run_before=run_before)
 
 
-def test_replay_paused_midway(snap_compare):
+def test_replay_paused_midway(snap_compare, home):
     """--replay of sample_results, stepped to the 18th of 21 events: the timeline bar and the table as of then."""
     from taskview.replay.timeline import from_results
 
-    directory = fixed_directory("replay")
+    directory = fixed_directory(home, "replay")
     # Unfinished tasks replay at their file's mtime: a few seconds after the last finished one.
     done = max(json.loads(p.read_bytes()).get("date_done") or "" for p in directory.iterdir())
     last_done = datetime.fromisoformat(done).timestamp()

@@ -87,7 +87,10 @@ async def test_with_allow_pickle_the_inspector_unpickles(tmp_path: Path, kind: s
     async with app.run_test(size=(140, 40)) as pilot:
         await shown(pilot, app, form, 2)
         assert canary.exists()
-        assert app.inspector.store.get(PICKLED_ID).error is None and app.inspector.store.get(PICKLED_ID).status == "SUCCESS"
+        assert (
+            app.inspector.store.get(PICKLED_ID).error is None
+            and app.inspector.store.get(PICKLED_ID).status == "SUCCESS"
+        )
         canary.unlink()
         header, body = await open_detail(pilot, app, PICKLED_ID)
         assert "unreadable" not in header and json.loads(body)["status"] == "SUCCESS"

@@ -31,11 +31,17 @@ RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 BROKERS = {
-    "rabbitmq": (RABBITMQ_URL, 5672,
-                 "start it with `rabbitmq-server -detached` (Debian/Ubuntu: apt-get install rabbitmq-server)"),
-    "redis": (REDIS_URL, 6379,
-              "start it with `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ''` "
-              "(Debian/Ubuntu: apt-get install redis-server)"),
+    "rabbitmq": (
+        RABBITMQ_URL,
+        5672,
+        "start it with `rabbitmq-server -detached` (Debian/Ubuntu: apt-get install rabbitmq-server)",
+    ),
+    "redis": (
+        REDIS_URL,
+        6379,
+        "start it with `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ''` "
+        "(Debian/Ubuntu: apt-get install redis-server)",
+    ),
 }
 
 
@@ -53,8 +59,10 @@ class PrivateRedis:
 
     def __init__(self, directory: Path) -> None:
         if not shutil.which("redis-server"):
-            pytest.skip("redis-server is not installed (Debian/Ubuntu: apt-get install redis-server); "
-                        "this test runs a private one on a free port")
+            pytest.skip(
+                "redis-server is not installed (Debian/Ubuntu: apt-get install redis-server); "
+                "this test runs a private one on a free port"
+            )
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -64,9 +72,21 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while not broker_reachable("127.0.0.1", self.port):
@@ -91,13 +111,17 @@ def private_vhost() -> Iterator[str]:
     """
     require_broker("rabbitmq")
     if not shutil.which("rabbitmqctl"):
-        pytest.skip("rabbitmqctl is not on PATH (it comes with rabbitmq-server; /usr/sbin): "
-                    "this test makes a RabbitMQ vhost of its own with it")
+        pytest.skip(
+            "rabbitmqctl is not on PATH (it comes with rabbitmq-server; /usr/sbin): "
+            "this test makes a RabbitMQ vhost of its own with it"
+        )
     name = f"taskview-test-{uuid.uuid4().hex[:8]}"
     done = _rabbitmqctl("add_vhost", name)
     if done.returncode != 0:
-        pytest.skip(f"`rabbitmqctl add_vhost` failed (run the tests as root, or as a user whose Erlang cookie "
-                    f"matches the server's): {(done.stderr or done.stdout).strip()}")
+        pytest.skip(
+            f"`rabbitmqctl add_vhost` failed (run the tests as root, or as a user whose Erlang cookie "
+            f"matches the server's): {(done.stderr or done.stdout).strip()}"
+        )
     try:
         done = _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
         assert done.returncode == 0, f"rabbitmqctl set_permissions: {(done.stderr or done.stdout).strip()}"

@@ -62,8 +62,7 @@ def _load_worker_config():
     its exception classes to be unimportable."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(
-        "taskview_test_worker_config", WORKER_APP_DIR / "worker_config.py")
+    spec = importlib.util.spec_from_file_location("taskview_test_worker_config", WORKER_APP_DIR / "worker_config.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.celery_config
@@ -72,12 +71,17 @@ def _load_worker_config():
 celery_config = _load_worker_config()
 
 
-def make_app(results_dir, broker_dir, serializer="json", compression="",
-             extended=False, name="taskview-test-client",
-             broker_transport=None):
+def make_app(
+    results_dir,
+    broker_dir,
+    serializer="json",
+    compression="",
+    extended=False,
+    name="taskview-test-client",
+    broker_transport=None,
+):
     app = Celery(name, set_as_current=False)
-    app.conf.update(celery_config(results_dir, broker_dir, serializer,
-                                  compression, extended, broker_transport))
+    app.conf.update(celery_config(results_dir, broker_dir, serializer, compression, extended, broker_transport))
     return app
 
 
@@ -92,22 +96,25 @@ def _backend_scratch_dir():
 
 @functools.cache
 def _cached_backend(results_dir, serializer, compression, extended):
-    app = make_app(results_dir, "/nonexistent/taskview-test-broker",
-                   serializer, compression, extended,
-                   name="taskview-test-decoder")
+    app = make_app(
+        results_dir,
+        "/nonexistent/taskview-test-broker",
+        serializer,
+        compression,
+        extended,
+        name="taskview-test-decoder",
+    )
     return app.backend
 
 
-def celery_backend(results_dir=None, serializer="json", compression="",
-                   extended=False):
+def celery_backend(results_dir=None, serializer="json", compression="", extended=False):
     """A Celery backend configured like the worker: ``backend.decode(raw)``.
 
     ``results_dir`` only matters for ``get_task_meta``; decoding does not
     depend on it (compression is read from the payload itself).
     """
     results_dir = os.path.abspath(results_dir or _backend_scratch_dir())
-    return _cached_backend(results_dir, serializer, compression or "",
-                           bool(extended))
+    return _cached_backend(results_dir, serializer, compression or "", bool(extended))
 
 
 def task_file(results_dir, task_id):
@@ -136,6 +143,7 @@ def lenient_unpickle(raw):
     import io
 
     from celery.backends.base import decompress_payload
+
     return _LenientUnpickler(io.BytesIO(decompress_payload(raw))).load()
 
 
@@ -177,11 +185,25 @@ class CeleryWorker:
       with kombu's own, a worker can read a half-written message and die.
     """
 
-    def __init__(self, results_dir, *, serializer="json", compression="",
-                 extended=False, pool="prefork", concurrency=2,
-                 name="taskview-test", broker_dir=None, loglevel="warning",
-                 ready_timeout=30.0, stop_timeout=10.0, ping=False,
-                 extra_args=(), wait_ready=True, atomic_broker=True):
+    def __init__(
+        self,
+        results_dir,
+        *,
+        serializer="json",
+        compression="",
+        extended=False,
+        pool="prefork",
+        concurrency=2,
+        name="taskview-test",
+        broker_dir=None,
+        loglevel="warning",
+        ready_timeout=30.0,
+        stop_timeout=10.0,
+        ping=False,
+        extra_args=(),
+        wait_ready=True,
+        atomic_broker=True,
+    ):
         self.results_dir = Path(results_dir).resolve()
         self.serializer = serializer
         self.compression = compression or ""
@@ -191,8 +213,7 @@ class CeleryWorker:
         self.name = name
         self.nodename = f"{name}@{socket.gethostname()}"
         self._own_broker_dir = broker_dir is None
-        self.broker_dir = Path(broker_dir or tempfile.mkdtemp(
-            prefix="taskview-broker-")).resolve()
+        self.broker_dir = Path(broker_dir or tempfile.mkdtemp(prefix="taskview-broker-")).resolve()
         self.loglevel = loglevel
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
@@ -211,33 +232,47 @@ class CeleryWorker:
     def env(self):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
-            [str(WORKER_APP_DIR)]
-            + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-        env.update({
-            "TASKVIEW_TEST_RESULTS": str(self.results_dir),
-            "TASKVIEW_TEST_BROKER_DIR": str(self.broker_dir),
-            "TASKVIEW_TEST_SERIALIZER": self.serializer,
-            "TASKVIEW_TEST_COMPRESSION": self.compression,
-            "TASKVIEW_TEST_EXTENDED": "1" if self.extended else "0",
-            "TASKVIEW_TEST_READY_FILE": str(self.ready_file),
-            "TASKVIEW_TEST_BROKER_TRANSPORT": self.broker_transport or "",
-            # the worker kills its process group if we die without cleanup
-            "TASKVIEW_TEST_PARENT_PID": str(os.getpid()),
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        })
-        if self.serializer == "pickle" and hasattr(os, "geteuid") \
-                and os.geteuid() == 0:
+            [str(WORKER_APP_DIR)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+        )
+        env.update(
+            {
+                "TASKVIEW_TEST_RESULTS": str(self.results_dir),
+                "TASKVIEW_TEST_BROKER_DIR": str(self.broker_dir),
+                "TASKVIEW_TEST_SERIALIZER": self.serializer,
+                "TASKVIEW_TEST_COMPRESSION": self.compression,
+                "TASKVIEW_TEST_EXTENDED": "1" if self.extended else "0",
+                "TASKVIEW_TEST_READY_FILE": str(self.ready_file),
+                "TASKVIEW_TEST_BROKER_TRANSPORT": self.broker_transport or "",
+                # the worker kills its process group if we die without cleanup
+                "TASKVIEW_TEST_PARENT_PID": str(os.getpid()),
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        )
+        if self.serializer == "pickle" and hasattr(os, "geteuid") and os.geteuid() == 0:
             # A worker whose accept_content has pickle refuses to run as
             # root unless told to (test containers often run as root).
             env["C_FORCE_ROOT"] = "1"
         return env
 
     def command(self):
-        cmd = [sys.executable, "-m", "celery", "-A", TASK_MODULE, "worker",
-               "-P", self.pool, "-n", f"{self.name}@%h",
-               "--without-heartbeat", "--without-gossip", "--without-mingle",
-               "-l", self.loglevel]
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            TASK_MODULE,
+            "worker",
+            "-P",
+            self.pool,
+            "-n",
+            f"{self.name}@%h",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            self.loglevel,
+        ]
         if self.pool != "solo":
             cmd += ["-c", str(self.concurrency)]
         return cmd + self.extra_args
@@ -250,23 +285,32 @@ class CeleryWorker:
             self.ready_file.unlink()
         except FileNotFoundError:
             pass
-        self.app = make_app(self.results_dir, self.broker_dir,
-                            self.serializer, self.compression, self.extended,
-                            broker_transport=self.broker_transport)
+        self.app = make_app(
+            self.results_dir,
+            self.broker_dir,
+            self.serializer,
+            self.compression,
+            self.extended,
+            broker_transport=self.broker_transport,
+        )
         self._log = open(self.log_path, "ab")
         self._killed = False
         self.proc = subprocess.Popen(
-            self.command(), cwd=WORKER_APP_DIR, env=self.env(),
-            stdin=subprocess.DEVNULL, stdout=self._log,
-            stderr=subprocess.STDOUT, start_new_session=True)
+            self.command(),
+            cwd=WORKER_APP_DIR,
+            env=self.env(),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         return self
 
     def wait_ready(self, timeout=None):
         deadline = time.monotonic() + (timeout or self.ready_timeout)
         while not self.ready_file.exists():
             if self.proc.poll() is not None:
-                raise WorkerError(f"worker exited with {self.proc.returncode}"
-                                  f" before ready:\n{self.log()}")
+                raise WorkerError(f"worker exited with {self.proc.returncode} before ready:\n{self.log()}")
             if time.monotonic() > deadline:
                 raise WorkerError(f"worker not ready:\n{self.log()}")
             time.sleep(0.02)
@@ -322,8 +366,7 @@ class CeleryWorker:
         if not self.running or self.app is None:
             return
         try:
-            self.app.control.broadcast("ping", reply=False,
-                                       destination=[self.nodename])
+            self.app.control.broadcast("ping", reply=False, destination=[self.nodename])
         except Exception:
             pass
 
@@ -372,16 +415,13 @@ class CeleryWorker:
         """
         if "." not in task:
             task = f"{TASK_MODULE}.{task}"
-        return self.app.send_task(task, args=args, kwargs=kwargs,
-                                  **(options or {}))
+        return self.app.send_task(task, args=args, kwargs=kwargs, **(options or {}))
 
     def revoke(self, task_id, terminate=False, signal="SIGTERM"):
-        self.app.control.revoke(task_id, terminate=terminate, signal=signal,
-                                destination=[self.nodename], reply=False)
+        self.app.control.revoke(task_id, terminate=terminate, signal=signal, destination=[self.nodename], reply=False)
 
     def ping(self, timeout=1.0):
-        replies = self.app.control.ping(destination=[self.nodename],
-                                        timeout=timeout)
+        replies = self.app.control.ping(destination=[self.nodename], timeout=timeout)
         return any(self.nodename in r for r in replies or ())
 
     def path(self, task_id):
@@ -419,8 +459,7 @@ class CeleryWorker:
 
     def wait_all(self, expected, timeout=30.0, interval=0.05):
         """``expected``: {task_id: status or set of statuses}; returns metas."""
-        want = {tid: ({s} if isinstance(s, str) else set(s))
-                for tid, s in expected.items()}
+        want = {tid: ({s} if isinstance(s, str) else set(s)) for tid, s in expected.items()}
         got = {}
         deadline = time.monotonic() + timeout
         while True:
@@ -432,17 +471,15 @@ class CeleryWorker:
             if not want:
                 return got
             if time.monotonic() > deadline:
-                seen = {tid: (self.read_meta(tid) or {}).get("status")
-                        for tid in want}
-                raise TimeoutError(
-                    f"timed out waiting for {want}; seen {seen}\n"
-                    f"worker log:\n{self.log()}")
+                seen = {tid: (self.read_meta(tid) or {}).get("status") for tid in want}
+                raise TimeoutError(f"timed out waiting for {want}; seen {seen}\nworker log:\n{self.log()}")
             if not self.running:
                 raise WorkerError(f"worker died:\n{self.log()}")
             time.sleep(interval)
 
 
 # -- decoding where the worker's modules ARE importable ------------------------
+
 
 class ExcInfo(tuple):
     """A portable stand-in for an exception object: (module, name, args)."""
@@ -470,8 +507,7 @@ def describe_exceptions(obj):
     an ExcInfo does, and it unpickles without the exception's module.
     """
     if isinstance(obj, BaseException):
-        return ExcInfo(type(obj).__module__, type(obj).__qualname__,
-                       describe_exceptions(list(obj.args)))
+        return ExcInfo(type(obj).__module__, type(obj).__qualname__, describe_exceptions(list(obj.args)))
     if isinstance(obj, dict):
         return {k: describe_exceptions(v) for k, v in obj.items()}
     if isinstance(obj, list):
@@ -498,8 +534,7 @@ sys.stdout.buffer.write(pickle.dumps(out))
 """
 
 
-def celery_decode_with_app(paths, serializer="json", compression="",
-                           extended=False, timeout=60):
+def celery_decode_with_app(paths, serializer="json", compression="", extended=False, timeout=60):
     """Decode files with Celery's backend in a subprocess that CAN import
     ``sampletasks`` (so pickled custom exceptions load).
 
@@ -512,20 +547,28 @@ def celery_decode_with_app(paths, serializer="json", compression="",
     scratch = _backend_scratch_dir()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(WORKER_APP_DIR), str(HERE.parent)]
-        + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        [str(WORKER_APP_DIR), str(HERE.parent)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    )
     # importing sampletasks builds its app from these (nothing is written)
-    env.update({"TASKVIEW_TEST_RESULTS": scratch,
-                "TASKVIEW_TEST_BROKER_DIR": scratch,
-                "TASKVIEW_TEST_SERIALIZER": serializer,
-                "TASKVIEW_TEST_COMPRESSION": compression or "",
-                "TASKVIEW_TEST_EXTENDED": "1" if extended else "0"})
+    env.update(
+        {
+            "TASKVIEW_TEST_RESULTS": scratch,
+            "TASKVIEW_TEST_BROKER_DIR": scratch,
+            "TASKVIEW_TEST_SERIALIZER": serializer,
+            "TASKVIEW_TEST_COMPRESSION": compression or "",
+            "TASKVIEW_TEST_EXTENDED": "1" if extended else "0",
+        }
+    )
     env.pop("TASKVIEW_TEST_READY_FILE", None)
     proc = subprocess.run(
-        [sys.executable, "-c", _ORACLE], cwd=WORKER_APP_DIR, env=env,
-        input=pickle.dumps((paths, serializer, compression or "",
-                            bool(extended))),
-        capture_output=True, timeout=timeout, check=False)
+        [sys.executable, "-c", _ORACLE],
+        cwd=WORKER_APP_DIR,
+        env=env,
+        input=pickle.dumps((paths, serializer, compression or "", bool(extended))),
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
     if proc.returncode:
         raise RuntimeError(f"decode subprocess failed:\n{proc.stderr.decode()}")
     return pickle.loads(proc.stdout)

@@ -144,20 +144,45 @@ class DemoWorkerProcess:
 
     def __enter__(self) -> DemoWorkerProcess:
         env = dict(os.environ)
-        env.update({
-            "CELERY_BROKER_URL": self.broker_url,
-            demo_tasks.ENV_RESULTS: str(self.results),
-            demo_tasks.ENV_QUEUE: self.queue,
-            demo_tasks.ENV_READY_FILE: str(self.ready_file),
-            demo_tasks.ENV_PARENT_PID: str(os.getpid()),
-            "PYTHONUNBUFFERED": "1",
-        })
-        cmd = [sys.executable, "-m", "celery", "-A", "taskview.control.demo_tasks", "worker",
-               "-P", "prefork", "-c", str(self.concurrency), "-n", self.nodename,
-               "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info"]
+        env.update(
+            {
+                "CELERY_BROKER_URL": self.broker_url,
+                demo_tasks.ENV_RESULTS: str(self.results),
+                demo_tasks.ENV_QUEUE: self.queue,
+                demo_tasks.ENV_READY_FILE: str(self.ready_file),
+                demo_tasks.ENV_PARENT_PID: str(os.getpid()),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "taskview.control.demo_tasks",
+            "worker",
+            "-P",
+            "prefork",
+            "-c",
+            str(self.concurrency),
+            "-n",
+            self.nodename,
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "info",
+        ]
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, env=env, cwd=self.results.parent, stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=self.results.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 20
         while not self.ready_file.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -246,8 +271,9 @@ class BroadcastWatcher:
 
         try:
             self.connection.ensure_connection(max_retries=1)
-            with Consumer(self.connection.default_channel, [self.queue], accept=["json"], no_ack=True,
-                          callbacks=[seen]):
+            with Consumer(
+                self.connection.default_channel, [self.queue], accept=["json"], no_ack=True, callbacks=[seen]
+            ):
                 self._ready.set()
                 while not self._stop.is_set():
                     try:

@@ -25,14 +25,29 @@ _SEQUENCE = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[
 class Terminal:
     """``taskview ARGS`` on a pty of ``columns`` x ``rows``; ``output`` holds all it wrote."""
 
-    def __init__(self, args: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | None = None,
-                 columns: int = 140, rows: int = 35) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        columns: int = 140,
+        rows: int = 35,
+    ) -> None:
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         full_env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": str(rows), **(env or {})}
         full_env.pop("TEXTUAL", None)
-        self.proc = subprocess.Popen([sys.executable, "-m", "taskview", *args], stdin=slave, stdout=slave,
-                                     stderr=slave, env=full_env, cwd=cwd, start_new_session=True, close_fds=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "taskview", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=full_env,
+            cwd=cwd,
+            start_new_session=True,
+            close_fds=True,
+        )
         os.close(slave)
         self.output = b""
 

@@ -40,8 +40,14 @@ DECOY = "DECOY-OUTSIDE-91c2"
 
 
 def meta(task_id: str, status: str = "SUCCESS", result: object = "inside") -> dict:
-    return {"status": status, "result": result, "traceback": None, "children": [], "date_done": None,
-            "task_id": task_id}
+    return {
+        "status": status,
+        "result": result,
+        "traceback": None,
+        "children": [],
+        "date_done": None,
+        "task_id": task_id,
+    }
 
 
 def json_file(task_id: str, status: str = "SUCCESS", result: object = "inside") -> bytes:
@@ -115,14 +121,27 @@ def hostile_journal(where: Path, canary: Path) -> Path:
     on_disk.write_bytes(pickled)
 
     def line(task_id: str, *, meta_value: object = None, error: str | None = None, file: str | None = None) -> dict:
-        return {"time": 1_700_000_000.0 + len(task_id), "task_id": task_id, "kind": "task",
-                "file": file or f"{TASK_PREFIX}{task_id}", "old": None, "new": JOURNAL_TASKS[task_id],
-                "live": False, "size": len(pickled), "error": error, "meta": meta_value}
+        return {
+            "time": 1_700_000_000.0 + len(task_id),
+            "task_id": task_id,
+            "kind": "task",
+            "file": file or f"{TASK_PREFIX}{task_id}",
+            "old": None,
+            "new": JOURNAL_TASKS[task_id],
+            "live": False,
+            "size": len(pickled),
+            "error": error,
+            "meta": meta_value,
+        }
 
     lines = [
         line(PICKLED_ID, meta_value=as_text, file=str(on_disk)),
-        line("evil-base64", meta_value=meta("evil-base64", result={
-            "__type__": "base64", "__value__": base64.b64encode(pickled).decode()})),
+        line(
+            "evil-base64",
+            meta_value=meta(
+                "evil-base64", result={"__type__": "base64", "__value__": base64.b64encode(pickled).decode()}
+            ),
+        ),
         line("evil-bytes", meta_value=meta("evil-bytes", result={"__type__": "bytes", "__value__": as_text})),
         line("evil-error", error=as_text),
         line(PLAIN_ID, meta_value=meta(PLAIN_ID)),
@@ -168,15 +187,16 @@ class Outside:
                 path = os.path.join(folder, name)
                 mode = os.lstat(path).st_mode
                 found[os.path.relpath(path, self.root)] = (
-                    mode, Path(path).read_bytes() if stat.S_ISREG(mode) else None)
+                    mode,
+                    Path(path).read_bytes() if stat.S_ISREG(mode) else None,
+                )
         return found
 
     def strays(self) -> list[str]:
         """Entries named with the token outside root: in root's ancestors (up to /) and the
         temporary folder, where ``..`` names extracted from elsewhere would land."""
         places = {tempfile.gettempdir(), *map(str, self.root.parents)}
-        return sorted(os.path.join(place, name) for place in places for name in os.listdir(place)
-                      if self.token in name)
+        return sorted(os.path.join(place, name) for place in places for name in os.listdir(place) if self.token in name)
 
 
 #: What each member of ``hostile_archive`` must read as: a row from the member's own

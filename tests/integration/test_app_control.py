@@ -100,7 +100,9 @@ async def test_a_broker_that_is_down_answers_fast_and_never_freezes(tmp_path: Pa
         # The UI keeps answering while the call is under way.
         await pilot.press("question_mark")
         await pilot.press("escape")
-        await wait_until(pilot, lambda: app.inspector.notice is not None and "unreachable" in app.inspector.notice, timeout=8)
+        await wait_until(
+            pilot, lambda: app.inspector.notice is not None and "unreachable" in app.inspector.notice, timeout=8
+        )
         assert time.monotonic() - started < 6
         assert "s3cret" not in app.inspector.notice and "127.0.0.1:1" in app.inspector.notice
         assert app.inspector.table.task_ids == []  # nothing was sent, so no PENDING row
@@ -122,7 +124,9 @@ async def test_started_task_of_a_dead_worker_is_flagged_stale(samples: Path):
     (samples / f"celery-task-meta-{started['task_id']}").write_text(json.dumps(started))
     app = TaskviewApp(ResultDirectory(str(samples)))
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: app.inspector.scan is None and started["task_id"] in app.inspector.table.task_ids)
+        await wait_until(
+            pilot, lambda: app.inspector.scan is None and started["task_id"] in app.inspector.table.task_ids
+        )
         app.inspector.check_stale()
         await wait_until(pilot, lambda: started["task_id"] in app.inspector.stale)
         assert app.inspector.stale == {started["task_id"]}

@@ -28,7 +28,8 @@ def test_enqueue_and_revoke_terminate_on_a_real_broker(broker: str, tmp_path: Pa
         app = demo_tasks.make_app(str(results), broker_url=url, queue=worker.queue)
         controller = Controller(app)
         assert controller.broker_display == (
-            "amqp://guest:****@127.0.0.1:5672//" if broker == "rabbitmq" else REDIS_URL)
+            "amqp://guest:****@127.0.0.1:5672//" if broker == "rabbitmq" else REDIS_URL
+        )
 
         replies = controller.ping(timeout=1.0)
         assert worker.nodename in replies, (replies, worker.log())
@@ -92,14 +93,15 @@ def closed_port() -> int:
 @pytest.mark.parametrize("scheme", ["amqp", "redis"])
 def test_broker_down_answers_fast_and_masks_the_password(scheme: str):
     port = closed_port()
-    url = (f"amqp://guest:s3cr3t-pw@127.0.0.1:{port}//" if scheme == "amqp"
-           else f"redis://:s3cr3t-pw@127.0.0.1:{port}/0")
+    url = f"amqp://guest:s3cr3t-pw@127.0.0.1:{port}//" if scheme == "amqp" else f"redis://:s3cr3t-pw@127.0.0.1:{port}/0"
     controller = Controller(load_app(None, url))
     shown = url.replace("s3cr3t-pw", "****")
     assert controller.broker_display == shown
-    for call in (lambda: controller.enqueue("taskview.demo.add", (1, 2)),
-                 lambda: controller.revoke("0f0f0f0f-dead-beef-0000-000000000000", terminate=True),
-                 lambda: demo_tasks.send_demo(controller, "c")):
+    for call in (
+        lambda: controller.enqueue("taskview.demo.add", (1, 2)),
+        lambda: controller.revoke("0f0f0f0f-dead-beef-0000-000000000000", terminate=True),
+        lambda: demo_tasks.send_demo(controller, "c"),
+    ):
         started = time.monotonic()
         outcome = call()
         took = time.monotonic() - started

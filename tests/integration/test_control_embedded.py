@@ -178,8 +178,12 @@ HOST_SCRIPT = textwrap.dedent("""
 
 
 def run_host(tmp_path: Path, how: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-c", HOST_SCRIPT, str(tmp_path / "results"), how],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOST_SCRIPT, str(tmp_path / "results"), how],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline().strip()
     if not line:
         proc.kill()

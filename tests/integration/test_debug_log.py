@@ -44,8 +44,12 @@ def test_the_log_records_a_session_without_its_password(samples: Path, tmp_path:
 
 def test_a_log_file_that_cannot_be_written_is_a_one_line_error(samples: Path, tmp_path: Path):
     for target in (tmp_path / "no-such-dir" / "x.log", tmp_path):  # missing directory; a directory
-        proc = subprocess.run([sys.executable, "-m", "taskview", str(samples), "--stats", "--log", str(target)],
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "taskview", str(samples), "--stats", "--log", str(target)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.startswith("taskview: error: cannot write the log file") and proc.stderr.count("\n") == 1
         assert proc.stdout == ""
@@ -65,8 +69,9 @@ UNCAUGHT = textwrap.dedent("""
 
 def test_uncaught_exceptions_are_logged_with_their_traceback_masked(tmp_path: Path):
     log_file = tmp_path / "taskview.log"
-    proc = subprocess.run([sys.executable, "-c", UNCAUGHT, str(log_file), BROKER],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", UNCAUGHT, str(log_file), BROKER], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 1 and "RuntimeError" in proc.stderr  # Python's own report still comes
     log = log_file.read_text()
     assert "uncaught exception in thread some-thread" in log and "ConnectionError: thread lost" in log

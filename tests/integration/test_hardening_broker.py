@@ -50,14 +50,20 @@ async def test_broker_stopped_mid_session_then_restarted(redis: PrivateRedis, tm
         async with app.run_test(size=(140, 30)) as pilot:
             await wait_until(pilot, lambda: app.inspector.scan is None)
             await send_add(pilot, app)
-            await wait_until(pilot, lambda: len(app.inspector.store) == 1 and app.inspector.store.counts()["SUCCESS"] == 1, timeout=15)
+            await wait_until(
+                pilot,
+                lambda: len(app.inspector.store) == 1 and app.inspector.store.counts()["SUCCESS"] == 1,
+                timeout=15,
+            )
 
             redis.stop()
             await send_add(pilot, app)
             asked = time.monotonic()
             await pilot.press("question_mark")  # the screen answers while the call is under way
             await pilot.press("escape")
-            await wait_until(pilot, lambda: app.inspector.notice is not None and "unreachable" in app.inspector.notice, timeout=8)
+            await wait_until(
+                pilot, lambda: app.inspector.notice is not None and "unreachable" in app.inspector.notice, timeout=8
+            )
             assert time.monotonic() - asked < 6
             assert f"127.0.0.1:{redis.port}" in app.inspector.notice and "\n" not in app.inspector.notice
             assert len(app.inspector.store) == 1  # nothing was sent: no PENDING row

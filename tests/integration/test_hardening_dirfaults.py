@@ -35,8 +35,11 @@ def put(directory: Path, task_id: str, data: bytes | None = None) -> None:
 
 
 def on_disk(directory: Path) -> set[str]:
-    return {p.name.removeprefix("celery-task-meta-").removeprefix("celery-taskset-meta-")
-            for p in directory.iterdir() if p.name.startswith("celery-")}
+    return {
+        p.name.removeprefix("celery-task-meta-").removeprefix("celery-taskset-meta-")
+        for p in directory.iterdir()
+        if p.name.startswith("celery-")
+    }
 
 
 async def started(pilot, app: TaskviewApp, count: int = SAMPLE_COUNT) -> None:
@@ -178,8 +181,9 @@ def small_filesystem(tmp_path: Path):
     """A real 1 MiB tmpfs, so that writes really hit ENOSPC."""
     mount = tmp_path / "small"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a 1 MiB tmpfs (needs root, or CAP_SYS_ADMIN in a container): {done.stderr.strip()}")
     try:
@@ -209,7 +213,9 @@ async def test_filesystem_full_leaves_a_cut_file(small_filesystem: Path):
         with pytest.raises(OSError):
             with open(results / "celery-task-meta-big", "wb") as handle:
                 handle.write(payload)
-        await wait_until(pilot, lambda: getattr(app.inspector.store.get("big").error, "kind", None) is CUT_SHORT, timeout=5)
+        await wait_until(
+            pilot, lambda: getattr(app.inspector.store.get("big").error, "kind", None) is CUT_SHORT, timeout=5
+        )
         record = app.inspector.store.get("big")
         message = record.error.message
         assert message.startswith("cut short") and ("truncated" in message or "empty" in message)
@@ -242,18 +248,20 @@ async def test_an_inotify_overflow_is_said_in_the_status_bar(samples: Path):
             await started(pilot, app)
             # Written by another process at its own pace: with a queue of one event, the app's
             # reader would have to read between every file's create and close to miss an overflow.
-            flood = textwrap.dedent(f'''
+            flood = textwrap.dedent(f"""
                 import sys
                 data = open({str(sample_file('"SUCCESS"'))!r}, "rb").read()
                 for n in range(400):
                     with open(f"{{sys.argv[1]}}/celery-task-meta-flood-{{n}}", "wb") as handle:
                         handle.write(data)
-            ''')
+            """)
             subprocess.run([sys.executable, "-c", flood, str(samples)], check=True)
             await wait_until(
                 pilot,
-                lambda: all(f"flood-{n}" in app.inspector.store for n in range(400))
-                and "inotify queue overflowed" in summary_text(app),
+                lambda: (
+                    all(f"flood-{n}" in app.inspector.store for n in range(400))
+                    and "inotify queue overflowed" in summary_text(app)
+                ),
                 timeout=10,
             )
     finally:

@@ -32,20 +32,35 @@ HOST = "load-worker@host"
 def meta_for(task_id: str, step: int) -> bytes:
     """The step-th state of a task: STARTED -> PROGRESS -> SUCCESS | FAILURE, then a retry starts it again."""
     phase = step % 4
-    meta: dict = {"task_id": task_id, "traceback": None, "children": [], "date_done": None,
-                  "name": "load.work", "args": [step], "kwargs": {}, "worker": HOST, "retries": step // 4}
+    meta: dict = {
+        "task_id": task_id,
+        "traceback": None,
+        "children": [],
+        "date_done": None,
+        "name": "load.work",
+        "args": [step],
+        "kwargs": {},
+        "worker": HOST,
+        "retries": step // 4,
+    }
     if phase == 0:
         meta.update(status="STARTED", result={"pid": 4242, "hostname": HOST})
     elif phase == 1:
         meta.update(status="PROGRESS", result={"current": step, "total": step + 10})
     elif phase == 2:
         # Some results are over 8 KiB: the size at which a reader sees Celery's writes cut.
-        meta.update(status="SUCCESS", result="x" * (20_000 if step % 3 == 0 else 40),
-                    date_done="2024-05-01T12:00:00.000000+00:00")
+        meta.update(
+            status="SUCCESS",
+            result="x" * (20_000 if step % 3 == 0 else 40),
+            date_done="2024-05-01T12:00:00.000000+00:00",
+        )
     else:
-        meta.update(status="FAILURE", result={"exc_type": "ValueError", "exc_message": [str(step)]},
-                    traceback="Traceback (most recent call last):\nValueError\n",
-                    date_done="2024-05-01T12:00:01.000000+00:00")
+        meta.update(
+            status="FAILURE",
+            result={"exc_type": "ValueError", "exc_message": [str(step)]},
+            traceback="Traceback (most recent call last):\nValueError\n",
+            date_done="2024-05-01T12:00:01.000000+00:00",
+        )
     return json.dumps(meta).encode()
 
 
@@ -69,8 +84,11 @@ def writer(directory: str, first: int, seconds: float, seed: int, counter) -> No
     while time.monotonic() < deadline:
         task_id = rng.choice(ids)
         steps[task_id] += 1
-        write_in_place(os.path.join(directory, f"celery-task-meta-{task_id}"),
-                       meta_for(task_id, steps[task_id]), rng.choice((0, 0.0005, 0.002)))
+        write_in_place(
+            os.path.join(directory, f"celery-task-meta-{task_id}"),
+            meta_for(task_id, steps[task_id]),
+            rng.choice((0, 0.0005, 0.002)),
+        )
         writes += 1
     with counter.get_lock():
         counter.value += writes
@@ -171,8 +189,10 @@ async def test_four_writers_rewriting_in_place_lose_nothing(tmp_path: Path):
             with contextlib.suppress(AssertionError):
                 await wait_until(
                     pilot,
-                    lambda: "1,000 tasks" in (text := summary_text(app))
-                    and all(f"{status} {count:,}" in text for status, count in counts.items()),
+                    lambda: (
+                        "1,000 tasks" in (text := summary_text(app))
+                        and all(f"{status} {count:,}" in text for status, count in counts.items())
+                    ),
                     timeout=5,
                 )
             shown = summary_text(app)

@@ -65,8 +65,8 @@ def config_id(cfg):
 class ConfigRun:
     cfg: tuple
     results_dir: Path | None = None
-    files: dict = field(default_factory=dict)     # file name -> raw bytes
-    labels: dict = field(default_factory=dict)    # file name -> label
+    files: dict = field(default_factory=dict)  # file name -> raw bytes
+    labels: dict = field(default_factory=dict)  # file name -> label
     statuses: dict = field(default_factory=dict)  # label -> status (Celery)
     error: BaseException | None = None
     seconds: float = 0.0
@@ -86,33 +86,33 @@ def run_config(cfg, base: Path, index: int) -> ConfigRun:
         return result
 
     try:
-        with CeleryWorker(run.results_dir, serializer=ser, compression=comp,
-                          extended=ext, pool="solo", name=f"matrix{index}",
-                          broker_dir=root / "broker", wait_ready=False,
-                          ready_timeout=60) as w:
+        with CeleryWorker(
+            run.results_dir,
+            serializer=ser,
+            compression=comp,
+            extended=ext,
+            pool="solo",
+            name=f"matrix{index}",
+            broker_dir=root / "broker",
+            wait_ready=False,
+            ready_timeout=60,
+        ) as w:
             # Sent before the worker is up: the messages wait in the folder.
             expect(w.send("add", 2, 3), "add", "SUCCESS")
-            expect(w.send("typed"), "typed",
-                   "FAILURE" if ser in TYPED_SUBSET else "SUCCESS")
+            expect(w.send("typed"), "typed", "FAILURE" if ser in TYPED_SUBSET else "SUCCESS")
             if ser in TYPED_SUBSET:
-                expect(w.send("typed", TYPED_SUBSET[ser]), "typed_subset",
-                       "SUCCESS")
-            expect(w.send("fail_custom", "out of stock", "sku-42"),
-                   "fail_custom", "FAILURE")
-            expect(w.send("fail_builtin", "bad value"), "fail_builtin",
-                   "FAILURE")
+                expect(w.send("typed", TYPED_SUBSET[ser]), "typed_subset", "SUCCESS")
+            expect(w.send("fail_custom", "out of stock", "sku-42"), "fail_custom", "FAILURE")
+            expect(w.send("fail_builtin", "bad value"), "fail_builtin", "FAILURE")
             expect(w.send("stays_started"), "started", "STARTED")
             expect(w.send("stays_progress", 3, 6), "progress", "PROGRESS")
-            expect(w.send("stays_custom_state"), "going_to_sleep",
-                   "GOING_TO_SLEEP")
+            expect(w.send("stays_custom_state"), "going_to_sleep", "GOING_TO_SLEEP")
             expect(w.send("unicode_result"), "unicode", "SUCCESS")
             expect(w.send("large_result", 150_000), "large", "SUCCESS")
             parent = expect(w.send("spawn_children", 2), "parent", "SUCCESS")
-            expect(w.send("retry_twice", countdown=3600),
-                   "retry", "RETRY")
+            expect(w.send("retry_twice", countdown=3600), "retry", "RETRY")
             queued = w.send("add", 1, 1, options={"countdown": 3600})
-            g = group(w.app.signature("sampletasks.add", args=(i, i))
-                      for i in range(2)).apply_async()
+            g = group(w.app.signature("sampletasks.add", args=(i, i)) for i in range(2)).apply_async()
             for i, member in enumerate(g.results):
                 expect(member, f"group_member{i}", "SUCCESS")
 
@@ -144,8 +144,7 @@ def matrix(tmp_path_factory):
     base = tmp_path_factory.mktemp("matrix")
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        runs = list(pool.map(lambda a: run_config(a[1], base, a[0]),
-                             enumerate(CONFIGS)))
+        runs = list(pool.map(lambda a: run_config(a[1], base, a[0]), enumerate(CONFIGS)))
     workers_s = time.monotonic() - t0
 
     # Celery's decode of the pickle files, where sampletasks IS importable.
@@ -153,13 +152,14 @@ def matrix(tmp_path_factory):
     pickle_runs = [r for r in runs if r.cfg[0] == "pickle" and not r.error]
     paths = [r.results_dir / n for r in pickle_runs for n in r.files]
     answers = celery_decode_with_app(paths, "pickle")
-    for path, answer in zip(paths, answers):
+    for path, answer in zip(paths, answers, strict=True):
         oracle[str(path)] = answer
     by_cfg = {r.cfg: r for r in runs}
     sys.stderr.write(
         f"\n[matrix] {len(runs)} real workers, {PARALLEL} at a time: "
         f"{workers_s:.1f} s (+ pickle decode {time.monotonic() - t0 - workers_s:.1f} s); "
-        f"slowest config {max(r.seconds for r in runs):.1f} s\n")
+        f"slowest config {max(r.seconds for r in runs):.1f} s\n"
+    )
     return by_cfg, oracle
 
 
@@ -174,8 +174,7 @@ def _exc_compare_key(value, loose_module):
 
     def strip(v):
         if isinstance(v, ExcInfo):
-            return ("<exception>", None if loose_module else v.module, v.name,
-                    strip(list(v.args)))
+            return ("<exception>", None if loose_module else v.module, v.name, strip(list(v.args)))
         if isinstance(v, dict):
             return {k: strip(x) for k, x in v.items()}
         if isinstance(v, list):
@@ -183,6 +182,7 @@ def _exc_compare_key(value, loose_module):
         if isinstance(v, tuple):
             return tuple(strip(x) for x in v)
         return v
+
     return strip(value)
 
 
@@ -195,7 +195,7 @@ def assert_same(got, want, where, path="meta"):
             assert_same(got[k], want[k], where, f"{path}[{k!r}]")
     elif isinstance(want, (list, tuple)):
         assert len(got) == len(want), (where, path, got, want)
-        for i, (a, b) in enumerate(zip(got, want)):
+        for i, (a, b) in enumerate(zip(got, want, strict=True)):
             assert_same(a, b, where, f"{path}[{i}]")
     else:
         assert got == want, (where, path, got, want)
@@ -213,14 +213,26 @@ def test_decode_matches_celery(matrix, cfg):
 
     # The harness produced what the test is about (checked with Celery).
     labels = set(run.labels.values())
-    for label in ("add", "typed", "fail_custom", "fail_builtin", "started",
-                  "progress", "going_to_sleep", "unicode", "large", "parent",
-                  "child", "retry", "revoked_queued", "group"):
+    for label in (
+        "add",
+        "typed",
+        "fail_custom",
+        "fail_builtin",
+        "started",
+        "progress",
+        "going_to_sleep",
+        "unicode",
+        "large",
+        "parent",
+        "child",
+        "retry",
+        "revoked_queued",
+        "group",
+    ):
         assert label in labels, label
     assert set(run.labels) <= set(run.files)
     if ser != "pickle":
-        assert run.statuses["typed"] == ("FAILURE" if ser in TYPED_SUBSET
-                                        else "SUCCESS")
+        assert run.statuses["typed"] == ("FAILURE" if ser in TYPED_SUBSET else "SUCCESS")
 
     for name, raw in run.files.items():
         where = f"{config_id(cfg)} {run.labels.get(name, '?')} {name}"
@@ -229,7 +241,10 @@ def test_decode_matches_celery(matrix, cfg):
         if ser == "pickle":
             refused = decode(raw)
             assert refused.meta is None, where
-            assert refused.error is not None and refused.error.kind is ProblemKind.PICKLE_REFUSED, (where, refused.error)
+            assert refused.error is not None and refused.error.kind is ProblemKind.PICKLE_REFUSED, (
+                where,
+                refused.error,
+            )
             assert "--allow-pickle" in refused.error.message, (where, refused.error)
             got = decode(raw, allow_pickle=True)
         else:
@@ -252,8 +267,7 @@ def test_decode_matches_celery(matrix, cfg):
         if local is not None:
             assert_same(local, want, where)
         custom = run.labels.get(name) == "fail_custom"
-        assert_same(_exc_compare_key(got.meta, custom),
-                    _exc_compare_key(want, custom), where)
+        assert_same(_exc_compare_key(got.meta, custom), _exc_compare_key(want, custom), where)
         if custom:
             exc = got.meta["result"]
             assert type(exc).__name__ == "InventoryError", (where, exc)

@@ -71,8 +71,14 @@ def test_setup_errors_never_show_the_password(samples: Path, tmp_path: Path):
     ]
     for args in runs:
         log_file = tmp_path / "setup.log"
-        proc = subprocess.run([sys.executable, "-m", "taskview", *args, "--log", str(log_file)],
-                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "taskview", *args, "--log", str(log_file)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
         assert leaks(proc.stderr) == [] and leaks(log_file.read_text()) == [], (args, proc.stderr)
     assert "redis://:****@127.0.0.1:1/0" in proc.stderr  # named, masked
@@ -82,7 +88,12 @@ def test_dumps_never_show_the_password(samples: Path, tmp_path: Path):
     env = {**os.environ, "CELERY_BROKER_URL": BROKER}
     for mode in (["--dump", "jsonl"], ["--dump", "csv"], ["--stats"], ["--stats", "--json"]):
         log_file = tmp_path / "dump.log"
-        proc = subprocess.run([sys.executable, "-m", "taskview", str(samples), "-b", BROKER, *mode,
-                               "--log", str(log_file)], capture_output=True, text=True, env=env, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "taskview", str(samples), "-b", BROKER, *mode, "--log", str(log_file)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert proc.returncode == 0, proc.stderr
         assert leaks(proc.stdout) == [] and leaks(proc.stderr) == [] and leaks(log_file.read_text()) == []

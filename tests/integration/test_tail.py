@@ -120,6 +120,7 @@ def test_network_filesystems_are_recognised(tmp_path: Path):
 
 def _tail_in_child(directory: str, reports) -> None:
     """The tail of the overflow test, in a child process the test can stop (SIGSTOP) while it floods."""
+
     def deliver(batch: TailBatch) -> None:
         reports.put(([r.task_id for r in batch.records], batch.notice, batch.scan_done))
 

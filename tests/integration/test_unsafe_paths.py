@@ -104,9 +104,13 @@ class Runs:
         self._factory = factory
         self._done: dict[str, dict[str, tuple[subprocess.CompletedProcess[str], Any]]] = {}
 
-    def get(self, group: str, modes: Iterable[str], mode: str,
-            prepare: Callable[[Path, str], tuple[list[str], Path | None, Any]]) -> tuple[
-                subprocess.CompletedProcess[str], Any]:
+    def get(
+        self,
+        group: str,
+        modes: Iterable[str],
+        mode: str,
+        prepare: Callable[[Path, str], tuple[list[str], Path | None, Any]],
+    ) -> tuple[subprocess.CompletedProcess[str], Any]:
         """``mode``'s run and context; ``prepare(folder, mode)`` makes a run's files and
         returns (the CLI's arguments, its working directory, a context for the checks)."""
         if group not in self._done:
@@ -219,6 +223,9 @@ def test_duplicate_member_names_the_last_wins_in_the_first_ones_place(runs: Runs
         rows = [json.loads(line) for line in proc.stdout.splitlines()]
         assert [r["task_id"] for r in rows] == ["dup", "other", "shadow"]  # archive order, each at its first
         assert (rows[0]["status"], rows[0]["result"], rows[0]["file"]) == (
-            "REVOKED", "last", f"{archive}/a/celery-task-meta-dup")
+            "REVOKED",
+            "last",
+            f"{archive}/a/celery-task-meta-dup",
+        )
     else:
         assert statuses == {"dup": "REVOKED", "other": "SUCCESS", "shadow": None}

@@ -150,17 +150,22 @@ def tar_with(target: Path, members: list[tuple[str, bytes | None, bytes, str, fl
 
 
 def rows(results: ResultArchive) -> dict[str, tuple[str | None, str | None, float, int]]:
-    return {r.task_id: (r.status, r.error and r.error.message, r.mtime, r.size) for batch in results.scan() for r in batch}
+    return {
+        r.task_id: (r.status, r.error and r.error.message, r.mtime, r.size) for batch in results.scan() for r in batch
+    }
 
 
 def test_two_members_of_one_result_name_give_one_row_the_later_member(tmp_path: Path):
-    archive = tar_with(tmp_path / "dup.tar", [
-        ("results/celery-task-meta-dup", SUCCESS_META, tarfile.REGTYPE, "", 1000.0),
-        ("results/celery-task-meta-other", SUCCESS_META, tarfile.REGTYPE, "", 1100.0),
-        ("results/celery-task-meta-dup", FAILURE_META, tarfile.REGTYPE, "", 2000.0),  # tar -r: a newer copy
-        ("elsewhere/celery-task-meta-moved", SUCCESS_META, tarfile.REGTYPE, "", 3000.0),
-        ("results/celery-task-meta-moved", FAILURE_META, tarfile.REGTYPE, "", 1500.0),  # other folder, older
-    ])
+    archive = tar_with(
+        tmp_path / "dup.tar",
+        [
+            ("results/celery-task-meta-dup", SUCCESS_META, tarfile.REGTYPE, "", 1000.0),
+            ("results/celery-task-meta-other", SUCCESS_META, tarfile.REGTYPE, "", 1100.0),
+            ("results/celery-task-meta-dup", FAILURE_META, tarfile.REGTYPE, "", 2000.0),  # tar -r: a newer copy
+            ("elsewhere/celery-task-meta-moved", SUCCESS_META, tarfile.REGTYPE, "", 3000.0),
+            ("results/celery-task-meta-moved", FAILURE_META, tarfile.REGTYPE, "", 1500.0),  # other folder, older
+        ],
+    )
     results = ResultArchive(str(archive))
     # Listed once each, where the name first appears.
     assert results.entry_names() == ["celery-task-meta-dup", "celery-task-meta-other", "celery-task-meta-moved"]
@@ -199,12 +204,16 @@ def test_two_zip_entries_of_one_result_name_give_one_row_the_later_entry(tmp_pat
     ids=["directory", "symlink-inside", "symlink-outside", "hardlink", "fifo"],
 )
 def test_a_member_that_is_not_a_regular_file_is_a_row_saying_so_never_followed(tmp_path: Path, kind, linkname):
-    archive = tar_with(tmp_path / "odd.tar", [
-        ("results/celery-task-meta-real", SUCCESS_META, tarfile.REGTYPE, "", 1000.0),
-        ("results/celery-task-meta-odd", None, kind, linkname, 1234.0),
-        ("results/celery-task-meta-odd/celery-task-meta-inner", SUCCESS_META, tarfile.REGTYPE, "", 1300.0)
-        if kind == tarfile.DIRTYPE else ("results/notes.txt", b"not a result", tarfile.REGTYPE, "", 1300.0),
-    ])
+    archive = tar_with(
+        tmp_path / "odd.tar",
+        [
+            ("results/celery-task-meta-real", SUCCESS_META, tarfile.REGTYPE, "", 1000.0),
+            ("results/celery-task-meta-odd", None, kind, linkname, 1234.0),
+            ("results/celery-task-meta-odd/celery-task-meta-inner", SUCCESS_META, tarfile.REGTYPE, "", 1300.0)
+            if kind == tarfile.DIRTYPE
+            else ("results/notes.txt", b"not a result", tarfile.REGTYPE, "", 1300.0),
+        ],
+    )
     results = ResultArchive(str(archive))
     found = rows(results)
     assert found.pop("odd") == (None, "not a regular file", 1234.0, 0)
@@ -217,5 +226,9 @@ def test_a_member_that_is_not_a_regular_file_is_a_row_saying_so_never_followed(t
 
 def test_a_folder_named_like_a_result_file_is_the_same_row_in_a_directory(tmp_path: Path):
     (tmp_path / "celery-task-meta-odd").mkdir()
-    found = {r.task_id: (r.status, r.error and r.error.message) for batch in ResultDirectory(str(tmp_path)).scan() for r in batch}
+    found = {
+        r.task_id: (r.status, r.error and r.error.message)
+        for batch in ResultDirectory(str(tmp_path)).scan()
+        for r in batch
+    }
     assert found == {"odd": (None, "not a regular file")}

@@ -74,18 +74,27 @@ def large_file() -> bytes:
         (b'{"status": "SUCCESS" "result": 1}', INVALID, "invalid JSON at byte 21"),
         (COMPRESSED_MAGIC + b"application/x-gzip\x00not zlib at all", INVALID, "broken gzip compression"),
         (COMPRESSED_MAGIC + b"application/x-gzip", TRUNCATED, "compressed, but the compression header is cut"),
-        (COMPRESSED_MAGIC + b"application/x-gzip\x00" + zlib.compress(b'{"status": "SUCCESS"}')[:10], TRUNCATED,
-         "truncated gzip"),
+        (
+            COMPRESSED_MAGIC + b"application/x-gzip\x00" + zlib.compress(b'{"status": "SUCCESS"}')[:10],
+            TRUNCATED,
+            "truncated gzip",
+        ),
         (COMPRESSED_MAGIC + b"application/x-bz2\x00" + bz2.compress(b'{"a": 1}')[:-5], TRUNCATED, "truncated bzip2"),
-        (COMPRESSED_MAGIC + b"application/x-made-up\x00xx", UNSUPPORTED,
-         "compressed with unknown method 'application/x-made-up'"),
+        (
+            COMPRESSED_MAGIC + b"application/x-made-up\x00xx",
+            UNSUPPORTED,
+            "compressed with unknown method 'application/x-made-up'",
+        ),
         (b"\x86\xa6status\xa7SUCCESS\xa6result", TRUNCATED, "truncated msgpack"),
         (pickle.dumps({"status": "SUCCESS"}, protocol=4), ProblemKind.PICKLE_REFUSED, PICKLE_REFUSED.message),
         (pickle.dumps({"status": "SUCCESS"}, protocol=0), ProblemKind.PICKLE_REFUSED, PICKLE_REFUSED.message),
         (b"status: [unclosed\n", INVALID, "invalid YAML at line 2"),
         (b"status: SUCCESS\nresult: 4\ntask_id: ab", TRUNCATED, "truncated YAML at byte 37"),
-        (COMPRESSED_MAGIC + b"application/x-gzip\x00" + zlib.compress(b"{" + b" " * 4096 + b"}"), TOO_LARGE,
-         "too large to decode: over 1.0 KiB after gzip decompression"),
+        (
+            COMPRESSED_MAGIC + b"application/x-gzip\x00" + zlib.compress(b"{" + b" " * 4096 + b"}"),
+            TOO_LARGE,
+            "too large to decode: over 1.0 KiB after gzip decompression",
+        ),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
@@ -296,5 +305,5 @@ def test_long_numbers_in_text_are_not_numbers():
     # Many ids in strings (snowflakes), then a number: past the runs looked at one by one.
     ids = b", ".join(b'"%d"' % (1234567890123456789 + n) for n in range(40))
     assert not _has_long_number(b'{"ids": [' + ids + b"]}")
-    assert _has_long_number(b'{"ids": [' + ids + b', 12345678901234567890]}')
+    assert _has_long_number(b'{"ids": [' + ids + b", 12345678901234567890]}")
     assert _has_long_number(b'{"ids": [' + ids + b", -12345678901234567890]}")

@@ -87,10 +87,17 @@ def test_load_app_without_app(monkeypatch):
         (APP_SOURCE, "{name}:nope", "cannot load -A {name}:nope: module '{name}' has no attribute 'nope'"),
         ("x = 42\n", "{name}", "cannot load -A {name}: no Celery app found in module '{name}'"),
         ("thing = 42\n", "{name}:thing", "cannot load -A {name}:thing: {name}:thing is a int, not a Celery app"),
-        ("import requests_that_is_not_there\n", "{name}",
-         "cannot load -A {name}: importing it failed: ModuleNotFoundError: No module named 'requests_that_is_not_there'"),
-        ("raise RuntimeError('cannot reach\\namqp://bob:hunter22@mq//')\n", "{name}",
-         "cannot load -A {name}: importing it failed: RuntimeError: cannot reach amqp://bob:****@mq//"),
+        (
+            "import requests_that_is_not_there\n",
+            "{name}",
+            "cannot load -A {name}: importing it failed: "
+            "ModuleNotFoundError: No module named 'requests_that_is_not_there'",
+        ),
+        (
+            "raise RuntimeError('cannot reach\\namqp://bob:hunter22@mq//')\n",
+            "{name}",
+            "cannot load -A {name}: importing it failed: RuntimeError: cannot reach amqp://bob:****@mq//",
+        ),
         ("def broken(:\n", "{name}", "cannot load -A {name}: importing it failed: SyntaxError"),
     ],
 )

@@ -53,7 +53,6 @@ def test_mask_text_masks_urls_it_was_not_told_about_and_short_passwords_as_words
     assert masked == "pw is ****, not xyz"
 
 
-
 def test_passwords_with_unencoded_question_marks_and_semicolons_are_masked():
     for url, shown in [
         ("redis://:pa?ss@host:6379/0", "redis://:****@host:6379/0"),

@@ -52,7 +52,9 @@ def test_the_lean_dump_path_reads_every_file_like_the_careful_one(tmp_path: Path
         "long-int": json.dumps({**base, "result": 123456789012345678901234}).encode(),
         "long-int-indented": json.dumps({**base, "result": [-12345678901234567890]}, indent=1).encode(),
         "digits-in-text": json.dumps({**base, "result": "12345678901234567890123"}).encode(),
-        "tag-and-long-int": json.dumps({**base, "result": [{"__type__": "decimal", "__value__": "1.5"}, 10**20]}).encode(),
+        "tag-and-long-int": json.dumps(
+            {**base, "result": [{"__type__": "decimal", "__value__": "1.5"}, 10**20]}
+        ).encode(),
         "cut": b'{"status": "SUCC',
         "not-a-dict": b"[1, 2]",
         "empty": b"",
@@ -71,7 +73,11 @@ def test_the_lean_dump_path_reads_every_file_like_the_careful_one(tmp_path: Path
     lean = {}
     for (_kind, task_id, _prefix), _path, _mtime, size, meta, error, _plain in results.read_metas():
         meta = meta or {}
-        lean[task_id] = ({"status": meta.get("status"), "result": meta.get("result"), "args": meta.get("args")}, error, size)
+        lean[task_id] = (
+            {"status": meta.get("status"), "result": meta.get("result"), "args": meta.get("args")},
+            error,
+            size,
+        )
     assert lean.keys() == careful.keys() and len(lean) > len(extra)
     for task_id, expected in careful.items():
         assert lean[task_id] == expected, task_id

@@ -22,8 +22,14 @@ RECORDS = [
     TaskRecord("c0ffee", TASK, status="RETRY", name="Billing.Refund", worker="W1@HOST"),
     TaskRecord("d00d01", TASK, error="empty (being written?)", size=0),
     TaskRecord("9e9e9e", GROUP),
-    TaskRecord("b0b0b0", TASK, status="PROGRESS", name="report.build", worker="w3@other",
-               args="month='2026-11', then='send email'"),
+    TaskRecord(
+        "b0b0b0",
+        TASK,
+        status="PROGRESS",
+        name="report.build",
+        worker="w3@other",
+        args="month='2026-11', then='send email'",
+    ),
     TaskRecord("eeee01", TASK, status="STARTED", name="send email", worker="w3@other"),
     TaskRecord("F00BA4", TASK, status="SUCCESS", name="tasks.add", worker="w2@host", args="1, 2"),
 ]

@@ -61,8 +61,18 @@ def test_replay_dump_jsonl_prints_events_in_time_order():
 
 
 def journal_line(when: float, task_id: str, old, new, meta=None, **extra) -> dict:
-    line = {"time": when, "task_id": task_id, "kind": "task", "file": TASK_PREFIX + task_id, "old": old, "new": new,
-            "live": True, "size": 10, "error": None, "meta": meta}
+    line = {
+        "time": when,
+        "task_id": task_id,
+        "kind": "task",
+        "file": TASK_PREFIX + task_id,
+        "old": old,
+        "new": new,
+        "live": True,
+        "size": 10,
+        "error": None,
+        "meta": meta,
+    }
     line.update(extra)
     return line
 
@@ -90,8 +100,11 @@ def test_a_journal_written_then_read_keeps_every_state(tmp_path: Path):
     write_journal(journal, lines)
     timeline = read_journal(str(journal))
     assert [(e.time, e.status, e.old) for e in timeline.events] == [
-        (100.0, "STARTED", None), (101.0, "PROGRESS", "STARTED"), (102.0, "RETRY", "PROGRESS"),
-        (103.0, "SUCCESS", "RETRY"), (105.0, None, "SUCCESS"),
+        (100.0, "STARTED", None),
+        (101.0, "PROGRESS", "STARTED"),
+        (102.0, "RETRY", "PROGRESS"),
+        (103.0, "SUCCESS", "RETRY"),
+        (105.0, None, "SUCCESS"),
     ]
     assert timeline.events[1].record.progress == (1.0, 3.0)
     assert timeline.events[0].meta["result"] == {"pid": 1, "hostname": "w@h"}
@@ -152,9 +165,14 @@ def timelines(draw) -> list[Event]:
         if status is None:
             events.append(Event(when, task_id, None, None, source="journal", live=True))
             continue
-        record = TaskRecord(task_id, TASK_PREFIX, status=status, mtime=when,
-                            running=(draw(st.integers(0, 3)), 3.0) if status == "PROGRESS" else None,
-                            date_done=when if status in ("SUCCESS", "FAILURE") else None)
+        record = TaskRecord(
+            task_id,
+            TASK_PREFIX,
+            status=status,
+            mtime=when,
+            running=(draw(st.integers(0, 3)), 3.0) if status == "PROGRESS" else None,
+            date_done=when if status in ("SUCCESS", "FAILURE") else None,
+        )
         events.append(Event(when, task_id, status, record, source="journal", live=draw(st.booleans())))
     return events
 
@@ -206,7 +224,10 @@ def test_any_moves_leave_the_store_a_forward_replay_gives(events: list[Event], s
 
 
 def test_advance_plays_events_as_their_time_comes():
-    events = [Event(t, f"t{t:g}", "SUCCESS", TaskRecord(f"t{t:g}", TASK_PREFIX, status="SUCCESS")) for t in (0.0, 1.0, 10.0, 100.0)]
+    events = [
+        Event(t, f"t{t:g}", "SUCCESS", TaskRecord(f"t{t:g}", TASK_PREFIX, status="SUCCESS"))
+        for t in (0.0, 1.0, 10.0, 100.0)
+    ]
     player = Player(events, Store())
     player.toggle()
     assert player.advance(0.5) == {"t0"}  # the first event is at the start

@@ -207,7 +207,6 @@ def test_a_rewrite_that_keeps_the_status_changes_neither_time_nor_changed():
 # A brute-force model: a task's history of writes -> the value each column shows.
 
 
-
 def shown_status(fields: dict) -> str:
     """The status column for one write's fields."""
     if fields.get("error"):
@@ -270,16 +269,20 @@ def random_history(rng: random.Random, group: bool) -> list[dict]:
             history.append({"error": unreadable, "status": None, "size": size, "mtime": when})
         else:
             status = rng.choice(["STARTED", "PROGRESS", "RETRY", "GOING_TO_SLEEP", *READY])
-            history.append({
-                "status": status,
-                "name": rng.choice([None, "tasks.add", "tasks.sleep"]),
-                "worker": rng.choice([None, "w1", "w2"]),
-                "size": size,
-                "mtime": when,
-                # date_done a moment before the write, or long before (before the STARTED seen: runtime 0)
-                "date_done": when - rng.choice([0.0, 0.5, 30.0]) if status in READY else None,
-                "progress": rng.choice([None, (1.0, 4.0), (2.0, 8.0), (3.0, 4.0)]) if status == "PROGRESS" else None,
-            })
+            history.append(
+                {
+                    "status": status,
+                    "name": rng.choice([None, "tasks.add", "tasks.sleep"]),
+                    "worker": rng.choice([None, "w1", "w2"]),
+                    "size": size,
+                    "mtime": when,
+                    # date_done a moment before the write, or long before (before the STARTED seen: runtime 0)
+                    "date_done": when - rng.choice([0.0, 0.5, 30.0]) if status in READY else None,
+                    "progress": rng.choice([None, (1.0, 4.0), (2.0, 8.0), (3.0, 4.0)])
+                    if status == "PROGRESS"
+                    else None,
+                }
+            )
     return history
 
 
@@ -296,16 +299,29 @@ def test_sorts_equal_a_brute_force_model_of_what_each_column_means(seed: int):
         for task_id in rng.sample(IDS, rng.randint(1, len(IDS))):
             history = random_history(rng, group=rng.random() < 0.1)
             for h in history:
-                store.add(TaskRecord(
-                    task_id, GROUP if h.get("group") else TASK, status=h["status"], name=h.get("name"),
-                    worker=h.get("worker"), date_done=h.get("date_done"), mtime=h["mtime"], size=h["size"],
-                    error=h.get("error"), running=h.get("progress"),
-                ))
+                store.add(
+                    TaskRecord(
+                        task_id,
+                        GROUP if h.get("group") else TASK,
+                        status=h["status"],
+                        name=h.get("name"),
+                        worker=h.get("worker"),
+                        date_done=h.get("date_done"),
+                        mtime=h["mtime"],
+                        size=h["size"],
+                        error=h.get("error"),
+                        running=h.get("progress"),
+                    )
+                )
             values[task_id] = {"id": task_id, **model_values(history)}
         for key in COLUMNS:
             for reverse in (False, True):
                 expected = model_order({i: v[key] for i, v in values.items()}, reverse)
-                assert ordered_ids(store, key, reverse) == expected, (key, reverse, {i: v[key] for i, v in values.items()})
+                assert ordered_ids(store, key, reverse) == expected, (
+                    key,
+                    reverse,
+                    {i: v[key] for i, v in values.items()},
+                )
 
 
 def test_the_real_sample_files_sort_as_their_contents_say():
@@ -329,9 +345,15 @@ def test_the_real_sample_files_sort_as_their_contents_say():
         progress = result["current"] / result["total"] if status == "PROGRESS" else None
         done = date(meta.get("date_done"))
         values[task_id] = {
-            "id": task_id, "name": meta.get("name"), "status": status, "worker": worker, "progress": progress,
-            "time": done if done is not None else stat.st_mtime, "runtime": None,
-            "last_change": stat.st_mtime, "size": stat.st_size,
+            "id": task_id,
+            "name": meta.get("name"),
+            "status": status,
+            "worker": worker,
+            "progress": progress,
+            "time": done if done is not None else stat.st_mtime,
+            "runtime": None,
+            "last_change": stat.st_mtime,
+            "size": stat.st_size,
         }
     assert sum(v["progress"] is not None for v in values.values()) == 1
     assert sum(v["name"] is None for v in values.values()) >= 2  # the group, a revoke without extended fields

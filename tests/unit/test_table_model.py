@@ -38,7 +38,9 @@ def ids(records) -> list[str]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.sampled_from(sorted(SORT_KEYS)), st.booleans(), st.sampled_from(QUERIES), st.integers(1, 7), st.integers(1, 7))
+@given(
+    st.sampled_from(sorted(SORT_KEYS)), st.booleans(), st.sampled_from(QUERIES), st.integers(1, 7), st.integers(1, 7)
+)
 def test_a_filter_in_slices_ends_with_exactly_a_filtered_sort(sort_key, reverse, query, slice_size, first_slice):
     store = sample_store()
     model = TableModel(store, filter_slice=slice_size, first_slice=first_slice)

@@ -103,8 +103,7 @@ def fail_custom(message="out of stock", sku="sku-42"):
 def retry_twice(self, countdown=0.1, times=2):
     """Fails ``times`` times with self.retry, then succeeds."""
     if self.request.retries < times:
-        raise self.retry(exc=ConnectionError("upstream 503"),
-                         countdown=countdown)
+        raise self.retry(exc=ConnectionError("upstream 503"), countdown=countdown)
     return f"ok after {self.request.retries} retries"
 
 
@@ -119,8 +118,7 @@ def progress(self, total=4, delay=0.2, stall_at=None, stall=60.0):
     """PROGRESS {current, total} after each step; sleeps ``delay`` between
     steps, or ``stall`` seconds after step ``stall_at`` (to be caught there)."""
     for current in range(1, total + 1):
-        self.update_state(state="PROGRESS",
-                          meta={"current": current, "total": total})
+        self.update_state(state="PROGRESS", meta={"current": current, "total": total})
         time.sleep(stall if current == stall_at else delay)
     return {"current": total, "total": total}
 
@@ -141,8 +139,7 @@ def stays_started():
 @app.task(bind=True)
 def stays_progress(self, current=3, total=6):
     """Leaves its file in PROGRESS {current, total} (then raises Ignore)."""
-    self.update_state(state="PROGRESS",
-                      meta={"current": current, "total": total})
+    self.update_state(state="PROGRESS", meta={"current": current, "total": total})
     raise Ignore()
 
 
@@ -162,10 +159,8 @@ def spawn_children(self, n=3, stable_ids=False):
     if not stable_ids:
         return [add.delay(i, i).id for i in range(n)]
     own = uuid.UUID(self.request.id)
-    ids = [uuid.UUID(bytes=uuid.uuid5(own, f"child-{i}").bytes, version=4)
-           for i in range(n)]
-    return [add.apply_async((i, i), task_id=str(ids[i])).id
-            for i in range(n)]
+    ids = [uuid.UUID(bytes=uuid.uuid5(own, f"child-{i}").bytes, version=4) for i in range(n)]
+    return [add.apply_async((i, i), task_id=str(ids[i])).id for i in range(n)]
 
 
 @app.task
@@ -177,19 +172,16 @@ def unicode_result():
 def large_result(size=200_000, seed=42):
     """A string payload of ``size`` chars that compresses poorly (>128 KiB)."""
     rng = random.Random(seed)
-    alphabet = ("abcdefghijklmnopqrstuvwxyz"
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/")
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
     return "".join(rng.choices(alphabet, k=size))
 
 
-TYPED_KINDS = ("datetime", "date", "time", "decimal", "uuid",
-               "bytes_utf8", "bytes_binary")
+TYPED_KINDS = ("datetime", "date", "time", "decimal", "uuid", "bytes_utf8", "bytes_binary")
 
 
 def typed_value(kinds=None):
     values = {
-        "datetime": datetime.datetime(2024, 5, 17, 13, 45, 12, 345678,
-                                      tzinfo=datetime.timezone.utc),
+        "datetime": datetime.datetime(2024, 5, 17, 13, 45, 12, 345678, tzinfo=datetime.timezone.utc),
         "date": datetime.date(2024, 5, 17),
         "time": datetime.time(13, 45, 12),
         "decimal": decimal.Decimal("1234.5600"),

@@ -3,8 +3,7 @@
 import os
 
 
-def celery_config(results_dir, broker_dir, serializer="json", compression="",
-                  extended=False, broker_transport=None):
+def celery_config(results_dir, broker_dir, serializer="json", compression="", extended=False, broker_transport=None):
     results_dir = os.path.abspath(results_dir)
     broker_dir = os.path.abspath(broker_dir)
     data = os.path.join(broker_dir, "data")

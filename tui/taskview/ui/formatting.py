@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 
@@ -53,3 +54,11 @@ def progress_bar(progress: tuple[float, float] | None, width: int) -> str:
     full, part = divmod(eighths, 8)
     bar = "█" * full + (_EIGHTHS[part] if part else "")
     return f"{bar:<{bar_width}} {label}"
+
+
+def home_relative(path: str) -> str:
+    """``path`` with the user's home directory written ``~``: shorter on a small terminal."""
+    home = os.path.expanduser("~")
+    if home not in ("", "/", "~") and (path == home or path.startswith(home.rstrip("/") + "/")):
+        return "~" + path[len(home.rstrip("/")) :]
+    return path

@@ -26,7 +26,7 @@ from ...results.record import TaskRecord, display_status
 from ...results.scan import FullRead
 from ...text import inert, one_line
 from ..colors import status_style
-from ..formatting import duration
+from ..formatting import duration, home_relative
 
 #: Above this, the JSON is shown without highlighting: parsing it would stall the UI.
 HIGHLIGHT_LIMIT = 2 * 1024 * 1024
@@ -169,7 +169,7 @@ class DetailPane(Vertical):
         if facts:
             lines.append(Text("  ").join(Text.assemble((f"{k} ", "dim"), one_line(v)) for k, v in facts))
         if content.full is not None and content.full.read.error is not None:
-            lines.append(Text.assemble(("file ", "dim"), one_line(content.full.path)))
+            lines.append(Text.assemble(("file ", "dim"), one_line(home_relative(content.full.path))))
         elif content.full is not None:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(content.full.read.mtime or 0))
             decoded = content.full.decoded
@@ -179,7 +179,7 @@ class DetailPane(Vertical):
             lines.append(
                 Text.assemble(
                     ("file ", "dim"),
-                    one_line(content.full.path),
+                    one_line(home_relative(content.full.path)),
                     (f"  {content.full.read.size:,} B, {when}{how}", "dim"),
                 )
             )

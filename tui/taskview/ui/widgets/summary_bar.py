@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 
 from rich.console import RenderableType
@@ -12,6 +11,7 @@ from textual.widget import Widget
 
 from ...text import one_line
 from ..colors import status_style
+from ..formatting import home_relative
 
 # Built-in states first, in the order a task lives them; custom states after, by name.
 _ORDER = ("STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "PENDING", "RECEIVED")
@@ -71,14 +71,6 @@ class SummaryBar(Widget):
             place = "…" + place[-max(8, width - len(how) - 4) :]
         chunks.append(Text.assemble((place, "dim"), (f" [{how}]", "dim")))
         return Text("\n").join(_pack(chunks, width))
-
-
-def home_relative(path: str) -> str:
-    """``path`` with the user's home directory written ``~``: shorter on a small terminal."""
-    home = os.path.expanduser("~")
-    if home not in ("", "/", "~") and (path == home or path.startswith(home.rstrip("/") + "/")):
-        return "~" + path[len(home.rstrip("/")) :]
-    return path
 
 
 def _cut(text: str, width: int) -> str:
