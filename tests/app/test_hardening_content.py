@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from helpers.canary import CreatesAFile
 from helpers.pilot import plain, wait_until
 from helpers.samples import real_meta
@@ -95,6 +97,7 @@ def forbidden_in(text: str) -> set[str]:
     return {repr(c) for c in set(text.replace("\n", "")) & FORBIDDEN}
 
 
+@pytest.mark.slow
 async def test_hostile_content_is_rendered_as_text_everywhere(tmp_path: Path):
     results = hostile_directory(tmp_path / "results")
     # A broker that is never used: only so that the x and R confirmations open.

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from helpers.celery_harness import CeleryWorker
 from helpers.pilot import wait_until
 from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS
@@ -113,6 +115,7 @@ async def test_an_archive_opened_without_replay_shows_its_last_state(tmp_path: P
         await wait_until(pilot, lambda: selected in app.query_one("#detail-body").text)
 
 
+@pytest.mark.slow
 async def test_a_recorded_live_session_replays_every_state_it_went_through(tmp_path: Path):
     results = tmp_path / "results"
     results.mkdir()

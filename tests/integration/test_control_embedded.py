@@ -201,6 +201,7 @@ ENDINGS = {
 }
 
 
+@pytest.mark.slow
 def test_no_worker_outlives_taskview(tmp_path: Path):
     """Each way taskview can end, all at once (each host runs its own worker)."""
     hosts = {how: run_host(tmp_path / how, how) for how in ENDINGS}

@@ -23,6 +23,8 @@ from taskview.results.scan import ResultDirectory
 from taskview.ui.app import TaskviewApp
 from taskview.ui.screens.enqueue_menu import EnqueueMenu
 
+pytestmark = pytest.mark.slow  # a broker stopped and restarted, a worker killed mid-task: timing-heavy
+
 
 @pytest.fixture
 def redis(tmp_path: Path):

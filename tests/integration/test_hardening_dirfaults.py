@@ -23,6 +23,8 @@ from taskview.results.problems import ProblemKind
 from taskview.results.scan import ResultDirectory
 from taskview.ui.app import TaskviewApp
 
+pytestmark = pytest.mark.slow  # directory faults, a tmpfs filling up, an inotify overflow: timing-heavy
+
 CUT_SHORT = ProblemKind.CUT_SHORT
 
 

@@ -17,11 +17,15 @@ import random
 import time
 from pathlib import Path
 
+import pytest
+
 from helpers.pilot import summary_text, wait_until
 from taskview.results.scan import ResultDirectory
 from taskview.sources.tail import DirectoryTail
 from taskview.store import Store
 from taskview.ui.app import TaskviewApp
+
+pytestmark = pytest.mark.slow  # four writer processes for 10 s
 
 WRITERS = 4
 FILES_PER_WRITER = 250

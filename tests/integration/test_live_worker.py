@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from helpers.celery_harness import CeleryWorker
 from helpers.pilot import wait_until
 from taskview.results.scan import ResultDirectory
 from taskview.ui.app import TaskviewApp
 
 
+@pytest.mark.slow
 async def test_rows_follow_a_real_worker(tmp_path: Path):
     results = tmp_path / "results"
     results.mkdir()

@@ -45,6 +45,8 @@ from helpers.celery_harness import (
 from taskview.results.codec import decode
 from taskview.results.problems import ProblemKind
 
+pytestmark = pytest.mark.slow  # 48 real workers, one per serializer x compression x result_extended
+
 CONFIGS = list(itertools.product(SERIALIZERS, COMPRESSIONS, (False, True)))
 PARALLEL = int(os.environ.get("TASKVIEW_MATRIX_PARALLEL", "8"))
 

@@ -11,6 +11,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS
 from helpers.tail import collect, ids, run_tail
 from taskview.results.scan import ResultDirectory
@@ -128,6 +130,7 @@ def _tail_in_child(directory: str, reports) -> None:
     time.sleep(120)  # the test kills this process long before
 
 
+@pytest.mark.slow
 def test_an_inotify_overflow_triggers_a_rescan_and_loses_nothing(samples: Path):
     """A real overflow: a tiny kernel queue (set only while the tail's inotify instance is made) and a
     flood written while the tail's process is stopped, so that no reader can keep up with it."""

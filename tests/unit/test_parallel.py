@@ -46,6 +46,7 @@ def test_split_keeps_order_and_everything():
     assert split(items, 1) == [items]
 
 
+@pytest.mark.slow
 def test_parallel_dump_and_stats_equal_one_process(big_dir: Path):
     results = ResultDirectory(str(big_dir))
     one, two = io.BytesIO(), io.BytesIO()
