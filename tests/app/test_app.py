@@ -206,8 +206,23 @@ async def test_an_empty_directory(tmp_path: Path):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.inspector.scan is None and "0 tasks" in summary_text(app))
         assert app.inspector.table.task_ids == []
-        await pilot.press("enter", "j", "c", "s", "slash", "x", "escape")  # nothing to act on: no error
-        assert app.is_running
+        await pilot.press("enter")  # the pane opens, saying there is nothing to show
+        detail = app.inspector.detail
+        assert detail.display and "no task selected" in plain(detail.query_one("#detail-header"))
+        await pilot.press("escape", "j", "c", "s", "slash", "x", "escape")  # nothing to act on: no error
+        assert app.is_running and not detail.display
+
+
+async def test_enter_before_the_first_row_opens_the_pane_and_the_row_fills_it(tmp_path: Path):
+    """Enter pressed before any row exists (a replay stepped, a scan starting) still opens the pane."""
+    app = TaskviewApp(ResultDirectory(str(tmp_path)))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: app.inspector.scan is None)
+        await pilot.press("enter")
+        shutil.copy(by_name(SAMPLE_RESULTS, "sampletasks.fail_custom"), tmp_path / "celery-task-meta-late")
+        body = app.query_one("#detail-body")
+        await wait_until(pilot, lambda: '"FAILURE"' in body.text)
+        assert app.inspector.table.selected_id == "late"
 
 
 async def test_control_keys_without_a_broker_say_how_to_connect(app):

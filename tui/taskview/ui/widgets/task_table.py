@@ -192,12 +192,15 @@ class TaskTable(ScrollView, can_focus=True):
     def action_bottom(self) -> None:
         self._select(len(self.order) - 1)
 
-    def key_enter(self, event: events.Key) -> None:
+    def key_enter(self, event: events.Key) -> bool:
         # A key method, not a binding: the screen's own Enter binding ("Detail")
-        # stays the one the footer shows, where users have always found it.
+        # stays the one the footer shows, where users have always found it, and
+        # takes Enter when no row is selected (the pane opens, and fills when one is).
+        if self.selected_id is None:
+            return False
         event.stop()
-        if self.selected_id is not None:
-            self.post_message(self.Selected(self.selected_id))
+        self.post_message(self.Selected(self.selected_id))
+        return True
 
     def on_click(self, event: events.Click) -> None:
         if event.y == 0:
