@@ -7,6 +7,7 @@ import json
 import os
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,131 @@ def test_a_folder_named_like_a_result_file_is_the_same_row_in_a_directory(tmp_pa
         for r in batch
     }
     assert found == {"odd": (None, "not a regular file")}
+
+
+# --- read in this process (the CLI tests above run taskview in a child) ---------------------------
+
+
+def test_archives_are_known_by_suffix_else_by_content(tmp_path: Path):
+    from taskview.results.archive import looks_like_archive
+
+    for name in ("a.tar", "a.tar.gz", "a.TGZ", "a.zip"):
+        assert looks_like_archive(str(tmp_path / name))  # by name: not even opened
+    bare_zip = make_archive(tmp_path / "x.zip").rename(tmp_path / "zip-without-suffix")
+    bare_tar = tmp_path / "results.tar.bz2"
+    with tarfile.open(bare_tar, "w:bz2") as tar:
+        tar.add(SAMPLE_RESULTS / SAMPLE_NAMES[0], arcname=SAMPLE_NAMES[0])
+    assert looks_like_archive(str(bare_zip)) and looks_like_archive(str(bare_tar))
+    (tmp_path / "notes").write_text("hello")
+    assert not looks_like_archive(str(tmp_path / "notes"))
+    assert not looks_like_archive(str(tmp_path / "missing"))
+    assert not looks_like_archive(str(SAMPLE_RESULTS / SAMPLE_NAMES[0]))
+
+
+@pytest.mark.parametrize("suffix", [".tar", ".zip"])
+def test_names_that_are_no_member_have_no_row_and_a_plain_path(tmp_path: Path, suffix: str):
+    archive = make_archive(tmp_path / f"results{suffix}", extra=[("results/notes.txt", b"not a result")])
+    results = ResultArchive(str(archive))
+    assert results.read_full("celery-task-meta-absent") is None
+    assert results.read_full("notes.txt") is None
+    assert results.read_record("celery-task-meta-absent") is None
+    assert results.file_path("celery-task-meta-absent") == f"{archive}/celery-task-meta-absent"
+    assert list(results.iter_names()) == results.listing() and len(results.listing()) == len(SAMPLE_NAMES)
+
+
+def test_a_member_is_decoded_with_the_archives_options(tmp_path: Path):
+    import pickle
+
+    typed = next(p for p in SAMPLE_RESULTS.iterdir() if b'"__type__"' in p.read_bytes())
+    pickled = pickle.dumps({"status": "SUCCESS", "result": 7, "task_id": "pickled"}, protocol=4)
+    big = zlib.compress(b'{"status": "SUCCESS", "result": "' + b"x" * 4000 + b'"}')
+    compressed = b"\x00celery-compressed\x00application/x-gzip\x00" + big
+    extra = [("r/celery-task-meta-pickled", pickled), ("r/celery-task-meta-bomb", compressed)]
+    archive = make_archive(tmp_path / "results.tar", extra=extra)
+    refused = ResultArchive(str(archive)).read_full("celery-task-meta-pickled")
+    assert refused.error is not None and refused.error.kind.value == "pickle refused"
+    trusted = ResultArchive(str(archive), allow_pickle=True)
+    assert trusted.read_full("celery-task-meta-pickled").meta["result"] == 7
+    small = ResultArchive(str(archive), max_bytes=len(compressed) + 10)
+    assert small.read_full("celery-task-meta-bomb").error.message.startswith("too large to decode: over ")
+    assert trusted.read_full("celery-task-meta-bomb").error is None
+    exact = trusted.read_full(typed.name).meta
+    loose = trusted.read_full(typed.name, exact=False).meta
+    assert "'__type__'" not in repr(exact) and "'__type__'" in repr(loose)  # kombu's tags kept only when not exact
+
+
+def test_a_member_exactly_at_the_bound_is_read_whole(tmp_path: Path):
+    data = (SAMPLE_RESULTS / SAMPLE_NAMES[0]).read_bytes()
+    for suffix in (".tar", ".zip"):
+        archive = make_archive(tmp_path / f"one{suffix}", extra=[("r/celery-task-meta-one", data)])
+        full = ResultArchive(str(archive), max_bytes=len(data)).read_full("celery-task-meta-one")
+        assert full.error is None and full.read.size == len(data) and full.read.data == data
+
+
+def test_an_oversized_member_keeps_its_size_and_mtime(tmp_path: Path):
+    data = (SAMPLE_RESULTS / SAMPLE_NAMES[0]).read_bytes()
+    archive = make_archive(tmp_path / "one.tar", extra=[("r/celery-task-meta-one", data)])
+    read = ResultArchive(str(archive), max_bytes=len(data) - 1).read_full("celery-task-meta-one").read
+    assert read.data is None and read.size == len(data) and read.mtime == 1_700_000_000.0
+    assert read.error.kind.value == "too large" and read.error.message == f"too large to read ({len(data):,} bytes)"
+
+
+def damaged_zip(tmp_path: Path) -> tuple[Path, zipfile.ZipInfo]:
+    archive = make_archive(tmp_path / "results.zip")
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zf:
+        first = zf.infolist()[0]
+    start = first.header_offset + 30 + len(first.filename.encode()) + len(first.extra)
+    for i in range(start + 5, start + 15):
+        data[i] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    return archive, first
+
+
+def test_a_damaged_member_says_why_and_keeps_its_size_and_mtime(tmp_path: Path):
+    import time
+
+    archive, first = damaged_zip(tmp_path)
+    name = first.filename.rpartition("/")[2]
+    full = ResultArchive(str(archive)).read_full(name)
+    assert full.decoded is None and full.meta is None
+    read = full.read
+    assert read.data is None and read.size == first.file_size
+    assert read.mtime == time.mktime((*first.date_time, 0, 0, -1))
+    assert read.error.kind.value == "unreadable"
+    assert read.error.reason == "unreadable"
+    # zlib's own words, not a placeholder: "Error -3 while decompressing data: ..." or a CRC mismatch.
+    assert read.error.detail.startswith(": damaged archive member (") and read.error.detail.endswith(")")
+    assert "None" not in read.error.detail and ("Error -3" in read.error.detail or "CRC" in read.error.detail)
+
+
+@pytest.mark.parametrize("suffix", [".tar", ".zip"])
+def test_a_closed_archive_reads_no_more(tmp_path: Path, suffix: str):
+    results = ResultArchive(str(make_archive(tmp_path / f"results{suffix}")))
+    assert results.read_full(SAMPLE_NAMES[0]).error is None
+    results.close()
+    full = results.read_full(SAMPLE_NAMES[0])
+    assert full.error is not None and full.error.message.startswith("unreadable: damaged archive member")
+
+
+def test_zip_entries_keep_their_local_time_and_unix_file_type(tmp_path: Path):
+    from datetime import datetime
+
+    meta = (SAMPLE_RESULTS / SAMPLE_NAMES[0]).read_bytes()
+    archive = tmp_path / "types.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        when = (2026, 11, 30, 12, 34, 56)
+        zf.writestr(zipfile.ZipInfo("celery-task-meta-dated", date_time=when), meta)
+        zf.write(SAMPLE_RESULTS / SAMPLE_NAMES[0], "celery-task-meta-written")  # mode S_IFREG|0644, from disk
+        link = zipfile.ZipInfo("celery-task-meta-link")
+        link.create_system, link.external_attr = 3, (0o120777 << 16)  # zip -y: a symbolic link
+        zf.writestr(link, "/etc/passwd")
+        dos = zipfile.ZipInfo("celery-task-meta-dos")
+        dos.create_system, dos.external_attr = 0, (0o120777 << 16)  # made on DOS: those bits mean nothing
+        zf.writestr(dos, meta)
+    results = ResultArchive(str(archive))
+    dated = results.read_full("celery-task-meta-dated").read
+    assert dated.mtime == datetime(*when).timestamp()
+    assert results.read_full("celery-task-meta-written").error is None
+    assert results.read_full("celery-task-meta-link").error.message == "not a regular file"
+    assert results.read_full("celery-task-meta-dos").error is None

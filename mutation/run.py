@@ -1,0 +1,167 @@
+"""mutmut 3 for taskview, whose package lives in tui/: ``python mutation/run.py run --max-children 2``.
+
+mutmut 3 copies the code into ./mutants and makes the tests import that copy, but
+it only knows three layouts: the package in ., src/ or source/
+(mutmut/utils/file_utils.py: setup_source_paths). For anything else it names
+each mutant after the file's path (tui/taskview/store.py ->
+``tui.taskview.store.x_...``) while the tests import ``taskview.store``, so no
+test is ever linked to a mutant (it stops with "tests recorded trampoline hits
+but none match any mutant key"), and the editable install would import the
+original tui/ instead of mutants/tui/.
+
+This script runs mutmut's own command line with two of its functions replaced,
+the rest of the configuration being [tool.mutmut] in pyproject.toml:
+
+- a mutant's module name drops the leading ``tui.``, as mutmut drops ``src.``;
+- mutants/tui goes first on sys.path and tui/ (the editable install) comes off it.
+
+Every mutmut subcommand goes through it (``run``, ``results``, ``show NAME``,
+``browse``), so they all name mutants alike. ``report`` prints the score per area.
+Tests that start the taskview command in a new process (``python -m taskview``)
+run the original code, not the mutant: only in-process tests kill mutants.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+PACKAGE_PARENT = "tui"  # the folder holding the package, where mutmut expects ., src/ or source/
+ROOT = Path(__file__).resolve().parents[1]
+
+#: The rows of ``report``: (area, file under tui/taskview/, the functions it covers or None for all).
+#: tail.py's partial reads and rescans are one row; its thread loop, inotify and the
+#: directory's own faults are another (integration tests cover them, not tests/unit).
+TAIL_SCANS = (
+    "_take",
+    "_settle_cut_files",
+    "_scan",
+    "_read_into",
+    "_read_events",
+    "_drain_events",
+    "_early_gone",
+    "read_first_screenful",
+    "_free_bytes",
+)
+AREAS: list[tuple[str, str, tuple[str, ...] | None]] = [
+    ("results/codec.py", "results/codec.py", None),
+    ("results/problems.py", "results/problems.py", None),
+    ("results/record.py", "results/record.py", None),
+    ("results/files.py", "results/files.py", None),
+    ("results/scan.py", "results/scan.py", None),
+    ("results/archive.py", "results/archive.py", None),
+    ("results/parallel.py", "results/parallel.py", None),
+    ("results/json_output.py", "results/json_output.py", None),
+    ("query.py", "query.py", None),
+    ("store.py", "store.py", None),
+    ("view/sorting.py", "view/sorting.py", None),
+    ("view/table_model.py", "view/table_model.py", None),
+    ("control/secrets.py", "control/secrets.py", None),
+    ("control/stale.py", "control/stale.py", None),
+    ("sources/known.py", "sources/known.py", None),
+    ("sources/tail.py: partial reads, rescans", "sources/tail.py", TAIL_SCANS),
+    ("sources/tail.py: the rest (thread, inotify)", "sources/tail.py", ()),
+]
+
+
+def _module_name_without_package_parent(original: Callable[[Path, str], str]) -> Callable[[Path, str], str]:
+    def get_mutant_name(relative_source_path: Path, mutant_method_name: str) -> str:
+        path = Path(relative_source_path)
+        if path.parts and path.parts[0] == PACKAGE_PARENT:
+            path = Path(*path.parts[1:])
+        return original(path, mutant_method_name)
+
+    return get_mutant_name
+
+
+def _sys_path_on_the_mutants(original: Callable[[], None]) -> Callable[[], None]:
+    def setup_source_paths() -> None:
+        original()  # "." off sys.path, as mutmut does
+        mutated = str((Path("mutants") / PACKAGE_PARENT).absolute())
+        source = Path(PACKAGE_PARENT).resolve()
+        sys.path[:] = [mutated] + [p for p in sys.path if p != mutated and Path(p or ".").resolve() != source]
+
+    return setup_source_paths
+
+
+def patch_mutmut() -> None:
+    """Replace the two functions wherever mutmut imported them by name."""
+    import mutmut.__main__  # noqa: F401  (imports every module below)
+    from mutmut.utils import file_utils, format_utils
+
+    if "taskview" in sys.modules:
+        raise SystemExit("taskview was imported before mutmut could point it at mutants/")
+    replacements = {
+        "get_mutant_name": (format_utils.get_mutant_name, _module_name_without_package_parent),
+        "setup_source_paths": (file_utils.setup_source_paths, _sys_path_on_the_mutants),
+    }
+    for attribute, (original, wrap) in replacements.items():
+        replacement = wrap(original)  # type: ignore[operator]
+        for name, module in list(sys.modules.items()):
+            if name.startswith("mutmut") and getattr(module, attribute, None) is original:
+                setattr(module, attribute, replacement)
+
+
+def _function_of(mutant_name: str) -> str:
+    """``taskview.sources.tail.xǁDirectoryTailǁ_scan__mutmut_3`` -> ``_scan``."""
+    mangled = mutant_name.partition("__mutmut_")[0].rpartition(".")[2]
+    return mangled.rpartition("ǁ")[2] if "ǁ" in mangled else mangled[2:]
+
+
+def report(as_json: bool = False) -> int:
+    from mutmut.stats import status_by_exit_code
+
+    rows: list[tuple[str, Counter[str] | None]] = []
+    claimed: dict[str, set[str]] = {}
+    for _, file, functions in AREAS:
+        if functions:
+            claimed.setdefault(file, set()).update(functions)
+    for area, file, functions in AREAS:
+        meta = ROOT / "mutants" / PACKAGE_PARENT / "taskview" / (file + ".meta")
+        if not meta.exists():
+            rows.append((area, None))
+            continue
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        counts: Counter[str] = Counter()
+        for name, code in codes.items():
+            function = _function_of(name)
+            if functions is None or (function in functions if functions else function not in claimed[file]):
+                counts[status_by_exit_code[code]] += 1
+        rows.append((area, counts))
+    if as_json:
+        print(json.dumps({area: dict(found) if found is not None else None for area, found in rows}, indent=1))
+        return 0
+    print("| area | mutants | killed | survived | timeout | suspicious | no tests | not checked | score |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for area, found in rows:
+        if found is None:
+            print(f"| {area} | not mutated yet | | | | | | | |")
+            continue
+        counts = found
+        total = sum(counts.values())
+        killed = counts["killed"] + counts["caught by type check"]
+        caught = killed + counts["timeout"]
+        score = f"{100 * caught / total:.1f} %" if total else "-"
+        print(
+            f"| {area} | {total} | {killed} | {counts['survived']} | {counts['timeout']} | "
+            f"{counts['suspicious'] + counts['segfault']} | {counts['no tests']} | {counts['not checked']} | {score} |"
+        )
+    return 0
+
+
+def main() -> None:
+    os.chdir(ROOT)  # mutmut works in the current directory: pyproject.toml, mutants/
+    if sys.argv[1:2] == ["report"]:
+        raise SystemExit(report(as_json="--json" in sys.argv[2:]))
+    patch_mutmut()
+    from mutmut.__main__ import cli
+
+    cli(prog_name="mutation/run.py")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,576 @@
+"""The directory tail's reading, driven one step at a time: no thread, no inotify, no waiting.
+
+``_scan`` (the first scan in batches, rescans that read only what changed and report
+what went), ``_take`` (what was read, remembered), ``_settle_cut_files`` (a file left
+cut short) and the reading of queued events, over real worker files (sample_results).
+The tail's thread and inotify are tested in tests/integration/test_tail.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from helpers.samples import SAMPLE_NAMES, SAMPLE_RESULTS, sample_file
+from taskview.results.files import TASK_PREFIX, parse_name
+from taskview.results.problems import ProblemKind
+from taskview.results.scan import ResultDirectory
+from taskview.sources import tail as tail_module
+from taskview.sources.tail import DirectoryTail, TailBatch
+
+
+def results_dir(tmp_path: Path) -> Path:
+    """A copy of sample_results, with a probe file and a stranger that are not results."""
+    directory = tmp_path / "results"
+    shutil.copytree(SAMPLE_RESULTS, directory)
+    (directory / ".fs-backend-probe").write_bytes(b"")
+    (directory / "notes.txt").write_text("not a result")
+    return directory
+
+
+def make_tail(directory: Path, **options) -> tuple[DirectoryTail, list[TailBatch]]:
+    """A tail that is never started: polling (so no inotify), never a child process."""
+    batches: list[TailBatch] = []
+    options.setdefault("poll_interval", 1.0)
+    tail = DirectoryTail(ResultDirectory(str(directory)), batches.append, child_scan_bytes=1 << 62, **options)
+    return tail, batches
+
+
+def task_id(path: Path) -> str:
+    parsed = parse_name(path.name)
+    assert parsed is not None
+    return parsed.task_id
+
+
+def ids(batches: list[TailBatch]) -> list[str]:
+    return sorted(r.task_id for b in batches for r in b.records)
+
+
+ALL_IDS = sorted(task_id(Path(name)) for name in SAMPLE_NAMES)
+
+
+def truncated(path: Path, keep: int = 40) -> bytes:
+    """The first bytes of a real file: what a reader sees while a worker writes it."""
+    return path.read_bytes()[:keep]
+
+
+def rewrite_keeping_mtime(path: Path, data: bytes) -> None:
+    st = path.stat()
+    path.write_bytes(data)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def set_mtime(path: Path, seconds: float) -> None:
+    os.utime(path, (seconds, seconds))
+
+
+# --- the first scan ------------------------------------------------------------------------
+
+
+def test_first_scan_comes_in_batches_small_first_then_scan_batch_sized(tmp_path):
+    tail, batches = make_tail(results_dir(tmp_path), first_batch=5, scan_batch=7)
+    tail._scan(initial=True)
+    count = len(ALL_IDS)
+    sizes, scanned, left = [], [], count
+    size = 5
+    while left >= size:  # a full batch is sent as soon as it fills
+        sizes.append(size)
+        scanned.append(count - left + size)
+        left -= size
+        size = 7
+    sizes.append(left)  # the rest, with scan_done
+    scanned.append(count)
+    assert [len(b.records) for b in batches] == sizes
+    assert [b.scanned for b in batches] == scanned
+    assert all(b.scanning for b in batches)
+    assert [b.scan_done for b in batches] == [False] * (len(batches) - 1) + [True]
+    assert all(b.removed == [] and b.notice is None for b in batches)
+    assert ids(batches) == ALL_IDS
+    assert sorted(tail._known) == ALL_IDS
+
+
+def test_first_scan_of_an_empty_directory_still_says_it_is_done(tmp_path):
+    (tmp_path / "empty").mkdir()
+    tail, batches = make_tail(tmp_path / "empty")
+    tail._scan(initial=True)
+    assert len(batches) == 1
+    assert batches[0].scan_done and batches[0].scanning and batches[0].scanned == 0 and batches[0].records == []
+
+
+def test_a_directory_that_cannot_be_listed_is_a_notice(tmp_path):
+    directory = results_dir(tmp_path)
+    tail, batches = make_tail(directory)
+    shutil.rmtree(directory)
+    tail._scan(initial=True)
+    tail._scan()
+    first, rescan = batches
+    assert first.scanning and first.scan_done and first.records == [] and first.removed == []
+    assert rescan.scanning is False and rescan.scan_done is False
+    for batch in batches:
+        assert batch.notice == f"cannot list {directory}: No such file or directory"
+
+
+def test_a_stopped_tail_ends_its_scan_without_a_batch(tmp_path):
+    tail, batches = make_tail(results_dir(tmp_path))
+    tail._stop.set()
+    tail._scan(initial=True)
+    tail._scan()
+    assert batches == []
+
+
+def test_first_screenful_then_the_first_scan_reports_what_went_in_between(tmp_path):
+    directory = results_dir(tmp_path)
+    tail, batches = make_tail(directory, first_batch=4)
+    early = tail.read_first_screenful()
+    assert early.scanning and not early.scan_done and early.scanned == 4 and len(early.records) == 4
+    assert batches == []  # the caller shows it
+    gone = early.records[0]
+    (directory / gone.filename).unlink()
+    kept = early.records[1]
+    tail._scan(initial=True)
+    assert batches[0].removed == [gone.task_id]
+    assert all(b.removed == [] for b in batches[1:])
+    assert gone.task_id not in tail._known and tail._known.get(kept.task_id) is not None
+    assert tail._early is None  # reported once
+    assert ids(batches) == sorted(set(ALL_IDS) - {gone.task_id})
+
+
+def test_first_screenful_stops_at_its_deadline_and_says_nothing_of_an_unlistable_directory(tmp_path):
+    directory = results_dir(tmp_path)
+    tail, _ = make_tail(directory)
+    hurried = tail.read_first_screenful(seconds=-1.0)  # already late: the first file only
+    assert len(hurried.records) == 1 and hurried.scanned == 1
+    whole = make_tail(directory)[0].read_first_screenful(seconds=60.0)
+    assert sorted(r.task_id for r in whole.records) == ALL_IDS
+    shutil.rmtree(directory)
+    nothing = make_tail(directory)[0].read_first_screenful()
+    assert nothing.scanning and nothing.records == [] and nothing.scanned == 0 and nothing.notice is None
+
+
+# --- rescans ---------------------------------------------------------------------------------
+
+
+def scanned_tail(tmp_path: Path, **options) -> tuple[Path, DirectoryTail, list[TailBatch]]:
+    directory = results_dir(tmp_path)
+    tail, batches = make_tail(directory, **options)
+    tail._scan(initial=True)
+    batches.clear()
+    return directory, tail, batches
+
+
+def test_a_rescan_of_an_unchanged_directory_reads_nothing_and_sends_nothing(tmp_path):
+    _, tail, batches = scanned_tail(tmp_path)
+    tail._scan()
+    assert batches == []
+
+
+def test_a_rescan_reads_what_changed_and_reports_what_went(tmp_path):
+    directory, tail, batches = scanned_tail(tmp_path)
+    started = sample_file('"STARTED"')
+    done = sample_file('"SUCCESS"')
+    changed = directory / started.name
+    changed.write_bytes(done.read_bytes())  # the task finished: another size
+    went = directory / SAMPLE_NAMES[0]
+    if went == changed:
+        went = directory / SAMPLE_NAMES[1]
+    went.unlink()
+    tail._scan(notice="why")
+    (batch,) = batches
+    assert [r.task_id for r in batch.records] == [task_id(changed)]
+    assert batch.records[0].status == "SUCCESS"
+    assert batch.removed == [task_id(went)]
+    assert batch.scanned == 1 and batch.notice == "why"
+    assert batch.scanning is False and batch.scan_done is False
+    assert task_id(went) not in tail._known and tail._known.get(task_id(changed)) is batch.records[0]
+
+
+def test_a_rescan_rereads_a_file_whose_mtime_or_size_alone_changed(tmp_path):
+    directory, tail, batches = scanned_tail(tmp_path)
+    one, two = directory / SAMPLE_NAMES[0], directory / SAMPLE_NAMES[1]
+    set_mtime(one, one.stat().st_mtime + 10)  # same bytes, a new write
+    rewrite_keeping_mtime(two, two.read_bytes() + b"\n")  # a write within one mtime tick: only the size says so
+    tail._scan()
+    assert ids(batches) == sorted([task_id(one), task_id(two)])
+
+
+def test_a_rescan_trusts_mtime_and_size_together(tmp_path):
+    directory, tail, batches = scanned_tail(tmp_path)
+    path = directory / SAMPLE_NAMES[0]
+    data = bytearray(path.read_bytes())
+    data[data.index(b'"status"') + 1] = ord("S")  # same size, same mtime: taken as unchanged
+    rewrite_keeping_mtime(path, bytes(data))
+    tail._scan()
+    assert batches == []
+
+
+def test_a_rescan_after_a_directory_change_reads_every_file_once(tmp_path):
+    _, tail, batches = scanned_tail(tmp_path, scan_batch=1000)
+    tail._reread_all = True
+    tail._scan()
+    assert ids(batches) == ALL_IDS and batches[0].scanned == len(ALL_IDS)
+    assert tail._reread_all is False
+    batches.clear()
+    tail._scan()
+    assert batches == []
+
+
+def test_a_rescan_sends_full_batches_as_they_fill(tmp_path):
+    _, tail, batches = scanned_tail(tmp_path, scan_batch=3)
+    tail._reread_all = True
+    tail._scan()
+    assert [len(b.records) for b in batches[:-1]] == [3] * (len(batches) - 1)
+    assert 0 < len(batches[-1].records) <= 3 or len(ALL_IDS) % 3 == 0
+    assert ids(batches) == ALL_IDS
+    assert not any(b.scanning for b in batches)
+
+
+def test_a_result_name_that_cannot_be_opened_or_stated_is_no_row(tmp_path):
+    directory = results_dir(tmp_path)
+    # A result name that is a dangling symlink: listed, but gone when opened or stated.
+    (directory / f"{TASK_PREFIX}dangling").symlink_to(directory / "nowhere")
+    tail, batches = make_tail(directory)
+    tail._scan(initial=True)
+    assert ids(batches) == ALL_IDS and not any(b.removed for b in batches)
+    batches.clear()
+    tail._scan()
+    assert batches == []
+    assert tail._known.get("dangling") is None
+
+
+# --- what was read, remembered ----------------------------------------------------------------
+
+
+def test_take_forgets_a_gone_file_and_reports_it_only_if_it_was_known(tmp_path):
+    directory, tail, _ = scanned_tail(tmp_path)
+    path = directory / SAMPLE_NAMES[0]
+    path.unlink()
+    gone = tail.results.read_record(path.name)
+    assert gone is not None and gone.error is not None and gone.error.kind is ProblemKind.GONE
+    batch = TailBatch()
+    tail._take(batch, path.name, gone)
+    assert batch.removed == [gone.task_id] and batch.records == []
+    again = TailBatch()
+    tail._take(again, path.name, gone)
+    assert again.removed == [] and again.records == []
+
+
+def test_a_file_caught_mid_write_is_remembered_as_cut_until_a_whole_write(tmp_path):
+    directory, tail, batches = scanned_tail(tmp_path, settle=3600.0)
+    path = directory / SAMPLE_NAMES[0]
+    whole = path.read_bytes()
+    path.write_bytes(truncated(path))
+    tail._scan()
+    (record,) = batches[0].records
+    assert record.error is not None and record.error.partial
+    since = tail._cut[path.name][2]
+    st = path.stat()
+    assert tail._cut[path.name][:2] == (st.st_mtime, st.st_size)
+    # Read again unchanged: the time it was first seen cut stays.
+    tail._take(TailBatch(), path.name, tail.results.read_record(path.name))
+    assert tail._cut[path.name][2] == since
+    # Cut differently: a new (mtime, size), a new start.
+    path.write_bytes(whole[:50])
+    set_mtime(path, st.st_mtime + 5)
+    tail._take(TailBatch(), path.name, tail.results.read_record(path.name))
+    assert tail._cut[path.name][:2] == (st.st_mtime + 5, 50)
+    # Written whole: no longer cut.
+    path.write_bytes(whole)
+    tail._take(TailBatch(), path.name, tail.results.read_record(path.name))
+    assert path.name not in tail._cut
+
+
+# --- files left cut short ------------------------------------------------------------------------
+
+
+def cut_tail(tmp_path: Path, settle: float, count: int = 1) -> tuple[Path, DirectoryTail, list[TailBatch], list[Path]]:
+    directory, tail, batches = scanned_tail(tmp_path, settle=settle)
+    paths = [directory / name for name in SAMPLE_NAMES[:count]]
+    for path in paths:
+        path.write_bytes(truncated(path))
+    tail._scan()
+    assert sorted(tail._cut) == sorted(p.name for p in paths)
+    batches.clear()
+    return directory, tail, batches, paths
+
+
+def test_a_cut_file_is_left_alone_while_it_may_still_be_written(tmp_path):
+    _, tail, batches, (path,) = cut_tail(tmp_path, settle=3600.0)
+    tail._settle_cut_files()
+    assert batches == [] and path.name in tail._cut
+
+
+def test_a_cut_file_unchanged_for_settle_seconds_is_cut_short(tmp_path):
+    _, tail, batches, paths = cut_tail(tmp_path, settle=0.0, count=2)
+    tail._settle_cut_files()
+    (batch,) = batches
+    assert sorted(r.task_id for r in batch.records) == sorted(task_id(p) for p in paths)
+    for record in batch.records:
+        assert record.error is not None and record.error.kind is ProblemKind.CUT_SHORT
+        assert record.error.message.startswith("cut short, unchanged for 0 s: truncated JSON at byte 40")
+        assert tail._known.get(record.task_id) is record
+    assert batch.notice == "2 file(s) cut short and not rewritten (a writer killed mid-write?)"
+    assert batch.removed == [] and not batch.scanning
+    assert tail._cut == {}
+    tail._settle_cut_files()  # said once
+    assert len(batches) == 1
+
+
+def test_a_cut_file_on_a_full_filesystem_says_so(tmp_path, monkeypatch):
+    _, tail, batches, _ = cut_tail(tmp_path, settle=0.0)
+    free = tail_module._free_bytes(tail.results.path)
+    assert free is not None and free > 0
+    monkeypatch.setattr(tail_module, "FULL_BELOW", free + (1 << 40))  # everything counts as full
+    tail._settle_cut_files()
+    (batch,) = batches
+    assert batch.notice is not None
+    assert batch.notice.startswith("filesystem full (") and batch.notice.endswith(" bytes free): 1 file(s) cut short")
+
+
+def test_a_cut_file_rewritten_before_it_settles_takes_the_normal_path(tmp_path):
+    _, tail, batches, (path,) = cut_tail(tmp_path, settle=0.0)
+    path.write_bytes((SAMPLE_RESULTS / path.name).read_bytes())
+    tail._settle_cut_files()
+    (batch,) = batches
+    (record,) = batch.records
+    assert record.error is None and record.task_id == task_id(path)
+    assert batch.notice is None
+    assert tail._cut == {}
+
+
+def test_a_cut_file_cut_again_differently_starts_waiting_again(tmp_path):
+    _, tail, batches, (path,) = cut_tail(tmp_path, settle=0.0)
+    path.write_bytes((SAMPLE_RESULTS / path.name).read_bytes()[:60])
+    tail._settle_cut_files()
+    (batch,) = batches
+    (record,) = batch.records
+    assert record.error is not None and record.error.kind is ProblemKind.TRUNCATED
+    assert batch.notice is None
+    assert tail._cut[path.name][1] == 60
+
+
+def test_a_cut_file_rewritten_cut_at_the_same_length_and_mtime_is_cut_short(tmp_path):
+    _, tail, batches, (path,) = cut_tail(tmp_path, settle=0.0)
+    rewrite_keeping_mtime(path, path.read_bytes())
+    tail._settle_cut_files()
+    assert batches[0].records[0].error.kind is ProblemKind.CUT_SHORT
+
+
+def test_a_cut_file_with_a_new_mtime_alone_is_not_cut_short(tmp_path):
+    _, tail, batches, (path,) = cut_tail(tmp_path, settle=0.0)
+    set_mtime(path, path.stat().st_mtime + 5)  # written again, the same cut bytes
+    tail._settle_cut_files()
+    (record,) = batches[0].records
+    assert record.error.kind is ProblemKind.TRUNCATED and batches[0].notice is None
+
+
+def test_a_cut_file_deleted_before_it_settles_leaves_the_table(tmp_path):
+    _, tail, batches, (path,) = cut_tail(tmp_path, settle=0.0)
+    path.unlink()
+    tail._settle_cut_files()
+    (batch,) = batches
+    assert batch.removed == [task_id(path)] and batch.records == [] and batch.notice is None
+    assert tail._cut == {}
+
+
+def test_a_cut_file_that_became_unreadable_otherwise_is_shown_as_it_is(tmp_path):
+    _, tail, batches, (path,) = cut_tail(tmp_path, settle=0.0)
+    path.write_bytes(b"[1, 2, 3]")  # whole, but not a result
+    tail._settle_cut_files()
+    (record,) = batches[0].records
+    assert record.error.kind is ProblemKind.NOT_A_RESULT and batches[0].notice is None
+
+
+# --- events queued by inotify --------------------------------------------------------------------
+
+
+def test_queued_events_are_read_once_per_file_and_only_for_results_here(tmp_path):
+    directory, tail, batches = scanned_tail(tmp_path)
+    one, two = directory / SAMPLE_NAMES[0], directory / SAMPLE_NAMES[1]
+    two.unlink()
+    for path in (one, one, two, directory / "notes.txt", tmp_path / SAMPLE_NAMES[2]):
+        tail._events.put(str(path))
+    tail._read_events()
+    (batch,) = batches
+    assert [r.task_id for r in batch.records] == [task_id(one)]
+    assert batch.removed == [task_id(two)]
+    assert not batch.scanning and batch.notice is None
+    tail._read_events()  # the queue is empty now
+    assert len(batches) == 1
+
+
+def test_events_of_files_that_are_not_results_send_nothing(tmp_path):
+    directory, tail, batches = scanned_tail(tmp_path)
+    tail._events.put(str(directory / "notes.txt"))
+    tail._events.put(str(directory / f"{TASK_PREFIX}never-existed"))  # gone before read, never known
+    tail._read_events()
+    assert batches == []
+
+
+def test_draining_events_gives_names_relative_to_the_watched_directory(tmp_path):
+    directory, tail, _ = scanned_tail(tmp_path)
+    tail._events.put(str(directory / "a"))
+    tail._events.put(str(directory) + "b")  # a sibling whose name starts alike: not ours
+    tail._events.put(str(directory / "a"))
+    assert tail._drain_events() == {"a"}
+    assert tail._drain_events() == set()
+
+
+# --- small parts ------------------------------------------------------------------------------------
+
+
+def test_free_bytes_of_a_directory_and_of_nothing(tmp_path):
+    free = tail_module._free_bytes(str(tmp_path))
+    st = os.statvfs(tmp_path)
+    assert free == st.f_bavail * st.f_frsize
+    assert tail_module._free_bytes(str(tmp_path / "missing")) is None
+
+
+def test_read_into_skips_names_that_are_not_results(tmp_path):
+    directory = results_dir(tmp_path)
+    tail, _ = make_tail(directory)
+    batch = TailBatch()
+    tail._read_into(batch, "notes.txt")
+    assert batch.records == [] and batch.removed == []
+    tail._read_into(batch, SAMPLE_NAMES[0])
+    assert [r.task_id for r in batch.records] == [task_id(Path(SAMPLE_NAMES[0]))]
+
+
+# --- the directory itself (one stat a tick) --------------------------------------------------------
+
+
+def test_identity_of_a_directory_a_symlink_to_one_a_file_and_nothing(tmp_path):
+    directory = results_dir(tmp_path)
+    st = directory.stat()
+    assert tail_module._identity(str(directory)) == (st.st_dev, st.st_ino, str(directory))
+    (tmp_path / "link").symlink_to(directory)
+    assert tail_module._identity(str(tmp_path / "link")) == (st.st_dev, st.st_ino, str(directory))
+    assert tail_module._identity(str(directory / SAMPLE_NAMES[0])) == "no longer a directory"
+    assert tail_module._identity(str(tmp_path / "missing")) == "directory gone (deleted or renamed)"
+    assert tail_module._identity(str(directory / SAMPLE_NAMES[0] / "x")).startswith("directory unreadable: ")
+
+
+def test_a_directory_that_goes_and_comes_back_is_said_once_each_way_and_read_again(tmp_path):
+    directory, tail, batches = scanned_tail(tmp_path)
+    assert tail._directory_usable() is True and batches == []
+    away = tmp_path / "away"
+    directory.rename(away)
+    tail._events.put(str(directory / SAMPLE_NAMES[0]))  # an event of the directory that went
+    assert tail._directory_usable() is False
+    (gone,) = batches
+    assert tail.problem == "directory gone (deleted or renamed)"
+    assert (
+        gone.notice
+        == f"{directory}: directory gone (deleted or renamed); showing the rows last read, waiting for it to come back"
+    )
+    assert gone.records == [] and gone.removed == []
+    assert tail._drain_events() == set()
+    assert tail._directory_usable() is False and len(batches) == 1  # said once
+    directory.write_text("a file now")
+    assert tail._directory_usable() is False
+    assert (
+        batches[-1].notice
+        == f"{directory}: no longer a directory; showing the rows last read, waiting for it to come back"
+    )
+    directory.unlink()
+    away.rename(directory)  # the same directory back
+    batches.clear()
+    assert tail._directory_usable() is False  # this tick rescans instead
+    (back,) = batches
+    assert back.notice == f"{directory}: a directory is back at this path; rescanned"
+    assert ids(batches) == ALL_IDS  # every file read again: (mtime, size) say nothing across directories
+    assert tail.problem is None and tail._reread_all is False
+    assert tail._directory_usable() is True and len(batches) == 1
+
+
+def test_a_directory_replaced_within_one_tick_is_read_again(tmp_path):
+    directory, tail, batches = scanned_tail(tmp_path)
+    shutil.copytree(directory, tmp_path / "copy")
+    directory.rename(tmp_path / "old")
+    (tmp_path / "copy").rename(directory)
+    assert tail._directory_usable() is False
+    (batch,) = batches
+    assert batch.notice == f"{directory}: another directory now (replaced, or a symlink switched); rescanned"
+    assert ids(batches) == ALL_IDS
+    assert tail._identity == tail_module._identity(str(directory))
+    assert tail._directory_usable() is True
+
+
+def test_a_symlink_switched_to_another_directory_is_watched_at_its_new_target(tmp_path):
+    first = results_dir(tmp_path)
+    second = tmp_path / "second"
+    shutil.copytree(first, second)
+    link = tmp_path / "link"
+    link.symlink_to(first)
+    tail, batches = make_tail(link)
+    tail._scan(initial=True)
+    assert tail._watched == str(first)
+    batches.clear()
+    link.unlink()
+    link.symlink_to(second)
+    assert tail._directory_usable() is False
+    assert tail._watched == str(second)
+    assert batches[0].notice == f"{link}: another directory now (replaced, or a symlink switched); rescanned"
+
+
+def test_a_dead_watch_means_the_directory_was_recreated(tmp_path):
+    directory, tail, batches = scanned_tail(tmp_path)
+    tail._watch_lost.set()  # inotify saw the watched directory deleted (its inode may be reused)
+    assert tail._directory_usable() is False
+    assert batches[0].notice == f"{directory}: a directory is back at this path; rescanned"
+    assert not tail._watch_lost.is_set()
+    assert tail._directory_usable() is True
+
+
+def test_a_directory_readable_again_says_so(tmp_path):
+    directory, tail, batches = scanned_tail(tmp_path)
+    tail.problem = "directory unreadable: permission denied"  # as a tick saw it (root reads anything)
+    assert tail._directory_usable() is False
+    assert batches[0].notice == f"{directory}: directory readable again; rescanned"
+    assert tail.problem is None
+
+
+# --- how changes are noticed --------------------------------------------------------------------------
+
+
+def test_mode_says_how_changes_are_noticed(tmp_path):
+    directory = results_dir(tmp_path)
+    assert make_tail(directory, poll_interval=None)[0].mode == "inotify"
+    assert make_tail(directory, poll_interval=1.0)[0].mode == "polling 1s"
+    assert make_tail(directory, poll_interval=0.5)[0].mode == "polling 0.5s"
+    network, _ = make_tail(directory, poll_interval=2.0)
+    network.network, network.fs_type = True, "nfs4"
+    assert network.mode == "polling 2s (nfs4: network filesystem)"
+    network.fallback = "inotify unavailable: Too many open files"
+    assert network.mode == "polling 2s (inotify unavailable: Too many open files)"
+
+
+def test_without_inotify_the_tail_polls_and_says_why(tmp_path, monkeypatch):
+    tail, batches = make_tail(results_dir(tmp_path), poll_interval=None)
+
+    def no_inotify() -> None:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(tail, "_start_inotify", no_inotify)
+    tail._watch_or_poll()
+    assert tail.poll_interval == tail_module.NETWORK_POLL_INTERVAL
+    assert tail.fallback == "inotify unavailable: Too many open files"
+    assert [b.notice for b in batches] == ["inotify unavailable: Too many open files; polling every 2s"]
+    assert tail.mode == "polling 2s (inotify unavailable: Too many open files)"
+
+
+def test_an_inotify_overflow_log_line_raises_the_flag():
+    import logging
+    import threading
+
+    flag = threading.Event()
+    watch = tail_module._OverflowWatch(flag)
+    assert watch.level == logging.WARNING
+
+    def line(message: str) -> logging.LogRecord:
+        return logging.LogRecord("watchdog.observers.inotify_c", logging.WARNING, __file__, 1, message, (), None)
+
+    watch.emit(line("inotify event queue: something else"))
+    assert not flag.is_set()
+    watch.emit(line("inotify event queue overflowed"))
+    assert flag.is_set()
