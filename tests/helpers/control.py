@@ -31,7 +31,7 @@ def read_status(results: Path, task_id: str) -> tuple[str | None, dict | None]:
     return meta.get("status"), meta
 
 
-def wait_status(results: Path, task_id: str, status: str | set[str], timeout: float = 10.0) -> tuple[dict, float]:
+def wait_status(results: Path, task_id: str, status: str | set[str], timeout: float = 30.0) -> tuple[dict, float]:
     """Wait until the task's file says ``status``; returns (meta, seconds waited)."""
     wanted = {status} if isinstance(status, str) else set(status)
     start = time.monotonic()

@@ -13,7 +13,7 @@ from taskview.ui.widgets.summary_bar import SummaryBar
 from taskview.ui.widgets.task_table import TaskTable
 
 
-async def wait_until(pilot, condition, timeout: float = 10.0) -> float:
+async def wait_until(pilot, condition, timeout: float = 30.0) -> float:
     """Let the app run until ``condition()`` holds; returns when it did (time.monotonic)."""
     deadline = time.monotonic() + timeout
     while not condition():

@@ -10,7 +10,7 @@ from taskview.results.scan import ResultDirectory
 from taskview.sources.tail import DirectoryTail, TailBatch
 
 
-def collect(batches: queue.SimpleQueue, until, timeout: float = 10.0) -> list[TailBatch]:
+def collect(batches: queue.SimpleQueue, until, timeout: float = 30.0) -> list[TailBatch]:
     seen: list[TailBatch] = []
     deadline = time.monotonic() + timeout
     while not until(seen):

@@ -64,7 +64,8 @@ class Terminal:
                     return
                 self.output += chunk
 
-    def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Read until ``condition()`` holds; a loaded machine gets time, a fast one never waits for it."""
         deadline = time.monotonic() + timeout
         while not condition():
             assert time.monotonic() < deadline, f"timed out; screen text so far:\n{self.text()[-3000:]}"
