@@ -234,3 +234,35 @@ async def test_control_keys_without_a_broker_say_how_to_connect(app):
             assert app.inspector.notice is not None and "not connected to a broker" in app.inspector.notice
             assert "--demo" in app.inspector.notice
         assert app.screen is app.screen_stack[0]  # no dialog opened
+
+
+async def test_keys_typed_in_one_burst_land_in_what_the_first_one_opened(samples: Path):
+    """Over SSH keys arrive in bursts: "/fail", "na", "xr" read at once must act as if typed slowly."""
+    from textual import events
+
+    from taskview.control.app_loading import load_app
+    from taskview.control.controller import Controller
+
+    down = Controller(load_app(None, "redis://127.0.0.1:1/0"), connect_timeout=1.0)
+    app = TaskviewApp(ResultDirectory(str(samples)), controller=down)
+
+    def burst(*keys: str) -> None:  # queued together, before the app handles the first
+        for key in keys:
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = await loaded(pilot, app)
+        burst("slash", *"status:FAILURE")
+        await wait_until(pilot, lambda: app.inspector.filter_box.value == "status:FAILURE" and len(table.task_ids) == 2)
+        burst("escape")
+        await wait_until(pilot, lambda: len(table.task_ids) == SAMPLE_COUNT)
+        burst("n", "a")  # the demo menu, then its "add"
+        await wait_until(pilot, lambda: "unreachable" in (app.inspector.notice or ""))
+        assert app.screen is app.inspector
+        app.inspector.notice = None
+        burst("x", "r")  # the confirmation, then "revoke"
+        await wait_until(pilot, lambda: "unreachable" in (app.inspector.notice or ""))
+        assert app.screen is app.inspector
+        burst("question_mark", "escape")  # help, closed again
+        await pilot.pause()
+        assert app.screen is app.inspector and app.is_running

@@ -45,10 +45,14 @@ class InspectorScreen(Screen[None]):
 
     # q and ? lead the footer (the app binds them too, for every other screen):
     # at 80 columns the footer's end is cut off, and how to quit must stay in sight.
+    # Keys that open something are priority bindings: run as the key is read, so the
+    # keys typed right after them (a burst over SSH, a fast typist) land in what they
+    # opened. While the filter box has focus, printable keys are its text (Textual
+    # leaves out the bindings of keys an Input consumes).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "app.quit", "Quit", id="inspector.quit"),
-        Binding("question_mark", "app.help", "Help", key_display="?", id="inspector.help"),
-        Binding("slash", "filter", "Filter", key_display="/", id="inspector.filter"),
+        Binding("question_mark", "app.help", "Help", key_display="?", priority=True, id="inspector.help"),
+        Binding("slash", "filter", "Filter", key_display="/", priority=True, id="inspector.filter"),
         Binding("enter", "detail", "Detail", id="inspector.detail"),
         Binding("escape", "back", "Back", show=False, id="inspector.back"),
         Binding("s", "next_sort", "Sort", id="inspector.sort"),
@@ -277,7 +281,9 @@ class InspectorScreen(Screen[None]):
 
     def action_filter(self) -> None:
         self.filter_box.display = True
-        self.filter_box.focus()
+        # At once, not at the next idle as Widget.focus does: the keys queued behind
+        # this one are the filter's text.
+        self.set_focus(self.filter_box)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:

@@ -53,8 +53,9 @@ class LiveScreen(InspectorScreen):
     """A directory tail feeding the store; enqueue, revoke and re-enqueue through a broker."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "enqueue", "New task", id="live.enqueue"),
-        Binding("x", "revoke", "Revoke", id="live.revoke"),
+        # Priority, as the inspector's keys that open something (its BINDINGS say why).
+        Binding("n", "enqueue", "New task", priority=True, id="live.enqueue"),
+        Binding("x", "revoke", "Revoke", priority=True, id="live.revoke"),
         Binding("R", "reenqueue", "Re-enqueue", show=False, id="live.reenqueue"),
     ]
 
