@@ -266,3 +266,35 @@ async def test_keys_typed_in_one_burst_land_in_what_the_first_one_opened(samples
         burst("question_mark", "escape")  # help, closed again
         await pilot.pause()
         assert app.screen is app.inspector and app.is_running
+
+
+async def test_new_rows_push_in_at_the_top_until_the_user_moves_then_a_marker_counts_them(app, samples: Path):
+    """Like top: with the cursor on the top row new tasks come into view there; once the user
+    moved, the selection stays on its task and the header says how many arrived above."""
+    new_file = by_name(SAMPLE_RESULTS, "sampletasks.unicode_result")
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = await loaded(pilot, app)
+        assert table.cursor == 0 and table.scroll_y == 0
+        shutil.copy(new_file, samples / "celery-task-meta-newest-1")
+        await wait_until(pilot, lambda: table.task_ids[:1] == ["newest-1"])
+        assert table.selected_id == "newest-1" and table.scroll_y == 0 and table.new_above == 0
+        await pilot.press("j", "j")
+        chosen = table.selected_id
+        for n in (2, 3, 4):
+            shutil.copy(new_file, samples / f"celery-task-meta-newest-{n}")
+        await wait_until(pilot, lambda: len(table.task_ids) == SAMPLE_COUNT + 4)
+        assert table.selected_id == chosen and table.cursor == 5
+        assert table.new_above == 3 and "↑ 3 new" in table.render_line(0).text
+        await pilot.press("g")  # the top is in view again: nothing unseen
+        assert table.new_above == 0 and "new" not in table.render_line(0).text
+        assert table.selected_id == "newest-4"
+
+
+async def test_an_open_detail_pane_keeps_its_task_when_new_rows_arrive(app, samples: Path):
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = await loaded(pilot, app)
+        first = table.selected_id
+        await pilot.press("enter")
+        shutil.copy(by_name(SAMPLE_RESULTS, "sampletasks.unicode_result"), samples / "celery-task-meta-newest")
+        await wait_until(pilot, lambda: "newest" in table.task_ids)
+        assert table.selected_id == first and table.new_above == 1

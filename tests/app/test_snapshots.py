@@ -99,6 +99,18 @@ def test_sample_results_80x24(snap_compare, home):
     assert snap_compare(app, terminal_size=(80, 24), run_before=until_loaded)
 
 
+def test_sample_results_80x24_no_color(snap_compare, home, monkeypatch):
+    """NO_COLOR (a monochrome terminal): every state reads apart by bold, reverse, underline, italic."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(fixed_directory(home, "sample_results"))
+
+    async def run_before(pilot):
+        await until_loaded(pilot)
+        await pilot.press("j", "j")  # the cursor on a row of its own
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
 def test_detail_of_a_failure(snap_compare, home):
     directory = fixed_directory(home, "sample_results")
     failure = task_named(directory, "sampletasks.fail_custom")

@@ -1,4 +1,9 @@
-"""Status colours, as `celery events` draws them; custom states get a stable colour of their own."""
+"""Status colours, as `celery events` draws them; custom states get a stable colour of their own.
+
+Without colour (NO_COLOR, a monochrome terminal) Textual turns colours into greys
+by their lightness, and a red FAILURE becomes dark grey on black: there every
+state is told apart by bold, reverse, underline and italic alone (``monochrome``).
+"""
 
 from __future__ import annotations
 
@@ -34,9 +39,33 @@ _CUSTOM_PALETTE = (
 )
 
 
-@lru_cache(maxsize=256)
-def status_style(status: str) -> Style:
-    """The same state always gets the same colour, across runs and machines."""
+#: The attributes each state has without colour; custom states (PROGRESS, ...) are running: bold.
+MONOCHROME = {
+    "SUCCESS": "none",
+    "FAILURE": "bold reverse",
+    "REVOKED": "underline",
+    "STARTED": "bold",
+    "RETRY": "bold italic",
+    "PENDING": "italic",
+    "RECEIVED": "italic",
+    "GROUP": "none",
+    "unreadable": "reverse",
+}
+#: A task whose worker is gone: in colour, yellow italic; without, italic underline (never dim).
+STALE = Style(color="yellow", italic=True)
+STALE_MONOCHROME = Style(italic=True, underline=True)
+
+
+def stale_style(monochrome: bool = False) -> Style:
+    return STALE_MONOCHROME if monochrome else STALE
+
+
+@lru_cache(maxsize=512)
+def status_style(status: str, monochrome: bool = False) -> Style:
+    """The same state always gets the same colour, across runs and machines; or, ``monochrome``,
+    the same attributes."""
+    if monochrome:
+        return Style.parse(MONOCHROME.get(status, "bold"))
     known = KNOWN.get(status)
     if known is not None:
         return Style.parse(known)

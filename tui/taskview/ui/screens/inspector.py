@@ -56,9 +56,10 @@ class InspectorScreen(Screen[None]):
         Binding("enter", "detail", "Detail", id="inspector.detail"),
         Binding("escape", "back", "Back", show=False, id="inspector.back"),
         Binding("s", "next_sort", "Sort", id="inspector.sort"),
-        Binding("S", "reverse_sort", "Reverse", id="inspector.reverse"),
-        Binding("f", "follow", "Follow", id="inspector.follow"),
-        Binding("c", "copy_id", "Copy id", id="inspector.copy"),
+        # Out of the footer (in ? and the command palette): at 80 columns it must show n and x.
+        Binding("S", "reverse_sort", "Reverse", show=False, id="inspector.reverse"),
+        Binding("f", "follow", "Follow", show=False, id="inspector.follow"),
+        Binding("c", "copy_id", "Copy id", show=False, id="inspector.copy"),
     ]
     # The detail pane beside the table when there is room for both.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
@@ -148,7 +149,7 @@ class InspectorScreen(Screen[None]):
 
     def refresh_rows(self) -> None:
         """At most 10 times a second: changed rows in place, counts redrawn; idle when nothing came."""
-        self._show(self.model.refresh())
+        self._show(self.model.refresh(), arrived=True)
         if self._counts_stale:
             self.update_summary()
 
@@ -158,16 +159,17 @@ class InspectorScreen(Screen[None]):
         self._counts_stale = True
         self._show(True)
 
-    def _show(self, changed: bool) -> None:
-        """Draw the model's rows when they changed; run a filter the change started."""
+    def _show(self, changed: bool, *, arrived: bool = False) -> None:
+        """Draw the model's rows when they changed; run a filter the change started.
+        ``arrived``: tasks came or changed in the same view (not a new sort or filter)."""
         if self.model.filtering:
             self._filter_step(first=True)
         elif changed:
-            self._show_rows()
+            self._show_rows(arrived=arrived)
 
-    def _show_rows(self) -> None:
+    def _show_rows(self, *, arrived: bool = False) -> None:
         model, table = self.model, self.table
-        table.set_rows(model.rows, model.sort_key, model.reverse)
+        table.set_rows(model.rows, model.sort_key, model.reverse, arrived=arrived)
         if self.follow and model.rows:
             table.action_top()
         self._counts_stale = True
@@ -228,8 +230,13 @@ class InspectorScreen(Screen[None]):
 
     @on(TaskTable.Selected)
     def _selected(self, event: TaskTable.Selected) -> None:
-        self.detail.display = True
+        self.show_detail_pane(True)
         self.load_detail()
+
+    def show_detail_pane(self, shown: bool) -> None:
+        """Open or close the detail pane; while it is open, the selection stays on its task."""
+        self.detail.display = shown
+        self.table.pinned = shown
 
     @on(TaskTable.HeaderClicked)
     def _header_clicked(self, event: TaskTable.HeaderClicked) -> None:
@@ -306,14 +313,14 @@ class InspectorScreen(Screen[None]):
             self._show(True)
             self.table.focus()
         elif pane.display:
-            pane.display = False
+            self.show_detail_pane(False)
             self.table.focus()
 
     def action_detail(self) -> None:
         if self.detail.display and not self.table.has_focus:
             self.table.focus()
             return
-        self.detail.display = True
+        self.show_detail_pane(True)
         self.load_detail()
 
     def _sort_by(self, key: str, *, toggle: bool = False) -> None:

@@ -153,7 +153,7 @@ class DetailPane(Vertical):
             Text.assemble(
                 (one_line(record.task_id), "bold"),
                 "  ",
-                (one_line(status), status_style(status)),
+                (one_line(status), status_style(status, self.app.no_color)),
                 "  ",
                 (record.kind, "dim"),
             )
@@ -188,7 +188,7 @@ class DetailPane(Vertical):
             for i, (when_seen, state) in enumerate(content.history):
                 if i:
                     seen.append(" → ", style="dim")
-                seen.append(one_line(state), style=status_style(state))
+                seen.append(one_line(state), style=status_style(state, self.app.no_color))
                 seen.append(" " + time.strftime("%H:%M:%S", time.localtime(when_seen)), style="dim")
             lines.append(seen)
         error = content.full.error if content.full is not None else record.error

@@ -59,7 +59,8 @@ class SummaryBar(Widget):
         if notice and not (problem and problem in notice):  # the notice that told of it says no more
             chunks.append(Text(one_line(notice), style="bold yellow"))
         for status in sorted(counts, key=_status_order):
-            chunks.append(Text.assemble((one_line(status), status_style(status)), f" {counts[status]:,}"))
+            style = status_style(status, self.app.no_color)
+            chunks.append(Text.assemble((one_line(status), style), f" {counts[status]:,}"))
         # Where and how, always visible: on the right when everything fits on
         # one line, else on a line of its own under the counts.
         width = max(20, self.size.width - 2)

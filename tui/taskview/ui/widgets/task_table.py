@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -27,30 +27,18 @@ from ...results.record import TaskRecord, display_status
 from ...store import Store
 from ...text import one_line
 from ...view.sorting import position
-from ..colors import status_style
+from ..colors import stale_style, status_style
 from ..formatting import age, clock, duration, progress_bar
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str  # a sort key of the store
-    label: str
-    width: int  # 0: shares the space left
-    min_width: int = 0
-    drop: int = 0  # when space is short, the highest goes first
-
-
-COLUMNS = (
-    Column("id", "ID", 8),
-    Column("status", "STATUS", 14),
-    Column("name", "NAME", 0, 9),
-    Column("worker", "WORKER", 0, 8, drop=1),
-    Column("progress", "PROGRESS", 9, drop=2),
-    Column("time", "TIME", 8),
-    Column("runtime", "RUNTIME", 7, drop=3),
-    Column("last_change", "CHANGED", 7),
+from ..table_columns import (
+    COLUMNS,
+    NAME_COLUMN,
+    SORTABLE,
+    STATUS_COLUMN,
+    header_label,
+    layout,
+    short_name,
+    status_cell,
 )
-SORTABLE = tuple(c.key for c in COLUMNS)
 
 
 class TaskTable(ScrollView, can_focus=True):
@@ -110,24 +98,42 @@ class TaskTable(ScrollView, can_focus=True):
         # How ``order`` is sorted: the header's arrow, and finding a task in it.
         self.sort_key = "last_change"
         self.sort_reverse = True
+        #: Rows that arrived above the selection since the user last saw the top.
+        self.new_above = 0
+        #: Keep the selection on its task even at the top (the detail pane shows it).
+        self.pinned = False
         self._layout: list[tuple[int, int]] = []  # (column index, width) of shown columns
         self._layout_for = -1
 
     # --- content -------------------------------------------------------------
 
-    def set_rows(self, order: list[TaskRecord], sort_key: str, reverse: bool) -> None:
-        """New rows in display order, sorted by ``sort_key``; the selected task keeps
-        the cursor and its place on screen."""
-        screen_row = self.cursor - int(self.scroll_y)
+    def set_rows(self, order: list[TaskRecord], sort_key: str, reverse: bool, *, arrived: bool = False) -> None:
+        """New rows in display order, sorted by ``sort_key``.
+
+        ``arrived``: the same view, with tasks that came or changed (not a new sort or
+        filter). Then, as in ``top``, a cursor on the top row stays there and new rows
+        push in under it, in view; a cursor the user moved keeps its task and its place
+        on screen, and ``new_above`` counts the rows that arrived above it. Otherwise
+        the selected task keeps the cursor and its place on screen.
+        """
+        old_cursor, screen_row = self.cursor, self.cursor - int(self.scroll_y)
+        at_top = old_cursor == 0 and screen_row == 0 and not self.pinned
         self.order = order
         self.sort_key, self.sort_reverse = sort_key, reverse
         self.virtual_size = Size(self.size.width, len(order) + 1)
+        if arrived and at_top:
+            self._select(0)
+            return
         index = self._index_of(self.selected_id)
         if index is None:
             self.cursor = min(self.cursor, max(0, len(order) - 1))
         else:
             self.cursor = index
             self.scroll_to(y=max(0, self.cursor - screen_row), animate=False, immediate=True)
+        if not arrived:
+            self.new_above = 0
+        elif index is not None:
+            self.new_above = max(0, self.new_above + index - old_cursor)
         self._select(self.cursor, keep_visible=index is None)
         self.refresh()
 
@@ -169,6 +175,8 @@ class TaskTable(ScrollView, can_focus=True):
             self.selected_id = self.order[self.cursor].task_id
         if keep_visible:
             self._scroll_to_cursor()
+        if self.cursor == 0:
+            self.new_above = 0  # the top is in view: nothing arrived unseen
         self.refresh()
         if self.selected_id != old:
             self.post_message(self.Highlighted(self.selected_id))
@@ -228,24 +236,7 @@ class TaskTable(ScrollView, can_focus=True):
         """The columns that fit this width, with their widths: low-priority ones drop out first."""
         width = self.scrollable_content_region.width  # without the scrollbar
         if width != self._layout_for:
-            shown = list(range(len(COLUMNS)))
-            while True:
-                fixed = sum(COLUMNS[i].width or COLUMNS[i].min_width for i in shown) + len(shown) - 1
-                droppable = [i for i in shown if COLUMNS[i].drop]
-                if fixed <= width or not droppable:
-                    break
-                shown.remove(max(droppable, key=lambda i: COLUMNS[i].drop))
-            flex = [i for i in shown if COLUMNS[i].width == 0]
-            spare = max(0, width - sum(COLUMNS[i].width for i in shown) - len(shown) + 1)
-            share, extra = divmod(spare, max(1, len(flex)))
-            layout = []
-            for i in shown:
-                w = COLUMNS[i].width
-                if not w:
-                    w = max(COLUMNS[i].min_width, share + (1 if extra > 0 else 0))
-                    extra -= 1
-                layout.append((i, w))
-            self._layout, self._layout_for = layout, width
+            self._layout, self._layout_for = layout(width), width
         return self._layout
 
     def render_line(self, y: int) -> Strip:
@@ -261,29 +252,35 @@ class TaskTable(ScrollView, can_focus=True):
 
     def _header(self, width: int) -> Strip:
         base = self.get_component_rich_style("task-table--header")
+        arrow = "▼" if self.sort_reverse else "▲"
         segments = []
         for index, w in self._columns():
             column = COLUMNS[index]
-            label = column.label
-            if column.key == self.sort_key:
-                label += " ▼" if self.sort_reverse else " ▲"
+            label = header_label(column, w, arrow if column.key == self.sort_key else None)
             segments.append(Segment(set_cell_size(label, w) + " ", base))
-        return Strip(segments).crop_extend(0, width, base)
+        strip = Strip(segments).crop_extend(0, width, base)
+        if self.new_above:
+            # Over the header's end: rows came in above what is in view.
+            marker = f" ↑ {self.new_above:,} new "
+            mark = Strip([Segment(marker, base + self.get_component_rich_style("task-table--new"))])
+            strip = Strip.join([strip.crop(0, max(0, width - mark.cell_length)), mark]).crop_extend(0, width, base)
+        return strip
 
     def _row(self, record: TaskRecord, is_cursor: bool, width: int) -> Strip:
         base = self.rich_style
         if is_cursor:
             base = base + self.get_component_rich_style("task-table--cursor")
         status = display_status(record)
+        mono = self.app.no_color
         now = self.clock()
         # Checked every few seconds; a task that has moved on since is not stale.
         is_stale = record.status == "STARTED" and record.task_id in self.stale
         cells: list[tuple[str, Style | None]] = [
             (one_line(record.task_id[:8]), None),
-            (one_line(status) + (" stale" if is_stale else ""), _STALE if is_stale else status_style(status)),
+            (one_line(status), stale_style(mono) if is_stale else status_style(status, mono)),
             (one_line(record.name or ""), None),
             (one_line(record.worker or ""), None),
-            (progress_bar(record.progress, 9), status_style(status) if record.progress else None),
+            (progress_bar(record.progress, 9), status_style(status, mono) if record.progress else None),
             (clock(record.date_done if record.date_done is not None else record.first_seen, now), None),
             (duration(_running_time(record, now)), None),
             (age(record.last_change, now), None),
@@ -292,25 +289,17 @@ class TaskTable(ScrollView, can_focus=True):
         for index, w in self._columns():
             text, style = cells[index]
             cell_style = base + style if style is not None else base
-            if index == _NAME_COLUMN and cell_len(text) > w > 1:
-                text = "…" + _tail(text, w - 1)  # dotted task names differ at the end
+            if index == NAME_COLUMN:
+                text = short_name(text, w)
+            elif index == STATUS_COLUMN:
+                text = status_cell(text, is_stale, w)
             segments.append(Segment(set_cell_size(text, w), cell_style))
             segments.append(Segment(" ", base))
         return Strip(segments).crop_extend(0, width, base)
 
-    COMPONENT_CLASSES = {"task-table--header", "task-table--cursor"}
+    COMPONENT_CLASSES = {"task-table--header", "task-table--cursor", "task-table--new"}
 
 
-_STALE = Style(color="yellow", dim=True, italic=True)
-_NAME_COLUMN = next(i for i, c in enumerate(COLUMNS) if c.key == "name")
-
-
-def _tail(text: str, width: int) -> str:
-    """The last ``width`` cells of ``text``."""
-    text = text[-width:]  # never more characters than cells; wide ones trimmed below
-    while cell_len(text) > width:
-        text = text[1:]
-    return text
 
 
 def _running_time(record: TaskRecord, now: float) -> float | None:
@@ -320,4 +309,4 @@ def _running_time(record: TaskRecord, now: float) -> float | None:
     return runtime
 
 
-__all__ = ["COLUMNS", "SORTABLE", "TaskTable", "cell_len"]
+__all__ = ["COLUMNS", "SORTABLE", "TaskTable"]
