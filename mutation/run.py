@@ -9,11 +9,13 @@ test is ever linked to a mutant (it stops with "tests recorded trampoline hits
 but none match any mutant key"), and the editable install would import the
 original tui/ instead of mutants/tui/.
 
-This script runs mutmut's own command line with two of its functions replaced,
+This script runs mutmut's own command line with some of its functions replaced,
 the rest of the configuration being [tool.mutmut] in pyproject.toml:
 
 - a mutant's module name drops the leading ``tui.``, as mutmut drops ``src.``;
-- mutants/tui goes first on sys.path and tui/ (the editable install) comes off it.
+- mutants/tui goes first on sys.path and tui/ (the editable install) comes off it;
+- the functions that run only in forked children get their parent's tests
+  (``RUN_IN_FORKED_CHILDREN``: mutmut cannot see a test reach them).
 
 Every mutmut subcommand goes through it (``run``, ``results``, ``show NAME``,
 ``browse``), so they all name mutants alike. ``report`` prints the score per area.
@@ -68,6 +70,24 @@ AREAS: list[tuple[str, str, tuple[str, ...] | None]] = [
 ]
 
 
+#: Functions that run only in processes the tests fork (results/parallel.py's children).
+#: mutmut links a test to the functions it reaches in its own process only, so these
+#: would have "no tests": they get the tests of the function that forks them.
+RUN_IN_FORKED_CHILDREN = {"taskview.results.parallel.x__child_main": "taskview.results.parallel.x_run_forked"}
+
+
+def _with_forked_children(original: Callable[..., None]) -> Callable[..., None]:
+    def collect_or_load_stats(*args: object, **kwargs: object) -> None:
+        original(*args, **kwargs)
+        from mutmut.state import state
+
+        tests = state().tests_by_mangled_function_name
+        for child, parent in RUN_IN_FORKED_CHILDREN.items():
+            tests[child] = set(tests.get(child, ())) | set(tests.get(parent, ()))
+
+    return collect_or_load_stats
+
+
 def _module_name_without_package_parent(original: Callable[[Path, str], str]) -> Callable[[Path, str], str]:
     def get_mutant_name(relative_source_path: Path, mutant_method_name: str) -> str:
         path = Path(relative_source_path)
@@ -89,8 +109,8 @@ def _sys_path_on_the_mutants(original: Callable[[], None]) -> Callable[[], None]
 
 
 def patch_mutmut() -> None:
-    """Replace the two functions wherever mutmut imported them by name."""
-    import mutmut.__main__  # noqa: F401  (imports every module below)
+    """Replace these functions wherever mutmut imported them by name."""
+    import mutmut.__main__ as main_module  # imports every module below
     from mutmut.utils import file_utils, format_utils
 
     if "taskview" in sys.modules:
@@ -98,6 +118,7 @@ def patch_mutmut() -> None:
     replacements = {
         "get_mutant_name": (format_utils.get_mutant_name, _module_name_without_package_parent),
         "setup_source_paths": (file_utils.setup_source_paths, _sys_path_on_the_mutants),
+        "collect_or_load_stats": (main_module.collect_or_load_stats, _with_forked_children),
     }
     for attribute, (original, wrap) in replacements.items():
         replacement = wrap(original)  # type: ignore[operator]

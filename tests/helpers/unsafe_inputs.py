@@ -299,3 +299,18 @@ def duplicate_archive(kind: str, where: Path, secret: Path) -> Path:
         info.type, info.linkname, info.mtime = tarfile.SYMTYPE, str(secret), 1_700_000_000
         archive.addfile(info)
     return target
+
+
+class FloatThatWillNotConvert(float):
+    """A number (a float subclass, as a user's own type may be) whose conversion to float
+    raises: a pickled result holding one breaks any summary that trusts numbers."""
+
+    def __float__(self) -> float:
+        raise ArithmeticError("this number will not be a float")
+
+
+def progress_that_breaks_summaries(task_id: str) -> bytes:
+    """A PROGRESS result, pickled as a worker with the pickle serializer writes it, whose
+    ``current`` is a ``FloatThatWillNotConvert``."""
+    result = {"current": FloatThatWillNotConvert(3.0), "total": 6}
+    return pickle.dumps({**meta(task_id, status="PROGRESS", result=result), "date_done": None}, protocol=4)

@@ -307,3 +307,34 @@ def test_long_numbers_in_text_are_not_numbers():
     assert not _has_long_number(b'{"ids": [' + ids + b"]}")
     assert _has_long_number(b'{"ids": [' + ids + b", 12345678901234567890]}")
     assert _has_long_number(b'{"ids": [' + ids + b", -12345678901234567890]}")
+
+
+def test_every_kombu_type_tag_is_restored_as_kombu_restores_it():
+    """kombu's own encoder writes each tag; the decoders are built here, in the test (the
+    module builds its table once, at import)."""
+    import datetime
+    import decimal
+    import uuid
+
+    import orjson
+    from kombu.utils.json import dumps as kombu_dumps
+    from kombu.utils.json import loads as kombu_loads
+
+    from taskview.results.codec import _tag_decoders, restore_type_tags
+
+    values = {
+        "datetime": datetime.datetime(2026, 12, 1, 10, 0, 0, tzinfo=datetime.timezone.utc),
+        "date": datetime.date(2026, 12, 1),
+        "time": datetime.time(10, 1, 2),
+        "decimal": decimal.Decimal("1.10"),
+        "uuid": uuid.UUID(int=12345),
+        "bytes": b"abc",  # valid UTF-8: tagged "bytes"
+        "base64": b"abc\xff",  # not: tagged "base64"
+    }
+    data = kombu_dumps(values).encode()
+    for tag in values:
+        assert f'"__type__": "{tag}"'.encode() in data
+    restored = restore_type_tags(orjson.loads(data), _tag_decoders())
+    assert restored == kombu_loads(data) == values
+    assert all(type(restored[k]) is type(v) for k, v in values.items())
+    assert decode(data).meta == values

@@ -61,3 +61,65 @@ def test_passwords_with_unencoded_question_marks_and_semicolons_are_masked():
     ]:
         assert mask_url(url) == shown
         assert mask_text(f"cannot connect to {url}", [url]) == f"cannot connect to {shown}"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        # Only the first "://" starts the netloc: a URL in the query is the query's.
+        ("redis://:pw@h/0?next=http://x", "redis://:****@h/0?next=http://x"),
+        # Without a scheme the whole text is the netloc, from its first character.
+        ("u:pw12@host", "u:****@host"),
+        (":pw@h", ":****@h"),
+        ("u:p/w@h", "u:****@h"),
+        ("://u:pw@h", "://u:****@h"),
+        # An '@' in the path is not the end of the password; two in the netloc, the last is.
+        ("amqp://u:pw@h/x@y", "amqp://u:****@h/x@y"),
+        ("amqp://X:pw@h/x@y", "amqp://X:****@h/x@y"),
+        ("amqp://u:pw@h/a@b/c", "amqp://u:****@h/a@b/c"),
+        ("amqp://u:p@ss@h//", "amqp://u:****@h//"),
+        # A colon in the password: the user name ends at the first one.
+        ("amqp://u:p:w@h//", "amqp://u:****@h//"),
+        ("amqp://u:p:a/ss@h", "amqp://u:****@h"),
+        # A user without a password, and a port: nothing to mask.
+        ("amqp://guest@localhost:5672//", "amqp://guest@localhost:5672//"),
+        # Unencoded '/', '?' in the password: masked up to the last '@'.
+        ("redis://:pa?s@s@host/0", "redis://:****@host/0"),
+        ("amqp://X:p/w@h", "amqp://X:****@h"),
+        ("amqp://u:/@h", "amqp://u:****@h"),
+        ("a@b://u:p/ss@h", "a@b://u:****@h"),
+        # An '@' after a path and a query is no user info at all.
+        ("amqp://host/path?next=u:v@w", "amqp://host/path?next=u:v@w"),
+    ],
+)
+def test_mask_url_finds_the_password_in_odd_urls(url: str, shown: str):
+    assert mask_url(url) == shown
+
+
+def test_mask_text_masks_a_password_given_as_a_query_parameter():
+    url = "redis://h:6379/0?password=topsecret&db=1"
+    assert mask_text("auth failed for topsecret", [url]) == "auth failed for ****"
+    assert mask_text("GET redis://h/0?password=hunter2&db=1", []) == "GET redis://h/0?password=****&db=1"
+
+
+def test_mask_text_masks_a_password_with_a_slash_in_its_encoded_form():
+    assert mask_text("retry with p%2Fwd1 failed", ["sqs://AK:p/wd1@"]) == "retry with **** failed"
+
+
+def test_mask_text_keeps_each_of_several_urls_readable_on_its_own():
+    urls = ["amqp://guest:guest@h1//;amqp://guest:guest@h2//"]
+    assert mask_text("cannot reach amqp://guest:guest@h2//", urls) == "cannot reach amqp://guest:****@h2//"
+
+
+def test_mask_text_masks_the_longest_password_first():
+    urls = ["redis://:secret@h1/0", "redis://:asecret@h2/0"]
+    assert mask_text("tried asecret and secret", urls) == "tried **** and ****"
+
+
+def test_mask_text_goes_on_past_a_password_that_looks_like_the_mask():
+    assert mask_text("pw ab", ["redis://:****@h/0", "redis://:ab@h2/0"]) == "pw ****"
+
+
+def test_mask_text_masks_four_characters_even_inside_a_word():
+    assert mask_text("xpassx", ["redis://:pass@h/0"]) == "x****x"
+    assert mask_text("xpasx", ["redis://:pas@h/0"]) == "xpasx"  # three: only as a word

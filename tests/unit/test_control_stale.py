@@ -7,8 +7,9 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from taskview.control.stale import StaleWatch, is_stale, pid_alive
+from taskview.control.stale import StaleWatch, is_local, is_stale, pid_alive
 
 
 def dead_pid() -> int:
@@ -78,3 +79,54 @@ def test_a_dead_pool_process_is_stale_at_once_whatever_the_ping_says():
     started = [("t1", here, dead_pid()), ("t2", here, os.getpid())]
     assert watch.check(started, {here: {}}) == {"t1"}
     assert watch.check(started, None) == {"t1"}
+
+
+def test_a_process_of_another_user_is_alive():
+    if os.geteuid() != 0:
+        assert pid_alive(1)  # init: another user's (or ours), alive either way
+        return
+    parent = os.getpid()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through its exit code
+        try:
+            os.setuid(65534)  # nobody: os.kill(parent, 0) is refused, the parent is alive
+            os._exit(0 if pid_alive(parent) else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_pid_no_process_can_have_is_not_alive():
+    assert not pid_alive(2**40)
+
+
+def test_a_process_whose_name_holds_a_parenthesis_is_read_from_the_last_one(tmp_path):
+    # /proc/PID/stat is "PID (comm) STATE ...": a command named "a) Z b" must not read as a zombie.
+    import shutil
+
+    odd = tmp_path / "a) Z b"
+    odd.symlink_to(shutil.which("sleep"))
+    proc = subprocess.Popen([str(odd), "60"])
+    try:
+        assert b") Z " in Path(f"/proc/{proc.pid}/stat").read_bytes()
+        assert pid_alive(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_without_proc_a_process_os_kill_finds_is_alive(monkeypatch):
+    import taskview.control.stale as stale
+
+    def no_proc(*args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(stale, "open", no_proc, raising=False)  # not Linux: no /proc
+    assert pid_alive(os.getpid())
+
+
+def test_the_host_of_a_node_name_is_after_its_last_at():
+    host = socket.gethostname()
+    assert is_local(f"celery@{host}") and is_local(f"w@x@{host}")
+    assert not is_local(f"celery@{host}.invalid") and not is_local(None) and not is_local(host + "@x")

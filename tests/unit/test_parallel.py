@@ -117,3 +117,19 @@ def test_a_child_that_dies_has_its_share_redone():
     shares = [[1, 2], [10, 11], [20]]
     assert map_forked(square_all, shares) == [[1, 4], [100, 121], [400]]
     assert sorted(run_forked(square_all, shares, 3)) == [(0, [1, 4]), (1, [100, 121]), (2, [400])]
+
+
+def test_default_jobs_is_one_per_usable_cpu_up_to_four(monkeypatch):
+    from taskview.results import parallel
+
+    cpus = len(os.sched_getaffinity(0))
+    assert parallel.default_jobs() == max(1, min(cpus, parallel.MAX_JOBS))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
+    assert parallel.default_jobs() == 4
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert parallel.default_jobs() == 1
+    monkeypatch.delattr(os, "sched_getaffinity")  # not Linux: every CPU counts
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert parallel.default_jobs() == 3
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # unknown
+    assert parallel.default_jobs() == 1

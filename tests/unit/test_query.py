@@ -145,3 +145,41 @@ def test_filters_over_the_real_sample_files():
     still_going = ["85b97412", "a7a30b8b", "de6fc830", "de710576"]
     assert ids("-status:SUCCESS -kind:group -status:FAILURE,REVOKED") == still_going
     assert ids("name:sampletasks.add -status:success") == []
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # args: contains, whatever the case; rows without args never match (and their negation does).
+        ("args:acct", "3f2a9c"),
+        ("args:bob@EXAMPLE", "a3f2bb"),
+        ('args:"send email"', "b0b0b0"),
+        ("-args:acct", "a3f2bb c0ffee d00d01 9e9e9e b0b0b0 eeee01 F00BA4"),
+        # kind: exact, not contains.
+        ("kind:grou", ""),
+        ("kind:TASK", "3f2a9c a3f2bb c0ffee d00d01 b0b0b0 eeee01 F00BA4"),
+        # A '-' alone is free text, not a negation of nothing; a '-' and one letter negate it.
+        ("-", "3f2a9c b0b0b0"),
+        ("-w", "d00d01 9e9e9e"),
+        # An unclosed single quote while typing: the words so far.
+        ("name:'billing", "3f2a9c c0ffee"),
+    ],
+)
+def test_more_filter_matches_stated_by_hand(text: str, expected: str):
+    assert matches(text) == expected
+
+
+def test_a_term_is_a_field_up_to_its_first_colon_and_only_for_known_fields():
+    records = [
+        TaskRecord("x1", TASK, status="SUCCESS", name="proj:tasks.add"),
+        TaskRecord("x2", TASK, status="SUCCESS", name="tasks.mul", args="'foo:bar'"),
+    ]
+
+    def kept(text: str) -> list[str]:
+        predicate = compile_query(text)
+        assert predicate is not None
+        return [r.task_id for r in records if predicate(r)]
+
+    assert kept("name:proj:tasks") == ["x1"]  # the value holds a colon
+    assert kept("foo:bar") == ["x2"]  # not a field: free text
+    assert kept("-foo:bar") == ["x1"]

@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS, sample_store
 from taskview.query import compile_query
+from taskview.results.codec import decode
+from taskview.results.record import summarize
 from taskview.results.scan import ResultDirectory
 from taskview.store import Store
 from taskview.view import table_model
@@ -197,3 +199,82 @@ def test_stepping_a_finished_filter_does_nothing(query):
     run_filter(model, query)
     rows = model.rows
     assert not model.step_filter(1.0) and model.rows is rows
+
+
+def test_a_filter_with_time_to_spare_ends_in_one_step():
+    store = sample_store()
+    model = TableModel(store, filter_slice=2, first_slice=2)
+    model.sort("id", False)
+    model.set_filter(compile_query("-status:SUCCESS"))
+    assert model.step_filter(60.0) and not model.filtering
+    assert model.rows == ordered(store, "id", False, compile_query("-status:SUCCESS"))
+
+
+def test_a_filter_out_of_time_reads_one_slice_a_step_and_ends_the_step_after_the_last():
+    store = sample_store()
+    slices = -(-SAMPLE_COUNT // 3)
+    model = TableModel(store, filter_slice=3, first_slice=3)
+    model.sort("id", False)
+    model.set_filter(compile_query("-status:nothing"))
+    steps = [model.step_filter(-1.0) for _ in range(slices + 1)]
+    assert steps == [False] * slices + [True] and not model.filtering
+    assert ids(model.rows) == sorted(store.records)
+    empty = TableModel(Store())
+    empty.set_filter(compile_query("anything"))
+    assert [empty.step_filter(-1.0), empty.step_filter(-1.0)] == [False, True] and empty.rows == []
+
+
+def test_a_screenful_is_shown_as_soon_as_it_is_reached_exactly():
+    store = sample_store()
+    model = TableModel(store, filter_slice=1, first_slice=1)
+    model.sort("id", False)
+    model.set_filter(compile_query("-status:nothing"))  # every row matches: one a slice
+    assert model.step_filter(60.0, screenful=2)
+    assert ids(model.rows) == sorted(store.records)[:2] and model.filtering
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_task_that_leaves_the_filter_while_it_runs_is_not_in_its_final_rows(reverse: bool):
+    store = sample_store()
+    model = TableModel(store, filter_slice=2, first_slice=2)
+    model.sort("id", reverse)
+    predicate = compile_query("status:FAILURE,STARTED")
+    model.set_filter(predicate)
+    model.step_filter(-1.0)
+    assert model.filtering
+    started = next(r for r in store.records.values() if r.status == "STARTED")
+    success = next(p.read_bytes() for p in sorted(SAMPLE_RESULTS.iterdir()) if b'"SUCCESS"' in p.read_bytes())
+    # Its next write: the task finished (a real SUCCESS file's content, under its id).
+    done = summarize(
+        started.task_id, "task", started.prefix, decode(success), size=len(success), mtime=started.mtime + 1
+    )
+    store.add(done, live=True)
+    model.touch([started.task_id])
+    assert not model.refresh()
+    while model.filtering:
+        model.step_filter(-1.0)
+    assert started.task_id not in ids(model.rows)
+    assert model.rows == ordered(store, "id", reverse, predicate) and len(model.rows) == 2
+
+
+def test_a_flood_waiting_for_a_refresh_is_sorted_in_when_the_filter_is_cleared(monkeypatch):
+    monkeypatch.setattr(table_model, "INCREMENTAL_LIMIT", 2)
+    store = sample_store()
+    model = TableModel(store)
+    model.sort("id", False)
+    victims = [r.task_id for r in model.rows[:3]]  # more than are moved one by one
+    for task_id in victims:
+        store.remove(task_id)
+    model.touch(victims)
+    model.set_filter(None)  # before the refresh comes
+    assert model.rows == ordered(store, "id", False) and model.everything == model.rows
+    model.touch(victims)
+    run_filter(model, "-status:nothing")
+    assert model.everything == ordered(store, "id", False)
+
+
+def test_the_time_a_full_sort_took_is_measured():
+    model = TableModel(sample_store())
+    model.sort_seconds = -1.0
+    model.sort("name", False)
+    assert 0.0 <= model.sort_seconds < 10.0

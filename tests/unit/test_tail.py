@@ -574,3 +574,63 @@ def test_an_inotify_overflow_log_line_raises_the_flag():
     assert not flag.is_set()
     watch.emit(line("inotify event queue overflowed"))
     assert flag.is_set()
+
+
+# --- a big directory's first scan, read by a child process --------------------------------------------
+
+
+def child_tail(directory: Path, **options) -> tuple[DirectoryTail, list[TailBatch]]:
+    batches: list[TailBatch] = []
+    tail = DirectoryTail(
+        ResultDirectory(str(directory)), batches.append, poll_interval=1.0, child_scan_bytes=0, **options
+    )
+    return tail, batches
+
+
+def test_a_first_scan_by_a_child_process_sends_the_first_screenful_first(tmp_path):
+    tail, batches = child_tail(results_dir(tmp_path), first_batch=4)
+    tail._scan(initial=True)
+    assert tail._reader is not None  # it did go through a child process
+    first, *rest = batches
+    assert len(first.records) == 4 and first.scanning and first.scanned == 4 and not first.scan_done
+    assert all(b.scanning for b in batches)
+    assert [b.scan_done for b in rest] == [False] * (len(rest) - 1) + [True]
+    last = rest[-1]
+    assert last.records == [] and last.scanned == len(ALL_IDS) and last.removed == []
+    assert ids(batches) == ALL_IDS  # the first screenful is not sent twice
+    assert sorted(tail._known) == ALL_IDS
+    assert max(b.scanned for b in rest[:-1]) == len(ALL_IDS)
+
+
+def test_a_first_scan_by_a_child_after_the_first_screenful_sends_only_what_changed(tmp_path):
+    directory = results_dir(tmp_path)
+    tail, batches = child_tail(directory, first_batch=4)
+    early = tail.read_first_screenful()
+    gone, changed = early.records[0], early.records[1]
+    (directory / gone.filename).unlink()
+    path = directory / changed.filename
+    path.write_bytes(path.read_bytes() + b"\n")  # rewritten since: read again
+    tail._scan(initial=True)
+    assert ids(batches) == sorted(set(ALL_IDS) - {r.task_id for r in early.records} | {changed.task_id})
+    assert batches[-1].scan_done and batches[-1].removed == [gone.task_id]
+    assert all(b.scanned >= 4 for b in batches)
+    assert tail._known.get(gone.task_id) is None
+
+
+def test_a_first_scan_whose_child_fails_is_read_here(tmp_path):
+    not_a_directory = tmp_path / "results"
+    not_a_directory.write_text("a file where the directory was")
+    tail, batches = child_tail(not_a_directory)
+    tail._scan(initial=True)  # the child cannot list it and says so; here, listing says why
+    assert tail._reader is not None
+    screenful, batch = batches
+    assert screenful.records == [] and screenful.scanning and not screenful.scan_done and screenful.notice is None
+    assert batch.notice == f"cannot list {not_a_directory}: Not a directory"
+    assert batch.scan_done and batch.scanning and batch.records == []
+
+
+def test_a_first_scan_by_a_child_ends_when_the_tail_stops(tmp_path):
+    tail, batches = child_tail(results_dir(tmp_path), first_batch=4)
+    tail._stop.set()
+    tail._scan(initial=True)
+    assert not any(b.scan_done for b in batches)

@@ -1,0 +1,108 @@
+"""One result directory (results/scan.py): listing it, reading records in batches, reading one file in full."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from helpers.samples import SAMPLE_NAMES, SAMPLE_RESULTS
+from helpers.unsafe_inputs import progress_that_breaks_summaries
+from taskview.results.files import TASK_PREFIX, parse_name
+from taskview.results.problems import ProblemKind
+from taskview.results.scan import FullRead, ResultDirectory, parsed_listing
+
+ALL_IDS = sorted(name.partition("-meta-")[2] for name in SAMPLE_NAMES)
+
+
+def copy_of_samples(tmp_path: Path) -> Path:
+    directory = tmp_path / "results"
+    shutil.copytree(SAMPLE_RESULTS, directory)
+    (directory / "notes.txt").write_text("not a result")
+    (directory / ".fs-backend-probe").write_bytes(b"")
+    return directory
+
+
+def test_a_record_that_cannot_be_summarized_is_an_unreadable_row(tmp_path: Path):
+    directory = tmp_path / "results"
+    directory.mkdir()
+    (directory / f"{TASK_PREFIX}odd").write_bytes(progress_that_breaks_summaries("odd"))
+    results = ResultDirectory(str(directory), allow_pickle=True)
+    record = results.read_record(f"{TASK_PREFIX}odd")
+    assert record is not None and (record.task_id, record.prefix) == ("odd", TASK_PREFIX)
+    st = (directory / f"{TASK_PREFIX}odd").stat()
+    assert record.size == st.st_size and record.mtime == st.st_mtime
+    assert record.error is not None and record.error.kind is ProblemKind.INVALID
+    assert record.error.message == "cannot summarize: ArithmeticError"
+    assert record.status is None
+
+
+def test_scan_gives_every_result_file_in_batches_of_the_size_asked(tmp_path: Path):
+    results = ResultDirectory(str(copy_of_samples(tmp_path)))
+    batches = list(results.scan(batch_size=5))
+    count = len(ALL_IDS)
+    assert [len(b) for b in batches] == [5] * (count // 5) + ([count % 5] if count % 5 else [])
+    assert sorted(r.task_id for b in batches for r in b) == ALL_IDS
+    assert [len(b) for b in results.scan()] == [count]  # one batch: fewer than the default size
+
+
+def test_scan_of_an_empty_directory_gives_no_batch(tmp_path: Path):
+    assert list(ResultDirectory(str(tmp_path)).scan()) == []
+
+
+def test_scan_batches_are_five_thousand_by_default(tmp_path: Path):
+    source = SAMPLE_RESULTS / SAMPLE_NAMES[0]
+    for n in range(5001):
+        os.link(source, tmp_path / f"{TASK_PREFIX}{n:05d}")
+    assert [len(b) for b in ResultDirectory(str(tmp_path)).scan()] == [5000, 1]
+
+
+def test_listing_and_names(tmp_path: Path):
+    directory = copy_of_samples(tmp_path)
+    results = ResultDirectory(str(directory))
+    listing = results.listing()
+    assert sorted(parsed.task_id for _name, parsed in listing) == ALL_IDS
+    assert all(parse_name(name) == parsed for name, parsed in listing)
+    assert list(results.iter_names()) == listing
+    assert sorted(results.entry_names()) == sorted([*SAMPLE_NAMES, "notes.txt", ".fs-backend-probe"])
+    assert parsed_listing(results.entry_names()) == listing
+    assert results.file_path(SAMPLE_NAMES[0]) == str(directory / SAMPLE_NAMES[0])
+    relative = ResultDirectory(os.path.relpath(directory))
+    assert relative.path == str(directory)
+
+
+def test_reading_one_file_in_full(tmp_path: Path):
+    directory = copy_of_samples(tmp_path)
+    results = ResultDirectory(str(directory))
+    name = SAMPLE_NAMES[0]
+    full = results.read_full(name)
+    assert isinstance(full, FullRead) and full.name == parse_name(name) and full.path == str(directory / name)
+    assert full.error is None and full.meta is not None and full.meta["task_id"] == parse_name(name).task_id
+    with results.held_open():
+        with results.held_open():  # already open: the same descriptor
+            inner = results.read_full(name)
+        assert results._dir_fd is not None
+    assert results._dir_fd is None
+    assert inner.meta == full.meta and inner.read == full.read
+    assert results.read_full("notes.txt") is None and results.read_record("notes.txt") is None
+    (directory / name).write_bytes(b"[1]")
+    bad = results.read_full(name)
+    assert bad.meta is None and bad.error is not None and bad.error.kind is ProblemKind.NOT_A_RESULT
+    (directory / name).unlink()
+    gone = results.read_full(name)
+    assert gone.decoded is None and gone.meta is None and gone.error.kind is ProblemKind.GONE
+
+
+def test_statuses_are_what_the_records_say(tmp_path: Path):
+    directory = copy_of_samples(tmp_path)
+    (directory / f"{TASK_PREFIX}cut").write_bytes(b'{"status": "SUC')
+    (directory / f"{TASK_PREFIX}dir").mkdir()
+    results = ResultDirectory(str(directory))
+    records = {r.task_id: r for batch in results.scan() for r in batch}
+    statuses = {name.task_id: (status, error) for name, status, error in results.statuses()}
+    assert statuses.keys() == records.keys()
+    for task_id, record in records.items():
+        assert statuses[task_id] == (record.status, record.error), task_id
+    assert statuses["dir"][1].kind is ProblemKind.NOT_A_FILE and statuses["cut"][1].kind is ProblemKind.TRUNCATED
+    listing = [(n, p) for n, p in results.listing() if p.task_id == "cut"]
+    assert [(name.task_id, status) for name, status, _ in results.statuses(listing)] == [("cut", None)]
