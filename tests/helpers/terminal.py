@@ -23,7 +23,11 @@ _SEQUENCE = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[
 
 
 class Terminal:
-    """``taskview ARGS`` on a pty of ``columns`` x ``rows``; ``output`` holds all it wrote."""
+    """``taskview ARGS`` on a pty of ``columns`` x ``rows``; ``output`` holds all it wrote.
+
+    ``command``: the program to run ARGS with, instead of this Python's ``-m taskview``
+    (e.g. the ``taskview`` of another virtual environment).
+    """
 
     def __init__(
         self,
@@ -33,13 +37,14 @@ class Terminal:
         cwd: str | None = None,
         columns: int = 140,
         rows: int = 35,
+        command: Sequence[str] = (sys.executable, "-m", "taskview"),
     ) -> None:
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         full_env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": str(rows), **(env or {})}
         full_env.pop("TEXTUAL", None)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "taskview", *args],
+            [*command, *args],
             stdin=slave,
             stdout=slave,
             stderr=slave,

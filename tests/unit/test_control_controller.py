@@ -16,7 +16,7 @@ def test_revoke_refuses_an_unknown_signal_before_any_broker_call():
 
 
 def test_control_never_imports_textual():
-    modules = ("secrets", "app_loading", "controller", "stale", "demo_tasks", "embedded", "atomic_fs")
+    modules = ("secrets", "app_loading", "controller", "stale", "demo_tasks", "embedded", "atomic_fs", "compat")
     code = (
         f"import sys, {', '.join('taskview.control.' + m for m in modules)}; "
         "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)"

@@ -302,6 +302,9 @@ class Controller:
         from kombu import Consumer
         from kombu.utils.uuid import uuid
 
+        from .compat import check_broadcasts
+
+        check_broadcasts(conn)  # kombu < 5.3's filesystem transport: no worker would ever answer
         mailbox = control_mailbox(self.app)(conn)
         chan = conn.default_channel
         ticket = uuid()
@@ -349,8 +352,12 @@ class Controller:
         return replies
 
     def _explain(self, what: str, exc: BaseException, *, connecting: bool = False) -> str:
+        from .compat import BroadcastUnsupported
+
         reason = _reason(exc)
         kind = type(exc).__name__
+        if isinstance(exc, BroadcastUnsupported):
+            return f"{what} not sent: {reason}"
         text = f"{kind} {reason}".lower()
         if "access_refused" in text or "authentication" in text or "invalid password" in text or "noauth" in text:
             return f"broker refused the login: {self.broker_display}: {reason}"
@@ -375,19 +382,10 @@ def control_mailbox(app: Celery) -> Any:
     """
     from kombu.pidbox import Mailbox
 
-    conf = app.conf
-    return Mailbox(
-        conf.control_exchange,
-        type="fanout",
-        accept=conf.accept_content,
-        serializer=conf.task_serializer,
-        queue_ttl=conf.control_queue_ttl,
-        reply_queue_ttl=conf.control_queue_ttl,
-        queue_expires=conf.control_queue_expires,
-        queue_exclusive=conf.control_queue_exclusive,
-        queue_durable=conf.control_queue_durable,
-        reply_queue_expires=conf.control_queue_expires,
-    )
+    from .compat import mailbox_options
+
+    # the installed Celery's own parameters (older ones lack some: compat)
+    return Mailbox(app.conf.control_exchange, **mailbox_options(app.conf, Mailbox))
 
 
 def _reason(exc: BaseException) -> str:

@@ -167,6 +167,14 @@ class EmbeddedWorker:
     def start(self) -> EmbeddedWorker:
         if self.proc is not None:
             return self
+        from .compat import FILESYSTEM_FANOUT_SINCE, filesystem_fanout, kombu_version
+
+        if not filesystem_fanout():
+            # enqueue would work, but ping and revoke never reach the worker (every STARTED task would look stale)
+            raise EmbeddedWorkerError(
+                f"it needs kombu {FILESYSTEM_FANOUT_SINCE} or newer (kombu {kombu_version()}'s filesystem broker "
+                f"has no fanout, so revoke and ping could not reach it); -A/-b with a real broker work with this kombu"
+            )
         self.results_dir.mkdir(parents=True, exist_ok=True)
         self.broker_dir = Path(tempfile.mkdtemp(prefix="taskview-demo-broker-")).resolve()
         self.log_path = self.broker_dir / "worker.log"
