@@ -298,3 +298,61 @@ async def test_an_open_detail_pane_keeps_its_task_when_new_rows_arrive(app, samp
         shutil.copy(by_name(SAMPLE_RESULTS, "sampletasks.unicode_result"), samples / "celery-task-meta-newest")
         await wait_until(pilot, lambda: "newest" in table.task_ids)
         assert table.selected_id == first and table.new_above == 1
+
+
+async def test_the_detail_pane_goes_full_screen_with_z_and_j_still_moves(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await loaded(pilot, app)
+        await pilot.press("z")
+        detail = app.inspector.detail
+        assert detail.display and not table.display and detail.size.height > 15
+        first = table.selected_id
+        await pilot.press("j")
+        header = detail.query_one("#detail-header")
+        await wait_until(pilot, lambda: table.selected_id != first and table.selected_id in plain(header))
+        await pilot.press("z")  # back beside the table
+        assert detail.display and table.display
+        await pilot.press("z", "escape")  # Esc closes the pane whatever its size
+        assert not detail.display and table.display
+
+
+async def test_y_and_shift_y_copy_the_whole_result_and_the_traceback(app, samples: Path):
+    failure = json.loads(by_name(samples, "sampletasks.fail_custom").read_bytes())
+    big = json.loads(by_name(samples, "sampletasks.large_result").read_bytes())
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = await loaded(pilot, app)
+        table.select_task(failure["task_id"])
+        await pilot.press("Y")
+        await wait_until(pilot, lambda: app.clipboard == failure["traceback"])
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.clipboard.startswith("{"))
+        assert json.loads(app.clipboard) == failure["result"]
+        table.select_task(big["task_id"])  # 200 KB: more than the pane shows, all of it copied
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.clipboard.startswith('"'))
+        assert json.loads(app.clipboard) == big["result"]
+
+
+async def test_the_exception_line_comes_before_the_traceback(app, samples: Path):
+    failure = json.loads(by_name(samples, "sampletasks.fail_builtin").read_bytes())
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        table.select_task(failure["task_id"])
+        await pilot.press("enter")
+        header = app.query_one("#detail-header")
+        await wait_until(pilot, lambda: "ValueError: bad value: -1" in plain(header))
+
+
+async def test_shrinking_the_terminal_puts_the_pane_under_the_table_at_once(app):
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = await loaded(pilot, app)
+        await pilot.press("enter")
+        detail = app.inspector.detail
+        await pilot.pause()
+        assert detail.region.x > table.region.x  # beside
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert detail.region.y > table.region.y and detail.region.x == table.region.x  # under
+        await pilot.resize_terminal(160, 40)
+        await pilot.pause()
+        assert detail.region.x > table.region.x

@@ -62,3 +62,12 @@ def home_relative(path: str) -> str:
     if home not in ("", "/", "~") and (path == home or path.startswith(home.rstrip("/") + "/")):
         return "~" + path[len(home.rstrip("/")) :]
     return path
+
+
+def size(count: int) -> str:
+    """A byte count people read at a glance: 840 B, 128 KB, 10.2 MB."""
+    if count < 1024:
+        return f"{count} B"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.0f} KB"
+    return f"{count / (1024 * 1024):.1f} MB"

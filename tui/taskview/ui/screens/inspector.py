@@ -8,6 +8,7 @@ this screen forwards changes to the model and draws what the model says.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -23,12 +24,15 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input
 
 from ...query import compile_query
+from ...results.json_output import jsonable
 from ...results.record import TaskRecord
 from ...results.scan import FullRead
 from ...store import Store, Transition
 from ...text import one_line
+from ...view.detail import DetailContent, prepare
 from ...view.table_model import TableModel
-from ..widgets.detail_pane import DetailContent, DetailPane, prepare
+from ..formatting import size
+from ..widgets.detail_pane import DetailPane
 from ..widgets.summary_bar import SummaryBar
 from ..widgets.task_table import SORTABLE, TaskTable
 
@@ -38,6 +42,8 @@ log = logging.getLogger(__name__)
 NOTICE_SECONDS = 10.0
 #: How often changed rows are put in place and the counts redrawn.
 REFRESH_SECONDS = 0.1
+#: The most a copy sends to the terminal's clipboard (OSC 52): terminals take about this much.
+COPY_LIMIT = 1024 * 1024
 
 
 class InspectorScreen(Screen[None]):
@@ -60,6 +66,12 @@ class InspectorScreen(Screen[None]):
         Binding("S", "reverse_sort", "Reverse", show=False, id="inspector.reverse"),
         Binding("f", "follow", "Follow", show=False, id="inspector.follow"),
         Binding("c", "copy_id", "Copy id", show=False, id="inspector.copy"),
+        Binding("y", "copy_result", "Copy result", show=False, id="inspector.copy_result"),
+        Binding("Y", "copy_traceback", "Copy traceback", show=False, id="inspector.copy_traceback"),
+        Binding("z", "zoom", "Detail full screen", show=False, id="inspector.zoom"),
+        # The table's own j and k, for when it is hidden behind a full-screen detail pane.
+        Binding("j", "move(1)", "Next task", show=False, id="inspector.next"),
+        Binding("k", "move(-1)", "Previous task", show=False, id="inspector.previous"),
     ]
     # The detail pane beside the table when there is room for both.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
@@ -234,9 +246,61 @@ class InspectorScreen(Screen[None]):
         self.load_detail()
 
     def show_detail_pane(self, shown: bool) -> None:
-        """Open or close the detail pane; while it is open, the selection stays on its task."""
+        """Open or close the detail pane; while it is open, the selection stays on its task.
+        Closed, it lets go of what it showed (a big result's memory goes back)."""
         self.detail.display = shown
         self.table.pinned = shown
+        if not shown:
+            self.query_one("#main").remove_class("-detail-only")
+            self.detail.show_empty("")
+
+    def action_zoom(self) -> None:
+        """The detail pane on the whole screen, or back beside the table (j and k still move)."""
+        main = self.query_one("#main")
+        if not self.detail.display:
+            self.show_detail_pane(True)
+            self.load_detail()
+            main.add_class("-detail-only")
+        else:
+            main.toggle_class("-detail-only")
+
+    def action_move(self, delta: int) -> None:
+        self.table.action_cursor(delta)
+
+    def action_copy_result(self) -> None:
+        self._copy_part("result")
+
+    def action_copy_traceback(self) -> None:
+        self._copy_part("traceback")
+
+    @work(thread=True, exclusive=True, group="copy")
+    def _copy_part(self, part: str) -> None:
+        """The selected task's result (as JSON) or traceback, whole, to the clipboard (OSC 52)."""
+        task_id = self.table.selected_id
+        record = self.store.get(task_id) if task_id else None
+        full = self.read_full(record) if record is not None else None
+        meta = full.meta if full is not None else None
+        if meta is None:
+            self.app.call_from_thread(self.say, f"nothing to copy: the {part} of this task cannot be read", error=True)
+            return
+        value = meta.get(part)
+        if part == "traceback":
+            text = value if isinstance(value, str) and value.strip() else None
+        else:
+            text = json.dumps(jsonable(value), indent=2, ensure_ascii=False)
+        if text is None:
+            self.app.call_from_thread(self.say, f"this task has no {part}")
+        elif len(text) > COPY_LIMIT:
+            self.app.call_from_thread(
+                self.say, f"the {part} is {size(len(text))}, more than a terminal's clipboard takes: "
+                "taskview DIR --dump jsonl prints it", error=True,
+            )
+        else:
+            self.app.call_from_thread(self._copied, part, text)
+
+    def _copied(self, part: str, text: str) -> None:
+        self.app.copy_to_clipboard(text)  # OSC 52: works over SSH and in tmux with set-clipboard on
+        self.notify(f"copied the {part} ({size(len(text))})", timeout=2, markup=False)
 
     @on(TaskTable.HeaderClicked)
     def _header_clicked(self, event: TaskTable.HeaderClicked) -> None:
@@ -251,7 +315,9 @@ class InspectorScreen(Screen[None]):
         if record is None:
             self.detail.show_empty("no task selected")
             return
-        self._read_detail(record, self.store.history(record.task_id))
+        history = self.store.history(record.task_id)
+        self.detail.show_reading(record, history)
+        self._read_detail(record, history)
 
     @work(thread=True, exclusive=True, group="detail")
     def _read_detail(self, record: TaskRecord, history: list[Transition]) -> None:

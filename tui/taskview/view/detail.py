@@ -1,0 +1,135 @@
+"""What the detail pane shows of one task, prepared off the UI thread (no Textual).
+
+A result can be many megabytes: the pane gets the first part of its JSON (a
+text widget takes about a second per megabyte to lay out, more to highlight),
+with a line saying how much there is; copying takes the whole of it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..results.json_output import jsonable
+from ..results.record import TaskRecord
+from ..results.scan import FullRead
+from ..text import inert, summary
+
+#: The most of a result's JSON the pane lays out (a tenth of a second here).
+BODY_LIMIT = 128 * 1024
+#: The most it highlights (tree-sitter costs about three times the layout).
+HIGHLIGHT_LIMIT = 64 * 1024
+#: The states whose result is the exception that ended (or paused) the task.
+EXCEPTION_STATES = frozenset({"FAILURE", "RETRY", "REVOKED"})
+#: How much of an unreadable file's raw bytes to show.
+RAW_PREVIEW = 64 * 1024
+
+
+@dataclass
+class DetailContent:
+    """Everything the pane shows, prepared off the UI thread."""
+
+    record: TaskRecord
+    history: list[tuple[float, str]]
+    full: FullRead | None
+    body: str  # pretty JSON, or the escaped raw bytes of an unreadable file; at most BODY_LIMIT
+    body_size: int  # the whole body's length, before it was cut
+    traceback: str | None
+    exception: str | None  # "ValueError: card declined": the line a traceback ends with
+    related: list[tuple[str, str]]  # (relation, task id)
+
+    @property
+    def cut(self) -> bool:
+        return self.body_size > len(self.body)
+
+    @property
+    def highlight(self) -> bool:
+        """JSON worth highlighting: a whole decoded meta, small enough."""
+        return self.full is not None and self.full.error is None and len(self.body) <= HIGHLIGHT_LIMIT
+
+
+def prepare(record: TaskRecord, history: list[tuple[float, str]], full: FullRead | None) -> DetailContent:
+    meta = full.meta if full is not None else None
+    traceback = exception = None
+    related: list[tuple[str, str]] = []
+    body = None
+    if meta is not None:
+        body = meta_json(meta)
+        tb = meta.get("traceback")
+        if isinstance(tb, str) and tb.strip():
+            traceback = inert(tb)
+        exception = exception_line(meta)
+        related = related_ids(meta, record.kind)
+    if body is None and full is not None and full.read.data is not None:
+        raw = full.read.data[:RAW_PREVIEW]
+        body = inert(raw.decode("utf-8", "backslashreplace"))
+        if len(full.read.data) > RAW_PREVIEW:
+            body += f"\n... ({len(full.read.data) - RAW_PREVIEW:,} more bytes)"
+    body = body or ""
+    shown = cut_at_line(body, BODY_LIMIT)
+    return DetailContent(record, history, full, shown, len(body), traceback, exception, related)
+
+
+def meta_json(meta: dict[str, Any]) -> str | None:
+    """The whole meta as indented JSON, made inert; None when it nests deeper than Python's stack."""
+    try:
+        return inert(json.dumps(jsonable(meta), indent=2, ensure_ascii=False))
+    except RecursionError:
+        return None
+
+
+def cut_at_line(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` characters: at the end of a line when one ends
+    in the second half (a result that is one long string is cut inside it)."""
+    if len(text) <= limit:
+        return text
+    end = text.rfind("\n", limit // 2, limit)
+    return text[: end if end > 0 else limit]
+
+
+def exception_line(meta: dict[str, Any]) -> str | None:
+    """``Type: message`` of a failed, retried or revoked task, as Celery stored the exception."""
+    result = meta.get("result")
+    if meta.get("status") not in EXCEPTION_STATES or not isinstance(result, dict):
+        return None
+    kind = result.get("exc_type")
+    if not isinstance(kind, str) or not kind:
+        return None
+    message = result.get("exc_message")
+    if isinstance(message, (list, tuple)):
+        message = ", ".join(str(m) for m in message)
+    return summary(f"{kind}: {message}" if message not in (None, "") else kind, 300)
+
+
+def related_ids(meta: dict[str, Any], kind: str) -> list[tuple[str, str]]:
+    """Parent, group and children ids, from Celery's result tuples."""
+    found: list[tuple[str, str]] = []
+    for relation in ("parent_id", "group_id"):
+        value = meta.get(relation)
+        if isinstance(value, str) and value:
+            found.append((relation.removesuffix("_id"), value))
+    children = meta.get("children") if kind == "task" else meta.get("result")
+    for child in _tuple_ids(children):
+        found.append(("child", child))
+    # Each id once (a parent can also be the group, a retry lists itself as a
+    # child), and never the task itself.
+    seen = {meta.get("task_id")}
+    unique = []
+    for relation, task_id in found:
+        if task_id not in seen:
+            seen.add(task_id)
+            unique.append((relation, task_id))
+    return unique
+
+
+def _tuple_ids(value: Any, depth: int = 0) -> list[str]:
+    """Ids in AsyncResult.as_tuple() shapes: ((id, parent), children) nested, groups deeper."""
+    if depth > 20 or not isinstance(value, (list, tuple)):
+        return []
+    if len(value) == 2 and isinstance(value[0], str) and (value[1] is None or isinstance(value[1], (list, tuple))):
+        return [value[0]]  # (id, parent)
+    ids: list[str] = []
+    for item in value:
+        ids.extend(_tuple_ids(item, depth + 1))
+    return ids
