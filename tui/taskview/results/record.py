@@ -19,22 +19,46 @@ from .files import GROUP_PREFIX
 from .problems import Problem, ProblemKind
 
 READY_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
+#: The states whose ``result`` is an exception (``exc_type``, ``exc_message``).
+EXCEPTION_STATES = frozenset({"FAILURE", "RETRY", "REVOKED"})
 ARGS_PREVIEW = 40
+#: An exception line is kept to this many characters (a message can be megabytes).
+EXC_LINE = 200
 
 _intern = sys.intern
+
+
+class Links(msgspec.Struct, frozen=True, gc=False):
+    """What ties a task to others, and the line of its exception: only for tasks that have one.
+
+    Frozen and compared by value, so that records saying the same share one
+    (``shared_links``): the members of a group, the children of one parent, the
+    failures of one exception.
+    """
+
+    prefix: str  # the record's file name prefix (see TaskRecord.prefix_or_links)
+    exc: str | None = None  # "ValueError: bad value: -1" of a FAILURE, RETRY or REVOKED result
+    group_id: str | None = None
+    # Ids naming the task itself are not kept (a retried task's parent_id is its own id).
+    parent_id: str | None = None
+    root_id: str | None = None  # when the meta names one (Celery's file backend does not)
 
 
 class TaskRecord(msgspec.Struct, gc=False, eq=False):
     """What the table shows of one result file.
 
-    A msgspec Struct: 144 bytes against 160 for a slots class, and outside the
-    garbage collector (gc=False: it holds strings, numbers and a tuple of
-    floats, never a cycle), so a million of them cost a collection nothing.
-    Compared by identity (eq=False), like any object.
+    A msgspec Struct of 14 fields: 128 bytes (a 15th would cost 16 more: the
+    allocator rounds to 16), outside the garbage collector (gc=False: it holds
+    strings, numbers and small frozen structs, never a cycle), so a million of
+    them cost a collection nothing. Compared by identity (eq=False), like any object.
     """
 
     task_id: str
-    prefix: str  # of the file name, interned: "celery-task-meta-" or "celery-taskset-meta-" after any keyprefix
+    # The file name's prefix, interned ("celery-task-meta-" or "celery-taskset-meta-" after
+    # any keyprefix), or, for a task with links or an exception line, a Links holding it:
+    # one field for the two, so a million tasks without links pay nothing for them.
+    # Read ``prefix`` and ``links``.
+    prefix_or_links: str | Links
     status: str | None = None
     name: str | None = None
     worker: str | None = None
@@ -51,6 +75,44 @@ class TaskRecord(msgspec.Struct, gc=False, eq=False):
     first_seen: float | None = None
     last_change: float | None = None
     started: float | None = None
+
+    @property
+    def prefix(self) -> str:
+        head = self.prefix_or_links
+        return head if isinstance(head, str) else head.prefix
+
+    @property
+    def links(self) -> Links | None:
+        """The task's group, parent and root ids and its exception line, when it has any."""
+        head = self.prefix_or_links
+        return head if type(head) is Links else None
+
+    @links.setter
+    def links(self, links: Links | None) -> None:
+        prefix = self.prefix
+        self.prefix_or_links = prefix if links is None else shared_links(msgspec.structs.replace(links, prefix=prefix))
+
+    @property
+    def exc(self) -> str | None:
+        """``ExcType: message`` of a FAILURE, RETRY or REVOKED result (at most EXC_LINE characters)."""
+        links = self.links
+        return None if links is None else links.exc
+
+    @property
+    def group_id(self) -> str | None:
+        links = self.links
+        return None if links is None else links.group_id
+
+    @property
+    def parent_id(self) -> str | None:
+        links = self.links
+        return None if links is None else links.parent_id
+
+    @property
+    def root_id(self) -> str | None:
+        """The root the meta names; None when it names none or the task itself (see ``query.root_of``)."""
+        links = self.links
+        return None if links is None else links.root_id
 
     @property
     def kind(self) -> str:
@@ -117,8 +179,25 @@ def shared_size(size: int) -> int:
     return shared
 
 
+#: Links by value, so records saying the same share one (a group's members, a
+#: parent's children, the failures of one exception). Emptied when full: the
+#: records arriving together (a group's, a scan's) are the ones that repeat.
+_LINKS: dict[Links, Links] = {}
+_MAX_LINKS = 1 << 12
+
+
+def shared_links(links: Links) -> Links:
+    shared = _LINKS.get(links)
+    if shared is None:
+        if len(_LINKS) >= _MAX_LINKS:
+            _LINKS.clear()
+        shared = _LINKS.setdefault(links, links)
+    return shared
+
+
 def records_to_batch(records: list[TaskRecord]) -> dict[str, Any]:
-    """Records as columns (one list per field: no short-lived list per record on the other side)."""
+    """Records as columns (one list per field: no short-lived list per record on the other side);
+    ``links``: [index, exc, group_id, parent_id, root_id] of the records that have them."""
     strings: dict[str, int] = {}
     columns = []
     for field in ROW_FIELDS:
@@ -128,7 +207,12 @@ def records_to_batch(records: list[TaskRecord]) -> dict[str, Any]:
         elif field == "error":
             values = [None if v is None else v.as_row() for v in values]
         columns.append(values)
-    return {"strings": list(strings), "columns": columns}
+    links = [
+        [index, head.exc, head.group_id, head.parent_id, head.root_id]
+        for index, record in enumerate(records)
+        if type(head := record.prefix_or_links) is Links
+    ]
+    return {"strings": list(strings), "columns": columns, "links": links}
 
 
 def records_from_batch(batch: dict[str, Any]) -> list[TaskRecord]:
@@ -152,6 +236,9 @@ def records_from_batch(batch: dict[str, Any]) -> list[TaskRecord]:
             running=running if type(running) is not list else (running[0], running[1]),  # JSON made it a list
         )
         records.append(record)
+    for index, exc, group_id, parent_id, root_id in batch.get("links", ()):
+        record = records[index]
+        record.prefix_or_links = shared_links(Links(record.prefix, exc, group_id, parent_id, root_id))
     return records
 
 
@@ -227,7 +314,59 @@ def summarize(
     date_done = get("date_done")
     if date_done is not None:
         record.date_done = epoch(date_done)
+    exc = exception_line(result) if status in EXCEPTION_STATES else None
+    group_id, parent_id, root_id = _other_id(get("group_id"), ""), _other_id(get("parent_id"), task_id), None
+    if "root_id" in meta:
+        root_id = _other_id(get("root_id"), task_id)
+    if exc is not None or group_id is not None or parent_id is not None or root_id is not None:
+        record.prefix_or_links = shared_links(Links(prefix, exc, group_id, parent_id, root_id))
     return record
+
+
+def _other_id(value: Any, own: str) -> str | None:
+    """An id the meta names, unless it is none or the task's own."""
+    return value if type(value) is str and value and value != own else None
+
+
+def summarize_safely(
+    task_id: str,
+    kind: str,
+    prefix: str,
+    decoded: Decoded | None,
+    *,
+    size: int,
+    mtime: float,
+    error: Problem | None = None,
+) -> TaskRecord:
+    """``summarize``, or a record saying the content could not be summarized: one file never stops a scan."""
+    try:
+        return summarize(task_id, kind, prefix, decoded, size=size, mtime=mtime, error=error)
+    except Exception as exc:  # content no summary should choke on
+        problem = Problem(ProblemKind.INVALID, "cannot summarize", f": {type(exc).__name__}")
+        return TaskRecord(task_id, prefix, size=size, mtime=mtime, error=problem)
+
+
+def exception_line(result: Any) -> str | None:
+    """``ExcType: message`` of an exception result (Celery's dict, or the exception itself from pickle),
+    its arguments joined by commas as the detail pane shows them; at most EXC_LINE characters."""
+    if isinstance(result, dict):
+        exc_type, args = result.get("exc_type"), result.get("exc_message")
+        if type(exc_type) is not str or not exc_type:
+            return None
+    elif isinstance(result, BaseException):
+        exc_type, args = type(result).__name__, result.args
+    else:
+        return None
+    if isinstance(args, (list, tuple)):
+        message = ", ".join(_text(arg) for arg in args[:8])
+    else:
+        message = "" if args is None else _text(args)
+    line = f"{exc_type}: {message}" if message else exc_type
+    return line if len(line) <= EXC_LINE else line[: EXC_LINE - 1] + "…"
+
+
+def _text(value: Any) -> str:
+    return value if type(value) is str else _SHORT_REPR.repr(value)
 
 
 def progress_of(result: dict[str, Any]) -> tuple[float, float] | None:

@@ -12,8 +12,8 @@ import orjson
 
 from .codec import DEFAULT_MAX_BYTES, DIGITS_ONLY, NINETEEN_DIGITS, TYPE_TAG, Decoded, decode, loads_plain_json
 from .files import OPEN_FLAGS, FileRead, ResultName, parse_name, read_file
-from .problems import Problem, ProblemKind
-from .record import TaskRecord, classify, summarize
+from .problems import Problem
+from .record import TaskRecord, classify, summarize_safely
 
 
 class FullRead(NamedTuple):
@@ -124,24 +124,15 @@ class ResultDirectory:
         full = self.read_full(filename, parsed)
         if full is None:
             return None
-        try:
-            return summarize(
-                full.name.task_id,
-                full.name.kind,
-                full.name.prefix,
-                full.decoded,
-                size=full.read.size,
-                mtime=full.read.mtime,
-                error=full.read.error,
-            )
-        except Exception as exc:  # content no summary should choke on; one file never stops a scan
-            return TaskRecord(
-                full.name.task_id,
-                full.name.prefix,
-                size=full.read.size,
-                mtime=full.read.mtime,
-                error=Problem(ProblemKind.INVALID, "cannot summarize", f": {type(exc).__name__}"),
-            )
+        return summarize_safely(
+            full.name.task_id,
+            full.name.kind,
+            full.name.prefix,
+            full.decoded,
+            size=full.read.size,
+            mtime=full.read.mtime,
+            error=full.read.error,
+        )
 
     def read_all(self, listing: Listing | None = None, *, exact: bool = True) -> Iterator[FullRead]:
         """Every result file (or those of ``listing``) read and decoded, in directory order."""
