@@ -1,34 +1,67 @@
 """The filter language typed after ``/``, compiled to a predicate on records.
 
-    failure               free text: id, name, status, worker or args contain it
+    failure               free text: id, name, status, worker, args or exception contain it
     status:FAILURE        exact status (case-insensitive); status:FAILURE,RETRY for either
     name:billing          name contains; worker:w1 likewise
-    id:3f2a               id starts with
+    exc:PaymentDeclined   the exception (type and message) of a FAILURE, RETRY or REVOKED contains it
+    id:3f2a               id starts with; group:ID, parent:ID and root:ID likewise
+    stale                 unfinished tasks whose worker is gone (status:stale too)
+    since:10m             TIME within the last 10 minutes (s, m, h, d, w: since:1h30m);
+                          since:2026-12-01T10:00 from then (local time); before:... the other side
     -status:SUCCESS       any term negated with a leading '-'
     status:unreadable     files taskview could not read; kind:group for group files
 
-Terms combine with AND. Quotes keep spaces: name:"send email".
+Terms combine with AND. Quotes keep spaces: name:"send email". TIME is when a task
+finished, or when it was first seen (the TIME column); ``root:`` follows parent ids
+to the first task of a workflow.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection, Mapping
+from datetime import datetime
 
-from .results.record import TaskRecord, display_status
+from .results.record import Links, TaskRecord, display_status
 
 Predicate = Callable[[TaskRecord], bool]
 
-FIELDS = ("status", "name", "worker", "id", "kind", "args")
+FIELDS = ("status", "name", "worker", "id", "kind", "args", "exc", "group", "parent", "root", "since", "before")
+#: The word that stands for the unfinished tasks whose worker is gone, bare or as a status.
+STALE = "stale"
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)([smhdw]))+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 
 
-def compile_query(text: str) -> Predicate | None:
-    """A predicate for ``text``; None when it filters nothing out."""
-    try:
-        terms = shlex.split(text)
-    except ValueError:  # an unclosed quote while typing: use the words so far
-        terms = text.replace('"', " ").replace("'", " ").split()
-    predicates = [p for p in (_term(t) for t in terms) if p is not None]
+class QueryError(ValueError):
+    """A term that cannot be understood (``strict`` compiling); ``str()`` is one line."""
+
+
+def compile_query(
+    text: str,
+    *,
+    stale: Collection[str] | None = None,
+    now: float | None = None,
+    records: Mapping[str, TaskRecord] | None = None,
+    strict: bool = False,
+) -> Predicate | None:
+    """A predicate for ``text``; None when it filters nothing out.
+
+    ``stale``: the ids of stale tasks (``Store.stale``: the same set, so each later
+    judgement counts); None where staleness is not known (headless), and then
+    ``stale`` matches nothing. ``now``: what ``since:10m`` counts back from (the
+    inspector's clock; a replay's is the replay clock); default the time of the
+    call. ``records``: the tasks by id (``Store.records``), for ``root:`` to follow
+    parents. ``strict``: raise QueryError for a term that means nothing (a time
+    that is not one, ``stale`` where it is not known) rather than leave it out,
+    as typing does.
+    """
+    context = _Context(stale, time.time() if now is None else now, records, strict)
+    predicates = [p for p in (_term(t, context) for t in _terms(text)) if p is not None]
     if not predicates:
         return None
     if len(predicates) == 1:
@@ -36,13 +69,47 @@ def compile_query(text: str) -> Predicate | None:
     return lambda r: all(p(r) for p in predicates)
 
 
-def _term(term: str) -> Predicate | None:
+def uses_field(text: str, field: str) -> bool:
+    """Whether a term of ``text`` is ``field:...`` (negated or not)."""
+    return any(t.removeprefix("-").partition(":")[0].lower() == field for t in _terms(text))
+
+
+def _terms(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:  # an unclosed quote while typing: use the words so far
+        return text.replace('"', " ").replace("'", " ").split()
+
+
+class _Context:
+    __slots__ = ("now", "records", "stale", "strict")
+
+    def __init__(
+        self, stale: Collection[str] | None, now: float, records: Mapping[str, TaskRecord] | None, strict: bool
+    ) -> None:
+        self.stale = stale
+        self.now = now
+        self.records = records
+        self.strict = strict
+
+    def stale_ids(self) -> Collection[str]:
+        if self.stale is None:
+            if self.strict:
+                raise QueryError("'stale' needs the live inspector (it pings the workers)")
+            return frozenset()
+        return self.stale
+
+
+def _term(term: str, context: _Context) -> Predicate | None:
     negate = term.startswith("-") and len(term) > 1
     if negate:
         term = term[1:]
     field, sep, value = term.partition(":")
     if sep and field.lower() in FIELDS:
-        predicate = _field(field.lower(), value)
+        predicate = _field(field.lower(), value, context)
+    elif term.lower() == STALE:
+        stale = context.stale_ids()
+        predicate = lambda r: r.task_id in stale  # noqa: E731
     else:
         predicate = _free_text(term)
     if predicate is None:
@@ -53,23 +120,34 @@ def _term(term: str) -> Predicate | None:
     return predicate
 
 
-def _field(field: str, value: str) -> Predicate | None:
+def _field(field: str, value: str, context: _Context) -> Predicate | None:
     if not value:
         return None
     needle = value.lower()
     if field == "status":
         wanted = {v.strip().lower() for v in needle.split(",") if v.strip()}
         status_matches = _memo(lambda status: status.lower() in wanted)
+        if STALE in wanted:
+            stale = context.stale_ids()
+            return lambda r: r.task_id in stale or status_matches(display_status(r))
         return lambda r: status_matches(display_status(r))
     if field == "id":
         return lambda r: r.task_id.lower().startswith(needle)
     if field == "kind":
         return lambda r: r.kind == needle
+    if field in ("since", "before"):
+        return _time_range(field, value, context)
+    if field in ("group", "parent"):
+        attr = field + "_id"
+        return lambda r: (found := getattr(r, attr)) is not None and found.lower().startswith(needle)
+    if field == "root":
+        records = context.records
+        return lambda r: root_of(r, records).lower().startswith(needle)
     contains = _memo(lambda text: needle in text.lower())
     if field == "args":  # unique per task: not worth remembering
         return lambda r: r.args is not None and needle in r.args.lower()
-    attr = field  # name, worker: a few distinct (interned) values in a whole directory
-    return lambda r: (value := getattr(r, attr)) is not None and contains(value)
+    attr = field  # name, worker, exc: a few distinct (interned or shared) values in a whole directory
+    return lambda r: (found := getattr(r, attr)) is not None and contains(found)
 
 
 def _free_text(needle: str) -> Predicate | None:
@@ -89,9 +167,63 @@ def _free_text(needle: str) -> Predicate | None:
             or (r.name is not None and contains(r.name))
             or (r.worker is not None and contains(r.worker))
             or (r.args is not None and needle in r.args.lower())
+            # The exception line, read off the field (a property call per record costs a filter 10 %).
+            or (type(head := r.prefix_or_links) is Links and head.exc is not None and contains(head.exc))
         )
 
     return match
+
+
+def task_time(record: TaskRecord) -> float:
+    """The TIME column: when the task finished, else when it was first seen (its file's mtime
+    where no store has seen it)."""
+    if record.date_done is not None:
+        return record.date_done
+    return record.first_seen if record.first_seen is not None else record.mtime
+
+
+def parse_time(value: str, now: float) -> float:
+    """``10m``, ``1h30m``, ``2d`` (that long before ``now``) or an ISO date and time
+    (``2026-12-01``, ``2026-12-01T10:00``; local time unless it says its zone) as epoch
+    seconds; raises ValueError for anything else."""
+    text = value.strip().lower()
+    if _DURATION.fullmatch(text):
+        return now - sum(float(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(text))
+    try:
+        return datetime.fromisoformat(value.strip()).timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(f"not a time: {value!r} (try 10m, 2h, 3d or 2026-12-01T10:00)") from None
+
+
+def _time_range(field: str, value: str, context: _Context) -> Predicate | None:
+    try:
+        edge = parse_time(value, context.now)
+    except ValueError as exc:
+        if context.strict:
+            raise QueryError(f"{field}: {exc}") from None
+        return None  # half typed: leave it out until it is a time
+    if field == "since":
+        return lambda r: task_time(r) >= edge
+    return lambda r: task_time(r) < edge
+
+
+def root_of(record: TaskRecord, records: Mapping[str, TaskRecord] | None = None) -> str:
+    """The id of the first task of ``record``'s workflow: the root its meta names, else
+    the last parent reached through ``records`` (a parent without a file, as a chord's
+    unlock task, is the root as far as files tell), else the task itself."""
+    task_id = record.task_id
+    seen = {task_id}
+    current: TaskRecord | None = record
+    while current is not None:
+        if current.root_id is not None:
+            return current.root_id
+        parent = current.parent_id
+        if parent is None or parent in seen:
+            break
+        seen.add(parent)
+        task_id = parent
+        current = records.get(parent) if records is not None else None
+    return task_id
 
 
 def _memo(test: Callable[[str], bool], limit: int = 10_000) -> Callable[[str], bool]:
