@@ -221,21 +221,28 @@ def model_values(history: list[dict]) -> dict[str, object]:
         if kept and w.get("error") == _PARTIAL and not kept[-1].get("error"):
             continue  # caught mid-write: the last good row stays
         kept.append(w)
+    # Reads mid-write before the first whole one are not history: that one is the first sight.
+    whole = next((i for i, w in enumerate(kept) if w.get("error") != _PARTIAL), 0)
+    kept = kept[whole:]
     last = kept[-1]
-    first_seen = kept[0]["mtime"]
+    first = kept[0]
+    # First seen finished: when it finished (date_done), not when its file was written.
+    first_seen = first["date_done"] if first.get("date_done") is not None else first["mtime"]
     changed = started = None
     previous = None
     for w in kept:
         status = shown_status(w)
         if status != previous:
-            changed = w["mtime"]
+            changed = first_seen if w is first else w["mtime"]
             if status == "STARTED":
                 started = w["mtime"]  # taskview saw it start
         previous = status
     date_done = last.get("date_done")
     progress = last.get("progress")
+    # A write without a name (no result_extended fields) keeps the name the task had.
+    names = [w["name"] for w in kept if w.get("name") is not None]
     return {
-        "name": last.get("name"),
+        "name": names[-1] if names else None,
         "status": shown_status(last),
         "worker": last.get("worker"),
         "progress": progress[0] / progress[1] if progress else None,
@@ -352,7 +359,7 @@ def test_the_real_sample_files_sort_as_their_contents_say():
             "progress": progress,
             "time": done if done is not None else stat.st_mtime,
             "runtime": None,
-            "last_change": stat.st_mtime,
+            "last_change": done if done is not None else stat.st_mtime,  # finished: when it did
             "size": stat.st_size,
         }
     assert sum(v["progress"] is not None for v in values.values()) == 1

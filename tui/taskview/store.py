@@ -15,7 +15,7 @@ from operator import attrgetter
 
 from .query import Predicate
 from .results.files import TASK_PREFIX
-from .results.record import TaskRecord, display_status
+from .results.record import READY_STATES, Links, TaskRecord, display_status
 
 Transition = tuple[float, str]
 
@@ -29,9 +29,19 @@ class Store:
         # Rows per displayed status, kept as rows come and go: the summary bar
         # reads it ten times a second, a recount would be O(N) each time.
         self._counts: Counter[str] = Counter()
-        # Tasks whose file says STARTED: the stale check looks at these every
-        # few seconds, without walking a million records.
+        # Tasks whose file says STARTED.
         self.started: set[str] = set()
+        # Every task still to finish (see ``unfinished_record``): id -> (its worker,
+        # its pool process while STARTED). The stale check looks at these every few
+        # seconds, without walking a million records. The worker is the last one a
+        # file named: a custom state written without result_extended names none.
+        self.unfinished: dict[str, tuple[str | None, int | None]] = {}
+        # Unfinished tasks whose worker is gone, as last judged (``set_stale``). Changed
+        # in place, never replaced: a filter compiled with it sees each judgement.
+        self.stale: set[str] = set()
+        # Tasks whose only read so far was mid-write (empty, cut): id -> first seen while
+        # watching. Their first whole read is their first sight, not a change.
+        self._in_between: dict[str, bool] = {}
         # Every record in id order, brought up to date only when a sort asks:
         # the tie-break of every sort, without sorting (or looking up) a
         # million ids each time. Changes since: ids new, gone, or re-read.
@@ -54,29 +64,41 @@ class Store:
 
         A file caught mid-write (empty, truncated) keeps the last good value:
         Celery rewrites files in place, and the next close-after-write brings
-        the whole content. ``live``: the file is new since taskview started
-        watching, so its first write is when the task started running.
+        the whole content. A file first read mid-write shows as such until then,
+        and its first whole read is its first sight, not a change from unreadable.
+        ``live``: the file is new since taskview started watching, so its first
+        write is when the task started running.
         """
-        old = self.records.get(record.task_id)
-        when = record.mtime
+        task_id = record.task_id
+        old = self.records.get(task_id)
+        partial = record.error is not None and record.error.partial
         if old is None:
-            record.first_seen = record.last_change = when
-            if record.status == "STARTED" or (live and record.status is not None and record.date_done is None):
-                # The STARTED write is the start; a state written after it within
-                # one refresh (update_state at once) starts about as early.
-                record.started = when
-            self.records[record.task_id] = record
+            if partial:
+                self._in_between[task_id] = live
+            _observe_first(record, live)
+            self.records[task_id] = record
             self._counts[display_status(record)] += 1
-            self._note_started(record)
-            if record.task_id in self._ids_gone:
+            self._index(record)
+            if task_id in self._ids_gone:
                 # Back before anyone sorted: its old record is still in _by_id.
-                self._ids_gone.discard(record.task_id)
-                self._ids_replaced.add(record.task_id)
+                self._ids_gone.discard(task_id)
+                self._ids_replaced.add(task_id)
             else:
-                self._ids_new.add(record.task_id)
+                self._ids_new.add(task_id)
             return True
-        if record.error is not None and old.error is None and record.error.partial:
+        first_live = self._in_between.get(task_id)
+        if first_live is not None:
+            if not partial:
+                del self._in_between[task_id]
+                _observe_first(record, first_live)
+                self._counts[display_status(old)] -= 1
+                self._counts[display_status(record)] += 1
+                self._replace(record)
+                self._index(record)
+                return True
+        elif partial and old.error is None:
             return False
+        _carry_what_the_file_lacks(old, record)
         record.first_seen = old.first_seen
         record.started = old.started
         old_status = display_status(old)
@@ -84,12 +106,13 @@ class Store:
         if new_status != old_status:
             self._counts[old_status] -= 1
             self._counts[new_status] += 1
+            when = record.mtime  # the write that changed it
             record.last_change = when
             if record.status == "STARTED":
                 record.started = when
-            history = self.transitions.get(record.task_id)
+            history = self.transitions.get(task_id)
             if history is None:
-                history = self.transitions[record.task_id] = [(old.last_change or old.mtime, old_status)]
+                history = self.transitions[task_id] = [(old.last_change or old.mtime, old_status)]
             history.append((when, new_status))
         else:
             record.last_change = old.last_change
@@ -97,7 +120,7 @@ class Store:
                 self._replace(record)
                 return False
         self._replace(record)
-        self._note_started(record)
+        self._index(record)
         return True
 
     def _replace(self, record: TaskRecord) -> None:
@@ -105,11 +128,41 @@ class Store:
         if record.task_id not in self._ids_new:
             self._ids_replaced.add(record.task_id)
 
-    def _note_started(self, record: TaskRecord) -> None:
+    def _index(self, record: TaskRecord) -> None:
+        task_id = record.task_id
         if record.status == "STARTED" and record.error is None:
-            self.started.add(record.task_id)
+            self.started.add(task_id)
         else:
-            self.started.discard(record.task_id)
+            self.started.discard(task_id)
+        if unfinished_record(record):
+            worker = record.worker
+            if worker is None and (known := self.unfinished.get(task_id)) is not None:
+                worker = known[0]
+            self.unfinished[task_id] = (worker, record.pid if record.status == "STARTED" else None)
+        elif self.unfinished.pop(task_id, None) is not None:
+            self.stale.discard(task_id)
+
+    def stale_candidates(self) -> list[StaleCandidate]:
+        """(task id, worker, pool process while STARTED) of every unfinished task, for
+        ``control.stale.StaleWatch.check``; a copy, safe to hand to another thread."""
+        return [(task_id, worker, pid) for task_id, (worker, pid) in list(self.unfinished.items())]
+
+    def set_stale(self, task_ids: Iterable[str]) -> set[str]:
+        """The unfinished tasks whose worker is gone are now ``task_ids`` (others are
+        ignored: finished or gone meanwhile); returns the ids whose staleness changed."""
+        now = {task_id for task_id in task_ids if task_id in self.unfinished}
+        changed = now ^ self.stale
+        if changed:
+            self.stale.intersection_update(now)
+            self.stale.update(now)
+        return changed
+
+    def known_status(self, task_id: str) -> str | None:
+        """The displayed status of the task's last whole read; None when unknown, or only read mid-write."""
+        record = self.records.get(task_id)
+        if record is None or task_id in self._in_between:
+            return None
+        return display_status(record)
 
     def add_pending(self, task_id: str, name: str | None, when: float) -> None:
         """A task just sent: Celery writes no file until it starts, so it is PENDING until one comes."""
@@ -124,6 +177,9 @@ class Store:
     def remove(self, task_id: str) -> bool:
         self.transitions.pop(task_id, None)
         self.started.discard(task_id)
+        self.unfinished.pop(task_id, None)
+        self.stale.discard(task_id)
+        self._in_between.pop(task_id, None)
         record = self.records.pop(task_id, None)
         if record is None:
             return False
@@ -179,6 +235,52 @@ class Store:
 
 _by_id = attrgetter("task_id")
 
+#: An unfinished task as the stale check needs it: (task id, worker node name, pool process id).
+StaleCandidate = tuple[str, "str | None", "int | None"]
+
+
+def unfinished_record(record: TaskRecord) -> bool:
+    """A task still to finish: a state that is not final (STARTED, RETRY, PROGRESS, any
+    custom one), read whole; not a group, nor a PENDING placeholder (no worker has it yet)."""
+    status = record.status
+    return (
+        status is not None
+        and record.error is None
+        and status not in READY_STATES
+        and status != "PENDING"
+        and record.kind == "task"
+    )
+
+
+def _observe_first(record: TaskRecord, live: bool) -> None:
+    """The times of a task first seen. A finished task's come from its date_done, the task's
+    own clock: its file's mtime may be a copy's (cp, tar, rsync without -t) or another
+    host's. Any other row's from its file's mtime: Celery writes no start time."""
+    when = record.date_done if record.date_done is not None and record.status in READY_STATES else record.mtime
+    record.first_seen = record.last_change = when
+    status = record.status
+    if status == "STARTED" or (live and status is not None and record.error is None and status not in READY_STATES):
+        # The STARTED write is the start; a state written after it within
+        # one refresh (update_state at once) starts about as early.
+        record.started = record.mtime
+
+
+def _carry_what_the_file_lacks(old: TaskRecord, record: TaskRecord) -> None:
+    """A file without result_extended's fields (a queued task revoked: Celery writes no
+    name, args, group or parent) keeps what the task was known by: the name taskview sent
+    it with (its PENDING row) or read before."""
+    if record.name is not None or old.name is None:
+        return
+    record.name = old.name
+    if record.args is None:
+        record.args = old.args
+    known = old.links
+    if known is not None and (known.group_id or known.parent_id or known.root_id):
+        links = record.links
+        if links is None or not (links.group_id or links.parent_id or links.root_id):
+            exc = links.exc if links is not None else None
+            record.links = Links(record.prefix, exc, known.group_id, known.parent_id, known.root_id)
+
 
 def _same_row(a: TaskRecord, b: TaskRecord) -> bool:
     return (
@@ -192,4 +294,4 @@ def _same_row(a: TaskRecord, b: TaskRecord) -> bool:
     )
 
 
-__all__ = ["Store", "Transition"]
+__all__ = ["StaleCandidate", "Store", "Transition", "unfinished_record"]

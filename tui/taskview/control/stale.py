@@ -1,8 +1,10 @@
-"""Stale STARTED tasks: left behind by a worker that is gone.
+"""Stale tasks: unfinished, left behind by a worker that is gone.
 
-A worker killed with SIGKILL leaves its task STARTED forever (FORMAT.md). Two
-signs tell: its pool process no longer exists on this host, or its worker no
-longer answers ping (two missed pings in a row: a busy worker can miss one).
+A worker killed with SIGKILL leaves its task STARTED forever (FORMAT.md), or in
+whatever state it last wrote: PROGRESS, RETRY, any custom state. Two signs tell:
+the pool process of a STARTED task no longer exists on this host, or the
+task's worker no longer answers ping (two missed pings in a row: a busy worker
+can miss one). The store lists the candidates (``Store.stale_candidates``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import os
 import socket
 from collections.abc import Mapping
 from typing import Any
+
+from ..store import StaleCandidate
 
 _HOSTNAME = socket.gethostname()
 
@@ -39,12 +43,12 @@ def is_local(worker_hostname: str | None) -> bool:
 
 
 def is_stale(worker_hostname: str | None, pid: int | None, ping_replies: Mapping[str, Any] | None) -> bool:
-    """Is a STARTED task left behind by a dead worker?
+    """Is an unfinished task left behind by a dead worker?
 
-    Stale when its worker runs on this host and its pool process ``pid`` no
-    longer exists, or when ``ping_replies`` (from ``Controller.ping``) does not
-    list its worker. ``ping_replies=None`` means "not known" (no broker, or
-    the ping failed): only the pid test applies then.
+    Stale when its worker runs on this host and its pool process ``pid`` (known
+    while it is STARTED) no longer exists, or when ``ping_replies`` (from
+    ``Controller.ping``) does not list its worker. ``ping_replies=None`` means
+    "not known" (no broker, or the ping failed): only the pid test applies then.
     """
     if pid and is_local(worker_hostname) and isinstance(pid, int) and not pid_alive(pid):
         return True
@@ -53,12 +57,12 @@ def is_stale(worker_hostname: str | None, pid: int | None, ping_replies: Mapping
     return False
 
 
-#: A STARTED task as the check needs it: (task id, worker node name, pool process id).
-Started = tuple[str, "str | None", "int | None"]
+#: An unfinished task as the check needs it: (task id, worker node name, pool process id or None).
+Started = StaleCandidate
 
 
 class StaleWatch:
-    """Which STARTED tasks are stale, judged every few seconds from a ping's replies.
+    """Which unfinished tasks are stale, judged every few seconds from a ping's replies.
 
     A busy worker can miss one ping (its main thread blocked by a big result):
     only a worker that missed two pings in a row is gone. Keeps which workers
@@ -68,8 +72,8 @@ class StaleWatch:
     def __init__(self) -> None:
         self._missed: frozenset[str] = frozenset()
 
-    def check(self, started: list[Started], replies: Mapping[str, Any] | None) -> set[str]:
-        """The ids among ``started`` whose worker is gone. ``replies``: the ping's
+    def check(self, started: list[StaleCandidate], replies: Mapping[str, Any] | None) -> set[str]:
+        """The ids among ``started`` (``Store.stale_candidates()``) whose worker is gone. ``replies``: the ping's
         ``{worker: reply}``, or None when the broker could not be asked (then only
         the pid test applies: a broker that is down blames no worker)."""
         if replies is not None:

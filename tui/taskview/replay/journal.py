@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
@@ -30,6 +30,9 @@ from ..results.problems import Problem, ProblemKind
 from ..results.record import TaskRecord, display_status, summarize
 from ..results.scan import FullRead, ResultDirectory
 from .timeline import Event, Timeline
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 class JournalError(ValueError):
@@ -110,17 +113,17 @@ class Recorder:
             with self._lock:
                 self._metas[(full.name.task_id, full.read.mtime, full.read.size)] = full.meta
 
-    def before(self, store: Any, records: Iterable[TaskRecord], removed: Iterable[str]) -> dict[str, str | None]:
-        """The displayed status of each id in a batch, before the store takes it."""
+    def before(self, store: Store, records: Iterable[TaskRecord], removed: Iterable[str]) -> dict[str, str | None]:
+        """The displayed status of each id in a batch, before the store takes it (None for a
+        task known only by a read mid-write: that read is not history)."""
         olds: dict[str, str | None] = {}
         for task_id in [r.task_id for r in records] + list(removed):
-            old = store.get(task_id)
-            olds[task_id] = display_status(old) if old is not None else None
+            olds[task_id] = store.known_status(task_id)
         return olds
 
     def after(
         self,
-        store: Any,
+        store: Store,
         olds: dict[str, str | None],
         records: list[TaskRecord],
         changed: list[str],
@@ -134,7 +137,8 @@ class Recorder:
         entries = []
         for task_id in changed:
             record = store.get(task_id)
-            if record is not None:
+            # A read mid-write (empty, cut) is not a state the task was in: the whole write comes next.
+            if record is not None and (record.error is None or not record.error.partial):
                 entries.append(_entry(record, olds.get(task_id), metas.get(task_id), live))
         now = time.time()  # a deleted file has no mtime left
         for task_id in removed:
