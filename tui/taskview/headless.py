@@ -11,14 +11,19 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from typing import IO, Any
 
 import orjson
 
+from .query import Predicate
+from .results.codec import Decoded
 from .results.json_output import encode_json, encode_line
 from .results.parallel import map_forked, run_forked, split
-from .results.scan import ResultDirectory, parsed_listing
+from .results.problems import Problem
+from .results.record import TaskRecord, display_status, summarize_safely
+from .results.scan import Listing, ResultDirectory, parsed_listing
 from .text import one_line
 
 DUMP_FIELDS = (
@@ -46,13 +51,25 @@ _META_FIELDS = DUMP_FIELDS[2:15]
 _JSON_ENCODED_CSV = frozenset({"result", "children", "args", "kwargs"})
 
 
-def dump_rows(results: ResultDirectory, names: Sequence[str] | None = None) -> Iterator[tuple[dict[str, Any], bool]]:
-    """One (row, plain) per result file (of ``names``, entries of the directory);
-    ``plain`` rows hold only JSON types already."""
+class OutputError(Exception):
+    """The output could not be written (a full disk, a closed pipe): ``error`` says why."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+        self.error = error
+
+
+def dump_rows(
+    results: ResultDirectory, names: Sequence[str] | None = None, predicate: Predicate | None = None
+) -> Iterator[tuple[dict[str, Any], bool]]:
+    """One (row, plain) per result file (of ``names``, entries of the directory; those whose
+    summary ``predicate`` keeps); ``plain`` rows hold only JSON types already."""
     fields, no_meta = _META_FIELDS, _NO_META
     # Type tags become their repr as the files are parsed: what jsonable would make
     # of them, without a second walk over every tagged result.
-    for (kind, task_id, _prefix), path, mtime, size, meta, error, plain in results.read_metas(names, tags_as_repr=True):
+    for (kind, task_id, prefix), path, mtime, size, meta, error, plain in results.read_metas(names, tags_as_repr=True):
+        if predicate is not None and not predicate(_summary(task_id, kind, prefix, meta, mtime, size, error)):
+            continue
         row: dict[str, Any] = {"task_id": task_id, "kind": kind}
         # One C-level pass over the fields: this runs for every file of a --dump.
         row.update(no_meta if meta is None else zip(fields, map(meta.get, fields), strict=False))
@@ -66,40 +83,59 @@ def dump_rows(results: ResultDirectory, names: Sequence[str] | None = None) -> I
 _NO_META = dict.fromkeys(_META_FIELDS)
 
 
-def write_jsonl(results: ResultDirectory, out: IO[bytes], jobs: int = 1) -> int:
-    return _write_split(results, out, jobs, _jsonl_rows, "w+b")
+def _summary(
+    task_id: str, kind: str, prefix: str, meta: dict[str, Any] | None, mtime: float, size: int, error: Problem | None
+) -> TaskRecord:
+    """The record the inspector would hold for one file of a dump, for a filter to judge."""
+    decoded = Decoded(meta, None, None, None) if meta is not None else None
+    return summarize_safely(task_id, kind, prefix, decoded, size=size, mtime=mtime, error=error)
 
 
-def write_csv(results: ResultDirectory, out: IO[str], jobs: int = 1) -> int:
+def write_jsonl(results: ResultDirectory, out: IO[bytes], jobs: int = 1, predicate: Predicate | None = None) -> int:
+    return _write_split(results, out, jobs, partial(_jsonl_rows, predicate=predicate), "w+b")
+
+
+def write_csv(results: ResultDirectory, out: IO[str], jobs: int = 1, predicate: Predicate | None = None) -> int:
     import csv
 
-    csv.writer(out, lineterminator="\n").writerow(DUMP_FIELDS)
-    return _write_split(results, out, jobs, _csv_rows, "w+")
+    try:
+        csv.writer(out, lineterminator="\n").writerow(DUMP_FIELDS)
+    except OSError as exc:
+        raise OutputError(exc) from exc
+    return _write_split(results, out, jobs, partial(_csv_rows, predicate=predicate), "w+")
 
 
-def _jsonl_rows(results: ResultDirectory, names: Sequence[str], out: IO[bytes]) -> int:
+def _jsonl_rows(
+    results: ResultDirectory, names: Sequence[str], out: IO[bytes], predicate: Predicate | None = None
+) -> int:
     count = 0
     write, dumps, newline = out.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     # A line per write, into out's buffer: joining lines into bigger blocks
     # first made glibc give the heap back and fault it in again (~1 fault per file).
-    for row, plain in dump_rows(results, names):
+    for row, plain in dump_rows(results, names, predicate):
         try:
             # Most rows are plain: orjson directly, without encode_line's call.
             line = dumps(row, option=newline) if plain else encode_line(row, False)
         except (TypeError, RecursionError):  # nested deeper than orjson goes: encode_line's way
             line = encode_line(row, False)
-        write(line)
+        try:
+            write(line)
+        except OSError as exc:
+            raise OutputError(exc) from exc
         count += 1
     return count
 
 
-def _csv_rows(results: ResultDirectory, names: Sequence[str], out: IO[str]) -> int:
+def _csv_rows(results: ResultDirectory, names: Sequence[str], out: IO[str], predicate: Predicate | None = None) -> int:
     import csv
 
     writer = csv.writer(out, lineterminator="\n")
     count = 0
-    for row, _plain in dump_rows(results, names):
-        writer.writerow(_csv_cell(field, row[field]) for field in DUMP_FIELDS)
+    for row, _plain in dump_rows(results, names, predicate):
+        try:
+            writer.writerow(_csv_cell(field, row[field]) for field in DUMP_FIELDS)
+        except OSError as exc:
+            raise OutputError(exc) from exc
         count += 1
     return count
 
@@ -122,7 +158,10 @@ def _write_split(
     counts: dict[int, int] = {}
     copied = 0
     try:
-        out.flush()  # a child must not inherit (and lose) half-written output
+        try:
+            out.flush()  # a child must not inherit (and lose) half-written output
+        except OSError as exc:
+            raise OutputError(exc) from exc
 
         def write_share(index: int) -> int:
             spill = spills[index]
@@ -158,6 +197,13 @@ def _spill_file(mode: str) -> IO[Any]:
 
 def _copy_out(spill: IO[Any], out: IO[Any]) -> None:
     """All of ``spill`` to ``out``: in the kernel (sendfile) when ``out`` has a descriptor."""
+    try:
+        _copy(spill, out)
+    except OSError as exc:
+        raise OutputError(exc) from exc
+
+
+def _copy(spill: IO[Any], out: IO[Any]) -> None:
     out.flush()
     try:
         out_fd = out.fileno()
@@ -194,27 +240,79 @@ def _csv_cell(field: str, value: Any) -> Any:
 # --- stats -------------------------------------------------------------------
 
 
-def compute_stats(results: ResultDirectory, jobs: int = 1) -> dict[str, Any]:
+def compute_stats(
+    results: ResultDirectory, jobs: int = 1, predicate: Predicate | None = None, query: str | None = None
+) -> dict[str, Any]:
+    """Counts per status of the files (those whose summary ``predicate`` keeps: the
+    filter ``query``), and the unreadable ones."""
     shares = _shares(results, jobs)
-    by_status: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
-    unreadable: list[dict[str, str]] = []
-    groups = total = 0
-    for part in map_forked(lambda share: _count(results, share), shares, jobs):
-        by_status.update(part["by_status"])
-        reasons.update(part["reasons"])
-        unreadable.extend(part["unreadable"])
-        groups += part["groups"]
-        total += part["total"]
-    return {
-        "directory": results.path,
-        "total": total,
-        "by_status": dict(sorted(by_status.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "groups": groups,
-        "unreadable": len(unreadable),
-        "unreadable_by_reason": dict(reasons.most_common()),
-        "unreadable_files": sorted(unreadable, key=lambda u: u["file"]),
-    }
+    totals = _Counts()
+    for part in map_forked(lambda share: _count(results, share, predicate), shares, jobs):
+        totals.merge(part)
+    return totals.stats(results.path, query)
+
+
+def stats_of_records(
+    place: str, records: Iterable[TaskRecord], predicate: Predicate | None = None, query: str | None = None
+) -> dict[str, Any]:
+    """``compute_stats`` of records held in memory (a journal played to its end)."""
+    counts = _Counts()
+    for record in records:
+        if predicate is None or predicate(record):
+            counts.add(record.kind, display_status(record), record.error, record.filename)
+    return counts.stats(place, query)
+
+
+class _Counts:
+    """Counts of one share of the files, or of all of them."""
+
+    def __init__(self) -> None:
+        self.by_status: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter()
+        self.unreadable: list[dict[str, str]] = []
+        self.groups = self.total = 0
+
+    def add(self, kind: str, status: str | None, error: Problem | None, path: str) -> None:
+        self.total += 1
+        if error is not None:
+            self.reasons[error.reason] += 1
+            self.unreadable.append({"file": path, "error": error.message})
+        elif kind == "group":
+            self.groups += 1
+        else:
+            self.by_status[status or ""] += 1
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "by_status": self.by_status,
+            "reasons": self.reasons,
+            "unreadable": self.unreadable,
+            "groups": self.groups,
+            "total": self.total,
+        }
+
+    def merge(self, part: dict[str, Any]) -> None:
+        self.by_status.update(part["by_status"])
+        self.reasons.update(part["reasons"])
+        self.unreadable.extend(part["unreadable"])
+        self.groups += part["groups"]
+        self.total += part["total"]
+
+    def stats(self, place: str, query: str | None) -> dict[str, Any]:
+        stats: dict[str, Any] = {"directory": place}
+        if query is not None:
+            stats["filter"] = query
+        stats.update(
+            {
+                "total": self.total,
+                "by_status": dict(sorted(self.by_status.items(), key=lambda kv: (-kv[1], kv[0]))),
+                "groups": self.groups,
+                "unreadable": len(self.unreadable),
+                "unreadable_by_reason": dict(self.reasons.most_common()),
+                "unreadable_files": sorted(self.unreadable, key=lambda u: u["file"]),
+            }
+        )
+        return stats
 
 
 def _shares(results: ResultDirectory, jobs: int) -> list[Sequence[str]]:
@@ -224,23 +322,32 @@ def _shares(results: ResultDirectory, jobs: int) -> list[Sequence[str]]:
     return split(results.entry_names(), jobs if results.forkable else 1)
 
 
-def _count(results: ResultDirectory, names: Sequence[str]) -> dict[str, Any]:
+def _count(results: ResultDirectory, names: Sequence[str], predicate: Predicate | None = None) -> dict[str, Any]:
     """Counts of one share of the files, as JSON (it may come from a forked child)."""
     listing = parsed_listing(names)
-    by_status: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
-    unreadable: list[dict[str, str]] = []
-    groups = total = 0
-    for name, status, error in results.statuses(listing):
-        total += 1
-        if error is not None:
-            reasons[error.reason] += 1
-            unreadable.append({"file": results.file_path(name.prefix + name.task_id), "error": error.message})
-        elif name.kind == "group":
-            groups += 1
-        else:
-            by_status[status or ""] += 1
-    return {"by_status": by_status, "reasons": reasons, "unreadable": unreadable, "groups": groups, "total": total}
+    counts = _Counts()
+    if predicate is None:
+        for name, status, error in results.statuses(listing):
+            counts.add(name.kind, status, error, results.file_path(name.prefix + name.task_id))
+    else:
+        for record in _records(results, listing):
+            if predicate(record):
+                counts.add(record.kind, record.status, record.error, results.file_path(record.filename))
+    return counts.as_json()
+
+
+def _records(results: ResultDirectory, listing: Listing) -> Iterator[TaskRecord]:
+    """The summary of every file of ``listing``, as the inspector reads it."""
+    with results.held_open():
+        for filename, parsed in listing:
+            record = results.read_record(filename, parsed)
+            if record is not None:
+                yield record
+
+
+def linked_records(results: ResultDirectory) -> dict[str, TaskRecord]:
+    """The tasks that name a parent, group or root, by id: what ``root:`` follows in a filter."""
+    return {r.task_id: r for r in _records(results, results.listing()) if r.links is not None}
 
 
 def format_stats(stats: dict[str, Any], *, max_files: int = 20) -> str:
@@ -251,6 +358,8 @@ def format_stats(stats: dict[str, Any], *, max_files: int = 20) -> str:
     rows.append(("total", stats["total"]))
     width = max(len(k) for k, _ in rows)
     lines = [one_line(stats["directory"])]
+    if stats.get("filter") is not None:
+        lines.append(f"filter: {one_line(stats['filter'])}")
     lines += [f"  {one_line(k):<{width}}  {v:>10,}" for k, v in rows]
     files = stats["unreadable_files"]
     if files:
@@ -262,9 +371,20 @@ def format_stats(stats: dict[str, Any], *, max_files: int = 20) -> str:
     return "\n".join(lines)
 
 
-def print_stats(results: ResultDirectory, as_json: bool, out: IO[str] = sys.stdout, jobs: int = 1) -> None:
-    stats = compute_stats(results, jobs)
-    if as_json:
-        out.write(orjson.dumps(stats, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n")
-    else:
-        out.write(format_stats(stats) + "\n")
+def print_stats(
+    results: ResultDirectory,
+    as_json: bool,
+    out: IO[str] = sys.stdout,
+    jobs: int = 1,
+    predicate: Predicate | None = None,
+    query: str | None = None,
+) -> None:
+    write_stats(compute_stats(results, jobs, predicate, query), as_json, out)
+
+
+def write_stats(stats: dict[str, Any], as_json: bool, out: IO[str] = sys.stdout) -> None:
+    text = orjson.dumps(stats, option=orjson.OPT_INDENT_2).decode("utf-8") if as_json else format_stats(stats)
+    try:
+        out.write(text + "\n")
+    except OSError as exc:
+        raise OutputError(exc) from exc

@@ -29,6 +29,12 @@ __all__ = ["EXIT_USAGE", "check_directory", "fail", "main", "resolve_path"]
 @click.option("--stats", is_flag=True, help="Print counts per status and the unreadable files, and exit.")
 @click.option("--json", "as_json", is_flag=True, help="With --stats: print JSON.")
 @click.option(
+    "--filter",
+    "query",
+    metavar="QUERY",
+    help="With --dump or --stats: only the tasks QUERY keeps (the inspector's filter: status:FAILURE since:1h ...).",
+)
+@click.option(
     "--jobs",
     type=click.IntRange(min=1),
     metavar="N",
@@ -76,6 +82,7 @@ def main(
     dump: str | None,
     stats: bool,
     as_json: bool,
+    query: str | None,
     jobs: int | None,
     allow_pickle: bool,
     poll: float | None,
@@ -106,7 +113,12 @@ def main(
     if record_path is not None and (replay or dump or stats):
         fail("--record records a live session; it does not go with --replay, --dump or --stats")
     if replay and (demo or stats or dump == "csv"):
-        fail("--replay does not go with --demo, --stats or --dump csv (--replay --dump jsonl prints the events)")
+        fail(
+            "--replay does not go with --demo, --stats or --dump csv "
+            "(--replay --dump jsonl prints the events; a journal's --stats counts its end)"
+        )
+    if query is not None and (replay or not (dump or stats)):
+        fail("--filter goes with --dump or --stats (in the inspector, press / and type it)")
     controller = None
     if path is None and app_spec and not demo:
         # taskview -A proj: the directory is the app's own file:// result backend.
@@ -130,12 +142,14 @@ def main(
 
         if record_path is not None:
             fail(f"--record records a live directory; {directory} is a file (an archive or a journal)")
-        run_file_or_replay(directory, replay=replay, dump=dump, stats=stats, as_json=as_json, allow_pickle=allow_pickle)
+        run_file_or_replay(
+            directory, replay=replay, dump=dump, stats=stats, as_json=as_json, allow_pickle=allow_pickle, query=query
+        )
         return
     check_directory(directory)
     results = ResultDirectory(directory, allow_pickle=allow_pickle)
     if dump or stats:
-        run_headless(results, dump, stats, as_json, jobs)
+        run_headless(results, dump, stats, as_json, jobs, query)
         return
 
     if controller is None:

@@ -5,11 +5,18 @@ from __future__ import annotations
 import os
 
 from .common import check_directory, fail
-from .headless_run import print_events, run_headless
+from .headless_run import print_events, print_journal_stats, run_headless
 
 
 def run_file_or_replay(
-    path: str, *, replay: bool, dump: str | None, stats: bool, as_json: bool, allow_pickle: bool
+    path: str,
+    *,
+    replay: bool,
+    dump: str | None,
+    stats: bool,
+    as_json: bool,
+    allow_pickle: bool,
+    query: str | None = None,
 ) -> None:
     from ..replay.journal import JournalError, read_journal
     from ..replay.timeline import Timeline, from_results
@@ -24,12 +31,18 @@ def run_file_or_replay(
         check_directory(path)
         results = ResultDirectory(path, allow_pickle=allow_pickle)
     elif path.lower().endswith(".jsonl"):
-        if not replay:
-            fail(f"{path} is a journal (--record): replay it with --replay")
+        if not (replay or stats):
+            fail(
+                f"{path} is a journal (--record): replay it with --replay, print its events with "
+                "--replay --dump jsonl, or count its last state with --stats"
+            )
         try:
             timeline = read_journal(path)
         except JournalError as exc:
             fail(str(exc))
+        if stats:
+            print_journal_stats(timeline, as_json, query)
+            return
     elif looks_like_archive(path):
         try:
             results = ResultArchive(path, allow_pickle=allow_pickle)
@@ -40,7 +53,7 @@ def run_file_or_replay(
 
     if results is not None:
         if not replay and (dump or stats):
-            run_headless(results, dump, stats, as_json)
+            run_headless(results, dump, stats, as_json, query=query)
             return
         try:
             timeline = from_results(results, "directory" if os.path.isdir(path) else "archive")
