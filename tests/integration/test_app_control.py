@@ -87,7 +87,9 @@ async def test_a_task_sent_to_a_queue_no_worker_consumes_is_a_pending_row_at_onc
             record = app.inspector.store.get(app.inspector.table.selected_id)
             assert (record.status, record.name) == ("PENDING", "taskview.demo.add")
             assert app.inspector.table.task_ids == [record.task_id]
-            assert "sent taskview.demo.add" in (app.inspector.notice or "")
+            # Not a silent PENDING: no worker consumes the demo queue, and the user is told.
+            await wait_until(pilot, lambda: "consumes queue taskview-demo" in (app.inspector.notice or ""))
+            assert "waits, PENDING" in app.inspector.notice
         assert not list(results.iterdir())  # nothing ran: the row came from taskview alone
     finally:
         redis.stop()

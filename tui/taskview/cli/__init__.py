@@ -117,7 +117,9 @@ def main(
             "--replay does not go with --demo, --stats or --dump csv "
             "(--replay --dump jsonl prints the events; a journal's --stats counts its end)"
         )
-    if query is not None and (replay or not (dump or stats)):
+    if query is not None and replay:
+        fail("--filter does not go with --replay (--dump and --stats take it; in a replay, press / and type it)")
+    if query is not None and not (dump or stats):
         fail("--filter goes with --dump or --stats (in the inspector, press / and type it)")
     controller = None
     if path is None and app_spec and not demo:
@@ -157,4 +159,4 @@ def main(
     if masking is not None and controller is not None:
         masking.add_urls(controller.broker_urls)  # -A: the app's own configuration may hold a password
     recorder = open_recorder(record_path) if record_path is not None else None
-    run_live(results, poll=poll, controller=controller, recorder=recorder)
+    run_live(results, poll=poll, controller=controller, recorder=recorder, own_tasks=app_spec is not None)

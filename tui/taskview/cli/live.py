@@ -18,13 +18,19 @@ if TYPE_CHECKING:
 
 
 def run_live(
-    results: ResultDirectory, *, poll: float | None, controller: Controller | None, recorder: Recorder | None
+    results: ResultDirectory,
+    *,
+    poll: float | None,
+    controller: Controller | None,
+    recorder: Recorder | None,
+    own_tasks: bool = False,
 ) -> None:
-    """The live inspector on ``results`` until the user quits; the journal closed after."""
+    """The live inspector on ``results`` until the user quits; the journal closed after.
+    ``own_tasks``: ``n`` offers the app's own tasks (``-A``), not the demo tasks."""
     from ..ui.app import TaskviewApp
 
     try:
-        TaskviewApp(results, poll_interval=poll, controller=controller, recorder=recorder).run()
+        TaskviewApp(results, poll_interval=poll, controller=controller, recorder=recorder, own_tasks=own_tasks).run()
     finally:
         if recorder is not None:
             recorder.close()

@@ -291,8 +291,28 @@ class Controller:
             raise
         return conn
 
+    def consumed_queues(self, timeout: float = 1.0) -> dict[str, list[str]] | None:
+        """``{worker: [queue names it consumes]}`` of the workers that answer (``inspect
+        active_queues``); None when the broker could not be asked."""
+
+        def ask(conn: Any) -> dict[str, list[str]]:
+            replies = self._ask(conn, "active_queues", timeout)
+            return {
+                worker: [str(q.get("name")) for q in queues if isinstance(q, dict) and q.get("name")]
+                for worker, queues in replies.items()
+                if isinstance(queues, list)
+            }
+
+        got = self._call("inspect", ask, timeout=self.connect_timeout + timeout + 3.0)
+        return None if isinstance(got, Outcome) else got
+
     def _ping(self, conn: Any, timeout: float, settle: float | None = None) -> dict[str, dict[str, Any]]:
-        """Broadcast ``ping`` and collect ``{hostname: reply}``.
+        """Broadcast ``ping`` and collect ``{hostname: reply}`` (see ``_ask``)."""
+        replies = self._ask(conn, "ping", timeout, settle)
+        return {worker: reply if isinstance(reply, dict) else {"reply": reply} for worker, reply in replies.items()}
+
+    def _ask(self, conn: Any, command: str, timeout: float, settle: float | None = None) -> dict[str, Any]:
+        """Broadcast a control ``command`` and collect ``{hostname: reply}``.
 
         Like Celery's ``control.ping`` (wait until ``timeout`` passes without a
         new reply) when ``settle`` is None; with ``settle``, stop ``settle``
@@ -308,7 +328,7 @@ class Controller:
         mailbox = control_mailbox(self.app)(conn)
         chan = conn.default_channel
         ticket = uuid()
-        replies: dict[str, dict[str, Any]] = {}
+        replies: dict[str, Any] = {}
         first: list[float] = []
 
         def on_message(body: Any, message: Any) -> None:
@@ -319,14 +339,14 @@ class Controller:
             if headers.get("ticket") != ticket or not isinstance(body, dict):
                 return
             for hostname, reply in body.items():
-                replies[str(hostname)] = reply if isinstance(reply, dict) else {"reply": reply}
+                replies[str(hostname)] = reply
             if not first:
                 first.append(time.monotonic())
 
         queue = mailbox.reply_queue
         consumer = Consumer(chan, [queue], accept=mailbox.accept, no_ack=True, callbacks=[on_message])
         with consumer:
-            mailbox._publish("ping", {}, reply_ticket=ticket, channel=chan, timeout=timeout)
+            mailbox._publish(command, {}, reply_ticket=ticket, channel=chan, timeout=timeout)
             last_count = 0
             deadline = time.monotonic() + timeout
             while True:

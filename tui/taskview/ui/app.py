@@ -50,16 +50,23 @@ class TaskviewApp(App[None]):
         controller: Controller | None = None,
         clock: Callable[[], float] = time.time,
         recorder: Recorder | None = None,
+        own_tasks: bool = False,
         inspector: InspectorScreen | None = None,
     ) -> None:
-        """The live inspector on ``results`` (or the ``inspector`` screen given)."""
+        """The live inspector on ``results`` (or the ``inspector`` screen given); ``own_tasks``:
+        ``n`` offers the controller's app's tasks (``-A``)."""
         super().__init__()
         keep_heap_compact()
         if inspector is None:
             if results is None:
                 raise TypeError("TaskviewApp needs results or an inspector screen")
             inspector = LiveScreen(
-                results, poll_interval=poll_interval, controller=controller, clock=clock, recorder=recorder
+                results,
+                poll_interval=poll_interval,
+                controller=controller,
+                clock=clock,
+                recorder=recorder,
+                own_tasks=own_tasks,
             )
         #: The inspector screen, at the bottom of the stack whatever is pushed on it.
         self.inspector = inspector

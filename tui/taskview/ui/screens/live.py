@@ -17,14 +17,18 @@ from textual import work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
+from ...control.app_tasks import AppTask
 from ...control.stale import StaleWatch
 from ...results.record import TaskRecord
 from ...results.scan import FullRead, ResultDirectory
 from ...sources.tail import DirectoryTail, TailBatch
 from ...store import Store
+from ...view.enqueue import EnqueueRequest
 from .confirm import ConfirmScreen
+from .enqueue_form import EnqueueForm
 from .enqueue_menu import EnqueueMenu
 from .inspector import InspectorScreen
+from .task_picker import TaskPicker
 
 if TYPE_CHECKING:
     from ...control.controller import Controller, Outcome
@@ -38,6 +42,8 @@ NOT_CONNECTED = (
 )
 #: How often STARTED tasks are checked for a dead worker.
 STALE_CHECK_SECONDS = 5.0
+#: How long the workers' queues are known before they are asked again.
+CONSUMERS_SECONDS = 60.0
 #: How long the inspector reads the first rows before its first frame.
 FIRST_SCREEN_SECONDS = 0.05
 
@@ -67,10 +73,14 @@ class LiveScreen(InspectorScreen):
         controller: Controller | None = None,
         clock: Callable[[], float] = time.time,
         recorder: Recorder | None = None,
+        own_tasks: bool = False,
     ) -> None:
+        """``own_tasks``: ``n`` offers the controller's app's own tasks (``-A``), else the demo tasks."""
         super().__init__(Store(), clock=clock)
         self.results = results
         self.controller = controller
+        self.own_tasks = own_tasks
+        self._consumers: tuple[float, dict[str, list[str]]] | None = None  # (when asked, worker -> queues)
         self.recorder = recorder  # --record: the journal of what the live view sees
         watched = recorder.watch(results) if recorder is not None else results
         self.tail = DirectoryTail(watched, self._deliver, poll_interval=poll_interval)
@@ -178,24 +188,65 @@ class LiveScreen(InspectorScreen):
         task_id = self.table.selected_id
         return self.store.get(task_id) if task_id else None
 
-    # --- n: demo tasks -------------------------------------------------------------------
+    # --- n: your app's tasks, or the demo tasks --------------------------------------------
 
     def action_enqueue(self) -> None:
         if not self._can_send("enqueue"):
+            return
+        if self.own_tasks:
+            self._load_app_tasks()
             return
         from ...control.demo_tasks import DEMO_MENU
 
         assert self.controller is not None
         choices = [(key, entry[0]) for key, entry in DEMO_MENU.items()]
-        self.app.push_screen(EnqueueMenu(choices, self.controller.broker_display), self._enqueue_chosen)
+        self.app.push_screen(EnqueueMenu(choices, self.controller.broker_display), self._demo_chosen)
 
-    def _enqueue_chosen(self, key: str | None) -> None:
+    @work(thread=True, exclusive=True, group="control")
+    def _load_app_tasks(self) -> None:
+        from ...control.app_tasks import app_tasks
+
+        assert self.controller is not None
+        app = self.controller.app
+        try:
+            tasks = app_tasks(app)  # may import the app's task modules: off the UI thread
+        except Exception as exc:  # the user's code, failing to import
+            self.app.call_from_thread(self.say, f"cannot list the app's tasks: {type(exc).__name__}: {exc}", error=True)
+            return
+        if not tasks:
+            self.app.call_from_thread(self.say, f"the app {app.main or '?'} registers no task of its own", error=True)
+            return
+        self.app.call_from_thread(self.app.push_screen, TaskPicker(tasks, app.main or "your app"), self._task_chosen)
+
+    def _task_chosen(self, task: AppTask | None) -> None:
+        if task is not None:
+            form = EnqueueForm(f"Send {task.name}", EnqueueRequest(task.name), route=task.queue)
+            self.app.push_screen(form, self._request_made)
+
+    def _request_made(self, request: EnqueueRequest | None) -> None:
+        if request is not None:
+            self._send_request(request)
+
+    @work(thread=True, group="control")
+    def _send_request(self, request: EnqueueRequest) -> None:
+        from ...control.app_tasks import routed_queue
+
+        controller = self.controller
+        assert controller is not None
+        log.info("enqueue %s %s via %s", request.name, request.options, controller.broker_display)
+        outcome = controller.enqueue(request.name, request.args, request.kwargs, **request.options)
+        log.info("enqueue: ok=%s %s", outcome.ok, outcome.message)
+        self.app.call_from_thread(self._sent, outcome, request.name)
+        if outcome.ok:
+            self._warn_if_unconsumed(request.queue or routed_queue(controller.app, request.name, request.args))
+
+    def _demo_chosen(self, key: str | None) -> None:
         if key is not None:
             self._send_demo(key)
 
     @work(thread=True, group="control")
     def _send_demo(self, key: str) -> None:
-        from ...control.demo_tasks import DEMO_MENU, send_demo
+        from ...control.demo_tasks import DEMO_MENU, demo_queue, send_demo
 
         controller = self.controller
         assert controller is not None
@@ -203,6 +254,30 @@ class LiveScreen(InspectorScreen):
         outcome = send_demo(controller, key)
         log.info("enqueue: ok=%s %s", outcome.ok, outcome.message)
         self.app.call_from_thread(self._sent, outcome, DEMO_MENU[key][1])
+        if outcome.ok:
+            self._warn_if_unconsumed(demo_queue())
+
+    def _warn_if_unconsumed(self, queue: str | None) -> None:
+        """Say so when no worker consumes ``queue``: the task would wait, PENDING, with no sign why.
+
+        Asks the workers which queues they consume once a minute at most (in this
+        thread worker); a broker that cannot be asked says nothing. Nothing is declared.
+        """
+        controller = self.controller
+        if queue is None or controller is None:
+            return
+        now = time.monotonic()
+        if self._consumers is None or now - self._consumers[0] > CONSUMERS_SECONDS:
+            found = controller.consumed_queues(timeout=1.0)
+            if found is None:
+                return
+            self._consumers = (now, found)
+        if not any(queue in queues for queues in self._consumers[1].values()):
+            workers = len(self._consumers[1])
+            about = f"none of the {workers} workers that answered" if workers else "no worker answered: none"
+            self.app.call_from_thread(
+                self.say, f"{about} consumes queue {queue}: the task waits, PENDING, until a worker does", error=True
+            )
 
     def _sent(self, outcome: Outcome, task_name: str) -> None:
         self.say(outcome.message, error=not outcome.ok)
@@ -239,7 +314,7 @@ class LiveScreen(InspectorScreen):
         log.info("revoke: ok=%s %s", outcome.ok, outcome.message)
         self.app.call_from_thread(self.say, outcome.message, error=not outcome.ok)
 
-    # --- R: re-enqueue -------------------------------------------------------------------
+    # --- R: re-enqueue, to the queue it came from --------------------------------------------
 
     def action_reenqueue(self) -> None:
         record = self._selected_record()
@@ -249,15 +324,20 @@ class LiveScreen(InspectorScreen):
 
     @work(thread=True, group="control")
     def _prepare_reenqueue(self, record: TaskRecord) -> None:
+        from ...control.app_tasks import routed_queue
+
         full = self.results.read_full(record.filename)
         meta = full.meta if full is not None else None
-        self.app.call_from_thread(self._confirm_reenqueue, record, meta)
+        name = meta.get("name") if isinstance(meta, dict) else None
+        route = None
+        if isinstance(name, str) and self.controller is not None:
+            route = routed_queue(self.controller.app, name)
+        self.app.call_from_thread(self._confirm_reenqueue, record, meta, route)
 
-    def _confirm_reenqueue(self, record: TaskRecord, meta: dict[str, Any] | None) -> None:
+    def _confirm_reenqueue(self, record: TaskRecord, meta: dict[str, Any] | None, route: str | None) -> None:
         if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
-            self.say(
-                "cannot re-enqueue: the file has no task name (the workers run without result_extended)", error=True
-            )
+            why = "the file has no task name (the workers run without result_extended)"
+            self.say(f"cannot re-enqueue: {why}", error=True)
             return
         name = meta["name"]
         args = meta.get("args") or []
@@ -265,25 +345,11 @@ class LiveScreen(InspectorScreen):
         if not isinstance(args, (list, tuple)) or not isinstance(kwargs, dict):
             self.say("cannot re-enqueue: the stored args/kwargs are not a list and a mapping", error=True)
             return
-        screen = ConfirmScreen(
-            "Send this task again, as a new task?",
-            [("name", name), ("args", repr(list(args))), ("kwargs", repr(kwargs)), ("was", record.task_id)],
-            [("y", "send it")],
-        )
-        self.app.push_screen(screen, lambda key: self._reenqueue_chosen(key, name, list(args), dict(kwargs)))
-
-    def _reenqueue_chosen(self, key: str | None, name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
-        if key is not None:
-            self._send_again(name, args, kwargs)
-
-    @work(thread=True, group="control")
-    def _send_again(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
-        controller = self.controller
-        assert controller is not None
-        log.info("re-enqueue %s", name)
-        outcome = controller.enqueue(name, args, kwargs)
-        log.info("re-enqueue: ok=%s %s", outcome.ok, outcome.message)
-        self.app.call_from_thread(self._sent, outcome, name)
+        queue = meta.get("queue") if isinstance(meta.get("queue"), str) else None
+        request = EnqueueRequest(name, list(args), dict(kwargs), queue or None)
+        facts = [("was", record.task_id), ("status", record.status or "?")]
+        form = EnqueueForm("Send this task again, as a new task", request, facts=facts, route=route)
+        self.app.push_screen(form, self._request_made)
 
     # --- stale STARTED tasks -------------------------------------------------------------
 
