@@ -356,3 +356,35 @@ async def test_shrinking_the_terminal_puts_the_pane_under_the_table_at_once(app)
         await pilot.resize_terminal(160, 40)
         await pilot.pause()
         assert detail.region.x > table.region.x
+
+
+async def test_enter_on_the_focused_links_opens_the_first_one(app, samples: Path):
+    parent = json.loads(by_name(samples, "sampletasks.spawn_children").read_bytes())
+    first_child = parent["children"][0][0][0]
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        table.select_task(parent["task_id"])
+        await pilot.press("enter")
+        related = app.query_one("#detail-related", OptionList)
+        await wait_until(pilot, lambda: related.option_count > 0)
+        related.focus()
+        await pilot.press("enter")  # no arrow key first: the first link is the one chosen
+        assert table.selected_id == first_child
+
+
+async def test_the_hidden_by_the_filter_hint_names_the_keys_that_clear_it(app, samples: Path):
+    parent = json.loads(by_name(samples, "sampletasks.spawn_children").read_bytes())
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        await pilot.press("slash", *"spawn", "enter")
+        await wait_until(pilot, lambda: table.task_ids == [parent["task_id"]])
+        await pilot.press("enter")
+        related = app.query_one("#detail-related", OptionList)
+        await wait_until(pilot, lambda: related.option_count > 0)
+        related.focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any("hidden by the filter" in str(n.message) for n in app._notifications))
+        hint = next(str(n.message) for n in app._notifications if "hidden by the filter" in str(n.message))
+        assert "Esc twice" in hint
+        await pilot.press("escape", "escape")  # as the hint says: the pane, then the filter
+        assert not app.inspector.detail.display and len(table.task_ids) == SAMPLE_COUNT

@@ -102,6 +102,9 @@ async def test_read_only_sends_nothing(tmp_path: Path):
         app = TaskviewApp(ResultDirectory(str(results)), controller=Controller(worker.app, read_only=True))
         async with app.run_test(size=(120, 30)) as pilot:
             await wait_until(pilot, lambda: app.inspector.scan is None)
+            # The footer does not offer what would be refused; the keys still say why.
+            offered = {b.binding.action for b in app.screen.active_bindings.values() if b.binding.show}
+            assert {"filter", "detail"} <= offered and not offered & {"enqueue", "revoke", "reenqueue"}
             await pilot.press("n")
             assert "read-only: enqueue not sent" in app.inspector.notice
             assert not isinstance(app.screen, EnqueueMenu)

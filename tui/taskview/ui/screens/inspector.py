@@ -333,7 +333,9 @@ class InspectorScreen(Screen[None]):
         if self.table.select_task(event.task_id):
             self.table.focus()
         elif event.task_id in self.store:
-            self.notify("That task is hidden by the filter: Esc clears it.", severity="warning")
+            # Esc closes an open pane before it clears the filter: name the keys as they work.
+            keys = "Esc twice (the pane, then the filter)" if self.detail.display else "Esc"
+            self.notify(f"That task is hidden by the filter: {keys} clears it.", severity="warning")
         else:
             self.notify(
                 f"No result file for {one_line(event.task_id)} in this directory.", severity="warning", markup=False

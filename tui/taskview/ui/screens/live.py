@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
@@ -174,6 +174,18 @@ class LiveScreen(InspectorScreen):
         super().tick()
 
     # --- guards ----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Read-only: the footer does not offer what would be refused (the keys still say why, in on_key).
+        if action in _SENDING and self.controller is not None and self.controller.read_only:
+            return False
+        return True
+
+    def on_key(self, event: events.Key) -> None:
+        what = _SENDING_KEYS.get(event.key)
+        if what is not None and self.controller is not None and self.controller.read_only:
+            event.stop()
+            self.say(f"read-only: {what} not sent", error=True)
 
     def _can_send(self, what: str) -> bool:
         if self.controller is None:
@@ -377,6 +389,11 @@ class LiveScreen(InspectorScreen):
             self.stale.clear()
             self.stale.update(stale)
             self.table.refresh()
+
+
+#: The actions that send to Celery, and the keys that run them (with what each is called).
+_SENDING = frozenset({"enqueue", "revoke", "reenqueue"})
+_SENDING_KEYS = {"n": "enqueue", "x": "revoke", "R": "re-enqueue"}
 
 
 def _facts(record: TaskRecord) -> list[tuple[str, str]]:

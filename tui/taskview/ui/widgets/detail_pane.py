@@ -84,6 +84,8 @@ class DetailPane(Vertical):
             for relation, task_id in content.related
         )
         related.display = bool(content.related)
+        if content.related:
+            related.highlighted = 0  # Enter on the focused list opens the first link at once
         traceback = self.query_one("#detail-traceback")
         traceback.display = content.traceback is not None
         if content.traceback is not None:
