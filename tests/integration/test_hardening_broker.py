@@ -16,7 +16,7 @@ import pytest
 
 from helpers.brokers import PrivateRedis
 from helpers.control import DemoWorkerProcess, read_status
-from helpers.pilot import wait_until
+from helpers.pilot import summary_text, wait_until
 from taskview.control import demo_tasks
 from taskview.control.controller import Controller
 from taskview.results.scan import ResultDirectory
@@ -80,39 +80,64 @@ async def test_broker_stopped_mid_session_then_restarted(redis: PrivateRedis, tm
             assert read_status(results, task_id)[0] == "SUCCESS"
 
 
-async def test_worker_killed_mid_task_shows_stale_started(redis: PrivateRedis, tmp_path: Path, monkeypatch):
+async def test_worker_killed_mid_task_shows_its_unfinished_tasks_stale(
+    redis: PrivateRedis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A STARTED and a PROGRESS task, their worker SIGKILLed: both stale (the STARTED one at once by
+    its pool process, the PROGRESS one at the second missed ping), their clocks stopped, counted in
+    the summary, kept by the stale filter."""
     results = tmp_path / "results"
     results.mkdir()
-    with DemoWorkerProcess(redis.url, results, tmp_path, concurrency=1) as worker:
+    with DemoWorkerProcess(redis.url, results, tmp_path, concurrency=2) as worker:
         monkeypatch.setenv(demo_tasks.ENV_QUEUE, worker.queue)
         client = demo_tasks.make_app(str(results), broker_url=redis.url, queue=worker.queue)
         app = TaskviewApp(ResultDirectory(str(results)), controller=Controller(client))
         async with app.run_test(size=(140, 30)) as pilot:
-            await wait_until(pilot, lambda: app.inspector.scan is None)
+            screen, store = app.inspector, app.inspector.store
+            await wait_until(pilot, lambda: screen.scan is None)
             await pilot.press("n", "s")  # sleep(30)
-            await wait_until(pilot, lambda: app.inspector.table.selected_id is not None)
-            task_id = app.inspector.table.selected_id
-            await wait_until(pilot, lambda: app.inspector.store.get(task_id).status == "STARTED", timeout=15)
-            assert app.inspector.stale == set()
-            app.inspector.check_stale()
-            # The check pings the workers (1 s at most) in a worker thread of its own: wait for it to end.
-            await wait_until(pilot, lambda: not any(w.group == "stale" and not w.is_finished for w in app.workers))
-            assert app.inspector.stale == set()  # alive: not stale
+            await wait_until(pilot, lambda: screen.table.selected_id is not None)
+            sleeping = screen.table.selected_id
+            await pilot.press("n", "p")  # progress(10)
+            await wait_until(pilot, lambda: screen.table.selected_id != sleeping)
+            progressing = screen.table.selected_id
+            await wait_until(pilot, lambda: store.get(sleeping).status == "STARTED", timeout=15)
+            await wait_until(pilot, lambda: store.get(progressing).status == "PROGRESS", timeout=15)
+
+            async def judge() -> None:
+                screen.check_stale()
+                # The check pings the workers (1 s at most) in a worker thread of its own: wait for it to end.
+                await wait_until(pilot, lambda: not any(w.group == "stale" and not w.is_finished for w in app.workers))
+
+            await judge()
+            assert store.stale == set()  # alive: not stale
 
             os.killpg(worker.proc.pid, signal.SIGKILL)  # the worker and its pool, as the OOM killer would
             worker.proc.wait(5)
-            await wait_until(pilot, lambda: not _alive(app.inspector.store.get(task_id).pid), timeout=5)
-            app.inspector.check_stale()
-            await wait_until(pilot, lambda: task_id in app.inspector.stale, timeout=5)
-            assert read_status(results, task_id)[0] == "STARTED"  # what the file says forever
+            await wait_until(pilot, lambda: not _alive(store.get(sleeping).pid), timeout=5)
+            await judge()
+            assert store.stale == {sleeping}  # its pool process is gone; the worker missed one ping
+            await judge()
+            assert store.stale == {sleeping, progressing}  # the second missed ping in a row
+            assert read_status(results, sleeping)[0] == "STARTED"  # what the files say forever
+            assert read_status(results, progressing)[0] == "PROGRESS"
 
-            index = app.inspector.table.task_ids.index(task_id)
-            app.inspector.table.scroll_to(y=index, animate=False, immediate=True)
+            def row(task_id: str) -> str:
+                index = screen.table.task_ids.index(task_id)
+                screen.table.scroll_to(y=index, animate=False, immediate=True)
+                return screen.table.render_line(index - int(screen.table.scroll_y) + 1).text
 
-            def row() -> str:
-                return app.inspector.table.render_line(index - int(app.inspector.table.scroll_y) + 1).text
+            await wait_until(pilot, lambda: "STARTED stale" in row(sleeping) and "PROGRESS stale" in row(progressing))
+            await wait_until(pilot, lambda: "stale 2" in summary_text(app))
+            def runtime(task_id: str) -> str:  # the RUNTIME cell: the second column from the right
+                return row(task_id).split()[-2]
 
-            await wait_until(pilot, lambda: "STARTED stale" in row())
+            before = runtime(progressing)
+            assert before.endswith("s") and before != "0.00s"  # it ran for a while
+            await pilot.pause(1.5)
+            assert runtime(progressing) == before  # its running clock stopped (a live one moves every second)
+            await pilot.press("slash", *"stale", "enter")
+            await wait_until(pilot, lambda: set(screen.table.task_ids) == {sleeping, progressing})
 
 
 def _alive(pid: int | None) -> bool:

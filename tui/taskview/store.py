@@ -108,7 +108,9 @@ class Store:
             self._counts[new_status] += 1
             when = record.mtime  # the write that changed it
             record.last_change = when
-            if record.status == "STARTED":
+            if record.status == "STARTED" or (old.status == "PENDING" and unfinished_record(record)):
+                # The STARTED write is the start; for a task taskview sent (its PENDING row),
+                # so is the first write of any running state (PROGRESS at once, STARTED not seen).
                 record.started = when
             history = self.transitions.get(task_id)
             if history is None:

@@ -91,7 +91,6 @@ class InspectorScreen(Screen[None]):
         self.store = store
         self.model = TableModel(store)
         self.clock = clock  # wall time for ages; tests freeze it, a replay plays it
-        self.stale: set[str] = set()  # STARTED tasks whose worker is gone (live only)
         self._counts_stale = True  # the store changed since the counts were drawn
         self._notice_timer: Timer | None = None
         self._filter_timer: Timer | None = None
@@ -128,7 +127,7 @@ class InspectorScreen(Screen[None]):
         self.filter_box = Input(
             placeholder="filter: text, status:FAILURE, name:…, worker:…, -status:SUCCESS", id="filter"
         )
-        self.table = TaskTable(self.store, clock=self.clock, stale=self.stale, id="table")
+        self.table = TaskTable(self.store, clock=self.clock, id="table")
         self.detail = DetailPane(id="detail")
         yield self.summary
         yield from self.compose_bars()
@@ -212,6 +211,7 @@ class InspectorScreen(Screen[None]):
         summary.total = model.total
         summary.filtered = model.predicate is not None
         summary.filtering = model.filtering
+        summary.stale = len(self.store.stale)
         summary.place, summary.mode, summary.problem = self.place, self.mode, self.problem
 
     # --- notices -------------------------------------------------------------------------
@@ -362,7 +362,9 @@ class InspectorScreen(Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.model.set_filter(compile_query(event.value))  # the store stays sorted: no re-sort for a new filter
+        # The store's own stale set: later judgements count; since: counts back from this screen's clock.
+        predicate = compile_query(event.value, stale=self.store.stale, now=self.clock(), records=self.store.records)
+        self.model.set_filter(predicate)  # the store stays sorted: no re-sort for a new filter
         self._show(True)
         self.update_summary()
 

@@ -363,31 +363,28 @@ class LiveScreen(InspectorScreen):
         form = EnqueueForm("Send this task again, as a new task", request, facts=facts, route=route)
         self.app.push_screen(form, self._request_made)
 
-    # --- stale STARTED tasks -------------------------------------------------------------
+    # --- stale tasks: unfinished, their worker gone -----------------------------------
 
     def check_stale(self) -> None:
-        started = list(self.store.started)
-        if started or self.stale:
-            self._find_stale(started)
+        if self.store.unfinished or self.store.stale:
+            self._find_stale(self.store.stale_candidates())
 
     @work(thread=True, exclusive=True, group="stale")
-    def _find_stale(self, started_ids: list[str]) -> None:
-        # Read here, not on the UI thread: dead workers leave STARTED files behind, and
-        # a directory can hold a hundred thousand of them. One get() at a time is safe
-        # beside the UI thread's changes; a task gone meanwhile is skipped.
-        records = self.store.records
-        started = [(r.task_id, r.worker, r.pid) for t in started_ids if (r := records.get(t)) is not None]
+    def _find_stale(self, candidates: list[tuple[str, str | None, int | None]]) -> None:
+        # Asked here, not on the UI thread: dead workers leave unfinished files behind,
+        # and a directory can hold a hundred thousand of them.
         replies = None  # unknown: a broker that cannot be asked blames no worker
         controller = self.controller
         if controller is not None and not controller.read_only:
             replies = controller.ping_workers(timeout=1.0)
-        stale = self._stale_watch.check(started, replies)
+        stale = self._stale_watch.check(candidates, replies)
         self.app.call_from_thread(self._stale_found, stale)
 
     def _stale_found(self, stale: set[str]) -> None:
-        if stale != self.stale:
-            self.stale.clear()
-            self.stale.update(stale)
+        changed = self.store.set_stale(stale)
+        if changed:
+            # Their rows change (the status says stale, the clock stops): as any other change.
+            self.rows_changed(changed, now=True)
             self.table.refresh()
 
 

@@ -10,7 +10,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ...text import one_line
-from ..colors import status_style
+from ..colors import stale_style, status_style
 from ..formatting import home_relative
 
 # Built-in states first, in the order a task lives them; custom states after, by name.
@@ -38,6 +38,7 @@ class SummaryBar(Widget):
     notice: reactive[str | None] = reactive(None, layout=True)
     follow: reactive[bool] = reactive(False, layout=True)
     problem: reactive[str | None] = reactive(None, layout=True)  # what is wrong with the directory now
+    stale: reactive[int] = reactive(0, layout=True)  # unfinished tasks whose worker is gone
 
     def render(self) -> RenderableType:
         counts, filtered = self.counts, self.filtered
@@ -61,6 +62,8 @@ class SummaryBar(Widget):
         for status in sorted(counts, key=_status_order):
             style = status_style(status, self.app.no_color)
             chunks.append(Text.assemble((one_line(status), style), f" {counts[status]:,}"))
+        if self.stale:
+            chunks.append(Text.assemble(("stale", stale_style(self.app.no_color)), f" {self.stale:,}"))
         # Where and how, always visible: on the right when everything fits on
         # one line, else on a line of its own under the counts.
         width = max(20, self.size.width - 2)

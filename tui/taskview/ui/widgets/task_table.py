@@ -84,14 +84,12 @@ class TaskTable(ScrollView, can_focus=True):
         store: Store,
         *,
         clock: Callable[[], float] = time.time,
-        stale: set[str] | None = None,
         name: str | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id)
         self.store = store
         self.clock = clock
-        self.stale = stale if stale is not None else set()  # ids of STARTED tasks whose worker is gone
         self.order: list[TaskRecord] = []  # as sorted: the store may hold newer ones
         self.cursor = 0
         self.selected_id: str | None = None
@@ -273,8 +271,8 @@ class TaskTable(ScrollView, can_focus=True):
         status = display_status(record)
         mono = self.app.no_color
         now = self.clock()
-        # Checked every few seconds; a task that has moved on since is not stale.
-        is_stale = record.status == "STARTED" and record.task_id in self.stale
+        # Judged every few seconds; the store forgets a task that finished or went since.
+        is_stale = record.task_id in self.store.stale
         cells: list[tuple[str, Style | None]] = [
             (one_line(record.task_id[:8]), None),
             (one_line(status), stale_style(mono) if is_stale else status_style(status, mono)),
@@ -282,7 +280,7 @@ class TaskTable(ScrollView, can_focus=True):
             (one_line(record.worker or ""), None),
             (progress_bar(record.progress, 9), status_style(status, mono) if record.progress else None),
             (clock(record.date_done if record.date_done is not None else record.first_seen, now), None),
-            (duration(_running_time(record, now)), None),
+            (duration(_running_time(record, now, stopped=is_stale)), None),
             (age(record.last_change, now), None),
         ]
         segments = []
@@ -302,10 +300,13 @@ class TaskTable(ScrollView, can_focus=True):
 
 
 
-def _running_time(record: TaskRecord, now: float) -> float | None:
+def _running_time(record: TaskRecord, now: float, *, stopped: bool = False) -> float | None:
+    """The task's runtime; while it runs, the time so far; a stale task's clock stops at its
+    last write (nothing runs it any more)."""
     runtime = record.runtime
     if runtime is None and record.started is not None and record.date_done is None:
-        return max(0.0, now - record.started)  # still running: time so far
+        end = record.mtime if stopped else now  # a stale task: its last write
+        return max(0.0, end - record.started)
     return runtime
 
 
