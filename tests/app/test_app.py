@@ -388,3 +388,26 @@ async def test_the_hidden_by_the_filter_hint_names_the_keys_that_clear_it(app, s
         assert "Esc twice" in hint
         await pilot.press("escape", "escape")  # as the hint says: the pane, then the filter
         assert not app.inspector.detail.display and len(table.task_ids) == SAMPLE_COUNT
+
+
+async def test_a_group_with_no_taskset_file_lists_its_members(app, samples: Path):
+    """Most groups are never saved (GroupResult.save): the group link lists the rows naming it."""
+    taskset = next(samples.glob("celery-taskset-meta-*"))
+    group_id = taskset.name.removeprefix("celery-taskset-meta-")
+    members = sorted(
+        json.loads(p.read_bytes())["task_id"]
+        for p in samples.glob("celery-task-meta-*")
+        if json.loads(p.read_bytes()).get("group_id") == group_id
+    )
+    taskset.unlink()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app, SAMPLE_COUNT - 1)
+        table.select_task(members[0])
+        await pilot.press("enter")
+        related = app.query_one("#detail-related", OptionList)
+        await wait_until(pilot, lambda: related.option_count == len(members))  # the group, the two others
+        shown = [related.get_option_at_index(i).id for i in range(related.option_count)]
+        assert shown == [group_id, *[m for m in members if m != members[0]]]
+        related.focus()
+        await pilot.press("down", "enter")  # a member: its row
+        assert table.selected_id == members[1]

@@ -123,6 +123,28 @@ def related_ids(meta: dict[str, Any], kind: str) -> list[tuple[str, str]]:
     return unique
 
 
+def with_members(
+    task_id: str, related: list[tuple[str, str]], groups: list[str], records: list[TaskRecord]
+) -> list[tuple[str, str]]:
+    """``related`` (of task ``task_id``) with, after each of ``groups``, its other members among
+    ``records`` (those naming it as their group_id), by id: what a group link shows when no
+    taskset file saved it."""
+    members: dict[str, list[str]] = {gid: [] for gid in groups}
+    for record in records:
+        gid = record.group_id
+        if gid is not None and gid in members:
+            members[gid].append(record.task_id)
+    shown = {task_id, *(other for _, other in related)}
+    out: list[tuple[str, str]] = []
+    for relation, other in related:
+        out.append((relation, other))
+        for member in sorted(members.get(other, ()) if relation == "group" else ()):
+            if member not in shown:
+                shown.add(member)
+                out.append(("member", member))
+    return out
+
+
 def _tuple_ids(value: Any, depth: int = 0) -> list[str]:
     """Ids in AsyncResult.as_tuple() shapes: ((id, parent), children) nested, groups deeper."""
     if depth > 20 or not isinstance(value, (list, tuple)):

@@ -29,7 +29,7 @@ from ...results.record import TaskRecord
 from ...results.scan import FullRead
 from ...store import Store, Transition
 from ...text import one_line
-from ...view.detail import DetailContent, prepare
+from ...view.detail import DetailContent, prepare, with_members
 from ...view.table_model import TableModel
 from ..formatting import size
 from ..widgets.detail_pane import DetailPane
@@ -322,6 +322,10 @@ class InspectorScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="detail")
     def _read_detail(self, record: TaskRecord, history: list[Transition]) -> None:
         content = prepare(record, history, self.read_full(record))
+        # A group saved by no taskset file has no row to jump to: list its members instead.
+        groups = [gid for relation, gid in content.related if relation == "group" and gid not in self.store]
+        if groups:
+            content.related = with_members(record.task_id, content.related, groups, list(self.store.records.values()))
         self.app.call_from_thread(self._show_detail, content)
 
     def _show_detail(self, content: DetailContent) -> None:
