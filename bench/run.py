@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Figure, results_dir  # noqa: E402
 
-SECTIONS = ("scan", "first-screen", "live", "interaction", "memory")
+SECTIONS = ("scan", "first-screen", "live", "interaction", "memory", "detail")
 
 
 def main() -> int:
@@ -58,6 +58,7 @@ def main() -> int:
             print(figure.row(), flush=True)
         print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
 
+    import detail_memory
     import first_screen
     import interaction
     import live_latency
@@ -71,6 +72,7 @@ def main() -> int:
     small = results_dir(1000)
     section("interaction", lambda: interaction.run(dirs[biggest], biggest, small, 1000))
     section("memory", lambda: memory.run([(dirs[count], count) for count in sizes]))
+    section("detail", detail_memory.run)
 
     missed = [f for f in figures if f.ok is False]
     print(

@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import Input, OptionList, TextArea
 
 from helpers.pilot import loaded, plain, summary_text, wait_until
-from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS, by_name, status_of
+from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS, by_name, finished_now, status_of
 from taskview.results.scan import ResultDirectory
 from taskview.ui.app import TaskviewApp
 from taskview.ui.screens.help import HelpScreen
@@ -95,7 +95,7 @@ async def test_selection_stays_on_its_task_while_rows_change(app, samples: Path)
         # Three new tasks arrive; newest-first puts them above the selection.
         for n, status in enumerate(("SUCCESS", "FAILURE", "REVOKED")):
             src = next(p for p in sorted(SAMPLE_RESULTS.iterdir()) if status_of(p) == status)
-            shutil.copy(src, samples / f"celery-task-meta-new-{n}")
+            finished_now(src, samples / f"celery-task-meta-new-{n}")
         await wait_until(pilot, lambda: len(table.task_ids) == SAMPLE_COUNT + 3)
         assert table.selected_id == chosen
         assert table.task_ids[table.cursor] == chosen and table.cursor == 6
@@ -111,7 +111,7 @@ async def test_follow_keeps_the_newest_change_selected(app, samples: Path):
         await pilot.press("s", "G", "f")
         assert (table.sort_key, table.cursor) == ("last_change", 0)
         assert "follow" in summary_text(app)
-        shutil.copy(by_name(SAMPLE_RESULTS, "sampletasks.unicode_result"), samples / "celery-task-meta-newest")
+        finished_now(by_name(SAMPLE_RESULTS, "sampletasks.unicode_result"), samples / "celery-task-meta-newest")
         await wait_until(pilot, lambda: table.selected_id == "newest")
         assert table.cursor == 0
 
@@ -275,13 +275,13 @@ async def test_new_rows_push_in_at_the_top_until_the_user_moves_then_a_marker_co
     async with app.run_test(size=(120, 30)) as pilot:
         table = await loaded(pilot, app)
         assert table.cursor == 0 and table.scroll_y == 0
-        shutil.copy(new_file, samples / "celery-task-meta-newest-1")
+        finished_now(new_file, samples / "celery-task-meta-newest-1")
         await wait_until(pilot, lambda: table.task_ids[:1] == ["newest-1"])
         assert table.selected_id == "newest-1" and table.scroll_y == 0 and table.new_above == 0
         await pilot.press("j", "j")
         chosen = table.selected_id
         for n in (2, 3, 4):
-            shutil.copy(new_file, samples / f"celery-task-meta-newest-{n}")
+            finished_now(new_file, samples / f"celery-task-meta-newest-{n}")
         await wait_until(pilot, lambda: len(table.task_ids) == SAMPLE_COUNT + 4)
         assert table.selected_id == chosen and table.cursor == 5
         assert table.new_above == 3 and "↑ 3 new" in table.render_line(0).text
@@ -295,7 +295,7 @@ async def test_an_open_detail_pane_keeps_its_task_when_new_rows_arrive(app, samp
         table = await loaded(pilot, app)
         first = table.selected_id
         await pilot.press("enter")
-        shutil.copy(by_name(SAMPLE_RESULTS, "sampletasks.unicode_result"), samples / "celery-task-meta-newest")
+        finished_now(by_name(SAMPLE_RESULTS, "sampletasks.unicode_result"), samples / "celery-task-meta-newest")
         await wait_until(pilot, lambda: "newest" in table.task_ids)
         assert table.selected_id == first and table.new_above == 1
 

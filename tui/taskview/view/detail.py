@@ -1,8 +1,8 @@
 """What the detail pane shows of one task, prepared off the UI thread (no Textual).
 
 A result can be many megabytes: the pane gets the first part of its JSON (a
-text widget takes about a second per megabyte to lay out, more to highlight),
-with a line saying how much there is; copying takes the whole of it.
+text widget takes about a second per megabyte to lay out, twice that to
+highlight), with a line saying how much there is; copying takes the whole of it.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from ..results.record import TaskRecord
 from ..results.scan import FullRead
 from ..text import inert, summary
 
-#: The most of a result's JSON the pane lays out (a tenth of a second here).
-BODY_LIMIT = 128 * 1024
-#: The most it highlights (tree-sitter costs about three times the layout).
-HIGHLIGHT_LIMIT = 64 * 1024
+#: The most of a result's JSON the pane lays out: about a thousand lines, in under a tenth of a
+#: second here (Textual's TextArea took 0.3-0.5 s for 128 KB on the UI thread, 1 s per MB).
+BODY_LIMIT = 32 * 1024
+#: The most it highlights (tree-sitter doubles the cost).
+HIGHLIGHT_LIMIT = 16 * 1024
 #: The states whose result is the exception that ended (or paused) the task.
 EXCEPTION_STATES = frozenset({"FAILURE", "RETRY", "REVOKED"})
 #: How much of an unreadable file's raw bytes to show.
@@ -54,8 +55,12 @@ def prepare(record: TaskRecord, history: list[tuple[float, str]], full: FullRead
     traceback = exception = None
     related: list[tuple[str, str]] = []
     body = None
+    shrunk = False
     if meta is not None:
-        body = meta_json(meta)
+        # Long strings cut before the JSON is made: a 10 MB string costs json.dumps and the
+        # escaping a quarter of a second of C holding the GIL, a stall of the screen.
+        small, shrunk = _shrunk(meta)
+        body = meta_json(small)
         tb = meta.get("traceback")
         if isinstance(tb, str) and tb.strip():
             traceback = inert(tb)
@@ -68,7 +73,30 @@ def prepare(record: TaskRecord, history: list[tuple[float, str]], full: FullRead
             body += f"\n... ({len(full.read.data) - RAW_PREVIEW:,} more bytes)"
     body = body or ""
     shown = cut_at_line(body, BODY_LIMIT)
-    return DetailContent(record, history, full, shown, len(body), traceback, exception, related)
+    whole = max(len(body), full.read.size) if shrunk and full is not None else len(body)
+    return DetailContent(record, history, full, shown, whole, traceback, exception, related)
+
+
+def _shrunk(value: Any, depth: int = 0) -> tuple[Any, bool]:
+    """``value`` with every string longer than the pane shows cut to that (a copy where anything
+    was cut); and whether anything was."""
+    if isinstance(value, str):
+        return (value[:BODY_LIMIT], True) if len(value) > BODY_LIMIT else (value, False)
+    if depth > 50 or not isinstance(value, (dict, list)):
+        return value, False
+    cut = False
+    if isinstance(value, dict):
+        items = {}
+        for key, item in value.items():
+            items[key], cut_here = _shrunk(item, depth + 1)
+            cut = cut or cut_here
+        return (items if cut else value), cut
+    shrunk_items = []
+    for item in value:
+        small, cut_here = _shrunk(item, depth + 1)
+        shrunk_items.append(small)
+        cut = cut or cut_here
+    return (shrunk_items if cut else value), cut
 
 
 def meta_json(meta: dict[str, Any]) -> str | None:
