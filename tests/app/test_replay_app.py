@@ -169,3 +169,16 @@ async def test_a_recorded_live_session_replays_every_state_it_went_through(tmp_p
         await wait_until(pilot, lambda: '"SUCCESS"' in app.query_one("#detail-body").text)
         await pilot.press("home", *["]"] * 3)
         assert app.inspector.player.position == 3
+
+
+async def test_replayed_rows_push_in_at_the_top_and_a_moved_cursor_counts_them():
+    app = replay_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.inspector.table
+        await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket")
+        await wait_until(pilot, lambda: len(table.task_ids) == 3)
+        newest = app.inspector.player.events[2].task_id
+        assert table.selected_id == table.task_ids[0] == newest and table.new_above == 0  # the top follows
+        await pilot.press("j", "right_square_bracket", "right_square_bracket")
+        await wait_until(pilot, lambda: len(table.task_ids) == 5)
+        assert table.new_above == 2 and "↑ 2 new" in table.render_line(0).text
