@@ -72,7 +72,7 @@ def test_unreadable_files_are_filtered_as_the_inspector_shows_them(tmp_path: Pat
         (["--filter", "status:FAILURE"], "--filter goes with --dump or --stats"),
         (["--dump", "jsonl", "--filter", "since:yesterday"], "not a time"),
         (["--stats", "--filter", "stale"], "live inspector"),
-        (["--replay", "--dump", "jsonl", "--filter", "status:FAILURE"], "--filter goes with --dump or --stats"),
+        (["--replay", "--dump", "jsonl", "--filter", "status:FAILURE"], "--filter does not go with --replay"),
     ],
 )
 def test_a_filter_that_cannot_be_is_one_line_and_exit_2(args, message):
