@@ -57,7 +57,7 @@ WORKER = "sample-worker@vm"  # the node that wrote the sample files
 
 def test_every_unfinished_task_is_indexed_with_its_worker_and_the_pid_of_a_started_one():
     store = sample_store()
-    short = {task_id[:8]: value for task_id, value in store.unfinished.items()}
+    short = {task_id[:8]: (worker, pid) for task_id, worker, pid in store.stale_candidates()}
     # By hand, from the files: STARTED, PROGRESS, RETRY and GOING_TO_SLEEP; not SUCCESS, FAILURE,
     # REVOKED or the group file.
     assert short == {
@@ -66,7 +66,8 @@ def test_every_unfinished_task_is_indexed_with_its_worker_and_the_pid_of_a_start
         "de710576": (WORKER, None),
         "de6fc830": (WORKER, None),
     }
-    assert sorted(store.stale_candidates()) == sorted((i, w, p) for i, (w, p) in store.unfinished.items())
+    assert {i[:8] for i in store.unfinished} == set(short)
+    assert {i[:8] for i in store.started} == {"a7a30b8b"}
     store.add_pending("sent", "proj.job", 2000.0)  # sent by taskview: no worker has it yet
     store.add(record("cut", STARTED[:30], 2000.0))  # read mid-write: not a state yet
     assert "sent" not in store.unfinished and "cut" not in store.unfinished
@@ -75,12 +76,12 @@ def test_every_unfinished_task_is_indexed_with_its_worker_and_the_pid_of_a_start
 def test_a_custom_state_written_without_result_extended_keeps_the_worker_its_start_named():
     store = Store()
     store.add(record("t", real('"STARTED"', extended=False), 1000.0))  # result: {pid, hostname}
-    assert store.unfinished["t"] == (WORKER, json.loads(STARTED)["result"]["pid"])
+    assert store.stale_candidates() == [("t", WORKER, json.loads(STARTED)["result"]["pid"])]
     store.add(record("t", real('"PROGRESS"', extended=False), 1001.0))  # names no worker
-    assert store.get("t").worker is None
-    assert store.unfinished["t"] == (WORKER, None)  # the pid was the STARTED write's
+    assert store.get("t").worker is None and store.worker_of("t") == WORKER
+    assert store.stale_candidates() == [("t", WORKER, None)]  # the pid was the STARTED write's
     store.add(record("t", real('"RETRY"', extended=False), 1002.0))
-    assert store.unfinished["t"] == (WORKER, None)
+    assert store.stale_candidates() == [("t", WORKER, None)]
     store.add(record("t", SUCCESS, 1003.0))
     assert "t" not in store.unfinished and store.stale_candidates() == []
 
@@ -290,3 +291,13 @@ def test_changes_seen_while_watching_take_the_time_of_their_write():
     assert store.history("t") == [(1000.0, "STARTED"), (1012.0, "SUCCESS")]
     sample = sample_store()
     assert all(r.last_change == r.date_done for r in sample.records.values() if r.date_done is not None)
+
+
+def test_a_started_file_rewritten_by_another_pool_process_is_judged_by_the_new_one():
+    """A retry's next try can start in another process; the RETRY between may go unread."""
+    store = Store()
+    first = json.loads(STARTED)
+    store.add(record("t", json.dumps(first).encode(), 1000.0))
+    first["result"]["pid"] += 1  # same length, same row
+    store.add(record("t", json.dumps(first).encode(), 1005.0))
+    assert store.stale_candidates() == [("t", WORKER, first["result"]["pid"])]

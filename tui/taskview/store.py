@@ -29,13 +29,13 @@ class Store:
         # Rows per displayed status, kept as rows come and go: the summary bar
         # reads it ten times a second, a recount would be O(N) each time.
         self._counts: Counter[str] = Counter()
-        # Tasks whose file says STARTED.
-        self.started: set[str] = set()
-        # Every task still to finish (see ``unfinished_record``): id -> (its worker,
-        # its pool process while STARTED). The stale check looks at these every few
-        # seconds, without walking a million records. The worker is the last one a
-        # file named: a custom state written without result_extended names none.
-        self.unfinished: dict[str, tuple[str | None, int | None]] = {}
+        # Every task still to finish (see ``unfinished_record``): the stale check looks
+        # at these every few seconds, without walking a million records. Ids only
+        # (a tenth of a big directory): their records say the rest.
+        self.unfinished: set[str] = set()
+        # The worker an earlier file named, for unfinished tasks whose file names
+        # none (a custom state written without result_extended).
+        self._workers: dict[str, str] = {}
         # Unfinished tasks whose worker is gone, as last judged (``set_stale``). Changed
         # in place, never replaced: a filter compiled with it sees each judgement.
         self.stale: set[str] = set()
@@ -94,7 +94,7 @@ class Store:
                 self._counts[display_status(old)] -= 1
                 self._counts[display_status(record)] += 1
                 self._replace(record)
-                self._index(record)
+                self._index(record, old)
                 return True
         elif partial and old.error is None:
             return False
@@ -122,7 +122,7 @@ class Store:
                 self._replace(record)
                 return False
         self._replace(record)
-        self._index(record)
+        self._index(record, old)
         return True
 
     def _replace(self, record: TaskRecord) -> None:
@@ -130,24 +130,43 @@ class Store:
         if record.task_id not in self._ids_new:
             self._ids_replaced.add(record.task_id)
 
-    def _index(self, record: TaskRecord) -> None:
+    def _index(self, record: TaskRecord, old: TaskRecord | None = None) -> None:
         task_id = record.task_id
-        if record.status == "STARTED" and record.error is None:
-            self.started.add(task_id)
-        else:
-            self.started.discard(task_id)
         if unfinished_record(record):
-            worker = record.worker
-            if worker is None and (known := self.unfinished.get(task_id)) is not None:
-                worker = known[0]
-            self.unfinished[task_id] = (worker, record.pid if record.status == "STARTED" else None)
-        elif self.unfinished.pop(task_id, None) is not None:
+            self.unfinished.add(task_id)
+            if record.worker is not None:
+                self._workers.pop(task_id, None)
+            elif old is not None and old.worker is not None:
+                self._workers[task_id] = old.worker
+        elif task_id in self.unfinished:
+            self.unfinished.discard(task_id)
+            self._workers.pop(task_id, None)
             self.stale.discard(task_id)
+
+    @property
+    def started(self) -> set[str]:
+        """The unfinished tasks whose file says STARTED."""
+        records = self.records
+        return {task_id for task_id in list(self.unfinished) if records[task_id].status == "STARTED"}
+
+    def worker_of(self, task_id: str) -> str | None:
+        """The worker running an unfinished task: the one its file names, or an earlier file named."""
+        record = self.records.get(task_id)
+        if record is None:
+            return None
+        return record.worker if record.worker is not None else self._workers.get(task_id)
 
     def stale_candidates(self) -> list[StaleCandidate]:
         """(task id, worker, pool process while STARTED) of every unfinished task, for
-        ``control.stale.StaleWatch.check``; a copy, safe to hand to another thread."""
-        return [(task_id, worker, pid) for task_id, (worker, pid) in list(self.unfinished.items())]
+        ``control.stale.StaleWatch.check``: a new list, safe to hand to another thread."""
+        candidates = []
+        records = self.records
+        for task_id in list(self.unfinished):
+            record = records.get(task_id)
+            if record is not None:
+                pid = record.pid if record.status == "STARTED" else None
+                candidates.append((task_id, self.worker_of(task_id), pid))
+        return candidates
 
     def set_stale(self, task_ids: Iterable[str]) -> set[str]:
         """The unfinished tasks whose worker is gone are now ``task_ids`` (others are
@@ -178,8 +197,8 @@ class Store:
 
     def remove(self, task_id: str) -> bool:
         self.transitions.pop(task_id, None)
-        self.started.discard(task_id)
-        self.unfinished.pop(task_id, None)
+        self.unfinished.discard(task_id)
+        self._workers.pop(task_id, None)
         self.stale.discard(task_id)
         self._in_between.pop(task_id, None)
         record = self.records.pop(task_id, None)
