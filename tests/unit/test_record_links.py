@@ -111,7 +111,8 @@ def test_links_cross_the_child_scans_pipe():
     assert sum(r.links is not None for r in back) == 12  # 11 sample files and the rooted one
     rooted = back[-1]
     assert (rooted.root_id, rooted.group_id, rooted.parent_id, rooted.exc) == ("r00t", "g1", "p1", None)
-    # Only the records with links are sent them; equal ones come back as one object.
-    assert len(batch["links"]) == 12
+    # Only the records with links are sent them, each distinct one once; equal ones come back as one object.
+    assert len(batch["linked"][0]) == 12
+    assert len(batch["links"]) == 8  # a group's three members, a parent's three children share one
     group = [r for r in back if r.group_id == "056abda1-7cc4-4f4a-a9ce-da276be76008"]
     assert len(group) == 3 and group[0].links is group[1].links is group[2].links

@@ -197,7 +197,9 @@ def shared_links(links: Links) -> Links:
 
 def records_to_batch(records: list[TaskRecord]) -> dict[str, Any]:
     """Records as columns (one list per field: no short-lived list per record on the other side);
-    ``links``: [index, exc, group_id, parent_id, root_id] of the records that have them."""
+    ``links``: each distinct [exc, group_id, parent_id, root_id] once, and ``linked``: [the
+    indexes of the records that have links, the index of theirs in ``links``] (a group's
+    members, a parent's children say the same: a batch a third bigger with a row each)."""
     strings: dict[str, int] = {}
     columns = []
     for field in ROW_FIELDS:
@@ -207,12 +209,15 @@ def records_to_batch(records: list[TaskRecord]) -> dict[str, Any]:
         elif field == "error":
             values = [None if v is None else v.as_row() for v in values]
         columns.append(values)
-    links = [
-        [index, head.exc, head.group_id, head.parent_id, head.root_id]
-        for index, record in enumerate(records)
-        if type(head := record.prefix_or_links) is Links
-    ]
-    return {"strings": list(strings), "columns": columns, "links": links}
+    table: dict[Links, int] = {}
+    rows: list[int] = []
+    which: list[int] = []
+    for index, record in enumerate(records):
+        if type(head := record.prefix_or_links) is Links:
+            rows.append(index)
+            which.append(table.setdefault(head, len(table)))
+    links = [[links.exc, links.group_id, links.parent_id, links.root_id] for links in table]
+    return {"strings": list(strings), "columns": columns, "links": links, "linked": [rows, which]}
 
 
 def records_from_batch(batch: dict[str, Any]) -> list[TaskRecord]:
@@ -236,9 +241,15 @@ def records_from_batch(batch: dict[str, Any]) -> list[TaskRecord]:
             running=running if type(running) is not list else (running[0], running[1]),  # JSON made it a list
         )
         records.append(record)
-    for index, exc, group_id, parent_id, root_id in batch.get("links", ()):
-        record = records[index]
-        record.prefix_or_links = shared_links(Links(record.prefix, exc, group_id, parent_id, root_id))
+    links = batch.get("links")
+    if links:
+        made: list[Links | None] = [None] * len(links)
+        for index, which in zip(*batch["linked"], strict=True):
+            record = records[index]
+            shared = made[which]
+            if shared is None or shared.prefix is not record.prefix:
+                shared = made[which] = shared_links(Links(record.prefix, *links[which]))
+            record.prefix_or_links = shared
     return records
 
 
