@@ -23,7 +23,10 @@ from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS
 from taskview.results.scan import ResultDirectory
 from taskview.ui.app import TaskviewApp
 
-NOW = 1_795_000_000.0  # what the frozen clock says
+# What the frozen clock says: 2026-11-25 23:40 UTC, an hour and 40 minutes after the sample
+# tasks finished (a finished row's CHANGED counts from its date_done), the unfinished ones'
+# files written in the 10 minutes before.
+NOW = 1_795_650_000.0
 
 
 @pytest.fixture(autouse=True)
