@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 
 import orjson
 import pytest
@@ -213,9 +213,16 @@ def test_epoch():
     assert epoch("2026-11-25T21:59:30.159446+00:00") == expected
     assert epoch("2026-11-25T21:59:30.159446Z") == expected
     assert epoch(datetime(2026, 11, 25, 21, 59, 30, 159446, tzinfo=timezone.utc)) == expected
-    assert epoch(datetime(2026, 11, 25, 21, 59, 30)) == datetime(2026, 11, 25, 21, 59, 30).timestamp()
+    # Without a zone: UTC, whatever this machine's zone (Celery up to 5.3 wrote utcnow()).
+    assert epoch("2026-11-25T21:59:30.159446") == epoch(datetime(2026, 11, 25, 21, 59, 30, 159446)) == expected
     assert epoch("yesterday") is None and epoch(12345) is None and epoch(None) is None
-    assert epoch(datetime.min) is None  # local time before year 1: no timestamp
+    assert epoch(datetime.min) == -62135596800.0
+
+    class NoOffset(tzinfo):  # a zone (from a pickle) that does not say its offset
+        def utcoffset(self, dt):
+            return None
+
+    assert epoch(datetime(2026, 11, 25, tzinfo=NoOffset())) is None
     assert epoch("0001-01-01T00:00:00+23:00") == -62135679600.0
 
 

@@ -301,3 +301,22 @@ def test_a_started_file_rewritten_by_another_pool_process_is_judged_by_the_new_o
     first["result"]["pid"] += 1  # same length, same row
     store.add(record("t", json.dumps(first).encode(), 1005.0))
     assert store.stale_candidates() == [("t", WORKER, first["result"]["pid"])]
+
+
+def test_a_date_done_without_a_zone_is_utc_whatever_the_local_zone(monkeypatch):
+    """Celery up to 5.3 wrote date_done from utcnow(), without a zone (FORMAT.md)."""
+    import time
+
+    with_zone = json.loads(SUCCESS)["date_done"]  # 2026-11-25T21:59:30.256143+00:00, Celery 5.7
+    old_style = real("sampletasks.unicode_result", date_done=with_zone.removesuffix("+00:00"))
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        store = Store()
+        store.add(record("new", SUCCESS, 2000.0))
+        store.add(record("old", old_style, 2000.0))
+        assert store.get("old").date_done == store.get("new").date_done == datetime.fromisoformat(with_zone).timestamp()
+        assert store.get("old").last_change == store.get("new").last_change
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import reprlib
 import sys
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
@@ -437,15 +437,18 @@ def _short(value: Any) -> str:
 
 
 def epoch(value: Any) -> float | None:
-    """date_done as epoch seconds: an ISO string (json/msgpack/yaml) or a datetime (pickle)."""
+    """date_done as epoch seconds: an ISO string (json/msgpack/yaml) or a datetime (pickle).
+    Without a zone it is UTC: Celery up to 5.3 wrote ``datetime.utcnow()`` (5.4 adds +00:00)."""
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
         except ValueError:
             return None
     if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
         try:
             return value.timestamp()
-        except (OverflowError, ValueError, OSError):
+        except (OverflowError, ValueError, OSError, TypeError):  # TypeError: a zone without an offset
             return None
     return None
