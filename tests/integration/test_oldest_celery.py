@@ -4,12 +4,14 @@ A virtual environment of its own (built once per session) holds the floors pypro
 declares (``celery>=X``, ``kombu[redis]>=Y``), exactly those versions, and this checkout
 installed from a copy (not editable). A real worker of a small project runs from it, and the
 real ``taskview -A proj`` of that environment is driven in a terminal: R sends one of the
-project's own tasks again, n starts a task, x t terminates it, and a worker that vanishes
-without a word makes its task ``STARTED stale`` through the ping. --demo there says what it needs.
+project's own tasks again (and to a queue that the workers' answer says nobody consumes), n
+lists the project's tasks and starts one, x t terminates it, and a worker that vanishes without
+a word makes its task ``STARTED stale`` through the ping. --demo there says what it needs.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -28,7 +30,6 @@ from helpers.brokers import PrivateRedis
 from helpers.control import read_status, wait_status
 from helpers.samples import ROOT
 from helpers.terminal import Terminal
-from taskview.control import demo_tasks
 
 try:
     import tomllib
@@ -157,14 +158,8 @@ PROJECT = """
         return x * y
 
 
-    # The names taskview's `n` sends (its demo menu, on the {demo_queue!r} queue): this worker runs them too.
-    @app.task(name={add!r})
-    def demo_add(x, y):
-        return x + y
-
-
-    @app.task(name={sleep!r})
-    def demo_sleep(seconds=30):
+    @app.task(name="oldproj.nap")
+    def nap(seconds=30):
         time.sleep(seconds)
         return seconds
 
@@ -184,7 +179,7 @@ class OldWorker:
         self.log_path = project / "worker.log"
         self._log = open(self.log_path, "ab")
         command = [str(env.bin / "celery"), "-A", "proj", "worker", "-P", "prefork", "-c", "2", "-n", NODENAME]
-        command += ["-Q", f"oldproj,{demo_tasks.DEFAULT_QUEUE}", "--without-heartbeat", "--without-gossip"]
+        command += ["-Q", "oldproj", "--without-heartbeat", "--without-gossip"]
         command += ["--without-mingle", "-l", "info"]
         self.proc = subprocess.Popen(
             command,
@@ -222,13 +217,7 @@ def project(tmp_path: Path) -> Iterator[tuple[Path, Path, str]]:
     results.mkdir()
     directory = tmp_path / "project"
     directory.mkdir()
-    body = PROJECT.format(
-        backend="file://" + str(results),
-        demo_queue=demo_tasks.DEFAULT_QUEUE,
-        add=demo_tasks.DEMO_MENU["a"].task,
-        sleep=demo_tasks.DEMO_MENU["s"].task,
-    )
-    (directory / "proj.py").write_text(textwrap.dedent(body))
+    (directory / "proj.py").write_text(textwrap.dedent(PROJECT.format(backend="file://" + str(results))))
     redis = PrivateRedis(tmp_path)
     redis.start()
     try:
@@ -250,8 +239,22 @@ def send_multiply(broker: str, results: Path) -> str:
     return task_id
 
 
+def queued(broker: str, queue: str) -> list[dict]:
+    """The headers of the task messages waiting in ``queue`` on the Redis ``broker`` (kombu keeps a queue
+    as a list of JSON envelopes)."""
+    import redis
+
+    client = redis.Redis.from_url(broker)
+    try:
+        return [json.loads(raw)["headers"] for raw in client.lrange(queue, 0, -1)]
+    finally:
+        client.close()
+
+
 #: What the summary bar says when a broker call did not do its job (a control layer broken there).
 FAILED = re.compile(r"[^\n│]*(?:failed|not sent|unreachable|no worker answered|cannot )[^\n│]*")
+#: Keys as a terminal sends them.
+ENTER, TAB, HOME, DELETE_TO_END = "\r", "\t", "\x01", "\x0b"  # Enter, Tab, Ctrl+A, Ctrl+K
 
 
 def expect(terminal: Terminal, wanted: str, after: int, timeout: float = 30.0) -> None:
@@ -267,12 +270,19 @@ def expect(terminal: Terminal, wanted: str, after: int, timeout: float = 30.0) -
     terminal.wait_for(shown, timeout=timeout)
 
 
-def sent_id(terminal: Terminal, name: str, after: int) -> str:
-    """The id of the task whose send the summary bar announced (``sent NAME ID``) after offset ``after``."""
+def sent_id(terminal: Terminal, name: str, after: int, known: set[str]) -> str:
+    """The id of the new task whose send taskview announced (``sent NAME ID``) after offset ``after``,
+    added to ``known`` (a toast of an earlier send may still be on the screen, drawn again)."""
+    pattern = re.compile(rf"sent {re.escape(name)} ([0-9a-f-]{{36}})")
+
+    def new() -> list[str]:
+        return [m.group(1) for m in pattern.finditer(terminal.text(), after) if m.group(1) not in known]
+
     expect(terminal, f"sent {name} ", after)
-    match = re.compile(rf"sent {re.escape(name)} ([0-9a-f-]{{36}})").search(terminal.text(), after)
-    assert match is not None
-    return match.group(1)
+    terminal.wait_for(lambda: bool(new()))
+    (task_id,) = set(new())
+    known.add(task_id)
+    return task_id
 
 
 def test_taskview_beside_the_oldest_celery_controls_its_workers(old_env: OldEnv, project: tuple[Path, Path, str]):
@@ -280,31 +290,38 @@ def test_taskview_beside_the_oldest_celery_controls_its_workers(old_env: OldEnv,
     worker = OldWorker(old_env, directory, broker)
     try:
         first = send_multiply(broker, results)
+        sent = {first}  # the tasks sent so far
         with Terminal(
             ["-A", "proj"],  # PATH: the app's file:// result backend
             command=[str(old_env.bin / "taskview")],
-            env=old_env.env(OLDPROJ_BROKER=broker, **{demo_tasks.ENV_QUEUE: demo_tasks.DEFAULT_QUEUE}),
+            env=old_env.env(OLDPROJ_BROKER=broker),
             cwd=str(directory),
         ) as terminal:
             terminal.wait_for(lambda: "oldproj.multiply" in terminal.text() and "SUCCESS" in terminal.text())
 
-            # R: the project's own task again, by its stored name and arguments (result_extended).
+            # R: the project's task again, as stored (name, args, queue: result_extended).
             mark = len(terminal.text())
             terminal.press("R")
             expect(terminal, "Send this task again", mark)
-            terminal.press("y")
-            again = sent_id(terminal, "oldproj.multiply", mark)
-            assert again != first
+            terminal.press(ENTER)
+            again = sent_id(terminal, "oldproj.multiply", mark, sent)
             meta, _ = wait_status(results, again, "SUCCESS")
-            assert (meta["name"], meta["args"], meta["result"]) == ("oldproj.multiply", [6, 7], 42)
+            assert (meta["name"], meta["args"], meta["queue"], meta["result"]) == (
+                "oldproj.multiply",
+                [6, 7],
+                "oldproj",
+                42,
+            )
 
-            # n s: a task that runs, then x t: terminated; REVOKED comes through the worker's file.
+            # n: the project's own tasks; nap, then x t: terminated, REVOKED from the worker's file.
             mark = len(terminal.text())
             terminal.press("n")
-            expect(terminal, "Enqueue a demo task", mark)
-            terminal.press("s")
-            sleeping = sent_id(terminal, "taskview.demo.sleep", mark)
-            wait_status(results, sleeping, "STARTED")
+            expect(terminal, "Send a task of oldproj", mark)
+            terminal.press(*"nap", ENTER)
+            expect(terminal, "Send oldproj.nap", mark)
+            terminal.press(ENTER)
+            napping = sent_id(terminal, "oldproj.nap", mark, sent)
+            wait_status(results, napping, "STARTED")
             expect(terminal, "STARTED", mark)
             mark = len(terminal.text())
             terminal.press("x")
@@ -312,15 +329,37 @@ def test_taskview_beside_the_oldest_celery_controls_its_workers(old_env: OldEnv,
             terminal.press("t")
             # the ping's answer names the worker: the broadcasts reach it both ways
             expect(terminal, f"revoke (terminate, SIGTERM) sent to {NODENAME}", mark)
-            meta, _ = wait_status(results, sleeping, "REVOKED")
+            meta, _ = wait_status(results, napping, "REVOKED")
             assert meta["result"]["exc_message"] == ["terminated"]
             expect(terminal, "REVOKED", mark)
+
+            # R to a queue no worker consumes (the revoked nap, selected): the workers' answer to
+            # `inspect active_queues` (asked after the first send) says so.
+            mark = len(terminal.text())
+            terminal.press("R")
+            expect(terminal, "Send this task again", mark)
+            terminal.press(TAB, TAB, HOME, DELETE_TO_END, *"nobody-listens", ENTER)
+            try:
+                terminal.wait_for(lambda: "that answered consumes queue nobody-listens" in terminal.text()[mark:])
+            except AssertionError:
+                raise AssertionError(
+                    "taskview never said that no worker consumes queue nobody-listens: "
+                    "`inspect active_queues` got no answer from the worker"
+                ) from None
+            (waiting,) = queued(broker, "nobody-listens")  # sent there: the message waits in that queue
+            assert waiting["task"] == "oldproj.nap" and waiting["id"] not in sent
+            sent.add(waiting["id"])
+            assert read_status(results, waiting["id"]) == (None, None)  # no file: nothing ran it
 
             # A worker gone without a word (on another host: no pid to test) leaves its task
             # STARTED; only the ping tells, once it misses two.
             mark = len(terminal.text())
-            terminal.press("n", "s")
-            left = sent_id(terminal, "taskview.demo.sleep", mark)
+            terminal.press("n")
+            expect(terminal, "Send a task of oldproj", mark)
+            terminal.press(*"nap", ENTER)
+            expect(terminal, "Send oldproj.nap", mark)
+            terminal.press(ENTER)
+            left = sent_id(terminal, "oldproj.nap", mark, sent)
             wait_status(results, left, "STARTED")
             worker.kill()
             expect(terminal, "STARTED stale", mark, timeout=60)
