@@ -82,6 +82,7 @@ def run_demo(
     path: str | None, *, allow_pickle: bool, poll: float | None, read_only: bool, recorder: Recorder | None = None
 ) -> None:
     """--demo: an embedded worker writing into PATH (or a fresh temporary directory), and the inspector on it."""
+    import shutil
     import tempfile
 
     from ..control.controller import Controller
@@ -98,6 +99,8 @@ def run_demo(
     try:
         worker = EmbeddedWorker(directory).start()
     except EmbeddedWorkerError as exc:
+        if path is None:
+            shutil.rmtree(directory, ignore_errors=True)  # ours, and nothing was written in it
         fail(f"the demo worker did not start: {exc}")
     install_cleanup_handlers()  # SIGTERM/SIGHUP stop the worker too; atexit covers the rest
     try:
