@@ -158,8 +158,8 @@ async def test_started_task_of_a_dead_worker_is_flagged_stale(samples: Path):
             pilot, lambda: app.inspector.scan is None and started["task_id"] in app.inspector.table.task_ids
         )
         app.inspector.check_stale()
-        await wait_until(pilot, lambda: started["task_id"] in app.inspector.stale)
-        assert app.inspector.stale == {started["task_id"]}
+        await wait_until(pilot, lambda: started["task_id"] in app.inspector.store.stale)
+        assert app.inspector.store.stale == {started["task_id"]}
 
         def row_text() -> str:
             index = app.inspector.table.task_ids.index(started["task_id"])
