@@ -28,6 +28,7 @@ from taskview.results.scan import ResultDirectory
 from taskview.text import one_line
 from taskview.ui.app import TaskviewApp
 from taskview.ui.screens.confirm import ConfirmScreen
+from taskview.ui.screens.enqueue_form import EnqueueForm
 
 MARKUP = "[bold red]RED[/] [link=https://evil.example]CLICK[/link] [/] [@click=app.quit]Q[/]"
 OSC52 = "\x1b]52;c;cHduZWQ=\x07"  # would put "pwned" on the clipboard
@@ -134,8 +135,8 @@ async def test_hostile_content_is_rendered_as_text_everywhere(tmp_path: Path):
             await pilot.press("escape")
             if task_id != TASK_IDS[3]:  # the others have a name: they can be sent again
                 await pilot.press("R")
-                await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-                await look(f"re-enqueue confirmation of {task_id!r}")
+                await wait_until(pilot, lambda: isinstance(app.screen, EnqueueForm))
+                await look(f"re-enqueue form of {task_id!r}")
                 await pilot.press("escape")
             await pilot.press("escape")
         await pilot.press("slash", *"CUS")  # the filter box, and the summary within it

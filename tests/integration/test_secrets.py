@@ -33,6 +33,10 @@ def write_project(directory: Path, results: Path, *, broken: bool = False) -> No
         from celery import Celery
         app = Celery("proj", broker={BROKER!r})
         app.conf.result_backend = {"file://" + str(results)!r}
+
+        @app.task(name="proj.ping")
+        def ping():
+            return "pong"
     """
     if broken:
         body += f"\n        raise RuntimeError('cannot reach ' + {BROKER!r})\n"
@@ -51,9 +55,14 @@ def test_the_password_never_shows_on_screen_nor_in_the_log(given: str, samples: 
         args = ["-A", "proj"]  # PATH from the app's result_backend
     with Terminal([*args, "--log", str(log_file)], env=env, cwd=str(tmp_path)) as terminal:
         terminal.wait_for(lambda: "tasks" in terminal.text())
-        terminal.press("n")  # the menu names the broker
+        terminal.press("n")  # the menu (the demo tasks, or with -A the app's own) names the broker
         terminal.wait_for(lambda: "via redis://:****@127.0.0.1:1/0" in terminal.text())
-        terminal.press("a")  # the send fails: the error quotes the URL
+        if given == "-A":
+            terminal.press("\r")  # proj.ping
+            terminal.wait_for(lambda: "sends proj.ping" in terminal.text())
+            terminal.press("\r")  # the send fails: the error quotes the URL
+        else:
+            terminal.press("a")  # the send fails: the error quotes the URL
         terminal.wait_for(lambda: "broker unreachable" in terminal.text())
     assert "redis://:****@127.0.0.1:1/0" in terminal.text()  # the broker is named, masked
     assert leaks(terminal.output) == []

@@ -37,3 +37,11 @@ def test_a_field_that_does_not_read_is_named_with_why(fields, field, says):
 def test_stored_values_show_as_json_on_one_line():
     assert as_field([1, "ü", {"a": None}]) == '[1, "ü", {"a": null}]'
     assert as_field({}) == "{}"
+
+
+def test_stored_values_that_could_act_on_a_terminal_show_as_json_escapes_and_read_back_the_same():
+    hostile = ["\x1b]52;c;AAAA\x07", "name\u202egpj.exe", "zero\u200bwidth", {"k\x9b": "v"}]
+    shown = as_field(hostile)
+    assert not any(ch in shown for ch in "\x1b\x07\u202e\u200b\x9b")
+    assert "\\u001b" in shown and "\\u202e" in shown
+    assert parse_request("t", shown, "{}", "", "").args == hostile  # what is sent is what was stored

@@ -40,3 +40,10 @@ def summary(text: object, limit: int = 300) -> str:
     """A message (often an exception's text) as one short inert line: whitespace runs collapsed, cut at ``limit``."""
     line = one_line(" ".join(str(text).split()))
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def json_inert(text: str) -> str:
+    """JSON text with every character ``inert`` would escape written as a JSON escape
+    (``\\u001b``): the same JSON value, shown inert. Such characters can only be inside
+    strings (JSON's own syntax is plain ASCII), where the escape means the same."""
+    return _CONTROL_OR_NEWLINE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..text import json_inert
+
 
 @dataclass(frozen=True)
 class EnqueueRequest:
@@ -63,8 +65,10 @@ def parse_request(name: str, args: str, kwargs: str, queue: str, countdown: str)
 
 
 def as_field(value: Any) -> str:
-    """A stored value as the form shows it, for editing (JSON, on one line)."""
-    return json.dumps(value, ensure_ascii=False, default=repr)
+    """A stored value as the form shows it, for editing: JSON on one line, whose characters
+    that could act on a terminal (controls, bidi overrides, invisible ones) are JSON escapes
+    (``\\u202e``): the text reads back to the same value, and shows inert."""
+    return json_inert(json.dumps(value, ensure_ascii=False, default=repr))
 
 
 def _json(field_name: str, text: str) -> Any:

@@ -49,7 +49,7 @@ class EnqueueForm(ModalScreen[EnqueueRequest | None]):
         values = {
             "args": as_field(start.args),
             "kwargs": as_field(start.kwargs),
-            "queue": start.queue or "",
+            "queue": one_line(start.queue or ""),  # what is shown is what is sent
             "countdown": "" if start.countdown is None else f"{start.countdown:g}",
         }
         hints = {
@@ -59,7 +59,7 @@ class EnqueueForm(ModalScreen[EnqueueRequest | None]):
             "countdown": "seconds before it runs (empty: now)",
         }
         with Vertical(classes="modal-body", id="form-body"):
-            yield Static(Text(self.title_text, style="bold"))
+            yield Static(Text(one_line(self.title_text), style="bold"))
             if self.facts:
                 facts = Table.grid(padding=(0, 2))
                 facts.add_column(style="dim")
@@ -95,7 +95,7 @@ class EnqueueForm(ModalScreen[EnqueueRequest | None]):
             error.update(Text(one_line(str(problem)), style="bold red"))
             return None
         where = request.queue or self.route or "the app's route"
-        error.update(Text(f"sends {self.start.name} to {where}", style="green"))
+        error.update(Text(one_line(f"sends {self.start.name} to {where}"), style="green"))
         return request
 
     @on(Input.Submitted)

@@ -25,17 +25,20 @@ class TaskPicker(ModalScreen[AppTask | None]):
         Binding("up", "move(-1)", "Previous", show=False, id="picker.up"),
     ]
 
-    def __init__(self, tasks: Sequence[AppTask], app_name: str) -> None:
+    def __init__(self, tasks: Sequence[AppTask], app_name: str, broker: str) -> None:
+        """``broker``: where the task goes, as shown (its password masked)."""
         super().__init__()
         self.tasks = list(tasks)
         self.app_name = app_name
+        self.broker = broker
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-body", classes="modal-body"):
             yield Static(Text(f"Send a task of {one_line(self.app_name)}", style="bold"))
             yield Input(placeholder="type to filter by name", id="picker-filter")
             yield OptionList(id="picker-tasks")
-            yield Static(Text("Enter chooses, then args and kwargs   Esc cancels", style="dim"))
+            hint = f"via {one_line(self.broker)}   Enter chooses, then args and kwargs   Esc cancels"
+            yield Static(Text(hint, style="dim"))
 
     def on_mount(self) -> None:
         self._show("")
