@@ -272,11 +272,12 @@ class _Counts:
         self.unreadable: list[dict[str, str]] = []
         self.groups = self.total = 0
 
-    def add(self, kind: str, status: str | None, error: Problem | None, path: str) -> None:
+    def add(self, kind: str, status: str | None, error: Problem | None, path: str | None) -> None:
+        """One file; ``path`` (needed only when ``error`` is set) says where it is."""
         self.total += 1
         if error is not None:
             self.reasons[error.reason] += 1
-            self.unreadable.append({"file": path, "error": error.message})
+            self.unreadable.append({"file": path or "", "error": error.message})
         elif kind == "group":
             self.groups += 1
         else:
@@ -326,13 +327,14 @@ def _count(results: ResultDirectory, names: Sequence[str], predicate: Predicate 
     """Counts of one share of the files, as JSON (it may come from a forked child)."""
     listing = parsed_listing(names)
     counts = _Counts()
+    add, path = counts.add, results.file_path
     if predicate is None:
         for name, status, error in results.statuses(listing):
-            counts.add(name.kind, status, error, results.file_path(name.prefix + name.task_id))
+            add(name.kind, status, error, None if error is None else path(name.prefix + name.task_id))
     else:
         for record in _records(results, listing):
             if predicate(record):
-                counts.add(record.kind, record.status, record.error, results.file_path(record.filename))
+                add(record.kind, record.status, record.error, None if record.error is None else path(record.filename))
     return counts.as_json()
 
 
