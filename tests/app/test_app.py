@@ -411,3 +411,18 @@ async def test_a_group_with_no_taskset_file_lists_its_members(app, samples: Path
         related.focus()
         await pilot.press("down", "enter")  # a member: its row
         assert table.selected_id == members[1]
+
+
+async def test_a_since_filter_moves_on_with_the_clock(samples: Path):
+    """since:10m keeps the last ten minutes as the clock goes on, not the ten before it was typed."""
+    now = [0.0]
+    app = TaskviewApp(ResultDirectory(str(samples)), clock=lambda: now[0])
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = await loaded(pilot, app)
+        newest = max(r.last_change for r in app.inspector.store.records.values())
+        now[0] = newest + 60  # a minute after the last finish
+        await pilot.press("slash", *"since:10m", "enter")
+        await wait_until(pilot, lambda: 0 < len(table.task_ids) < SAMPLE_COUNT)
+        now[0] = newest + 3600  # an hour later: none of them in the window any more
+        app.inspector.slide_time_window()
+        await wait_until(pilot, lambda: table.task_ids == [])

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..results.json_output import jsonable
 from ..results.record import TaskRecord
+from ..results.record import exception_line as record_exception_line
 from ..results.scan import FullRead
 from ..text import inert, summary
 
@@ -117,17 +118,12 @@ def cut_at_line(text: str, limit: int) -> str:
 
 
 def exception_line(meta: dict[str, Any]) -> str | None:
-    """``Type: message`` of a failed, retried or revoked task, as Celery stored the exception."""
-    result = meta.get("result")
-    if meta.get("status") not in EXCEPTION_STATES or not isinstance(result, dict):
+    """``Type: message`` of a failed, retried or revoked task, as Celery stored the exception
+    (the line the table's filter reads, made one inert line)."""
+    if meta.get("status") not in EXCEPTION_STATES:
         return None
-    kind = result.get("exc_type")
-    if not isinstance(kind, str) or not kind:
-        return None
-    message = result.get("exc_message")
-    if isinstance(message, (list, tuple)):
-        message = ", ".join(str(m) for m in message)
-    return summary(f"{kind}: {message}" if message not in (None, "") else kind, 300)
+    line = record_exception_line(meta.get("result"))
+    return None if line is None else summary(line, 300)
 
 
 def related_ids(meta: dict[str, Any], kind: str) -> list[tuple[str, str]]:

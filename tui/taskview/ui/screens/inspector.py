@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
 
-from ...query import compile_query
+from ...query import compile_query, uses_field
 from ...results.json_output import jsonable
 from ...results.record import TaskRecord
 from ...results.scan import FullRead
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 NOTICE_SECONDS = 10.0
 #: How often changed rows are put in place and the counts redrawn.
 REFRESH_SECONDS = 0.1
+#: How often a filter's since:/before: window moves on with the clock.
+WINDOW_SECONDS = 10.0
 #: The most a copy sends to the terminal's clipboard (OSC 52): terminals take about this much.
 COPY_LIMIT = 1024 * 1024
 
@@ -147,6 +149,7 @@ class InspectorScreen(Screen[None]):
         self.table.focus()
         self.set_interval(REFRESH_SECONDS, self.refresh_rows)
         self.set_interval(1.0, self.tick)
+        self.set_interval(WINDOW_SECONDS, self.slide_time_window)
 
     # --- rows in -----------------------------------------------------------------------
 
@@ -366,11 +369,20 @@ class InspectorScreen(Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
+        self._apply_filter(event.value)
+
+    def _apply_filter(self, text: str) -> None:
         # The store's own stale set: later judgements count; since: counts back from this screen's clock.
-        predicate = compile_query(event.value, stale=self.store.stale, now=self.clock(), records=self.store.records)
+        predicate = compile_query(text, stale=self.store.stale, now=self.clock(), records=self.store.records)
         self.model.set_filter(predicate)  # the store stays sorted: no re-sort for a new filter
         self._show(True)
         self.update_summary()
+
+    def slide_time_window(self) -> None:
+        """since: and before: count from the clock as it was when compiled: move them on with it."""
+        text = self.filter_box.value
+        if text and (uses_field(text, "since") or uses_field(text, "before")):
+            self._apply_filter(text)
 
     @on(Input.Submitted, "#filter")
     def _filter_kept(self, event: Input.Submitted) -> None:
