@@ -83,7 +83,7 @@ def test_stopping_the_tail_stops_its_reader_process(samples: Path):
         collect(batches, lambda seen: len(seen) >= 1)
     finally:
         tail.stop()
-    assert tail._reader is not None and tail._reader._process.poll() is not None
+    assert tail._reader is not None and all(r._process.poll() is not None for r in tail._reader.readers)
 
 
 def test_the_reader_process_unpickles_only_with_allow_pickle(tmp_path: Path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
+from itertools import chain
 from operator import attrgetter
 
 from .query import Predicate
@@ -49,6 +50,16 @@ class Store:
         self._ids_new: set[str] = set()
         self._ids_gone: set[str] = set()
         self._ids_replaced: set[str] = set()
+        # Records a first scan added in bulk (add_scanned), as runs sorted by id: a scan
+        # read by id ranges gives one run a range, and by_id() only joins them.
+        self._runs: list[list[TaskRecord]] = []
+        # The first scan's own recent order of its records (adopt_order), for the next
+        # full sort by RECENT_ORDER (presorted); the tasks added or changed outside it
+        # since the scan began (put in place when it is taken), None when not tracked.
+        self._order: list[TaskRecord] | None = None
+        self._order_final = False
+        self._order_broken = False
+        self._outside: set[str] | None = None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -72,6 +83,8 @@ class Store:
         task_id = record.task_id
         old = self.records.get(task_id)
         partial = record.error is not None and record.error.partial
+        if self._outside is not None:
+            self._note_outside(task_id)
         if old is None:
             if partial:
                 self._in_between[task_id] = live
@@ -195,7 +208,100 @@ class Store:
         """Add a batch; returns the ids whose rows changed."""
         return [r.task_id for r in records if self.add(r, live=live)]
 
+    def add_scanned(self, records: list[TaskRecord]) -> list[str]:
+        """Take a first scan's records in bulk (what ``add`` does for a first sight, for a
+        whole batch at once); returns their ids.
+
+        For records new to the store, read by a first scan (not live), whose first-sight
+        times are set (``first_sight``); sorted by id here if they are not (a scan by id
+        ranges sends them sorted: then by_id() only joins its runs). A record of a task
+        the store holds already (a task sent while the scan runs) goes through ``add``.
+        """
+        records.sort(key=_by_id)  # already in order: one pass
+        ids = list(map(_by_id, records))
+        current = self.records
+        if not current.keys().isdisjoint(ids) or (self._ids_gone and not self._ids_gone.isdisjoint(ids)):
+            known = [r for r in records if r.task_id in current or r.task_id in self._ids_gone]
+            for record in known:
+                self.add(record)
+            # Its place in a scan's recent order was taken with the times the scan gave it.
+            self._order_broken = True
+            records = [r for r in records if r.task_id not in current]
+            ids = list(map(_by_id, records))
+        if self._outside is None and not self._order_final:
+            self._outside = set()
+        current.update(zip(ids, records, strict=True))
+        self._counts.update(map(display_status, records))
+        unfinished = self.unfinished
+        for record in records:
+            status = record.status
+            if status not in READY_STATES and status is not None and record.error is None and status != "PENDING":
+                if record.kind == "task":
+                    unfinished.add(record.task_id)
+            elif record.error is not None and record.error.partial:
+                self._in_between[record.task_id] = False
+        if records:
+            self._add_run(records)
+        return ids
+
+    def _note_outside(self, task_id: str) -> None:
+        """A task added, changed or gone outside a first scan's order: put in place when it is taken;
+        too many, and the order is dropped (a full sort costs less than so many moves)."""
+        outside = self._outside
+        assert outside is not None
+        outside.add(task_id)
+        if len(outside) > MAX_OUTSIDE:
+            self._order_broken = True
+            if self._order_final:
+                self._order, self._outside = None, None
+
+    def _add_run(self, records: list[TaskRecord]) -> None:
+        """Records sorted by id, after the run whose last id is the greatest below their first."""
+        first = records[0].task_id
+        after = None
+        for run in self._runs:
+            last = run[-1].task_id
+            if last < first and (after is None or last > after[-1].task_id):
+                after = run
+        if after is not None:
+            after += records
+        else:
+            self._runs.append(records)
+
+    def adopt_order(self, order: list[TaskRecord], *, final: bool = False) -> None:
+        """A first scan's records (every one it added so far, and none it did not) in
+        RECENT_ORDER, for the next full sort by it (``presorted``). ``final``: the scan is done."""
+        self._order = order
+        self._order_final = final
+
+    def has_order(self, sort_key: str, reverse: bool, *, coming: bool = False) -> bool:
+        """Whether ``presorted`` would give this order now; ``coming``: or will, when the first
+        scan feeding the store sends its next one."""
+        if (sort_key, reverse) != RECENT_ORDER or self._order_broken:
+            return False
+        return self._order is not None or (coming and self._outside is not None and not self._order_final)
+
+    def presorted(self, sort_key: str, reverse: bool) -> list[TaskRecord] | None:
+        """Every record in ``sort_key`` order when the store has it ready (a first scan's
+        order, with the tasks added or changed outside the scan put in place), else None.
+        Once: the list is the caller's."""
+        order = self._order
+        if order is None or (sort_key, reverse) != RECENT_ORDER or self._order_broken:
+            return None
+        outside = self._outside or set()
+        self._order = None
+        records = self.records
+        for task_id in sorted(outside):
+            record = records.get(task_id)
+            if record is not None:
+                order.insert(_recent_position(order, record), record)
+        if self._order_final:
+            self._outside = None
+        return order
+
     def remove(self, task_id: str) -> bool:
+        if self._outside is not None:
+            self._note_outside(task_id)
         self.transitions.pop(task_id, None)
         self.unfinished.discard(task_id)
         self._workers.pop(task_id, None)
@@ -231,6 +337,17 @@ class Store:
         """Every record, in id order (the store's own list: the caller must not
         change it, nor keep it, as the next call may change it)."""
         records = self._by_id
+        if self._runs:
+            runs, self._runs = sorted(self._runs, key=lambda run: run[0].task_id), []
+            joined = all(a[-1].task_id < b[0].task_id for a, b in zip(runs, runs[1:], strict=False))
+            scanned = runs[0] if len(runs) == 1 and not records else list(chain.from_iterable(runs))
+            if records:
+                records += scanned
+                records.sort(key=_by_id)  # sorted runs: Timsort merges them
+            elif not joined:
+                records = sorted(scanned, key=_by_id)
+            else:
+                records = scanned
         if self._ids_gone:
             gone, self._ids_gone = self._ids_gone, set()
             records = [r for r in records if r.task_id not in gone]
@@ -255,6 +372,37 @@ class Store:
 
 
 _by_id = attrgetter("task_id")
+
+#: The order the inspector opens in: the newest change first (ties: the greater id first).
+RECENT_ORDER = ("last_change", True)
+#: Its key: descending.
+recent_key = attrgetter("last_change", "task_id")
+#: More tasks than this added outside a first scan's order, and it is sorted anew instead.
+MAX_OUTSIDE = 64
+
+
+def _recent_position(order: list[TaskRecord], record: TaskRecord) -> int:
+    """Where ``record`` goes in ``order`` (descending ``recent_key``): a binary search."""
+    key = recent_key(record)
+    lo, hi = 0, len(order)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if recent_key(order[mid]) > key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def first_sight(records: Iterable[TaskRecord]) -> None:
+    """The times ``add`` gives a task first seen by a scan (not live), set in bulk: a
+    finished task's from its date_done, any other's from its file's mtime (_observe_first)."""
+    ready = READY_STATES
+    for record in records:
+        status, done = record.status, record.date_done
+        record.first_seen = record.last_change = done if done is not None and status in ready else record.mtime
+        if status == "STARTED":
+            record.started = record.mtime
 
 #: An unfinished task as the stale check needs it: (task id, worker node name, pool process id).
 StaleCandidate = tuple[str, "str | None", "int | None"]
@@ -315,4 +463,4 @@ def _same_row(a: TaskRecord, b: TaskRecord) -> bool:
     )
 
 
-__all__ = ["StaleCandidate", "Store", "Transition", "unfinished_record"]
+__all__ = ["RECENT_ORDER", "StaleCandidate", "Store", "Transition", "first_sight", "recent_key", "unfinished_record"]

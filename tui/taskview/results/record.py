@@ -10,6 +10,8 @@ import math
 import reprlib
 import sys
 from datetime import datetime, timezone
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -161,6 +163,8 @@ ROW_FIELDS = ("task_id", "prefix", "status", "name", "worker", "args", "date_don
 #: table of strings once per batch, so the receiving side makes each string once
 #: (and its heap is not strewn with short-lived copies).
 _SHARED = frozenset({"prefix", "status", "name", "worker"})
+_ROW = attrgetter(*ROW_FIELDS)
+_ERROR = ROW_FIELDS.index("error")
 
 
 #: One int object per distinct file size. Files of one kind of task mostly share
@@ -200,15 +204,19 @@ def records_to_batch(records: list[TaskRecord]) -> dict[str, Any]:
     ``links``: each distinct [exc, group_id, parent_id, root_id] once, and ``linked``: [the
     indexes of the records that have links, the index of theirs in ``links``] (a group's
     members, a parent's children say the same: a batch a third bigger with a row each)."""
-    strings: dict[str, int] = {}
-    columns = []
-    for field in ROW_FIELDS:
-        values = [getattr(record, field) for record in records]
-        if field in _SHARED:
-            values = [-1 if v is None else strings.setdefault(v, len(strings)) for v in values]
-        elif field == "error":
-            values = [None if v is None else v.as_row() for v in values]
-        columns.append(values)
+    fields = zip(*map(_ROW, records), strict=True)
+    columns: list[list[Any]] = [list(column) for column in fields] or [[] for _ in ROW_FIELDS]
+    shared = [at for at, field in enumerate(ROW_FIELDS) if field in _SHARED]
+    # Each distinct string once, in C: the table, then every value as its index in it.
+    strings = dict.fromkeys(chain.from_iterable(columns[at] for at in shared))
+    strings.pop(None, None)
+    position: dict[str | None, int] = {value: at for at, value in enumerate(strings)}
+    position[None] = -1
+    for at in shared:
+        columns[at] = list(map(position.__getitem__, columns[at]))
+    errors = columns[_ERROR]
+    if errors.count(None) != len(errors):
+        columns[_ERROR] = [None if v is None else v.as_row() for v in errors]
     table: dict[Links, int] = {}
     rows: list[int] = []
     which: list[int] = []
@@ -221,35 +229,35 @@ def records_to_batch(records: list[TaskRecord]) -> dict[str, Any]:
 
 
 def records_from_batch(batch: dict[str, Any]) -> list[TaskRecord]:
+    """The records of a batch (``records_to_batch``). Made column by column, in C where it
+    can be (a million records cross the pipe in a big directory's first scan)."""
     table = [_intern(s) if len(s) < 200 else s for s in batch["strings"]]
     table.append(None)  # index -1: no value
-    records = []
-    sizes = _SIZES
-    rows = zip(*batch["columns"], strict=True)
-    for task_id, prefix, status, name, worker, args, date_done, mtime, size, error, running in rows:
-        record = TaskRecord(
-            task_id,
-            table[prefix],
-            status=table[status],
-            name=table[name],
-            worker=table[worker],
-            args=args,
-            date_done=date_done,
-            mtime=mtime,
-            size=sizes.get(size) or shared_size(size),
-            error=None if error is None else Problem.from_row(error),
-            running=running if type(running) is not list else (running[0], running[1]),  # JSON made it a list
-        )
-        records.append(record)
+    columns = batch["columns"]
+    if len(columns) != len(ROW_FIELDS) or len({len(column) for column in columns}) > 1:
+        raise ValueError("a batch whose columns do not line up")
+    task_ids, prefixes, statuses, names, workers, args, dates, mtimes, sizes, errors, running = columns
+    shared = table.__getitem__
+    prefixes, statuses, names, workers = (list(map(shared, c)) for c in (prefixes, statuses, names, workers))
+    known_sizes = _SIZES
+    sizes = [known_sizes.get(size) or shared_size(size) for size in sizes]
+    if errors.count(None) != len(errors):
+        errors = [None if error is None else Problem.from_row(error) for error in errors]
+    if running.count(None) != len(running):
+        # JSON made the (current, total) tuples lists
+        running = [value if type(value) is not list else (value[0], value[1]) for value in running]
+    records = list(
+        map(TaskRecord, task_ids, prefixes, statuses, names, workers, args, dates, mtimes, sizes, errors, running)
+    )
     links = batch.get("links")
     if links:
         made: list[Links | None] = [None] * len(links)
         for index, which in zip(*batch["linked"], strict=True):
             record = records[index]
-            shared = made[which]
-            if shared is None or shared.prefix is not record.prefix:
-                shared = made[which] = shared_links(Links(record.prefix, *links[which]))
-            record.prefix_or_links = shared
+            shared_one = made[which]
+            if shared_one is None or shared_one.prefix is not record.prefix:
+                shared_one = made[which] = shared_links(Links(record.prefix, *links[which]))
+            record.prefix_or_links = shared_one
     return records
 
 
@@ -294,44 +302,52 @@ def summarize(
     mtime: float,
     error: Problem | None = None,
 ) -> TaskRecord:
-    """Build the summary of one file from its decoded meta (or its read error)."""
-    record = TaskRecord(task_id, prefix, size=shared_size(size), mtime=mtime, error=error)
+    """Build the summary of one file from its decoded meta (or its read error).
+
+    Every field is worked out first and the record made once, positionally: this
+    runs for every file of a first scan (a million at times)."""
+    size = _SIZES.get(size) or shared_size(size)
     if error is not None or decoded is None:
-        return record
-    status, record.error = classify(kind, decoded, size)
+        return TaskRecord(task_id, prefix, None, None, None, None, None, mtime, size, error)
+    status, error = classify(kind, decoded, size)
     if status is None:
-        return record
-    record.status = status
+        return TaskRecord(task_id, prefix, None, None, None, None, None, mtime, size, error)
     meta: dict[str, Any] = decoded.meta
     get = meta.get
     name = get("name")
     if type(name) is str:
-        record.name = _intern(name) if len(name) < 200 else name
+        name = _intern(name) if len(name) < 200 else name
+    else:
+        name = None
     result = get("result")
     worker = get("worker")
+    running: int | tuple[float, float] | None = None
     if isinstance(result, dict):
         if status == "STARTED":
             if worker is None:
                 worker = result.get("hostname")
             pid = result.get("pid")
-            record.pid = pid if type(pid) is int else None
+            running = pid if type(pid) is int else None
         elif status not in READY_STATES:
-            record.progress = progress_of(result)
+            running = progress_of(result)
     if type(worker) is str:
-        record.worker = _intern(worker) if len(worker) < 200 else worker
+        worker = _intern(worker) if len(worker) < 200 else worker
+    else:
+        worker = None
     args, kwargs = get("args"), get("kwargs")
-    if args is not None or kwargs is not None:
-        record.args = args_preview(args, kwargs)
+    preview = args_preview(args, kwargs) if args is not None or kwargs is not None else None
     date_done = get("date_done")
     if date_done is not None:
-        record.date_done = epoch(date_done)
+        date_done = epoch(date_done)
+    head: str | Links = prefix
     exc = exception_line(result) if status in EXCEPTION_STATES else None
-    group_id, parent_id, root_id = _other_id(get("group_id"), ""), _other_id(get("parent_id"), task_id), None
-    if "root_id" in meta:
-        root_id = _other_id(get("root_id"), task_id)
+    group_id, parent_id = get("group_id"), get("parent_id")
+    group_id = group_id if type(group_id) is str and group_id else None
+    parent_id = parent_id if type(parent_id) is str and parent_id and parent_id != task_id else None
+    root_id = _other_id(get("root_id"), task_id) if "root_id" in meta else None
     if exc is not None or group_id is not None or parent_id is not None or root_id is not None:
-        record.prefix_or_links = shared_links(Links(prefix, exc, group_id, parent_id, root_id))
-    return record
+        head = shared_links(Links(prefix, exc, group_id, parent_id, root_id))
+    return TaskRecord(task_id, head, status, name, worker, preview, date_done, mtime, size, None, running)
 
 
 def _other_id(value: Any, own: str) -> str | None:
@@ -411,6 +427,19 @@ _SHORT_REPR = _short_repr()
 
 
 def args_preview(args: Any, kwargs: Any) -> str | None:
+    if type(args) is list and not kwargs and len(args) <= 8:
+        # The common call (a few numbers or short strings, no kwargs): a list's repr joins
+        # the same reprs with the same ", ", in one C call.
+        kinds = set(map(type, args))
+        if (
+            kinds <= _INTS
+            and (not args or (min(args) > -(10**15) and max(args) < 10**15))
+            or kinds <= _SCALARS
+            or kinds == _STR
+            and max(map(len, args)) <= ARGS_PREVIEW
+        ):
+            text = repr(args)[1:-1]
+            return text if len(text) <= ARGS_PREVIEW else text[: ARGS_PREVIEW - 1] + "…"
     parts: list[str] = []
     if isinstance(args, (list, tuple)):
         parts.extend(_short(a) for a in args[:8])
@@ -423,6 +452,10 @@ def args_preview(args: Any, kwargs: Any) -> str | None:
 
 
 _PLAIN_SCALARS = frozenset({bool, float, type(None)})
+#: Lists whose repr is what _short makes of each item (ints and strings checked for size).
+_INTS = frozenset({int, bool})
+_SCALARS = _PLAIN_SCALARS
+_STR = frozenset({str})
 
 
 def _short(value: Any) -> str:

@@ -1,32 +1,41 @@
-"""The first scan of a big directory, read and summarized by a child process.
+"""The first scan of a big directory, read and summarized by reader processes.
 
 Reading and decoding a file is ~10 µs of Python; turning a summary row back
-into a record is ~2 µs. In a child process the first part runs on the other
-core and out of the inspector's GIL, so a big directory fills the table about
-three times sooner and the UI stays responsive while it does. The decoded
-metas never exist in the inspector's process either, which keeps its heap
-compact. The child prints one JSON object of columns per batch on stdout
+into a record is well under a µs. In reader processes the first part runs on
+the other cores and out of the inspector's GIL, so a big directory fills the
+table several times sooner and the UI stays responsive while it does. The
+decoded metas never exist in the inspector's process either, which keeps its
+heap compact. Each reader prints one JSON object of columns per batch on stdout
 (``records_to_batch``); anything it prints on stderr is its failure.
 
-    python -m taskview.sources.child_scan DIR [--allow-pickle] [--max-bytes N]
+The readers share the directory by task id: reader k takes the ids in
+[bounds[k-1], bounds[k]) (``id_bounds``, from a sample of the listing) and reads
+them in id order, so each reader's batches come sorted by id and one reader's
+ids all sort before the next one's: the inspector gets the directory in id
+order (the store's, the tail's) without sorting a million ids itself.
+
+    python -m taskview.sources.child_scan DIR [--allow-pickle] [--max-bytes N] [--from HEX] [--to HEX]
 """
 
 from __future__ import annotations
 
 import os
+import selectors
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import orjson
 
+from ..results.files import ResultName, parse_name
+from ..results.parallel import default_jobs
 from ..results.record import TaskRecord, records_from_batch, records_to_batch
 from ..results.scan import ResultDirectory
 
 #: Rows per line. The first screenful never waits for the child: the tail
-#: reads it itself before starting the child.
+#: reads it itself before starting the readers.
 ROWS = 2000
 #: A directory file this big holds tens of thousands of entries (ext4: ~32 B each):
 #: worth a process. Smaller ones are read in the tail's own thread.
@@ -46,10 +55,26 @@ def worth_a_child(results: ResultDirectory, min_bytes: int = BIG_DIRECTORY_BYTES
         return False
 
 
-class ReaderProcess:
-    """The child reading a directory: its batches of records, and a way to stop it from any thread."""
+def id_bounds(sample: Sequence[str], readers: int) -> list[str]:
+    """Where reader k's share of the task ids ends (``readers - 1`` ids, ascending, distinct):
+    quantiles of ``sample``, ids taken from the directory. Fewer when the sample is too small
+    to cut (one reader then reads what two would have)."""
+    ids = sorted(set(sample))
+    if readers <= 1 or len(ids) < 2 * readers:
+        return []
+    return sorted({ids[len(ids) * k // readers] for k in range(1, readers)})
 
-    def __init__(self, results: ResultDirectory) -> None:
+
+def reader_count() -> int:
+    """One reader per CPU the inspector may use (up to 4), as the headless modes fork."""
+    return default_jobs()
+
+
+class ReaderProcess:
+    """One reader of a directory (the ids in [low, high)): its batches of records, and a way
+    to stop it from any thread."""
+
+    def __init__(self, results: ResultDirectory, low: str | None = None, high: str | None = None) -> None:
         import taskview
 
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(taskview.__file__)))
@@ -65,6 +90,11 @@ class ReaderProcess:
         ]
         if results.allow_pickle:
             argv.append("--allow-pickle")
+        # Ids are file names: any byte but "/" and NUL, so they cross argv as hex.
+        if low is not None:
+            argv += ["--from", os.fsencode(low).hex()]
+        if high is not None:
+            argv += ["--to", os.fsencode(high).hex()]
         # stderr to a file: a pipe read only at the end would block a child that says a lot.
         self._errors = tempfile.TemporaryFile()
         try:
@@ -76,6 +106,12 @@ class ReaderProcess:
         except OSError as exc:
             self._errors.close()
             raise ChildScanFailed(f"cannot start a reader process: {exc.strerror or exc}") from None
+        self._pending = b""  # the start of a line still being written
+
+    @property
+    def fd(self) -> int:
+        assert self._process.stdout is not None
+        return self._process.stdout.fileno()
 
     def batches(self, should_stop: Callable[[], bool]) -> Iterator[list[TaskRecord]]:
         """Batches of records as the child reads them; raises ChildScanFailed when it could not finish."""
@@ -85,19 +121,38 @@ class ReaderProcess:
             for line in process.stdout:
                 if should_stop():
                     return
-                try:
-                    batch = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    batch = _loads_escaped(line)
-                yield records_from_batch(batch)
-            if process.wait() != 0 and not should_stop():  # stopped: killed on purpose
-                self._errors.seek(0)
-                error = self._errors.read().decode("utf-8", "replace").strip()
-                raise ChildScanFailed(
-                    error.splitlines()[-1] if error else f"the reader process exited with {process.returncode}"
-                )
+                yield _records(line)
+            self._check(should_stop)
         finally:
             self.stop()
+
+    def read_available(self) -> tuple[list[list[TaskRecord]], bool]:
+        """The batches whole in the pipe now (its end set non-blocking), and whether the child is done
+        writing (then ``finish`` says whether it did well)."""
+        try:
+            data = os.read(self.fd, 1 << 20)
+        except BlockingIOError:
+            return [], False
+        if not data:
+            return ([_records(self._pending)] if self._pending.strip() else []), True
+        *lines, self._pending = (self._pending + data).split(b"\n")
+        return [_records(line) for line in lines if line], False
+
+    def finish(self, should_stop: Callable[[], bool]) -> None:
+        """After the last batch: raises ChildScanFailed when the child could not read its share."""
+        try:
+            self._check(should_stop)
+        finally:
+            self.stop()
+
+    def _check(self, should_stop: Callable[[], bool]) -> None:
+        process = self._process
+        if process.wait() != 0 and not should_stop():  # stopped: killed on purpose
+            self._errors.seek(0)
+            error = self._errors.read().decode("utf-8", "replace").strip()
+            raise ChildScanFailed(
+                error.splitlines()[-1] if error else f"the reader process exited with {process.returncode}"
+            )
 
     def stop(self) -> None:
         """Kill the child (a read blocked on its output then ends); safe to call twice, from any thread."""
@@ -113,9 +168,71 @@ class ReaderProcess:
         self._errors.close()
 
 
+class ReaderPool:
+    """Readers sharing a directory by id (``id_bounds``): batches from whichever has one."""
+
+    def __init__(self, results: ResultDirectory, bounds: Sequence[str] = ()) -> None:
+        edges: list[str | None] = [None, *bounds, None]
+        self.readers: list[ReaderProcess] = []
+        try:
+            for low, high in zip(edges, edges[1:], strict=False):
+                self.readers.append(ReaderProcess(results, low, high))
+        except ChildScanFailed:
+            self.stop()
+            raise
+        for reader in self.readers:
+            os.set_blocking(reader.fd, False)
+
+    def batches(
+        self, should_stop: Callable[[], bool], wait: Callable[[], float]
+    ) -> Iterator[tuple[int, list[TaskRecord]]]:
+        """(reader number, its next batch), from every reader until all are done; raises
+        ChildScanFailed when one could not read its share. ``wait()``: how long to wait
+        for a batch when none is ready (0 when the caller has work to do between)."""
+        selector = selectors.DefaultSelector()
+        running = dict(enumerate(self.readers))
+        try:
+            for index, reader in running.items():
+                selector.register(reader.fd, selectors.EVENT_READ, index)
+            while running:
+                if should_stop():
+                    return
+                for key, _ in selector.select(wait()):
+                    index = key.data
+                    reader = running[index]
+                    got, done = reader.read_available()
+                    for records in got:
+                        yield index, records
+                    if done:
+                        selector.unregister(reader.fd)
+                        del running[index]
+                        reader.finish(should_stop)
+                if not running or should_stop():
+                    return
+                yield -1, []  # nothing ready: the caller's turn
+        finally:
+            selector.close()
+            self.stop()
+
+    def stop(self) -> None:
+        for reader in self.readers:
+            reader.stop()
+
+
 def scan_in_child(results: ResultDirectory, should_stop: Callable[[], bool]) -> Iterator[list[TaskRecord]]:
     """Every file's record, in batches, read by a child process."""
     return ReaderProcess(results).batches(should_stop)
+
+
+def _records(line: bytes) -> list[TaskRecord]:
+    try:
+        batch = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        batch = _loads_escaped(line)
+    try:
+        return records_from_batch(batch)
+    except (KeyError, TypeError, ValueError):
+        raise ChildScanFailed("the reader process wrote something that is not a batch") from None
 
 
 def _dumps(batch: dict[str, Any]) -> bytes:
@@ -142,29 +259,39 @@ def main(argv: list[str]) -> int:
     path = argv[0]
     allow_pickle = "--allow-pickle" in argv
     max_bytes = int(argv[argv.index("--max-bytes") + 1]) if "--max-bytes" in argv else None
+    low = os.fsdecode(bytes.fromhex(argv[argv.index("--from") + 1])) if "--from" in argv else None
+    high = os.fsdecode(bytes.fromhex(argv[argv.index("--to") + 1])) if "--to" in argv else None
     results = ResultDirectory(path, allow_pickle=allow_pickle, **({"max_bytes": max_bytes} if max_bytes else {}))
     out = sys.stdout.buffer
-    records: list[TaskRecord] = []
     try:
-        with results.held_open():
-            for filename, parsed in results.iter_names():
-                record = results.read_record(filename, parsed)
-                if record is None:
-                    continue
-                records.append(record)
-                if len(records) >= ROWS:
-                    out.write(_dumps(records_to_batch(records)))
-                    out.flush()
-                    records = []
-        if records:
-            out.write(_dumps(records_to_batch(records)))
-        out.flush()
+        listing = _share(results, low, high)
+        for start in range(0, len(listing), ROWS):
+            out.write(_dumps(records_to_batch(list(results.read_summaries(listing[start : start + ROWS])))))
+            out.flush()
     except BrokenPipeError:
         return 0  # the inspector quit before the end
     except OSError as exc:
         print(f"cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _share(results: ResultDirectory, low: str | None, high: str | None) -> list[tuple[str, ResultName]]:
+    """This reader's files: those whose task id is in [low, high), in id order, one file a
+    task (of two files naming one task, the last by name: a store holds one)."""
+    picked: dict[str, tuple[str, ResultName]] = {}
+    with os.scandir(results.path) as entries:
+        for entry in entries:
+            name = entry.name
+            parsed = parse_name(name)
+            if parsed is None:
+                continue
+            task_id = parsed[1]
+            if (low is not None and task_id < low) or (high is not None and task_id >= high):
+                continue
+            if task_id not in picked or name > picked[task_id][0]:
+                picked[task_id] = (name, parsed)
+    return [picked[task_id] for task_id in sorted(picked)]
 
 
 if __name__ == "__main__":

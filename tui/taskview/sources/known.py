@@ -40,6 +40,17 @@ class KnownRecords:
     def put(self, record: TaskRecord) -> None:
         self._note(record.task_id, record)
 
+    def add_sorted(self, records: list[TaskRecord]) -> None:
+        """Records of tasks read by a first scan, sorted by id (taken as they are: no
+        fold, no sort, when nothing was known before them but a few recent reads)."""
+        if not records:
+            return
+        if self._sorted:
+            self._sorted += records
+            self._sorted.sort(key=_by_id)
+        else:
+            self._sorted = records
+
     def pop(self, task_id: str) -> TaskRecord | None:
         """Forget a task; returns what was known of it."""
         known = self.get(task_id)

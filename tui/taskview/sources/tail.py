@@ -26,15 +26,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from ..results.files import ResultName, parse_name
 from ..results.problems import ProblemKind, cut_short
 from ..results.record import TaskRecord
 from ..results.scan import ResultDirectory
-from .child_scan import BIG_DIRECTORY_BYTES, ChildScanFailed, ReaderProcess, worth_a_child
+from ..store import first_sight
+from .child_scan import BIG_DIRECTORY_BYTES, ChildScanFailed, ReaderPool, id_bounds, reader_count, worth_a_child
 from .fsinfo import filesystem_type, is_network_filesystem
 from .known import KnownRecords
+from .recent_order import RecentOrder
 
 if TYPE_CHECKING:
     from watchdog.observers.api import BaseObserver
@@ -60,6 +63,12 @@ class TailBatch:
     scanned: int = 0  # result files the first scan has read so far
     scan_done: bool = False  # the last batch of the first scan
     notice: str | None = None  # something the user should hear about
+    # A first scan's records new to the store, sorted by id, their first-sight times set:
+    # for Store.add_scanned, which takes them in bulk.
+    in_id_order: bool = False
+    # Every record the first scan has sent so far (up to this batch), in the store's
+    # RECENT_ORDER, for Store.adopt_order: the table's next sort is made already.
+    order: list[TaskRecord] | None = None
 
 
 class _OverflowWatch(logging.Handler):
@@ -113,7 +122,8 @@ class DirectoryTail:
         # nothing across directories. Cleared once a rescan has gone through.
         self._reread_all = False
         self._thread: threading.Thread | None = None
-        self._reader: ReaderProcess | None = None  # the child process of a first scan
+        self._reader: ReaderPool | None = None  # the reader processes of a first scan
+        self.readers = reader_count()  # how many, for a big directory's first scan
         self._observer: BaseObserver | None = None
         self._observer_lock = threading.Lock()
         # inotify watches what a symlink points to only when given the real path.
@@ -154,6 +164,7 @@ class DirectoryTail:
         except OSError:
             return TailBatch(scanning=True)  # the first scan says what is wrong
         batch.scanned = len(batch.records)
+        first_sight(batch.records)  # as the store will: the first scan's order sorts them by it
         self._early = {r.task_id: r for r in batch.records}
         return batch
 
@@ -445,33 +456,88 @@ class DirectoryTail:
 
     def _first_scan_in_child(self) -> None:
         began = time.monotonic()
-        # The first screenful first, before the child process starts (~0.1 s of a
-        # core that the first paint needs too), unless the UI read it already.
+        # The first screenful first, before the readers start (~0.1 s of a core
+        # that the first paint needs too), unless the UI read it already.
         if self._early is None:
             self.deliver(self.read_first_screenful())
         early = self._early or {}
-        self._reader = reader = ReaderProcess(self.results)
+        bounds = id_bounds(list(early), self.readers)
+        self._reader = pool = ReaderPool(self.results, bounds)
+        # Each reader's records come sorted by id, and its ids all sort before the next one's.
+        by_id: list[list[TaskRecord]] = [[] for _ in range(len(bounds) + 1)]
+        order = RecentOrder(early.values())
         scanned = 0
-        for records in reader.batches(self._stop.is_set):
-            batch = TailBatch(scanning=True)
-            for record in records:
-                seen = early.get(record.task_id)
-                if seen is not None and record.mtime == seen.mtime and record.size == seen.size:
-                    # Read here already, as the child saw it (a rewrite within one mtime tick changes the size).
-                    continue
-                self._take(batch, record.filename, record)
+        for index, records in pool.batches(self._stop.is_set, lambda: 0.0 if order.busy else 0.05):
+            if index < 0:  # nothing to read now: merge a piece
+                order.step()
+                ready = order.take()
+                if ready is not None:
+                    self.deliver(TailBatch(scanning=True, scanned=max(scanned, len(early)), order=ready))
+                continue
             scanned += len(records)
+            new = self._sort_out(records, early, order, max(scanned, len(early)))
+            by_id[index] += new
+            order.add(new)
+            batch = TailBatch(records=new, scanning=True, in_id_order=True, order=order.take())
             batch.scanned = max(scanned, len(early))
             self.deliver(batch)
         if self._stop.is_set():
             return
+        self._known.add_sorted([record for run in by_id for record in run])
+        gone = self._early_gone()
+        order.exclude(gone)
+        merge = order.finishing()
+        while merge.step():
+            if self._stop.is_set():
+                return
         log.debug(
-            "first scan of %s in a child process: %d files, %.3f s",
+            "first scan of %s by %d reader processes: %d files, %.3f s",
             self.results.path,
+            len(bounds) + 1,
             scanned,
             time.monotonic() - began,
         )
-        self.deliver(TailBatch(scanning=True, scanned=scanned, scan_done=True, removed=self._early_gone()))
+        final = order.done_with(merge)
+        self.deliver(TailBatch(scanning=True, scanned=scanned, scan_done=True, removed=gone, order=final))
+
+    def _sort_out(
+        self, records: list[TaskRecord], early: dict[str, TaskRecord], order: RecentOrder, scanned: int
+    ) -> list[TaskRecord]:
+        """The records of a reader's batch new to the store, their first-sight times set (the
+        rest, rare, are sent as reads are: a file gone since the listing, one of the first
+        screenful changed since it was read); files read mid-write are noted (``_take``)."""
+        new = records
+        if early and not early.keys().isdisjoint(map(_by_id, records)):
+            again = [r for r in records if r.task_id in early]
+            changed = []
+            for record in again:
+                seen = early[record.task_id]
+                # Read already, as the reader saw it (a rewrite within one mtime tick changes the size).
+                if record.mtime != seen.mtime or record.size != seen.size:
+                    changed.append(record)
+            if changed:
+                order.exclude(r.task_id for r in changed)
+                batch = TailBatch(scanning=True, scanned=scanned)
+                for record in changed:
+                    self._take(batch, record.filename, record)
+                self.deliver(batch)
+            new = [r for r in records if r.task_id not in early]
+        if any(r.error is not None for r in new):
+            kept = []
+            batch = TailBatch(scanning=True, scanned=scanned)
+            for record in new:
+                if record.error is None:
+                    kept.append(record)
+                elif record.error.kind is ProblemKind.GONE:
+                    self._take(batch, record.filename, record)  # deleted since the listing: nothing to show
+                else:
+                    self._take(TailBatch(), record.filename, record)  # a read mid-write is watched
+                    kept.append(record)
+            new = kept
+            if batch.removed:
+                self.deliver(batch)
+        first_sight(new)
+        return new
 
     def _early_gone(self) -> list[str]:
         """Tasks of the first screenful whose files went before the watch could see them go."""
@@ -481,6 +547,9 @@ class DirectoryTail:
             if not os.path.lexists(self.results.file_path(record.filename)) and self._known.pop(task_id) is not None:
                 gone.append(task_id)
         return gone
+
+
+_by_id = attrgetter("task_id")
 
 
 def _identity(path: str) -> tuple[int, int, str] | str:

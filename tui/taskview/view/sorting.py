@@ -47,6 +47,8 @@ def ordered(
     store: Store, sort_key: str = "last_change", reverse: bool = True, predicate: Predicate | None = None
 ) -> list[TaskRecord]:
     """The store's records in display order: filtered, sorted, unknown values last, ties by id."""
+    if predicate is None and (made := store.presorted(sort_key, reverse)) is not None:
+        return made  # a first scan's order, made off the UI thread
     records = store.by_id()
     if predicate is not None:
         records = [r for r in records if predicate(r)]

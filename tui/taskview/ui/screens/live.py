@@ -86,7 +86,6 @@ class LiveScreen(InspectorScreen):
         self.tail = DirectoryTail(watched, self._deliver, poll_interval=poll_interval)
         self.scan = 0
         self._stale_watch = StaleWatch()
-        self._next_gc_freeze = 1000
         self._recording_failed = False
 
     @property
@@ -137,21 +136,28 @@ class LiveScreen(InspectorScreen):
         store, recorder = self.store, self.recorder
         olds = recorder.before(store, batch.records, batch.removed) if recorder is not None else {}
         # Outside the first scan, a new file is a task that just started.
-        changed = store.add_many(batch.records, live=not batch.scanning)
+        if batch.in_id_order:
+            changed = store.add_scanned(batch.records)  # a first scan's, in bulk
+        else:
+            changed = store.add_many(batch.records, live=not batch.scanning)
+        if batch.order is not None:
+            store.adopt_order(batch.order, final=batch.scan_done)
         for task_id in batch.removed:
             store.remove(task_id)
         if recorder is not None:
             recorder.after(store, olds, batch.records, changed, batch.removed, live=not batch.scanning)
         if batch.scanning:
             self.scan = None if batch.scan_done else batch.scanned
-            if len(store) >= self._next_gc_freeze or batch.scan_done:
-                # Records hold no cycles, but the cyclic GC walks every one of
-                # them again and again while a million arrive (20 s of the first
-                # 50 at 1M). Collected then frozen at each doubling, each is
-                # walked about once (and no garbage cycle is frozen for good).
+            if batch.scan_done:
+                # Records hold no cycles, but the cyclic GC walks every record and every list
+                # of a million of them again and again while they arrive (a tenth of a second
+                # a walk at 1M): none runs during the first scan, what it kept is frozen after.
+                gc.freeze()
+                gc.enable()
+            elif gc.isenabled():
                 gc.collect()
                 gc.freeze()
-                self._next_gc_freeze = 2 * len(store)
+                gc.disable()
         if batch.notice:
             self.show_notice(batch.notice)
         if self.table.selected_id in changed:
@@ -162,9 +168,18 @@ class LiveScreen(InspectorScreen):
         # Live changes, and the first rows of all, show at once (the tail sends at
         # most ~20 batches a second); the rest of the first scan's flood waits for
         # the 10 Hz refresh.
-        self.rows_changed(
-            [*(r.task_id for r in batch.records), *batch.removed], now=not batch.scanning or not self.table.order
-        )
+        model = self.model
+        took = batch.order is not None and store.has_order(model.sort_key, model.reverse)
+        if took:  # the scan's order of every record it sent (and none it removed), made in the tail's thread
+            model.resort()
+            self._show(True, arrived=True)
+        if batch.in_id_order and store.has_order(model.sort_key, model.reverse, coming=True):
+            self._counts_stale = True  # their rows come with the scan's next order
+            touched = []
+        else:
+            touched = [r.task_id for r in batch.records]
+        now = not batch.scanning or not self.table.order
+        self.rows_changed(touched if took else [*touched, *batch.removed], now=now)
 
     def tick(self) -> None:
         recorder = self.recorder
@@ -384,8 +399,11 @@ class LiveScreen(InspectorScreen):
     def _stale_found(self, stale: set[str]) -> None:
         changed = self.store.set_stale(stale)
         if changed:
-            # Their rows change (the status says stale, the clock stops): as any other change.
-            self.rows_changed(changed, now=True)
+            # Their rows change (the status says stale, the clock stops) but move only in and
+            # out of a filter (stale, status:stale): without one, no million rows re-sorted.
+            if self.model.predicate is not None:
+                self.rows_changed(changed, now=True)
+            self._counts_stale = True
             self.table.refresh()
 
 

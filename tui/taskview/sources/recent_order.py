@@ -1,0 +1,155 @@
+"""A first scan's records in the store's recent order, built in the tail's thread a piece at a time.
+
+Sorting a million records is half a second or more of one C call holding the GIL:
+the UI would stop for as long. Here each batch the readers send is sorted on
+arrival (a few ms), and the batches are merged into the last order in pieces of
+a few thousand records (``step``), so no call holds the GIL for long and the UI
+thread gets it between pieces. A new order is made when the records waiting are
+half as many as those in the last one (so each record is merged about three
+times in all), and at the end of the scan. The store takes each order with the
+records it covers (``Store.adopt_order``) and hands it to the table's next full
+sort (``Store.presorted``): no sort of a million records on the UI thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from ..results.record import TaskRecord
+from ..store import recent_key
+
+#: Records of the longest run per merge piece: a sort of ~10k records, a few ms.
+STEP = 8192
+
+
+class RecentOrder:
+    """Records in RECENT_ORDER (descending ``recent_key``), merged in pieces as they come."""
+
+    def __init__(self, records: Iterable[TaskRecord] = (), *, step: int = STEP) -> None:
+        self.step_size = step
+        self.order: list[TaskRecord] = []  # the last order made
+        self._fresh: list[list[TaskRecord]] = []  # sorted runs not merged yet
+        self._fresh_count = 0
+        self._merge: _Merge | None = None  # a merge in progress, and the runs it merges
+        self._merging: list[list[TaskRecord]] = []
+        self._excluded: set[str] = set()
+        self._ready: list[TaskRecord] | None = None  # an order made and not taken yet
+        self.add(list(records))
+
+    def add(self, records: list[TaskRecord]) -> None:
+        """Records new to the order (their times set: ``store.first_sight``)."""
+        if records:
+            self._fresh.append(sorted(records, key=recent_key, reverse=True))
+            self._fresh_count += len(records)
+
+    def exclude(self, task_ids: Iterable[str]) -> None:
+        """Leave these tasks out of the orders made from now on (their records went another way)."""
+        self._excluded.update(task_ids)
+
+    @property
+    def busy(self) -> bool:
+        """A merge is running, or one is due: ``step`` has work."""
+        return self._merge is not None or (self._fresh_count > 0 and 2 * self._fresh_count >= len(self.order))
+
+    def step(self, seconds: float = 0.004) -> None:
+        """Merge for about ``seconds`` (whole pieces), starting a merge when one is due."""
+        if self._merge is None:
+            if not self.busy:
+                return
+            self._start()
+        deadline = time.perf_counter() + seconds
+        merge = self._merge
+        assert merge is not None
+        while merge.step():
+            if time.perf_counter() > deadline:
+                return
+        self.order = self._ready = merge.out
+        self._merge, self._merging = None, []
+
+    def take(self) -> list[TaskRecord] | None:
+        """The order made since the last take, if any (the caller's from now on: never changed here)."""
+        ready, self._ready = self._ready, None
+        return ready
+
+    def finishing(self) -> _Merge:
+        """The last merge, of every record added: step it until it says False, then ``done_with``.
+        A merge in progress is given up and made again with what came since, so that each
+        record is merged once more at most."""
+        runs = [*self._merging] if self._merge is not None else [self.order]
+        runs += self._fresh
+        self._fresh, self._fresh_count = [], 0
+        self._merge = merge = _Merge(runs, self.step_size, self._excluded)
+        self._merging = runs
+        return merge
+
+    def done_with(self, merge: _Merge) -> list[TaskRecord]:
+        self.order = merge.out
+        self._merge, self._merging, self._ready = None, [], None
+        return self.order
+
+    def _start(self) -> None:
+        self._merging = [self.order, *self._fresh]
+        self._fresh, self._fresh_count = [], 0
+        self._merge = _Merge(self._merging, self.step_size, self._excluded)
+
+
+class _Cursor:
+    """A run being merged, and how far."""
+
+    __slots__ = ("run", "at")
+
+    def __init__(self, run: list[TaskRecord]) -> None:
+        self.run, self.at = run, 0
+
+
+class _Merge:
+    """Runs sorted by descending ``recent_key`` (keys distinct: they end with the id) merged
+    into ``out``, a piece at a time: the next ``step`` records of the run with the most
+    left, and from every other run those that come before the last of them."""
+
+    def __init__(self, runs: list[list[TaskRecord]], step: int, excluded: set[str]) -> None:
+        self.live = [_Cursor(run) for run in runs if run]
+        self.step_size = step
+        self.excluded = set(excluded)
+        self.out: list[TaskRecord] = []
+
+    def step(self) -> bool:
+        """One piece; False when the merge is done."""
+        live = self.live
+        if not live:
+            return False
+        step = self.step_size
+        if len(live) == 1:
+            only = live[0]
+            piece = only.run[only.at : only.at + 8 * step]
+            only.at += len(piece)
+        else:
+            widest = max(live, key=lambda cursor: len(cursor.run) - cursor.at)
+            end = min(widest.at + step, len(widest.run))
+            pivot = recent_key(widest.run[end - 1])
+            piece = []
+            for cursor in live:
+                stop = end if cursor is widest else _first_after(cursor.run, cursor.at, pivot)
+                if stop > cursor.at:
+                    piece += cursor.run[cursor.at : stop]
+                    cursor.at = stop
+            piece.sort(key=recent_key, reverse=True)
+        if self.excluded:
+            excluded = self.excluded
+            piece = [record for record in piece if record.task_id not in excluded]
+        self.out += piece
+        self.live = [cursor for cursor in live if cursor.at < len(cursor.run)]
+        return bool(self.live)
+
+
+def _first_after(run: list[TaskRecord], lo: int, pivot: tuple) -> int:
+    """The first index from ``lo`` of ``run`` (descending) whose key comes after ``pivot``."""
+    hi = len(run)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if recent_key(run[mid]) >= pivot:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
