@@ -15,7 +15,11 @@ the rest of the configuration being [tool.mutmut] in pyproject.toml:
 - a mutant's module name drops the leading ``tui.``, as mutmut drops ``src.``;
 - mutants/tui goes first on sys.path and tui/ (the editable install) comes off it;
 - the functions that run only in forked children get their parent's tests
-  (``RUN_IN_FORKED_CHILDREN``: mutmut cannot see a test reach them).
+  (``RUN_IN_FORKED_CHILDREN``: mutmut cannot see a test reach them);
+- each mutant's worker gets a process group of its own, so that a mutant that
+  signals its group (``os.kill(0, 9)``) cannot end the whole run;
+- mutants/tui gets a pyproject.toml of its own: sources/child_scan.py's reader
+  process runs there, on the mutants, and their trampolines need a configuration.
 
 Every mutmut subcommand goes through it (``run``, ``results``, ``show NAME``,
 ``browse``), so they all name mutants alike. ``report`` prints the score per area.
@@ -88,6 +92,25 @@ def _with_forked_children(original: Callable[..., None]) -> Callable[..., None]:
     return collect_or_load_stats
 
 
+CHILD_CONFIG = """\
+# Written by mutation/run.py for processes started in this directory (see there).
+[tool.mutmut]
+source_paths = ["taskview"]
+"""
+
+
+def _own_process_group(original: Callable[[str | None], None]) -> Callable[[str | None], None]:
+    def set_mutant_under_test(name: str | None) -> None:
+        if name and "__mutmut_" in name:  # in the worker just forked for this mutant
+            # A mutant may signal its process group: results/parallel.py's clean-up kills
+            # each child with os.kill(pid, 9), and a mutant that loses a fork's pid makes
+            # that os.kill(0, 9). In a group of its own it ends this worker, not mutmut.
+            os.setpgid(0, 0)
+        original(name)
+
+    return set_mutant_under_test
+
+
 def _module_name_without_package_parent(original: Callable[[Path, str], str]) -> Callable[[Path, str], str]:
     def get_mutant_name(relative_source_path: Path, mutant_method_name: str) -> str:
         path = Path(relative_source_path)
@@ -104,6 +127,10 @@ def _sys_path_on_the_mutants(original: Callable[[], None]) -> Callable[[], None]
         mutated = str((Path("mutants") / PACKAGE_PARENT).absolute())
         source = Path(PACKAGE_PARENT).resolve()
         sys.path[:] = [mutated] + [p for p in sys.path if p != mutated and Path(p or ".").resolve() != source]
+        # A process the code starts from there (sources/child_scan.py's reader runs in
+        # mutants/tui) imports the mutants too, whose trampolines read mutmut's
+        # configuration from the working directory: give them one.
+        (Path(mutated) / "pyproject.toml").write_text(CHILD_CONFIG)
 
     return setup_source_paths
 
@@ -111,6 +138,7 @@ def _sys_path_on_the_mutants(original: Callable[[], None]) -> Callable[[], None]
 def patch_mutmut() -> None:
     """Replace these functions wherever mutmut imported them by name."""
     import mutmut.__main__ as main_module  # imports every module below
+    from mutmut.mutation import trampoline
     from mutmut.utils import file_utils, format_utils
 
     if "taskview" in sys.modules:
@@ -119,6 +147,7 @@ def patch_mutmut() -> None:
         "get_mutant_name": (format_utils.get_mutant_name, _module_name_without_package_parent),
         "setup_source_paths": (file_utils.setup_source_paths, _sys_path_on_the_mutants),
         "collect_or_load_stats": (main_module.collect_or_load_stats, _with_forked_children),
+        "set_mutant_under_test": (trampoline.set_mutant_under_test, _own_process_group),
     }
     for attribute, (original, wrap) in replacements.items():
         replacement = wrap(original)  # type: ignore[operator]
@@ -156,9 +185,14 @@ def report(as_json: bool = False) -> int:
     if as_json:
         print(json.dumps({area: dict(found) if found is not None else None for area, found in rows}, indent=1))
         return 0
-    print("| area | mutants | killed | survived | timeout | suspicious | no tests | not checked | score |")
+    # score: killed (a test failed, or the type check) and timed out, of all mutants; "crashed"
+    # (the test process died of a signal: caught too, in fact) and "no tests" count against it.
+    print("| area | mutants | killed | survived | timeout | crashed | no tests | not checked | score |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for area, found in rows:
+    everything: Counter[str] = Counter()
+    for _, found in rows:
+        everything.update(found or {})
+    for area, found in [*rows, ("all of the above", everything)]:
         if found is None:
             print(f"| {area} | not mutated yet | | | | | | | |")
             continue

@@ -183,3 +183,48 @@ def test_a_term_is_a_field_up_to_its_first_colon_and_only_for_known_fields():
     assert kept("name:proj:tasks") == ["x1"]  # the value holds a colon
     assert kept("foo:bar") == ["x2"]  # not a field: free text
     assert kept("-foo:bar") == ["x1"]
+
+
+def test_uses_field_finds_a_field_term_negated_or_not():
+    from taskview.query import uses_field
+
+    assert uses_field("since:10m", "since") and uses_field("-SINCE:1h failure", "since")
+    assert uses_field('name:"a:b"', "name") and uses_field("name:a:b", "name")
+    assert not uses_field("status:since", "since") and not uses_field("before:1h", "since")
+    assert not uses_field("", "since")
+
+
+def test_stale_without_the_live_inspector_is_an_error_only_when_strict():
+    from taskview.query import QueryError
+
+    with pytest.raises(QueryError, match=r"^'stale' needs the live inspector \(it pings the workers\)$"):
+        compile_query("stale", strict=True)
+    assert compile_query("stale") is not None  # typing: matches nothing
+    assert not compile_query("stale")(RECORDS[0])
+
+
+def test_a_tasks_time_is_when_it_finished_else_when_it_was_first_seen():
+    from taskview.query import task_time
+
+    assert task_time(TaskRecord("t", TASK, date_done=30.0, first_seen=20.0, mtime=10.0)) == 30.0
+    assert task_time(TaskRecord("t", TASK, first_seen=20.0, mtime=10.0)) == 20.0
+    assert task_time(TaskRecord("t", TASK, mtime=10.0)) == 10.0
+
+
+def test_the_root_of_a_workflow_whose_parents_loop_is_the_last_one_reached():
+    import json
+
+    from helpers.samples import real_meta
+    from taskview.query import root_of
+    from taskview.results.codec import decode
+    from taskview.results.record import summarize
+
+    def linked(task_id: str, parent_id: str) -> TaskRecord:
+        raw = json.dumps({**real_meta("SUCCESS"), "task_id": task_id, "parent_id": parent_id}).encode()
+        return summarize(task_id, "task", TASK, decode(raw), size=len(raw), mtime=1.0)
+
+    # a's parent is b, b's is c and c's is b again (files written by hand, or a bug elsewhere)
+    records = {"a": linked("a", "b"), "b": linked("b", "c"), "c": linked("c", "b")}
+    assert records["a"].parent_id == "b"
+    assert root_of(records["a"], records) == "c"
+    assert root_of(records["a"]) == "b"  # without the other records: its parent is as far as it goes

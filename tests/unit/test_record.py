@@ -321,3 +321,29 @@ def test_long_strings_cross_a_pipe_without_being_interned():
     record = summary_of(with_meta("sampletasks.add", name=long_name))
     (back,) = records_from_batch(orjson.loads(orjson.dumps(records_to_batch([record]))))
     assert back.name == long_name
+
+
+def test_strings_crossing_in_two_batches_are_one_object():
+    raw = sample_file("sampletasks.add").read_bytes()
+    first, second = (
+        records_from_batch(orjson.loads(orjson.dumps(records_to_batch([summary_of(raw, task_id=t)]))))[0]
+        for t in ("a", "b")
+    )
+    assert first.name is second.name and first.worker is second.worker and first.status is second.status
+
+
+def test_a_size_seen_first_on_the_way_back_is_kept():
+    record = TaskRecord("t", TASK_PREFIX, status="SUCCESS", size=987_654_321_001)
+    (back,) = records_from_batch(orjson.loads(orjson.dumps(records_to_batch([record]))))
+    assert back.size == 987_654_321_001
+
+
+def test_a_batch_without_links_or_with_columns_that_disagree():
+    record = TaskRecord("t", TASK_PREFIX, status="SUCCESS", size=12)
+    batch = orjson.loads(orjson.dumps(records_to_batch([record])))
+    del batch["links"]  # no record had any: nothing to say
+    (back,) = records_from_batch(batch)
+    assert (back.task_id, back.status, back.size) == ("t", "SUCCESS", 12)
+    batch["columns"][0].append("extra")  # one column longer than the others: a broken batch
+    with pytest.raises(ValueError):
+        records_from_batch(batch)

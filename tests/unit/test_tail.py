@@ -634,3 +634,32 @@ def test_a_first_scan_by_a_child_ends_when_the_tail_stops(tmp_path):
     tail._stop.set()
     tail._scan(initial=True)
     assert not any(b.scan_done for b in batches)
+
+
+def test_each_cut_file_settles_on_its_own_time(tmp_path):
+    import time
+
+    _, tail, batches, paths = cut_tail(tmp_path, settle=50.0, count=2)
+    recent, old = paths
+    mtime, size, _since = tail._cut[old.name]
+    # The one cut just now comes first; the other was cut 100 s ago (as a tick long after would see it).
+    tail._cut = {recent.name: tail._cut[recent.name], old.name: (mtime, size, time.monotonic() - 100.0)}
+    tail._settle_cut_files()
+    (batch,) = batches
+    assert [r.task_id for r in batch.records] == [task_id(old)]
+    assert batch.records[0].error.kind is ProblemKind.CUT_SHORT
+    assert list(tail._cut) == [recent.name]
+
+
+def test_a_cut_file_that_moved_on_does_not_hold_up_the_others(tmp_path):
+    _, tail, batches, paths = cut_tail(tmp_path, settle=0.0, count=2)
+    moved, stuck = paths
+    moved.write_bytes((SAMPLE_RESULTS / moved.name).read_bytes())  # written whole since
+    tail._cut = {moved.name: tail._cut[moved.name], stuck.name: tail._cut[stuck.name]}
+    tail._settle_cut_files()
+    (batch,) = batches
+    assert [(r.task_id, r.error and r.error.kind) for r in batch.records] == [
+        (task_id(moved), None),
+        (task_id(stuck), ProblemKind.CUT_SHORT),
+    ]
+    assert batch.notice == "1 file(s) cut short and not rewritten (a writer killed mid-write?)"
