@@ -6,8 +6,12 @@ import os
 import shutil
 from pathlib import Path
 
+import msgspec
+
+from helpers.archives import make_archive
 from helpers.samples import SAMPLE_NAMES, SAMPLE_RESULTS
 from helpers.unsafe_inputs import progress_that_breaks_summaries
+from taskview.results.archive import ResultArchive
 from taskview.results.files import TASK_PREFIX, parse_name
 from taskview.results.problems import ProblemKind
 from taskview.results.scan import FullRead, ResultDirectory, parsed_listing
@@ -106,3 +110,60 @@ def test_statuses_are_what_the_records_say(tmp_path: Path):
     assert statuses["dir"][1].kind is ProblemKind.NOT_A_FILE and statuses["cut"][1].kind is ProblemKind.TRUNCATED
     listing = [(n, p) for n, p in results.listing() if p.task_id == "cut"]
     assert [(name.task_id, status) for name, status, _ in results.statuses(listing)] == [("cut", None)]
+
+
+def test_the_lean_read_of_a_first_scan_gives_every_file_the_record_of_the_careful_read(tmp_path: Path):
+    """read_summaries (a big directory's first scan) reads the common file its own way and
+    any other as read_record does: the rows are the same either way, file by file."""
+    directory = copy_of_samples(tmp_path)
+    odd = {
+        "empty": b"",
+        "cut": b'{"status": "SUC',
+        "list": b"[1, 2]",
+        "number": b'{"status": "SUCCESS", "result": 1}',
+        "spaced": b' {"status": "RETRY", "task_id": "spaced"}',
+        "long": b'{"status": "SUCCESS", "args": [12345678901234567890123], "kwargs": {}, "name": "t.big"}',
+        "tagged": b'{"status": "SUCCESS", "result": {"__type__": "datetime", "__value__": "2026-01-01T00:00:00"}}',
+        "bad": b'{"status": "SUCCESS",, }',
+        "pickle": b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00}\x94.",
+        "two": b"{}",
+    }
+    for task_id, data in odd.items():
+        (directory / f"{TASK_PREFIX}{task_id}").write_bytes(data)
+    (directory / f"{TASK_PREFIX}dir").mkdir()
+    os.mkfifo(directory / f"{TASK_PREFIX}fifo")
+    listing = [*ResultDirectory(str(directory)).listing(), (f"{TASK_PREFIX}gone", parse_name(f"{TASK_PREFIX}gone"))]
+    for max_bytes in (1 << 20, len(odd["long"]), len(odd["long"]) - 1):
+        results = ResultDirectory(str(directory), max_bytes=max_bytes)
+        lean = {r.task_id: msgspec.to_builtins(r) for r in results.read_summaries(listing)}
+        careful = {p.task_id: msgspec.to_builtins(results.read_record(name, p)) for name, p in listing}
+        assert lean == careful, max_bytes
+    records = {r.task_id: r for r in ResultDirectory(str(directory)).read_summaries(listing)}
+    assert len(records) == len(ALL_IDS) + len(odd) + 3
+    # By hand: what each odd file reads as.
+    kinds = {task_id: r.error.kind if r.error is not None else r.status for task_id, r in records.items()}
+    assert kinds["empty"] is ProblemKind.EMPTY and kinds["cut"] is ProblemKind.TRUNCATED
+    assert kinds["list"] is ProblemKind.NOT_A_RESULT and kinds["bad"] is ProblemKind.INVALID
+    assert kinds["dir"] is ProblemKind.NOT_A_FILE and kinds["fifo"] is ProblemKind.NOT_A_FILE
+    assert kinds["gone"] is ProblemKind.GONE and kinds["pickle"] is ProblemKind.PICKLE_REFUSED
+    assert (kinds["number"], kinds["spaced"], kinds["tagged"]) == ("SUCCESS", "RETRY", "SUCCESS")
+    assert records["long"].args is not None and "12345678901234567890123" in records["long"].args  # exact
+    assert records["long"].size == len(odd["long"]) and records["long"].name == "t.big"
+    # A file as big as the bound is read; one byte over, it is refused.
+    long_only = [(name, parsed) for name, parsed in listing if parsed.task_id == "long"]
+    at_bound = ResultDirectory(str(directory), max_bytes=len(odd["long"]))
+    assert [(r.status, r.error) for r in at_bound.read_summaries(long_only)] == [("SUCCESS", None)]
+    over = ResultDirectory(str(directory), max_bytes=len(odd["long"]) - 1)
+    assert [r.error.kind for r in over.read_summaries(long_only) if r.error is not None] == [ProblemKind.TOO_LARGE]
+    sample = next(r for r in records.values() if r.task_id == SAMPLE_NAMES[0].partition("-meta-")[2])
+    path = directory / SAMPLE_NAMES[0]
+    assert (sample.status, sample.size, sample.mtime) == ("FAILURE", path.stat().st_size, path.stat().st_mtime)
+
+
+def test_the_lean_read_of_an_archive_is_its_careful_read(tmp_path: Path):
+    archive = make_archive(tmp_path / "results.zip", extra=[(f"results/{TASK_PREFIX}cut", b'{"status": "SUC')])
+    results = ResultArchive(str(archive))
+    listing = results.listing()
+    lean = [msgspec.to_builtins(r) for r in results.read_summaries(listing)]
+    assert lean == [msgspec.to_builtins(results.read_record(name, parsed)) for name, parsed in listing]
+    assert len(lean) == len(ALL_IDS) + 1

@@ -1,0 +1,226 @@
+"""A first scan's records taken in bulk (Store.add_scanned), read back in id order, and the
+scan's own recent order handed to the table's next sort (adopt_order, has_order, presorted)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from taskview.results.files import GROUP_PREFIX, TASK_PREFIX
+from taskview.results.problems import Problem, ProblemKind
+from taskview.results.record import TaskRecord
+from taskview.store import Store, first_sight
+from taskview.view.sorting import ordered_ids
+
+_MID_WRITE = Problem(ProblemKind.EMPTY, "empty (being written?)")
+
+
+def scanned(task_id: str, mtime: float, status: str | None = "SUCCESS", **fields) -> TaskRecord:
+    """A record as a first scan sends it: first-sight times set (``first_sight``)."""
+    prefix = GROUP_PREFIX if fields.pop("group", False) else TASK_PREFIX
+    record = TaskRecord(task_id, prefix, status=status, mtime=mtime, **fields)
+    first_sight([record])
+    return record
+
+
+def ids(records: list[TaskRecord]) -> list[str]:
+    return [r.task_id for r in records]
+
+
+def test_a_scanned_batch_counts_indexes_and_orders_every_row_as_adding_each_would():
+    store = Store()
+    batch = [
+        scanned("c", 100.0, "SUCCESS", date_done=90.0, worker="w1"),
+        scanned("a", 50.0, "STARTED", worker="w1", running=7),
+        scanned("e", 80.0, "PROGRESS", worker="w2", running=(1.0, 4.0)),
+        scanned("b", 60.0, None, error=_MID_WRITE),
+        scanned("d", 70.0, None, group=True),
+        scanned("f", 40.0, "FAILURE", date_done=40.0),
+    ]
+    assert store.add_scanned(batch) == ["a", "b", "c", "d", "e", "f"]
+    assert len(store) == 6
+    assert store.counts() == {"SUCCESS": 1, "STARTED": 1, "PROGRESS": 1, "unreadable": 1, "GROUP": 1, "FAILURE": 1}
+    # The stale check watches the unfinished tasks: running ones, not a group, nor a file mid-write.
+    assert store.unfinished == {"a", "e"}
+    assert store.started == {"a"}
+    assert store.worker_of("e") == "w2"
+    assert ids(store.by_id()) == ["a", "b", "c", "d", "e", "f"]
+    # A file first read mid-write has no known status yet...
+    assert store.known_status("b") is None
+    assert store.known_status("c") == "SUCCESS"
+    # ... and its first whole read is its first sight (of a task seen by the scan, not a new one),
+    # not a change: no history, and no start time for a task found already running.
+    assert store.add(TaskRecord("b", TASK_PREFIX, status="PROGRESS", mtime=65.0, running=(1.0, 2.0)))
+    assert store.history("b") == [(65.0, "PROGRESS")]
+    assert store.records["b"].started is None
+    assert store.unfinished == {"a", "b", "e"}
+    assert store.counts()["unreadable"] == 0
+    # A task the scan found running finishes: a transition, and it leaves the stale check's index.
+    assert store.add(TaskRecord("a", TASK_PREFIX, status="SUCCESS", mtime=120.0, date_done=119.0, worker="w1"))
+    assert store.history("a") == [(50.0, "STARTED"), (120.0, "SUCCESS")]
+    assert store.unfinished == {"b", "e"}
+    assert store.counts() == {"SUCCESS": 2, "PROGRESS": 2, "GROUP": 1, "FAILURE": 1}
+
+
+def test_scanned_batches_of_id_ranges_in_any_order_read_back_in_id_order():
+    store = Store()
+    store.add_scanned([scanned("m", 1.0), scanned("n", 1.0)])
+    store.add_scanned([scanned("a", 1.0), scanned("b", 1.0)])
+    store.add_scanned([scanned("x", 1.0)])
+    store.add_scanned([scanned("d", 1.0), scanned("c", 1.0)])  # not sorted: sorted here
+    assert ids(store.by_id()) == ["a", "b", "c", "d", "m", "n", "x"]
+    # Ranges that overlap (a scan that is not by id ranges) are merged all the same.
+    store.add_scanned([scanned("e", 1.0), scanned("z", 1.0)])
+    store.add_scanned([scanned("f", 1.0), scanned("g", 1.0)])
+    store.add(TaskRecord("h", TASK_PREFIX, status="STARTED", mtime=5.0), live=True)
+    store.remove("m")
+    assert ids(store.by_id()) == ["a", "b", "c", "d", "e", "f", "g", "h", "n", "x", "z"]
+    assert all(r is store.records[r.task_id] for r in store.by_id())
+
+
+def test_only_runs_that_do_not_overlap_are_joined_as_they_are():
+    store = Store()
+    store.add_scanned([scanned("a", 1.0), scanned("k", 1.0)])
+    store.add_scanned([scanned("b", 1.0), scanned("c", 1.0)])  # inside a..k
+    assert ids(store.by_id()) == ["a", "b", "c", "k"]
+    store.add_scanned([scanned("d", 1.0)])
+    store.add_scanned([scanned("l", 1.0)])
+    assert ids(store.by_id()) == ["a", "b", "c", "d", "k", "l"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["scan", "add", "remove", "sort"]),
+            st.lists(st.integers(0, 30), min_size=1, max_size=6, unique=True),
+        ),
+        max_size=25,
+    )
+)
+def test_records_in_id_order_follow_scanned_batches_and_every_change(ops):
+    store = Store()
+    for op, numbers in ops:
+        task_ids = [f"t{n:02d}" for n in numbers]
+        if op == "scan":
+            store.add_scanned([scanned(task_id, 10.0) for task_id in task_ids])
+        elif op == "add":
+            for task_id in task_ids:
+                store.add(TaskRecord(task_id, TASK_PREFIX, status="STARTED", mtime=20.0), live=True)
+        elif op == "remove":
+            for task_id in task_ids:
+                store.remove(task_id)
+        else:
+            assert ids(store.by_id()) == sorted(store.records)
+    assert ids(store.by_id()) == sorted(store.records)
+    assert all(r is store.records[r.task_id] for r in store.by_id())
+    assert sum(store.counts().values()) == len(store)
+
+
+def test_a_task_sent_while_the_scan_runs_is_one_row_when_its_file_is_scanned():
+    store = Store()
+    store.add_pending("p", "tasks.add", 5.0)
+    changed = store.add_scanned([scanned("a", 1.0), scanned("p", 9.0, "SUCCESS", date_done=8.0)])
+    assert "a" in changed
+    assert len(store) == 2
+    assert store.counts() == {"SUCCESS": 2}
+    assert store.history("p") == [(5.0, "PENDING"), (9.0, "SUCCESS")]
+    assert store.records["p"].name == "tasks.add"  # what it was sent as
+    assert ids(store.by_id()) == ["a", "p"]
+
+
+def test_a_task_removed_then_found_by_the_scan_is_one_row():
+    store = Store()
+    store.add(TaskRecord("g", TASK_PREFIX, status="STARTED", mtime=1.0))
+    store.add(TaskRecord("k", TASK_PREFIX, status="STARTED", mtime=1.0))
+    assert ids(store.by_id()) == ["g", "k"]
+    store.remove("g")
+    store.add_scanned([scanned("a", 2.0), scanned("g", 3.0, "SUCCESS", date_done=3.0)])
+    assert ids(store.by_id()) == ["a", "g", "k"]
+    assert store.counts() == {"SUCCESS": 2, "STARTED": 1}
+    assert store.records["g"].status == "SUCCESS"
+
+
+def test_the_scans_recent_order_is_the_tables_with_the_tasks_added_meanwhile_put_in_place():
+    store = Store()
+    store.add_scanned([scanned("a", 10.0), scanned("b", 30.0), scanned("c", 20.0)])  # the store's list now
+    a, b, c = (store.records[task_id] for task_id in "abc")
+    # A scan is under way: its order will come, none is there yet.
+    assert store.has_order("last_change", True, coming=True)
+    assert not store.has_order("last_change", True)
+    store.adopt_order([b, c, a])  # newest change first
+    assert store.has_order("last_change", True)
+    assert not store.has_order("last_change", False)  # oldest first: a sort of its own
+    assert not store.has_order("name", True)
+    # Tasks sent outside the scan meanwhile: put in place, ties by the greater id first.
+    store.add(TaskRecord("d", TASK_PREFIX, status="STARTED", mtime=20.0), live=True)
+    store.add(TaskRecord("0", TASK_PREFIX, status="STARTED", mtime=25.0), live=True)
+    assert store.has_order("last_change", True)
+    assert ordered_ids(store) == ["b", "0", "d", "c", "a"]
+    # The order was the table's, once: the next sort is a sort.
+    assert not store.has_order("last_change", True)
+    assert store.presorted("last_change", True) is None
+    assert ordered_ids(store) == ["b", "0", "d", "c", "a"]
+    # The scan's next order covers all it sent; the tasks from outside are put in place again.
+    store.add_scanned([scanned("e", 15.0)])
+    store.adopt_order([b, c, store.records["e"], a], final=True)
+    assert store.has_order("last_change", True)
+    assert ordered_ids(store) == ["b", "0", "d", "c", "e", "a"]
+    # Done: nothing more is coming.
+    assert not store.has_order("last_change", True, coming=True)
+
+
+def test_the_order_is_taken_only_for_the_newest_change_first():
+    store = Store()
+    store.add_scanned([scanned("a", 10.0), scanned("b", 30.0)])
+    store.adopt_order([store.records["b"], store.records["a"]])
+    assert store.presorted("last_change", False) is None
+    assert store.presorted("id", True) is None
+    assert ordered_ids(store, "last_change", False) == ["a", "b"]
+    assert ordered_ids(store) == ["b", "a"]
+
+
+def test_a_task_the_scan_read_twice_breaks_its_order():
+    store = Store()
+    store.add_scanned([scanned("a", 10.0, "STARTED"), scanned("b", 30.0)])
+    store.add_scanned([scanned("a", 40.0, "SUCCESS", date_done=40.0)])  # read again: its place has moved
+    store.adopt_order([store.records["b"], store.records["a"]])
+    assert not store.has_order("last_change", True)
+    assert not store.has_order("last_change", True, coming=True)
+    assert store.presorted("last_change", True) is None
+    assert ordered_ids(store) == ["a", "b"]
+
+
+def test_too_many_tasks_outside_the_scan_and_its_order_is_dropped_for_a_sort():
+    store = Store()
+    store.add_scanned([scanned(f"s{n:03d}", float(n)) for n in range(10)])
+    store.adopt_order([store.records[f"s{n:03d}"] for n in range(9, -1, -1)], final=True)
+    for n in range(64):  # as many as may be put in place
+        store.add(TaskRecord(f"o{n:03d}", TASK_PREFIX, status="STARTED", mtime=100.0 + n), live=True)
+    assert store.has_order("last_change", True)
+    store.add(TaskRecord("o064", TASK_PREFIX, status="STARTED", mtime=200.0), live=True)
+    assert not store.has_order("last_change", True)
+    assert store.presorted("last_change", True) is None
+    expected = [f"o{n:03d}" for n in range(64, -1, -1)] + [f"s{n:03d}" for n in range(9, -1, -1)]
+    assert ordered_ids(store) == expected
+
+
+def test_a_task_the_scan_found_gone_leaves_the_table_with_its_last_order():
+    store = Store()
+    store.add_scanned([scanned("a", 10.0), scanned("b", 30.0), scanned("c", 20.0)])
+    # The scan's last order leaves out the files gone since the listing, which it removes.
+    store.adopt_order([store.records["b"], store.records["a"]], final=True)
+    store.remove("c")
+    assert ordered_ids(store) == ["b", "a"]
+    assert store.counts() == {"SUCCESS": 2}
+
+
+def test_first_sight_times_of_a_scanned_task():
+    done = scanned("a", 100.0, "SUCCESS", date_done=90.0)  # its own clock, not a copy's mtime
+    assert (done.first_seen, done.last_change, done.started) == (90.0, 90.0, None)
+    running = scanned("b", 50.0, "STARTED", running=3)
+    assert (running.first_seen, running.last_change, running.started) == (50.0, 50.0, 50.0)
+    progress = scanned("c", 60.0, "PROGRESS", date_done=55.0)  # not finished: its file's time
+    assert (progress.first_seen, progress.last_change, progress.started) == (60.0, 60.0, None)
+    undated = scanned("d", 70.0, "FAILURE")
+    assert (undated.first_seen, undated.last_change) == (70.0, 70.0)
