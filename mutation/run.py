@@ -15,7 +15,9 @@ the rest of the configuration being [tool.mutmut] in pyproject.toml:
 - a mutant's module name drops the leading ``tui.``, as mutmut drops ``src.``;
 - mutants/tui goes first on sys.path and tui/ (the editable install) comes off it;
 - the functions that run only in forked children get their parent's tests
-  (``RUN_IN_FORKED_CHILDREN``: mutmut cannot see a test reach them);
+  (``RUN_IN_FORKED_CHILDREN``: mutmut cannot see a test reach them), and the tests
+  that reach a function only in a child they fork are added to its tests
+  (``TESTS_IN_FORKED_CHILDREN``);
 - each mutant's worker gets a process group of its own, so that a mutant that
   signals its group (``os.kill(0, 9)``) cannot end the whole run;
 - mutants/tui gets a pyproject.toml of its own: sources/child_scan.py's reader
@@ -78,6 +80,14 @@ AREAS: list[tuple[str, str, tuple[str, ...] | None]] = [
 #: mutmut links a test to the functions it reaches in its own process only, so these
 #: would have "no tests": they get the tests of the function that forks them.
 RUN_IN_FORKED_CHILDREN = {"taskview.results.parallel.x__child_main": "taskview.results.parallel.x_run_forked"}
+#: Tests that reach a function only in a child they fork themselves: mutmut would not
+#: run them for its mutants. pid_alive's answer for another user's process needs a
+#: process that is not root (the test forks one and drops to nobody).
+TESTS_IN_FORKED_CHILDREN = {
+    "taskview.control.stale.x_pid_alive": {
+        "tests/unit/test_control_stale.py::test_a_process_of_another_user_is_alive",
+    },
+}
 
 
 def _with_forked_children(original: Callable[..., None]) -> Callable[..., None]:
@@ -88,6 +98,8 @@ def _with_forked_children(original: Callable[..., None]) -> Callable[..., None]:
         tests = state().tests_by_mangled_function_name
         for child, parent in RUN_IN_FORKED_CHILDREN.items():
             tests[child] = set(tests.get(child, ())) | set(tests.get(parent, ()))
+        for function, forking_tests in TESTS_IN_FORKED_CHILDREN.items():
+            tests[function] = set(tests.get(function, ())) | forking_tests
 
     return collect_or_load_stats
 

@@ -130,3 +130,30 @@ def test_the_host_of_a_node_name_is_after_its_last_at():
     host = socket.gethostname()
     assert is_local(f"celery@{host}") and is_local(f"w@x@{host}")
     assert not is_local(f"celery@{host}.invalid") and not is_local(None) and not is_local(host + "@x")
+
+
+def test_asking_whether_a_pool_process_is_alive_sends_it_no_signal():
+    """The stale check looks at workers' pool processes: asking must never disturb one."""
+    # Every signal a process may be sent, at its default action (whatever this one ignores).
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, sys, time\n"
+            "for s in signal.valid_signals():\n"
+            "    try: signal.signal(s, signal.SIG_DFL)\n"
+            "    except (OSError, ValueError): pass\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(30)\n",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+        assert pid_alive(child.pid)
+        time.sleep(0.2)
+        assert child.poll() is None  # still running, as it was
+        assert pid_alive(child.pid)
+    finally:
+        child.kill()
+        child.wait()

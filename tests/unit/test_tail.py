@@ -8,6 +8,7 @@ The tail's thread and inotify are tested in tests/integration/test_tail.py.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -300,9 +301,14 @@ def test_a_cut_file_is_left_alone_while_it_may_still_be_written(tmp_path):
     assert batches == [] and path.name in tail._cut
 
 
-def test_a_cut_file_unchanged_for_settle_seconds_is_cut_short(tmp_path):
-    _, tail, batches, paths = cut_tail(tmp_path, settle=0.0, count=2)
-    tail._settle_cut_files()
+def test_a_cut_file_unchanged_for_settle_seconds_is_cut_short(tmp_path, caplog):
+    directory, tail, batches, paths = cut_tail(tmp_path, settle=0.0, count=2)
+    with caplog.at_level(logging.WARNING, logger="taskview.sources.tail"):
+        tail._settle_cut_files()
+    # The --log file says it too, with the directory.
+    assert [r.getMessage() for r in caplog.records] == [
+        f"2 file(s) cut short and not rewritten (a writer killed mid-write?) in {directory}"
+    ]
     (batch,) = batches
     assert sorted(r.task_id for r in batch.records) == sorted(task_id(p) for p in paths)
     for record in batch.records:
@@ -325,6 +331,17 @@ def test_a_cut_file_on_a_full_filesystem_says_so(tmp_path, monkeypatch):
     (batch,) = batches
     assert batch.notice is not None
     assert batch.notice.startswith("filesystem full (") and batch.notice.endswith(" bytes free): 1 file(s) cut short")
+
+
+def test_a_filesystem_with_64_kib_free_is_not_called_full(tmp_path, monkeypatch):
+    _, tail, batches, _ = cut_tail(tmp_path, settle=0.0, count=2)
+    monkeypatch.setattr(tail_module, "_free_bytes", lambda path: 64 * 1024)
+    tail._settle_cut_files()
+    assert [b.notice for b in batches] == ["2 file(s) cut short and not rewritten (a writer killed mid-write?)"]
+    _, tail, batches, _ = cut_tail(tmp_path / "full", settle=0.0)
+    monkeypatch.setattr(tail_module, "_free_bytes", lambda path: 64 * 1024 - 1)
+    tail._settle_cut_files()
+    assert [b.notice for b in batches] == ["filesystem full (65,535 bytes free): 1 file(s) cut short"]
 
 
 def test_a_cut_file_rewritten_before_it_settles_takes_the_normal_path(tmp_path):
