@@ -71,6 +71,8 @@ class Figure:
                 return f"{v:.3f} s"
             if self.unit == "ms":
                 return f"{v:.1f} ms"
+            if self.unit == "%":
+                return f"{v:.1f} %"
             if self.unit == "B/task":
                 return f"{v:.0f} B/task"
             return f"{v:,.0f} {self.unit}"

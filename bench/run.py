@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Figure, results_dir  # noqa: E402
 
-SECTIONS = ("scan", "first-screen", "live", "interaction", "memory", "detail")
+SECTIONS = ("scan", "first-screen", "first-scan", "live", "cpu", "interaction", "memory", "detail")
 
 
 def main() -> int:
@@ -58,7 +58,9 @@ def main() -> int:
             print(figure.row(), flush=True)
         print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
 
+    import cpu_watch
     import detail_memory
+    import first_scan
     import first_screen
     import interaction
     import live_latency
@@ -68,7 +70,12 @@ def main() -> int:
     section("scan", lambda: [f for count in sizes for f in scan_bench.run(dirs[count], count, repeats)])
     biggest = max(sizes)
     section("first-screen", lambda: first_screen.run(dirs[biggest], biggest, 3))
+    section("first-scan", lambda: first_scan.run(dirs[biggest], biggest, 2 if args.quick else 3))
     section("live", lambda: live_latency.run(2000, 10 if args.quick else 30, 10))
+    section(
+        "cpu",
+        lambda: cpu_watch.run((30, 300), 10 if args.quick else 30, dirs[biggest], biggest, 10 if args.quick else 30),
+    )
     small = results_dir(1000)
     section("interaction", lambda: interaction.run(dirs[biggest], biggest, small, 1000))
     section("memory", lambda: memory.run([(dirs[count], count) for count in sizes]))

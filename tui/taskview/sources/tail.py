@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NETWORK_POLL_INTERVAL = 2.0
+#: A reconcile waits at least this many times as long as the last one took.
+RECONCILE_SHARE = 200
 #: The first scan's first batch is small, so rows paint at once.
 FIRST_BATCH = 200
 #: A cut file unchanged this long is not being written any more.
@@ -206,9 +208,11 @@ class DirectoryTail:
                 if self.poll_interval is None and time.monotonic() >= next_reconcile:
                     started = time.monotonic()
                     self._scan()
-                    # Never spend more than ~10 % of a core on reconciling.
+                    # It only catches what inotify missed (an overflow rescans at once): at
+                    # most ~0.5 % of a core, what an idle inspector may cost in all (a 1M
+                    # directory's listing and stats, ~3 s, then once in ~10 minutes).
                     spent = time.monotonic() - started
-                    next_reconcile = time.monotonic() + max(self.reconcile_interval, spent * 10)
+                    next_reconcile = time.monotonic() + max(self.reconcile_interval, spent * RECONCILE_SHARE)
                 if self._cut:
                     self._settle_cut_files()
         except Exception as exc:  # keep the UI alive and say what broke

@@ -1,7 +1,7 @@
 """The rows the task table shows: the store sorted, filtered, and kept up to date as it changes.
 
 Knows nothing of Textual. A screen tells it which tasks changed (``touch``),
-asks it at most ten times a second to put them in place (``refresh``), and
+asks it a few times a second to put them in place (``refresh``), and
 shows ``rows``. A new sort or filter (``sort``, ``set_filter``) starts from
 ``everything``, the whole store kept sorted apart from the filter, so a new
 filter never sorts and clearing it is immediate. Filtering a million rows still

@@ -165,9 +165,9 @@ class LiveScreen(InspectorScreen):
         # Every task read is touched, not only the changed rows: a file read again with
         # the same row gives the store a new record, which the order must hold too (it
         # would keep the old one alive: a second copy of every task after a re-attach).
-        # Live changes, and the first rows of all, show at once (the tail sends at
+        # Live changes, and the first rows of all, show as soon as may be (the tail sends at
         # most ~20 batches a second); the rest of the first scan's flood waits for
-        # the 10 Hz refresh.
+        # the next refresh.
         model = self.model
         took = batch.order is not None and store.has_order(model.sort_key, model.reverse)
         if took:  # the scan's order of every record it sent (and none it removed), made in the tail's thread
@@ -313,6 +313,7 @@ class LiveScreen(InspectorScreen):
             # Celery writes nothing for a task until it starts: show it at once.
             self.store.add_pending(outcome.task_id, task_name, time.time())
             self.rows_changed([outcome.task_id], now=True)
+            self.refresh_rows()  # its row at once, to select it
             self.table.select_task(outcome.task_id)
 
     # --- x: revoke ---------------------------------------------------------------------
@@ -404,7 +405,7 @@ class LiveScreen(InspectorScreen):
             if self.model.predicate is not None:
                 self.rows_changed(changed, now=True)
             self._counts_stale = True
-            self.table.refresh()
+            self.table.refresh_changed()
 
 
 #: The actions that send to Celery, and the keys that run them (with what each is called).

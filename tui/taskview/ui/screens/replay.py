@@ -95,7 +95,7 @@ class ReplayScreen(InspectorScreen, inherit_bindings=False):
         else:
             self.rows_changed(touched, now=False)
         self.timeline_bar.show(self.player)
-        self.table.refresh()  # ages count from the replay clock
+        self.table.refresh_changed()  # ages count from the replay clock
         if self.detail.display and (touched is None or self.table.selected_id in touched):
             self.load_detail()
 

@@ -21,24 +21,30 @@ class SummaryBar(Widget):
     """Draws its reactives; the inspector screen sets (or binds) them.
 
     Its height follows its content (one line, or two when the place and the
-    watch mode do not fit beside the counts): every field changes the layout.
+    watch mode do not fit beside the counts). A change of a count repaints the
+    line; only a change in the number of lines lays the screen out again (a
+    layout on every count, ten times a second, was most of the summary's cost).
     """
 
     DEFAULT_CSS = """
     SummaryBar { height: auto; }
     """
 
-    counts: reactive[Counter[str]] = reactive(Counter, layout=True)  # within the filter, when there is one
-    total: reactive[int] = reactive(0, layout=True)
-    filtered: reactive[bool] = reactive(False, layout=True)
-    filtering: reactive[bool] = reactive(False, layout=True)  # a filter is being applied in slices
-    scan: reactive[int | None] = reactive(None, layout=True)  # files read by the first scan; None once done
-    place: reactive[str] = reactive("", layout=True)  # the directory (or archive, or journal)
-    mode: reactive[str] = reactive("", layout=True)  # how changes are noticed, and the broker
-    notice: reactive[str | None] = reactive(None, layout=True)
-    follow: reactive[bool] = reactive(False, layout=True)
-    problem: reactive[str | None] = reactive(None, layout=True)  # what is wrong with the directory now
-    stale: reactive[int] = reactive(0, layout=True)  # unfinished tasks whose worker is gone
+    counts: reactive[Counter[str]] = reactive(Counter)  # within the filter, when there is one
+    total: reactive[int] = reactive(0)
+    filtered: reactive[bool] = reactive(False)
+    filtering: reactive[bool] = reactive(False)  # a filter is being applied in slices
+    scan: reactive[int | None] = reactive(None)  # files read by the first scan; None once done
+    place: reactive[str] = reactive("")  # the directory (or archive, or journal)
+    mode: reactive[str] = reactive("")  # how changes are noticed, and the broker
+    notice: reactive[str | None] = reactive(None)
+    follow: reactive[bool] = reactive(False)
+    problem: reactive[str | None] = reactive(None)  # what is wrong with the directory now
+    stale: reactive[int] = reactive(0)  # unfinished tasks whose worker is gone
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._lines = 0  # how many lines it drew last (its height, once laid out)
 
     def render(self) -> RenderableType:
         counts, filtered = self.counts, self.filtered
@@ -74,7 +80,11 @@ class SummaryBar(Widget):
         if len(place) + len(how) + 3 > width:
             place = "…" + place[-max(8, width - len(how) - 4) :]
         chunks.append(Text.assemble((place, "dim"), (f" [{how}]", "dim")))
-        return Text("\n").join(_pack(chunks, width))
+        lines = _pack(chunks, width)
+        if len(lines) != self._lines:
+            self._lines = len(lines)
+            self.refresh(layout=True)  # one line more or less: the table below moves
+        return Text("\n").join(lines)
 
 
 def _cut(text: str, width: int) -> str:

@@ -12,15 +12,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import ceil
 
 from rich.cells import set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from ...results.record import TaskRecord, display_status
@@ -102,6 +104,13 @@ class TaskTable(ScrollView, can_focus=True):
         self.pinned = False
         self._layout: list[tuple[int, int]] = []  # (column index, width) of shown columns
         self._layout_for = -1
+        #: What each line of the widget shows, as last drawn (``_line_key``): a change
+        #: repaints only the lines whose key differs (``refresh_changed``).
+        self._drawn: dict[int, tuple[object, ...]] = {}
+        #: Lines rendered lately, by key: rows that only moved (new ones pushed in above
+        #: them) are not rendered again. Emptied when the styles change.
+        self._strips: dict[tuple[object, ...], Strip] = {}
+        self._looks: tuple[Style, Style, Style, Style] | None = None  # see _styles
 
     # --- content -------------------------------------------------------------
 
@@ -118,7 +127,7 @@ class TaskTable(ScrollView, can_focus=True):
         at_top = old_cursor == 0 and screen_row == 0 and not self.pinned
         self.order = order
         self.sort_key, self.sort_reverse = sort_key, reverse
-        self.virtual_size = Size(self.size.width, len(order) + 1)
+        self._fit_rows()
         if arrived and at_top:
             self._select(0)
             return
@@ -133,7 +142,29 @@ class TaskTable(ScrollView, can_focus=True):
         elif index is not None:
             self.new_above = max(0, self.new_above + index - old_cursor)
         self._select(self.cursor, keep_visible=index is None)
-        self.refresh()
+
+    def _fit_rows(self) -> None:
+        """The scrollable height follows the rows, without laying the screen out again.
+
+        ``virtual_size`` is a layout reactive: set as such, each batch of new tasks
+        laid the whole screen out (a fifth of the UI's time under a steady stream of
+        them), though only the scrollbar's thumb changes. The scrollbar showing or
+        going still lays it out (``show_vertical_scrollbar`` does).
+        """
+        size = Size(self.size.width, len(self.order) + 1)
+        old = self.virtual_size
+        if size == old:
+            return
+        self.set_reactive(TaskTable.virtual_size, size)
+        bar = self.vertical_scrollbar if self.show_vertical_scrollbar else None
+        if bar is not None and size.height > old.height:
+            # More rows under a scrollbar already shown: its thumb mostly looks the same
+            # (a cell is thousands of rows), and then it is not drawn again.
+            window, length, position = bar.window_size, bar.size.height, bar.position
+            if _thumb(size.height, window, length, position) == _thumb(old.height, window, length, position):
+                bar.set_reactive(ScrollBar.window_virtual_size, size.height)
+                return
+        self._scroll_update(size)
 
     def _index_of(self, task_id: str | None) -> int | None:
         if task_id is None:
@@ -175,7 +206,7 @@ class TaskTable(ScrollView, can_focus=True):
             self._scroll_to_cursor()
         if self.cursor == 0:
             self.new_above = 0  # the top is in view: nothing arrived unseen
-        self.refresh()
+        self.refresh_changed()
         if self.selected_id != old:
             self.post_message(self.Highlighted(self.selected_id))
 
@@ -230,29 +261,105 @@ class TaskTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, len(self.order) + 1)
         self._scroll_to_cursor()  # shrunk (the detail pane opened): the selected row stays in view
 
-    def _columns(self) -> list[tuple[int, int]]:
-        """The columns that fit this width, with their widths: low-priority ones drop out first."""
-        width = self.scrollable_content_region.width  # without the scrollbar
+    def _columns(self, width: int | None = None) -> list[tuple[int, int]]:
+        """The columns that fit this width (the table's without the scrollbar), with their
+        widths: low-priority ones drop out first."""
+        if width is None:
+            width = self.scrollable_content_region.width
         if width != self._layout_for:
             self._layout, self._layout_for = layout(width), width
         return self._layout
 
+    def refresh_changed(self) -> None:
+        """Repaint the lines whose content changed since they were drawn: rows that moved,
+        changed or aged, the header. Nothing when nothing did (ages are whole seconds)."""
+        height = self.size.height
+        if not height:
+            return
+        width = self.scrollable_content_region.width
+        now = self.clock()
+        today = time.localtime(now)[:3]
+        drawn, key = self._drawn, self._line_key
+        start = None
+        for y in range(height + 1):
+            changed = y < height and drawn.get(y) != key(y, width, now, today)
+            if changed and start is None:
+                start = y
+            elif not changed and start is not None:
+                self.refresh(Region(0, start, self.size.width, y - start))
+                start = None
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._looks = None  # a theme, colour or focus change: every line looks different
+        self._strips.clear()
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
+        now = self.clock()
+        key = self._line_key(y, width, now, time.localtime(now)[:3])
+        self._drawn[y] = key
+        strips = self._strips
+        strip = strips.get(key)
+        if strip is None:
+            strip = self._draw(key, width, now)
+            if len(strips) >= 4 * max(24, self.size.height):
+                del strips[next(iter(strips))]  # the oldest
+            strips[key] = strip
+        return strip
+
+    def _line_key(self, y: int, width: int, now: float, today: tuple[int, int, int]) -> tuple[object, ...]:
+        """All a line's look depends on: the same key, the same line. Ages and running
+        times as shown (a second's change, not every frame), the record itself for the rest
+        (the store replaces a record that changed, never alters it)."""
         if y == 0:
-            return self._header(width)
+            return ("header", width, self.sort_key, self.sort_reverse, self.new_above, self.has_focus)
         index = int(self.scroll_y) + y - 1
         if index >= len(self.order):
-            return Strip.blank(width, self.rich_style)
+            return ("blank", width)
         shown = self.order[index]
         record = self.store.get(shown.task_id) or shown  # gone since: as it was, until the next order
-        return self._row(record, index == self.cursor, width)
+        is_stale = record.task_id in self.store.stale
+        return (
+            record,
+            index == self.cursor,
+            is_stale,
+            width,
+            self.has_focus,
+            today,  # TIME shows the time of day today, the date before
+            age(record.last_change, now),
+            duration(_running_time(record, now, stopped=is_stale)),
+        )
+
+    def _draw(self, key: tuple[object, ...], width: int, now: float) -> Strip:
+        first = key[0]
+        if first == "header":
+            return self._header(width)
+        if first == "blank":
+            return Strip.blank(width, self._styles()[0])
+        record, is_cursor, is_stale, _, _, _, changed, runtime = key
+        assert isinstance(record, TaskRecord) and isinstance(changed, str) and isinstance(runtime, str)
+        return self._row(record, bool(is_cursor), bool(is_stale), width, now, runtime, changed)
+
+    def _styles(self) -> tuple[Style, Style, Style, Style]:
+        """(row, cursor row, header, "new" mark) styles: worked out once, until the styles change
+        (``rich_style`` walks every ancestor's styles: a tenth of a row's drawing, per row)."""
+        if self._looks is None:
+            base = self.rich_style
+            header = self.get_component_rich_style("task-table--header")
+            self._looks = (
+                base,
+                base + self.get_component_rich_style("task-table--cursor"),
+                header,
+                header + self.get_component_rich_style("task-table--new"),
+            )
+        return self._looks
 
     def _header(self, width: int) -> Strip:
-        base = self.get_component_rich_style("task-table--header")
+        _, _, base, new = self._styles()
         arrow = "▼" if self.sort_reverse else "▲"
         segments = []
-        for index, w in self._columns():
+        for index, w in self._columns(width):
             column = COLUMNS[index]
             label = header_label(column, w, arrow if column.key == self.sort_key else None)
             segments.append(Segment(set_cell_size(label, w) + " ", base))
@@ -260,19 +367,18 @@ class TaskTable(ScrollView, can_focus=True):
         if self.new_above:
             # Over the header's end: rows came in above what is in view.
             marker = f" ↑ {self.new_above:,} new "
-            mark = Strip([Segment(marker, base + self.get_component_rich_style("task-table--new"))])
+            mark = Strip([Segment(marker, new)])
             strip = Strip.join([strip.crop(0, max(0, width - mark.cell_length)), mark]).crop_extend(0, width, base)
         return strip
 
-    def _row(self, record: TaskRecord, is_cursor: bool, width: int) -> Strip:
-        base = self.rich_style
-        if is_cursor:
-            base = base + self.get_component_rich_style("task-table--cursor")
+    def _row(
+        self, record: TaskRecord, is_cursor: bool, is_stale: bool, width: int, now: float, runtime: str, changed: str
+    ) -> Strip:
+        """A task's row; ``is_stale``: judged every few seconds; ``runtime`` and ``changed`` as shown."""
+        row, cursor, _, _ = self._styles()
+        base = cursor if is_cursor else row
         status = display_status(record)
         mono = self.app.no_color
-        now = self.clock()
-        # Judged every few seconds; the store forgets a task that finished or went since.
-        is_stale = record.task_id in self.store.stale
         cells: list[tuple[str, Style | None]] = [
             (one_line(record.task_id[:8]), None),
             (one_line(status), stale_style(mono) if is_stale else status_style(status, mono)),
@@ -280,11 +386,11 @@ class TaskTable(ScrollView, can_focus=True):
             (one_line(record.worker or ""), None),
             (progress_bar(record.progress, 9), status_style(status, mono) if record.progress else None),
             (clock(record.date_done if record.date_done is not None else record.first_seen, now), None),
-            (duration(_running_time(record, now, stopped=is_stale)), None),
-            (age(record.last_change, now), None),
+            (runtime, None),
+            (changed, None),
         ]
         segments = []
-        for index, w in self._columns():
+        for index, w in self._columns(width):
             text, style = cells[index]
             cell_style = base + style if style is not None else base
             if index == NAME_COLUMN:
@@ -293,11 +399,19 @@ class TaskTable(ScrollView, can_focus=True):
                 text = status_cell(text, is_stale, w)
             segments.append(Segment(set_cell_size(text, w), cell_style))
             segments.append(Segment(" ", base))
-        return Strip(segments).crop_extend(0, width, base)
+        return Strip(Segment.simplify(segments)).crop_extend(0, width, base)
 
     COMPONENT_CLASSES = {"task-table--header", "task-table--cursor", "task-table--new"}
 
 
+def _thumb(virtual: int, window: int, length: int, position: float) -> tuple[int, int]:
+    """Where a vertical scrollbar's thumb starts and ends, in eighths of a cell, as
+    Textual's ``ScrollBarRender.render_bar`` draws it."""
+    if not (window and length and virtual) or length == virtual or virtual == window:
+        return (0, 0)
+    thumb = max(1, window / (virtual / length))
+    start = int((length - thumb) * (position / (virtual - window)) * 8)
+    return (start, start + ceil(thumb * 8))
 
 
 def _running_time(record: TaskRecord, now: float, *, stopped: bool = False) -> float | None:
