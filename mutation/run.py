@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -174,9 +175,39 @@ def _function_of(mutant_name: str) -> str:
     return mangled.rpartition("ǁ")[2] if "ǁ" in mangled else mangled[2:]
 
 
+EQUIVALENT_LIST = ROOT / "mutation" / "EQUIVALENT.md"
+
+
+def listed_equivalents(text: str) -> set[str]:
+    """The mutant names EQUIVALENT.md lists as equivalent: each bullet names them in backquotes before its
+    "`: why", the first in full (``taskview.`` left off), the next by their number alone
+    (`` `_45` ``), ``A` to `B`` for a range."""
+    names: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("# Left alive"):  # survivors that are not equivalent: they count as such
+            break
+        if not line.startswith("- `") or "`: " not in line:
+            continue
+        head = line.split("`: ", 1)[0] + "`"
+        base = ""
+        previous = None
+        for at, token in enumerate(re.findall(r"`([^`]+)`", head)):
+            if at == 0:
+                base, _, number = token.rpartition("_")
+            else:
+                number = token.lstrip("_")
+            if not number.isdigit():
+                break
+            start = previous + 1 if previous is not None and f"` to `{token}`" in head else int(number)
+            names.update(f"taskview.{base}_{n}" for n in range(start, int(number) + 1))
+            previous = int(number)
+    return names
+
+
 def report(as_json: bool = False) -> int:
     from mutmut.stats import status_by_exit_code
 
+    equivalent = listed_equivalents(EQUIVALENT_LIST.read_text()) if EQUIVALENT_LIST.exists() else set()
     rows: list[tuple[str, Counter[str] | None]] = []
     claimed: dict[str, set[str]] = {}
     for _, file, functions in AREAS:
@@ -192,30 +223,41 @@ def report(as_json: bool = False) -> int:
         for name, code in codes.items():
             function = _function_of(name)
             if functions is None or (function in functions if functions else function not in claimed[file]):
-                counts[status_by_exit_code[code]] += 1
+                status = status_by_exit_code[code]
+                counts[status] += 1
+                if status == "survived" and name in equivalent:
+                    counts["equivalent"] += 1
         rows.append((area, counts))
     if as_json:
         print(json.dumps({area: dict(found) if found is not None else None for area, found in rows}, indent=1))
         return 0
-    # score: killed (a test failed, or the type check) and timed out, of all mutants; "crashed"
-    # (the test process died of a signal: caught too, in fact) and "no tests" count against it.
-    print("| area | mutants | killed | survived | timeout | crashed | no tests | not checked | score |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    # score: killed (a test failed, or the type check) and timed out, of the mutants checked;
+    # "crashed" (the test process died of a signal: caught too, in fact) and "no tests" count
+    # against it. The last column leaves out the survivors EQUIVALENT.md lists.
+    print(
+        "| area | mutants | killed | survived (listed equivalent) | timeout | crashed | no tests | not checked "
+        "| score | score, equivalents aside |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     everything: Counter[str] = Counter()
     for _, found in rows:
         everything.update(found or {})
     for area, found in [*rows, ("all of the above", everything)]:
         if found is None:
-            print(f"| {area} | not mutated yet | | | | | | | |")
+            print(f"| {area} | not mutated yet | | | | | | | | |")
             continue
         counts = found
-        total = sum(counts.values())
+        total = sum(counts.values()) - counts["equivalent"]
+        checked = total - counts["not checked"]
         killed = counts["killed"] + counts["caught by type check"]
         caught = killed + counts["timeout"]
-        score = f"{100 * caught / total:.1f} %" if total else "-"
+        score = f"{100 * caught / checked:.1f} %" if checked else "-"
+        real = checked - counts["equivalent"]
+        aside = f"{100 * caught / real:.1f} %" if real else "-"
         print(
-            f"| {area} | {total} | {killed} | {counts['survived']} | {counts['timeout']} | "
-            f"{counts['suspicious'] + counts['segfault']} | {counts['no tests']} | {counts['not checked']} | {score} |"
+            f"| {area} | {total} | {killed} | {counts['survived']} ({counts['equivalent']}) | {counts['timeout']} | "
+            f"{counts['suspicious'] + counts['segfault']} | {counts['no tests']} | {counts['not checked']} "
+            f"| {score} | {aside} |"
         )
     return 0
 

@@ -361,3 +361,32 @@ def test_zip_entries_keep_their_local_time_and_unix_file_type(tmp_path: Path):
     assert results.read_full("celery-task-meta-written").error is None
     assert results.read_full("celery-task-meta-link").error.message == "not a regular file"
     assert results.read_full("celery-task-meta-dos").error is None
+
+
+def test_what_an_archive_that_cannot_be_read_says(tmp_path: Path):
+    whole_tar = make_archive(tmp_path / "whole.tar").read_bytes()
+    whole_tgz = make_archive(tmp_path / "whole.tgz").read_bytes()
+    cases = {
+        "junk.tgz": (b"this is not an archive at all", "not a tar, tar.gz or zip archive"),
+        "cut.tar": (whole_tar[: len(whole_tar) // 2], "unexpected end of data"),
+        "cut.tgz": (whole_tgz[:100], "Compressed file ended before the end-of-stream marker was reached"),
+    }
+    for name, (content, reason) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ArchiveError) as caught:
+            ResultArchive(str(tmp_path / name))
+        assert str(caught.value) == f"cannot read archive {tmp_path / name}: {reason}"
+    with pytest.raises(ArchiveError) as caught:
+        ResultArchive(str(tmp_path / "missing.zip"))
+    assert str(caught.value) == f"cannot read archive {tmp_path / 'missing.zip'}: No such file or directory"
+
+
+def test_results_after_a_folder_entry_or_another_file_are_all_listed(tmp_path: Path):
+    """`zip -r` writes each folder's entry before its files; a README may come first too."""
+    archive = tmp_path / "results.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("results/", b"")
+        zf.writestr("results/README", b"not a result")
+        for name in SAMPLE_NAMES[:3]:
+            zf.writestr(f"results/{name}", (SAMPLE_RESULTS / name).read_bytes())
+    assert [name for name, _ in ResultArchive(str(archive)).listing()] == SAMPLE_NAMES[:3]

@@ -278,3 +278,13 @@ def test_the_time_a_full_sort_took_is_measured():
     model.sort_seconds = -1.0
     model.sort("name", False)
     assert 0.0 <= model.sort_seconds < 10.0
+
+
+def test_a_filter_over_an_empty_directory_shows_no_rows_and_no_counts():
+    model = TableModel(Store())
+    model.sort("last_change", True)
+    run_filter(model, "status:FAILURE")
+    assert model.rows == [] and not model.filtering
+    assert model.counts() == {}
+    run_filter(model, None)
+    assert model.rows == [] and model.counts() == {}
