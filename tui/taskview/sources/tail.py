@@ -2,12 +2,15 @@
 
 inotify (watchdog) is restricted to close-after-write, delete and move: Celery
 writes files in place, and only IN_CLOSE_WRITE says a write is whole. The
-handler only queues the path; a timer drains the queue at ~20 Hz keeping one
-read per file, so a flood of writes costs one read per file per tick. A full
+handler only queues the path and wakes the tail's thread, which waits a tick
+(50 ms) more and drains the queue keeping one read per file, so a flood of
+writes costs one read per file per tick; with nothing queued it sleeps (a quiet
+directory costs a wake-up a second, not twenty). A full
 rescan follows an inotify overflow, and a periodic reconcile catches anything
 else missed. ``poll_interval`` replaces inotify for network filesystems.
 
-The directory itself is checked every tick (one stat): deleted, renamed away,
+The directory itself is checked every tick and at least once a second (one
+stat): deleted, renamed away,
 replaced (a new directory or a symlink at its path) or unreadable, the rows last
 read stay, ``problem`` says why, and the tail re-attaches by itself when a
 directory is back at the path. A file left cut short (a full filesystem, a
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NETWORK_POLL_INTERVAL = 2.0
+#: With nothing queued, the directory is still checked (cut files settled, reconciles run) this often.
+IDLE_SECONDS = 1.0
 #: A reconcile waits at least this many times as long as the last one took.
 RECONCILE_SHARE = 200
 #: The first scan's first batch is small, so rows paint at once.
@@ -76,13 +81,15 @@ class TailBatch:
 class _OverflowWatch(logging.Handler):
     """watchdog only logs an inotify overflow; this turns the log line into a flag."""
 
-    def __init__(self, flag: threading.Event) -> None:
+    def __init__(self, flag: threading.Event, wake: threading.Event) -> None:
         super().__init__(logging.WARNING)
         self.flag = flag
+        self.wake = wake
 
     def emit(self, record: logging.LogRecord) -> None:
         if "overflow" in record.getMessage():
             self.flag.set()
+            self.wake.set()
 
 
 class DirectoryTail:
@@ -114,9 +121,10 @@ class DirectoryTail:
         self.poll_interval = poll_interval
         self._events: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # something is queued (or stop): the thread has work
         self._overflowed = threading.Event()
         self._watch_lost = threading.Event()  # inotify saw the watched directory itself deleted
-        self._overflow_log = _OverflowWatch(self._overflowed)
+        self._overflow_log = _OverflowWatch(self._overflowed, self._wake)
         # task id -> the record last read from its file: its (mtime, size) tell a
         # reconcile what changed (the store holds the same objects).
         self._known = KnownRecords()
@@ -176,6 +184,7 @@ class DirectoryTail:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._reader is not None:
             self._reader.stop()  # a first scan in a child process ends now
         with self._observer_lock:
@@ -191,10 +200,14 @@ class DirectoryTail:
         try:
             if self.poll_interval is None:
                 self._watch_or_poll()
+            started = time.monotonic()
             self._scan(initial=True)
-            next_reconcile = time.monotonic() + self.reconcile_interval
+            # The first reconcile of a big directory waits longer too (a listing and a stat a
+            # file: a tenth of a first scan, which reads and decodes every file).
+            spent = (time.monotonic() - started) / 10
+            next_reconcile = time.monotonic() + max(self.reconcile_interval, spent * RECONCILE_SHARE)
             # The interval is read each time: a directory that comes back may have to be polled.
-            while not self._stop.wait(self.tick if self.poll_interval is None else self.poll_interval):
+            while self._wait():
                 if not self._directory_usable():
                     continue
                 if self._overflowed.is_set():
@@ -219,6 +232,15 @@ class DirectoryTail:
             log.exception("directory tail failed")
             self.deliver(TailBatch(notice=f"watching stopped: {exc}"))
 
+    def _wait(self) -> bool:
+        """Until there is something to do (or a tick, polling); False once stopped."""
+        if self.poll_interval is not None:
+            return not self._stop.wait(self.poll_interval)
+        if self._wake.wait(IDLE_SECONDS) and not self._stop.wait(self.tick):
+            # A tick after the first event: a burst of writes to one file is read once.
+            self._wake.clear()  # before the queue is drained: a later event wakes it again
+        return not self._stop.is_set()
+
     def _watch_or_poll(self) -> None:
         """Start inotify; when it cannot be (e.g. fs.inotify.max_user_instances reached), poll and say so."""
         try:
@@ -242,17 +264,19 @@ class DirectoryTail:
         from watchdog.observers import Observer
 
         events = self._events
-        root, watch_lost = self._watched, self._watch_lost
+        root, watch_lost, wake = self._watched, self._watch_lost, self._wake
 
         class Enqueue(FileSystemEventHandler):
             def dispatch(self, event: FileSystemEvent) -> None:
                 if event.is_directory:
                     if event.event_type == "deleted" and os.fsdecode(event.src_path) == root:
                         watch_lost.set()  # the watch died with it
+                        wake.set()
                     return
                 events.put(os.fsdecode(event.src_path))
                 if event.event_type == "moved":
                     events.put(os.fsdecode(event.dest_path))
+                wake.set()
 
         logging.getLogger("watchdog.observers.inotify_c").addHandler(self._overflow_log)
         observer = Observer()
