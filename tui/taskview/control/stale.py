@@ -71,14 +71,32 @@ class StaleWatch:
 
     def __init__(self) -> None:
         self._missed: frozenset[str] = frozenset()
+        # The last candidates, grouped by (worker, pool process): a directory's
+        # unfinished tasks are many, their workers and processes few.
+        self._candidates: list[StaleCandidate] | None = None
+        self._groups: dict[tuple[str | None, int | None], list[str]] = {}
 
     def check(self, started: list[StaleCandidate], replies: Mapping[str, Any] | None) -> set[str]:
         """The ids among ``started`` (``Store.stale_candidates()``) whose worker is gone. ``replies``: the ping's
         ``{worker: reply}``, or None when the broker could not be asked (then only
-        the pid test applies: a broker that is down blames no worker)."""
+        the pid test applies: a broker that is down blames no worker).
+
+        Each (worker, pool process) is judged once, whatever number of tasks it holds;
+        the same list passed again (nothing changed in the store) is not walked again."""
+        if started is not self._candidates:
+            groups: dict[tuple[str | None, int | None], list[str]] = {}
+            for task_id, worker, pid in started:
+                groups.setdefault((worker, pid), []).append(task_id)
+            self._candidates, self._groups = started, groups
+        groups = self._groups
         if replies is not None:
-            missed = frozenset(w for _, w, _ in started if w and w not in replies)
+            missed = frozenset(w for w, _ in groups if w and w not in replies)
             first_miss = missed - self._missed
             self._missed = missed
             replies = {**replies, **dict.fromkeys(first_miss, {})}  # the benefit of the doubt, once
-        return {task_id for task_id, worker, pid in started if is_stale(worker, pid, replies)}
+        return {
+            task_id
+            for (worker, pid), task_ids in groups.items()
+            if is_stale(worker, pid, replies)
+            for task_id in task_ids
+        }

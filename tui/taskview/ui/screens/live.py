@@ -22,7 +22,7 @@ from ...control.stale import StaleWatch
 from ...results.record import TaskRecord
 from ...results.scan import FullRead, ResultDirectory
 from ...sources.tail import DirectoryTail, TailBatch
-from ...store import Store
+from ...store import StaleCandidate, Store
 from ...view.enqueue import EnqueueRequest
 from .confirm import ConfirmScreen
 from .enqueue_form import EnqueueForm
@@ -86,6 +86,8 @@ class LiveScreen(InspectorScreen):
         self.tail = DirectoryTail(watched, self._deliver, poll_interval=poll_interval)
         self.scan = 0
         self._stale_watch = StaleWatch()
+        self._candidates: list[StaleCandidate] = []  # the store's stale candidates, as of
+        self._candidates_version = -1  # ... this Store.unfinished_version
         self._recording_failed = False
 
     @property
@@ -383,8 +385,14 @@ class LiveScreen(InspectorScreen):
     # --- stale tasks: unfinished, their worker gone -----------------------------------
 
     def check_stale(self) -> None:
-        if self.store.unfinished or self.store.stale:
-            self._find_stale(self.store.stale_candidates())
+        store = self.store
+        if store.unfinished or store.stale:
+            if store.unfinished_version != self._candidates_version:
+                # Made again only when an unfinished task came, changed or went: a big
+                # directory's quiet unfinished tasks are not walked every few seconds.
+                self._candidates = store.stale_candidates()
+                self._candidates_version = store.unfinished_version
+            self._find_stale(self._candidates)
 
     @work(thread=True, exclusive=True, group="stale")
     def _find_stale(self, candidates: list[tuple[str, str | None, int | None]]) -> None:
