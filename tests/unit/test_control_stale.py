@@ -180,5 +180,9 @@ def test_each_worker_and_pool_process_is_judged_once_however_many_tasks_it_holds
     assert sorted(asked) == sorted([gone, alive])
     assert watch.check(started, {here: {}}) == {f"d{n}" for n in range(500)} | {f"e{n}" for n in range(500)}
     # A new list (the store changed) is grouped again: the tasks that finished are gone from it.
-    fewer = started[:10] + started[500:510]
-    assert watch.check(fewer, {here: {}, "w2@host.invalid": {}}) == {f"d{n}" for n in range(10)}
+    fewer = started[:10] + started[500:510] + started[1000:1010]
+    judged = watch.check(fewer, {here: {}, "w2@host.invalid": {}})
+    assert judged == {f"d{n}" for n in range(10)}
+    assert watch.check(fewer, {here: {}, "w2@host.invalid": {}}) is judged  # the same judgement: no new set
+    assert watch.check(fewer, {here: {}}) is judged  # w2's first miss: still the same
+    assert watch.check(fewer, {here: {}}) == judged | {f"e{n}" for n in range(10)}  # its second

@@ -340,3 +340,14 @@ def test_the_unfinished_version_moves_only_when_an_unfinished_task_comes_changes
     assert moves(lambda: store.remove("u"))
     assert not moves(lambda: store.remove("done"))
     assert not moves(lambda: store.add(record("done", SUCCESS, 6.0)))  # a finished task read again
+
+
+def test_the_same_stale_judgement_changes_nothing():
+    store = Store()
+    store.add(record("t", STARTED, 1.0))
+    store.add(record("u", PROGRESS, 1.0))
+    assert store.set_stale({"t", "gone-meanwhile"}) == {"t"}
+    assert store.set_stale({"t"}) == set() and store.stale == {"t"}
+    assert store.set_stale({"u"}) == {"t", "u"} and store.stale == {"u"}
+    store.add(record("u", SUCCESS, 2.0))  # finished: no longer stale
+    assert store.stale == set() and store.set_stale({"u"}) == set()

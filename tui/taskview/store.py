@@ -189,6 +189,8 @@ class Store:
     def set_stale(self, task_ids: Iterable[str]) -> set[str]:
         """The unfinished tasks whose worker is gone are now ``task_ids`` (others are
         ignored: finished or gone meanwhile); returns the ids whose staleness changed."""
+        if task_ids == self.stale:
+            return set()  # the same judgement as last time (a set, compared in C)
         now = {task_id for task_id in task_ids if task_id in self.unfinished}
         changed = now ^ self.stale
         if changed:

@@ -75,6 +75,10 @@ class StaleWatch:
         # unfinished tasks are many, their workers and processes few.
         self._candidates: list[StaleCandidate] | None = None
         self._groups: dict[tuple[str | None, int | None], list[str]] = {}
+        # The last judgement: of which groups, the stale ones, their tasks.
+        self._judged_groups: dict[tuple[str | None, int | None], list[str]] | None = None
+        self._judged: list[tuple[str | None, int | None]] = []
+        self._stale: set[str] = set()
 
     def check(self, started: list[StaleCandidate], replies: Mapping[str, Any] | None) -> set[str]:
         """The ids among ``started`` (``Store.stale_candidates()``) whose worker is gone. ``replies``: the ping's
@@ -82,7 +86,8 @@ class StaleWatch:
         the pid test applies: a broker that is down blames no worker).
 
         Each (worker, pool process) is judged once, whatever number of tasks it holds;
-        the same list passed again (nothing changed in the store) is not walked again."""
+        the same list passed again (nothing changed in the store) is not walked again,
+        and the same judgement gives the same set back (do not change it)."""
         if started is not self._candidates:
             groups: dict[tuple[str | None, int | None], list[str]] = {}
             for task_id, worker, pid in started:
@@ -94,9 +99,8 @@ class StaleWatch:
             first_miss = missed - self._missed
             self._missed = missed
             replies = {**replies, **dict.fromkeys(first_miss, {})}  # the benefit of the doubt, once
-        return {
-            task_id
-            for (worker, pid), task_ids in groups.items()
-            if is_stale(worker, pid, replies)
-            for task_id in task_ids
-        }
+        stale_groups = [key for key in groups if is_stale(key[0], key[1], replies)]
+        if groups is not self._judged_groups or stale_groups != self._judged:
+            self._judged_groups, self._judged = groups, stale_groups
+            self._stale = {task_id for key in stale_groups for task_id in groups[key]}
+        return self._stale

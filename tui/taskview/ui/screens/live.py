@@ -394,7 +394,9 @@ class LiveScreen(InspectorScreen):
                 self._candidates_version = store.unfinished_version
             self._find_stale(self._candidates)
 
-    @work(thread=True, exclusive=True, group="stale")
+    # A description of its own: Textual's default is the repr of the arguments, a
+    # list of every unfinished task (most of an idle inspector's CPU at 1M).
+    @work(thread=True, exclusive=True, group="stale", description="stale check")
     def _find_stale(self, candidates: list[tuple[str, str | None, int | None]]) -> None:
         # Asked here, not on the UI thread: dead workers leave unfinished files behind,
         # and a directory can hold a hundred thousand of them.
