@@ -124,6 +124,7 @@ def test_the_lean_read_of_a_first_scan_gives_every_file_the_record_of_the_carefu
         "spaced": b' {"status": "RETRY", "task_id": "spaced"}',
         "long": b'{"status": "SUCCESS", "args": [12345678901234567890123], "kwargs": {}, "name": "t.big"}',
         "tagged": b'{"status": "SUCCESS", "result": {"__type__": "datetime", "__value__": "2026-01-01T00:00:00"}}',
+        "when": b'{"status": "SUCCESS", "args": [{"__type__": "datetime", "__value__": "2026-01-01T00:00:00"}]}',
         "bad": b'{"status": "SUCCESS",, }',
         "pickle": b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00}\x94.",
         "two": b"{}",
@@ -149,6 +150,7 @@ def test_the_lean_read_of_a_first_scan_gives_every_file_the_record_of_the_carefu
     assert (kinds["number"], kinds["spaced"], kinds["tagged"]) == ("SUCCESS", "RETRY", "SUCCESS")
     assert records["long"].args is not None and "12345678901234567890123" in records["long"].args  # exact
     assert records["long"].size == len(odd["long"]) and records["long"].name == "t.big"
+    assert records["when"].args == "datetime.datetime(2026, 1, 1, 0, 0)"  # kombu's type tag, decoded
     # A file as big as the bound is read; one byte over, it is refused.
     long_only = [(name, parsed) for name, parsed in listing if parsed.task_id == "long"]
     at_bound = ResultDirectory(str(directory), max_bytes=len(odd["long"]))
