@@ -111,3 +111,26 @@ def test_tasks_that_come_and_go_outside_a_first_scan_are_put_in_its_order():
     store.remove("c")
     store.add(TaskRecord("d", TASK_PREFIX, status="STARTED", mtime=20.0), live=True)
     assert ordered_ids(store) == ["d", "a"]
+
+
+def test_every_change_to_the_unfinished_tasks_moves_the_unfinished_version():
+    """The stale check makes its candidates again only when this moved since it last looked."""
+    store = Store()
+    steps = [
+        lambda: store.add(TaskRecord("a", TASK_PREFIX, status="STARTED", worker="w1", mtime=1.0)),
+        lambda: store.add(TaskRecord("b", TASK_PREFIX, status="STARTED", worker="w1", mtime=2.0)),
+        lambda: store.add(TaskRecord("a", TASK_PREFIX, status="PROGRESS", worker="w1", mtime=3.0)),
+        lambda: store.add(TaskRecord("a", TASK_PREFIX, status="SUCCESS", mtime=4.0, date_done=4.0)),
+        lambda: store.add_scanned([TaskRecord("c", TASK_PREFIX, status="PROGRESS", mtime=5.0, last_change=5.0)]),
+        lambda: store.remove("b"),
+        lambda: store.remove("c"),
+    ]
+    for step in steps:
+        before = store.unfinished_version
+        step()
+        assert store.unfinished_version != before
+    assert store.unfinished == set()
+    before = store.unfinished_version
+    store.add(TaskRecord("d", TASK_PREFIX, status="SUCCESS", mtime=6.0, date_done=6.0))  # never unfinished
+    store.remove("a")  # finished already
+    assert store.unfinished_version == before
