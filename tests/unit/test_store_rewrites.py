@@ -118,6 +118,8 @@ def test_every_change_to_the_unfinished_tasks_moves_the_unfinished_version():
     store = Store()
     steps = [
         lambda: store.add(TaskRecord("a", TASK_PREFIX, status="STARTED", worker="w1", mtime=1.0)),
+        lambda: store.add(TaskRecord("a", TASK_PREFIX, status="SUCCESS", mtime=1.5, date_done=1.5)),
+        lambda: store.add(TaskRecord("a", TASK_PREFIX, status="STARTED", worker="w1", mtime=1.8)),
         lambda: store.add(TaskRecord("b", TASK_PREFIX, status="STARTED", worker="w1", mtime=2.0)),
         lambda: store.add(TaskRecord("a", TASK_PREFIX, status="PROGRESS", worker="w1", mtime=3.0)),
         lambda: store.add(TaskRecord("a", TASK_PREFIX, status="SUCCESS", mtime=4.0, date_done=4.0)),
@@ -130,6 +132,12 @@ def test_every_change_to_the_unfinished_tasks_moves_the_unfinished_version():
         step()
         assert store.unfinished_version != before
     assert store.unfinished == set()
+    # A scan's batch right after the first task started.
+    other = Store()
+    other.add(TaskRecord("s", TASK_PREFIX, status="STARTED", mtime=1.0))
+    before = other.unfinished_version
+    other.add_scanned([TaskRecord("t", TASK_PREFIX, status="RETRY", mtime=2.0, last_change=2.0)])
+    assert other.unfinished_version != before
     before = store.unfinished_version
     store.add(TaskRecord("d", TASK_PREFIX, status="SUCCESS", mtime=6.0, date_done=6.0))  # never unfinished
     store.remove("a")  # finished already
