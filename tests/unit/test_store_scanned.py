@@ -277,3 +277,30 @@ def test_after_the_scans_last_order_is_taken_tasks_come_and_go_as_ever():
     store.remove("a")
     assert not store.has_order("last_change", True, coming=True)
     assert ordered_ids(store) == ["c", "b"]
+
+
+def test_a_task_that_changed_or_went_during_the_scan_is_one_row_or_none_in_its_order():
+    """The scan's order holds each task as the scan read it: one changed since is in its
+    new place once (not twice), one deleted since is not a ghost row."""
+    from taskview.view.table_model import TableModel
+
+    store = Store()
+    store.add_scanned([scanned("a", 10.0), scanned("b", 30.0), scanned("c", 20.0)])
+    a, b, c = (store.records[task_id] for task_id in "abc")
+    model = TableModel(store)
+    model.sort("name", False)  # the order waits unused while another sort is on
+    store.adopt_order([b, c, a], final=True)
+    store.add(TaskRecord("c", TASK_PREFIX, status="FAILURE", mtime=40.0, date_done=40.0), live=True)
+    store.remove("a")
+    model.sort("last_change", True)
+    assert [r.task_id for r in model.rows] == ["c", "b"]
+    assert model.rows[0].status == "FAILURE" and len(store) == 2
+
+
+def test_a_scanned_file_of_a_task_sent_meanwhile_says_its_row_changed():
+    """A task sent while the scan runs is PENDING in the store; when the scan reads its file, its
+    id is among the changed ones (a detail pane open on it is loaded again)."""
+    store = Store()
+    store.add_pending("p", "tasks.add", 5.0)
+    assert sorted(store.add_scanned([scanned("a", 1.0), scanned("p", 9.0, "SUCCESS", date_done=8.0)])) == ["a", "p"]
+    assert store.add_scanned([scanned("q", 2.0)]) == ["q"]

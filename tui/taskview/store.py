@@ -217,7 +217,8 @@ class Store:
 
     def add_scanned(self, records: list[TaskRecord]) -> list[str]:
         """Take a first scan's records in bulk (what ``add`` does for a first sight, for a
-        whole batch at once); returns their ids.
+        whole batch at once); returns their ids, and those of the tasks it held already whose
+        rows changed.
 
         For records new to the store, read by a first scan (not live), whose first-sight
         times are set (``first_sight``); sorted by id here if they are not (a scan by id
@@ -229,12 +230,13 @@ class Store:
         current = self.records
         if not current.keys().isdisjoint(ids) or (self._ids_gone and not self._ids_gone.isdisjoint(ids)):
             known = [r for r in records if r.task_id in current or r.task_id in self._ids_gone]
-            for record in known:
-                self.add(record)
+            changed = [record.task_id for record in known if self.add(record)]
             # Its place in a scan's recent order was taken with the times the scan gave it.
             self._order_broken = True
             records = [r for r in records if r.task_id not in current]
             ids = list(map(_by_id, records))
+        else:
+            changed = []
         if self._outside is None and not self._order_final:
             self._outside = set()
         current.update(zip(ids, records, strict=True))
@@ -250,7 +252,7 @@ class Store:
                 self._in_between[record.task_id] = False
         if records:
             self._add_run(records)
-        return ids
+        return ids + changed if changed else ids
 
     def _note_outside(self, task_id: str) -> None:
         """A task added, changed or gone outside a first scan's order: put in place when it is taken;
@@ -299,6 +301,9 @@ class Store:
         outside = self._outside or set()
         self._order = None
         records = self.records
+        if outside:
+            # Their records in the scan's order are as the scan read them: changed or gone since.
+            order = [record for record in order if record.task_id not in outside]
         for task_id in sorted(outside):
             record = records.get(task_id)
             if record is not None:
