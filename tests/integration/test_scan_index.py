@@ -8,12 +8,15 @@ import queue
 import shutil
 import stat
 import time
+import uuid
 from pathlib import Path
 
 from helpers.samples import SAMPLE_COUNT
 from helpers.tail import collect, run_tail
+from helpers.terminal import Terminal
 from taskview.results.record import ROW_FIELDS
 from taskview.results.scan import ResultDirectory
+from taskview.sources.child_scan import BIG_DIRECTORY_BYTES
 from taskview.sources.scan_index import index_name
 from taskview.sources.tail import DirectoryTail
 from taskview.store import first_sight
@@ -105,3 +108,37 @@ def test_allow_pickle_neither_uses_nor_keeps_an_index(samples: Path, tmp_path: P
         tail.stop()
     assert sum(len(b.records) for b in seen) == SAMPLE_COUNT
     assert tail.index_use is None and not cache.exists()
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def _big_directory(path: Path) -> None:
+    """A directory past the child-scan size: hard links to the real worker files under new task ids."""
+    shutil.copytree(Path(__file__).resolve().parents[2] / "sample_results", path)
+    sources = sorted(path.iterdir())
+    made = 0
+    while os.stat(path).st_size < BIG_DIRECTORY_BYTES:
+        for _ in range(500):
+            os.link(sources[made % len(sources)], path / f"celery-task-meta-{uuid.uuid4()}")
+            made += 1
+    aged(path)
+
+
+def test_the_inspector_keeps_an_index_unless_no_cache(tmp_path: Path):
+    results = tmp_path / "results"
+    _big_directory(results)
+    st = os.stat(results)
+    for cached in (False, True):
+        cache_home = tmp_path / f"cache-{cached}"
+        log_file = tmp_path / f"log-{cached}"
+        args = [str(results), "--log", str(log_file)] + ([] if cached else ["--no-cache"])
+        with Terminal(args, env={"XDG_CACHE_HOME": str(cache_home)}) as terminal:
+            terminal.wait_for(lambda log_file=log_file: "reader processes" in _text(log_file), 120)
+        log = log_file.read_text()
+        index = cache_home / "taskview" / index_name(st.st_dev, st.st_ino)
+        if cached:
+            assert index.exists() and "scan index of" in log and "written" in log
+        else:
+            assert not cache_home.exists() and "scan index" not in log
