@@ -116,18 +116,27 @@ def run_reopen(path: Path, count: int, repeats: int) -> list[Figure]:
     """A first open writing the scan index and a reopen using it, ``repeats`` times, each pair
     with a fresh cache directory (the files unchanged in between: the warm-cache reopen)."""
     warm(path)
-    first: list[float] = []
+    first: list[dict[str, float]] = []
     again: list[dict[str, float]] = []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="taskview-bench-cache-") as cache:
-            first.append(run_one(path, count, cache)["done"])
+            first.append(run_one(path, count, cache))
             again.append(run_one(path, count, cache))
     label = size_label(count)
     done = median([s["done"] for s in again])
     gap = max(s["gap"] for s in again) * 1000
+    first_gap = max(s["gap"] for s in first) * 1000
     return [
-        Figure(f"reopen {label}: complete counts", done, "s", median(first), "first open", "< 3 s", done < 3),
-        Figure(f"reopen {label}: longest UI gap", gap, "ms", None, "", "< 50 ms", gap < 50),
+        Figure(
+            f"reopen {label}: complete counts",
+            done,
+            "s",
+            median([s["done"] for s in first]),
+            "first open",
+            "< 3 s",
+            done < 3,
+        ),
+        Figure(f"reopen {label}: longest UI gap", gap, "ms", first_gap, "first open", "< 50 ms", gap < 50),
     ]
 
 

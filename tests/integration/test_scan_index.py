@@ -89,6 +89,22 @@ def test_a_reopened_directory_reads_only_what_changed(samples: Path, tmp_path: P
     assert b"arrived-since" in index.read_bytes()
 
 
+def test_a_scan_cut_short_leaves_the_last_index_and_no_temporary(samples: Path, tmp_path: Path):
+    aged(samples)
+    cache = tmp_path / "cache"
+    first_scan(samples, cache)
+    [index] = cache.iterdir()
+    before = index.read_bytes()
+    tail, batches = run_tail(samples, child_scan_bytes=0, first_batch=1, cache_dir=str(cache))
+    collect(batches, lambda seen: len(seen) >= 1)
+    tail.stop()  # quitting during the first scan (or just after it)
+    tail._thread.join(10)  # its discard runs on the way out
+    names = [p.name for p in cache.iterdir()]
+    assert names == [index.name]  # no temporary left behind
+    if tail.index_use is None:  # stopped before the readers were done: the last index is untouched
+        assert index.read_bytes() == before
+
+
 def test_without_a_cache_directory_nothing_is_indexed(samples: Path, tmp_path: Path):
     aged(samples)
     records, tail = first_scan(samples, None)

@@ -147,6 +147,7 @@ def test_rows_with_an_error_are_never_indexed(samples: Path, tmp_path: Path):
         (lambda data: data[:-1], "cut short"),
         (lambda data: b"", "no header line"),
         (lambda data: b"garbage\n" + data, "corrupt"),
+        (lambda data: b"[" * 60000 + b"\n" + data, "corrupt"),  # nested too deep for the parser
         (lambda data: data.replace(b'"version": 1', b'"version": 0', 1), "another version"),
         (lambda data: data.replace(b'"taskview": "', b'"taskview": "0.0.0-', 1), "another taskview"),
         (lambda data: data.replace(b'"max_bytes": ', b'"max_bytes": 1', 1), "another --max-bytes"),

@@ -369,6 +369,9 @@ def _indexed(
     except (IndexProblem, OSError) as exc:
         note["problem"] = str(exc)
         return {}
+    except Exception as exc:  # an index is never a reason to fail the scan
+        note["problem"] = f"cannot use it: {type(exc).__name__}"
+        return {}
     if corrupt:
         note["problem"] = f"{corrupt} corrupt chunk(s): their files read"
     return found

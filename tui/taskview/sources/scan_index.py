@@ -33,6 +33,7 @@ reader decodes only the chunks that overlap its share of the ids.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -76,6 +77,7 @@ def index_name(dev: int, ino: int) -> str:
     return f"scan-{dev:x}-{ino:x}.v{VERSION}"
 
 
+@functools.cache
 def _taskview_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -145,7 +147,7 @@ def read_header(fd: int, dev: int, ino: int, max_bytes: int) -> Header:
         raise
     except OSError as exc:
         raise IndexProblem(f"cannot read it: {exc.strerror or exc}") from None
-    except (ValueError, TypeError, KeyError) as exc:  # JSON, hex, unpacking, int()
+    except Exception as exc:  # JSON, unpacking, int(), nesting too deep...: whatever it holds, never the scan's end
         raise IndexProblem(f"corrupt: {type(exc).__name__}") from None
     for first, last, offset, length, _ in chunks:
         if offset < end + 1 or offset + length > table_at or first > last:
@@ -172,7 +174,7 @@ def load_share(fd: int, header: Header, low: str | None, high: str | None) -> tu
             continue
         try:
             records = records_from_batch(_loads(data))
-        except (ValueError, TypeError, KeyError):
+        except Exception:  # the CRC matched, yet it is no batch (written by something else)
             corrupt += 1
             continue
         for record in records:

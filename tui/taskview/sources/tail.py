@@ -521,7 +521,11 @@ class DirectoryTail:
         if cache is None:
             return None, None
         path, max_bytes = self.results.path, self.results.max_bytes
-        index = open_index(path, cache, max_bytes)
+        try:
+            index = open_index(path, cache, max_bytes)
+        except Exception:  # never a reason for the scan to fail
+            log.debug("scan index of %s ignored", path, exc_info=True)
+            index = None
         writer = IndexWriter(path, cache, max_bytes, time.time())
         return index, (writer if writer.writing else None)
 
