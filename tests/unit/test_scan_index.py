@@ -290,3 +290,36 @@ def test_allow_pickle_never_takes_summaries_from_an_index(samples: Path, tmp_pat
     index = write_index(samples, tmp_path / "cache")
     _, note = read_with_index(samples, index, "--allow-pickle", monkeypatch=monkeypatch)
     assert note["reused"] == 0 and note["read"] == SAMPLE_COUNT
+
+
+def test_a_reader_walks_the_index_one_chunk_at_a_time(samples: Path, tmp_path: Path):
+    """Asked in id order (a reader's share), with ids the index does not hold in between: the same
+    records as loading the share whole, whichever chunk they are in."""
+    from taskview.sources.scan_index import ShareWalk
+
+    aged(samples)
+    cache = tmp_path / "cache"
+    write_index(samples, cache, chunk=4)
+    whole = load(samples, cache)
+    ids = sorted(whole)
+    asked = sorted([*ids, "0", ids[0] + "0", ids[9] + "x", "zz"])  # absent ones before, between, after
+    fd, header = open_index(str(samples), str(cache), ResultDirectory(str(samples)).max_bytes)
+    try:
+        walk = ShareWalk(fd, header, ids[2], None)
+        got = {task_id: walk.get(task_id) for task_id in asked}
+    finally:
+        os.close(fd)
+    assert {k: v for k, v in got.items() if v is not None}.keys() == set(ids[2:])
+    assert all(got[task_id] is not None and got[task_id].task_id == task_id for task_id in ids[2:])
+
+
+def test_a_reader_reads_the_files_of_a_corrupt_chunk(samples: Path, tmp_path: Path, monkeypatch):
+    aged(samples)
+    index = write_index(samples, tmp_path / "cache")
+    data = bytearray(index.read_bytes())
+    at = data.index(b"sampletasks.")
+    data[at] = ord("S")
+    index.write_bytes(bytes(data))
+    records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
+    assert note["reused"] == SAMPLE_COUNT - 5 and note["read"] == 5 and "1 corrupt chunk" in note["problem"]
+    assert rows(records) == rows(fresh_records(samples))

@@ -40,7 +40,7 @@ from ..results.files import ResultName, parse_name
 from ..results.parallel import default_jobs
 from ..results.record import TaskRecord, records_from_batch, records_to_batch
 from ..results.scan import ResultDirectory
-from .scan_index import IndexProblem, load_share, read_header
+from .scan_index import IndexProblem, ShareWalk, read_header
 
 #: Rows per line. The first screenful never waits for the child: the tail
 #: reads it itself before starting the readers.
@@ -326,15 +326,13 @@ def main(argv: list[str]) -> int:
     note: dict[str, Any] = {"reused": 0, "read": 0, "problem": None}
     try:
         listing = _share(results, low, high)
-        indexed: dict[str, TaskRecord] = {}
-        if index_fd is not None and not allow_pickle:
-            indexed = _indexed(results, index_fd, low, high, note)
-        dir_fd = os.open(results.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if indexed else -1
+        walk = _indexed(results, index_fd, low, high, note) if index_fd is not None and not allow_pickle else None
+        dir_fd = os.open(results.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if walk is not None else -1
         try:
             for start in range(0, len(listing), ROWS):
                 share = listing[start : start + ROWS]
-                if indexed:
-                    records, reused = _reuse(results, share, indexed, dir_fd)
+                if walk is not None:
+                    records, reused = _reuse(results, share, walk, dir_fd)
                     note["reused"] += reused
                 else:
                     records = list(results.read_summaries(share))
@@ -344,7 +342,11 @@ def main(argv: list[str]) -> int:
         finally:
             if dir_fd >= 0:
                 os.close(dir_fd)
+            if index_fd is not None:
+                os.close(index_fd)
         note["read"] -= note["reused"]
+        if walk is not None and (walk.corrupt or walk.problem):
+            note["problem"] = walk.problem or f"{walk.corrupt} corrupt chunk(s): their files read"
         out.write(_dumps({"index": note}))
         out.flush()
     except BrokenPipeError:
@@ -357,28 +359,20 @@ def main(argv: list[str]) -> int:
 
 def _indexed(
     results: ResultDirectory, fd: int, low: str | None, high: str | None, note: dict[str, Any]
-) -> dict[str, TaskRecord]:
-    """The index's records of this reader's share, or none (``note`` says why)."""
+) -> ShareWalk | None:
+    """The index's records of this reader's share, or None (``note`` says why)."""
     try:
-        try:
-            st = os.stat(results.path)  # the directory this reader lists, whatever the inspector saw
-            header = read_header(fd, st.st_dev, st.st_ino, results.max_bytes)
-            found, corrupt = load_share(fd, header, low, high)
-        finally:
-            os.close(fd)
+        st = os.stat(results.path)  # the directory this reader lists, whatever the inspector saw
+        return ShareWalk(fd, read_header(fd, st.st_dev, st.st_ino, results.max_bytes), low, high)
     except (IndexProblem, OSError) as exc:
         note["problem"] = str(exc)
-        return {}
     except Exception as exc:  # an index is never a reason to fail the scan
         note["problem"] = f"cannot use it: {type(exc).__name__}"
-        return {}
-    if corrupt:
-        note["problem"] = f"{corrupt} corrupt chunk(s): their files read"
-    return found
+    return None
 
 
 def _reuse(
-    results: ResultDirectory, share: list[tuple[str, ResultName]], indexed: dict[str, TaskRecord], dir_fd: int
+    results: ResultDirectory, share: list[tuple[str, ResultName]], walk: ShareWalk, dir_fd: int
 ) -> tuple[list[TaskRecord], int]:
     """The records of ``share`` (in its order), and how many came from the index: a file the
     index holds under the same name, with the same mtime and size (a regular file, not a
@@ -386,9 +380,9 @@ def _reuse(
     records: list[TaskRecord | None] = []
     unread: list[tuple[str, ResultName]] = []
     where: list[int] = []
-    lstat, is_regular = os.stat, stat.S_ISREG
+    lstat, is_regular, indexed = os.stat, stat.S_ISREG, walk.get
     for filename, parsed in share:
-        known = indexed.get(parsed[1])
+        known = indexed(parsed[1])
         if known is not None and known.prefix == parsed[2]:
             try:
                 st = lstat(filename, dir_fd=dir_fd, follow_symlinks=False)

@@ -155,38 +155,87 @@ def read_header(fd: int, dev: int, ino: int, max_bytes: int) -> Header:
     return Header(dev, ino, max_bytes, racy_after, chunks)
 
 
-def load_share(fd: int, header: Header, low: str | None, high: str | None) -> tuple[dict[str, TaskRecord], int]:
-    """The indexed records of the task ids in [low, high) that may be trusted if their file
-    is unchanged (no error, not racy), by id; and how many chunks were corrupt (their
-    files are read). Raises IndexProblem when the file cannot be read."""
-    found: dict[str, TaskRecord] = {}
-    corrupt = 0
-    racy_after = header.racy_after
-    for first, last, offset, length, crc in header.chunks:
-        if (low is not None and last < low) or (high is not None and first >= high):
-            continue
+class ShareWalk:
+    """The indexed records of the task ids in [low, high) that may be trusted if their file is
+    unchanged (no error, not racy), one chunk in memory at a time: ``get`` is asked in
+    ascending id order (a reader's share), and the chunks, whose id ranges never overlap (each
+    id was one reader's, each reader's lines ascend), are decoded as the ids reach them. A
+    chunk found corrupt is counted (``corrupt``) and its files are read; an index that cannot
+    be read any more ends the walk (``problem``)."""
+
+    def __init__(self, fd: int, header: Header, low: str | None, high: str | None) -> None:
+        self._fd = fd
+        self._racy_after = header.racy_after
+        self._low, self._high = low, high
+        chunks = [
+            c for c in header.chunks if not ((low is not None and c[1] < low) or (high is not None and c[0] >= high))
+        ]
+        self._chunks = sorted(chunks)
+        self._next = 0
+        self._records: dict[str, TaskRecord] = {}
+        self._first = self._last = ""
+        self._done = not chunks
+        self.corrupt = 0
+        self.problem: str | None = None
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        while not self._done and (self._next == 0 or task_id > self._last):
+            self._load_next()
+        if self._done and task_id > self._last:
+            return None
+        if task_id < self._first:
+            return None
+        return self._records.get(task_id)
+
+    def records(self) -> list[TaskRecord]:
+        """Every trusted record of the share, in id order (the whole walk)."""
+        found: list[TaskRecord] = []
+        while not self._done:
+            self._load_next()
+            found += self._records.values()
+        return found
+
+    def _load_next(self) -> None:
+        first, last, offset, length, crc = self._chunks[self._next]
+        self._next += 1
+        self._done = self._next >= len(self._chunks)
+        self._first, self._last, self._records = first, last, {}
         try:
-            data = os.pread(fd, length, offset)
+            data = os.pread(self._fd, length, offset)
         except OSError as exc:
-            raise IndexProblem(f"cannot read it: {exc.strerror or exc}") from None
+            self.problem = f"cannot read it: {exc.strerror or exc}"
+            self._done, self._last = True, ""  # nothing more from it: every file from here is read
+            return
         if len(data) != length or zlib.crc32(data) != crc:
-            corrupt += 1
-            continue
+            self.corrupt += 1
+            return
         try:
             records = records_from_batch(_loads(data))
         except Exception:  # the CRC matched, yet it is no batch (written by something else)
-            corrupt += 1
-            continue
-        for record in records:
-            task_id = record.task_id
-            if not first <= task_id <= last:
-                corrupt += 1  # the table and the chunk disagree: not this chunk's
-                break
-            if (low is not None and task_id < low) or (high is not None and task_id >= high):
-                continue
-            if record.error is None and record.mtime < racy_after:
-                found[task_id] = record
-    return found, corrupt
+            self.corrupt += 1
+            return
+        if not all(first <= record.task_id <= last for record in records):
+            self.corrupt += 1  # the table and the chunk disagree
+            return
+        low, high, racy_after = self._low, self._high, self._racy_after
+        self._records = {
+            record.task_id: record
+            for record in records
+            if record.error is None
+            and record.mtime < racy_after
+            and (low is None or record.task_id >= low)
+            and (high is None or record.task_id < high)
+        }
+
+
+def load_share(fd: int, header: Header, low: str | None, high: str | None) -> tuple[dict[str, TaskRecord], int]:
+    """The trusted records of [low, high) by id (all at once: ``ShareWalk`` holds one chunk at
+    a time), and how many chunks were corrupt."""
+    walk = ShareWalk(fd, header, low, high)
+    found = {record.task_id: record for record in walk.records()}
+    if walk.problem is not None:
+        raise IndexProblem(walk.problem)
+    return found, walk.corrupt
 
 
 def _loads(data: bytes) -> Any:
