@@ -323,3 +323,18 @@ def test_a_reader_reads_the_files_of_a_corrupt_chunk(samples: Path, tmp_path: Pa
     records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
     assert note["reused"] == SAMPLE_COUNT - 5 and note["read"] == 5 and "1 corrupt chunk" in note["problem"]
     assert rows(records) == rows(fresh_records(samples))
+
+
+def test_writing_removes_old_versions_and_a_crashed_writers_temporaries(samples: Path, tmp_path: Path):
+    aged(samples)
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    old_version = cache / "scan-fe00-1234.v0"
+    crashed = cache / ".scan-abcdefgh.tmp"
+    being_written = cache / ".scan-ijklmnop.tmp"  # another taskview's, now
+    someone_elses = cache / "notes.txt"
+    for path in (old_version, crashed, being_written, someone_elses):
+        path.write_text("")
+    os.utime(crashed, (HOUR_AGO - 2 * 86400, HOUR_AGO - 2 * 86400))
+    index = write_index(samples, cache)
+    assert sorted(p.name for p in cache.iterdir()) == sorted([index.name, being_written.name, someone_elses.name])

@@ -39,6 +39,7 @@ import logging
 import os
 import stat
 import tempfile
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -287,6 +288,7 @@ class IndexWriter:
             st = os.stat(directory)
             self.path = os.path.join(cache, index_name(st.st_dev, st.st_ino))
             _make_private_dir(cache)
+            _tidy(cache)
             fd, self._temp = tempfile.mkstemp(prefix=".scan-", suffix=".tmp", dir=cache)  # O_EXCL, mode 0600
             self._fd = fd
             header = _expected(st.st_dev, st.st_ino, max_bytes)
@@ -353,6 +355,27 @@ def _make_private_dir(path: str) -> None:
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
         raise OSError(0, f"{path} is not a private directory of the user's own")
+
+
+#: A temporary file this old is a crashed writer's, not one being written.
+STALE_TEMPORARY_SECONDS = 24 * 3600
+
+
+def _tidy(cache: str) -> None:
+    """Remove what no taskview will use: indexes of another format version, and temporary
+    files a writer that crashed left behind. Only names this module makes; links themselves."""
+    current = f".v{VERSION}"
+    now = time.time()
+    for name in os.listdir(cache):
+        path = os.path.join(cache, name)
+        try:
+            if name.startswith("scan-") and not name.endswith(current):
+                os.unlink(path)
+            elif name.startswith(".scan-") and name.endswith(".tmp"):
+                if now - os.lstat(path).st_mtime > STALE_TEMPORARY_SECONDS:
+                    os.unlink(path)
+        except OSError:
+            pass
 
 
 def _is_hex(digits: bytes) -> bool:
