@@ -180,8 +180,8 @@ EQUIVALENT_LIST = ROOT / "mutation" / "EQUIVALENT.md"
 
 def listed_equivalents(text: str) -> set[str]:
     """The mutant names EQUIVALENT.md lists as equivalent: each bullet names them in backquotes before its
-    "`: why", the first in full (``taskview.`` left off), the next by their number alone
-    (`` `_45` ``), ``A` to `B`` for a range."""
+    "`: why", in full (``taskview.`` left off), or by their number alone (`` `_45` ``) after
+    one of the same function, ``A` to `B`` for a range."""
     names: set[str] = set()
     for line in text.splitlines():
         if line.startswith("# Left alive"):  # survivors that are not equivalent: they count as such
@@ -191,9 +191,10 @@ def listed_equivalents(text: str) -> set[str]:
         head = line.split("`: ", 1)[0] + "`"
         base = ""
         previous = None
-        for at, token in enumerate(re.findall(r"`([^`]+)`", head)):
-            if at == 0:
+        for token in re.findall(r"`([^`]+)`", head):
+            if "__mutmut_" in token:  # a full name: the next numbers are its function's
                 base, _, number = token.rpartition("_")
+                previous = None
             else:
                 number = token.lstrip("_")
             if not number.isdigit():

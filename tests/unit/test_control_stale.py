@@ -157,3 +157,32 @@ def test_asking_whether_a_pool_process_is_alive_sends_it_no_signal():
     finally:
         child.kill()
         child.wait()
+
+
+def test_each_worker_and_pool_process_is_judged_once_however_many_tasks_it_holds(monkeypatch):
+    """A big directory's unfinished tasks come from a few workers and processes: a check
+    asks about each of those once, and a list it saw before is not walked again."""
+    from taskview.control import stale as stale_module
+
+    here = f"w1@{socket.gethostname()}"
+    gone, alive = dead_pid(), os.getpid()
+    asked: list[int] = []
+
+    def counting_pid_alive(pid: int) -> bool:
+        asked.append(pid)
+        return pid_alive(pid)
+
+    monkeypatch.setattr(stale_module, "pid_alive", counting_pid_alive)
+    started = [(f"d{n}", here, gone) for n in range(500)] + [(f"a{n}", here, alive) for n in range(500)]
+    started += [(f"e{n}", "w2@host.invalid", None) for n in range(500)]
+    watch = StaleWatch()
+    assert watch.check(started, {here: {}}) == {f"d{n}" for n in range(500)}
+    assert sorted(asked) == sorted([gone, alive])
+    assert watch.check(started, {here: {}}) == {f"d{n}" for n in range(500)} | {f"e{n}" for n in range(500)}
+    # A new list (the store changed) is grouped again: the tasks that finished are gone from it.
+    fewer = started[:10] + started[500:510] + started[1000:1010]
+    judged = watch.check(fewer, {here: {}, "w2@host.invalid": {}})
+    assert judged == {f"d{n}" for n in range(10)}
+    assert watch.check(fewer, {here: {}, "w2@host.invalid": {}}) is judged  # the same judgement: no new set
+    assert watch.check(fewer, {here: {}}) is judged  # w2's first miss: still the same
+    assert watch.check(fewer, {here: {}}) == judged | {f"e{n}" for n in range(10)}  # its second

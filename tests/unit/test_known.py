@@ -48,3 +48,24 @@ def test_a_first_scan_worth_of_records_lives_in_the_sorted_list():
     assert len(known._recent) <= max(known_module.MIN_FOLD, len(known._sorted) // 8) + 1
     assert sorted(known) == sorted(set(ids))
     assert known.get(ids[123]).task_id == ids[123] and known.get("absent") is None
+
+
+def test_a_first_scans_records_join_those_read_before_it(monkeypatch):
+    """Reads before the scan's records came (folded into the sorted list) are kept, and all are found."""
+    monkeypatch.setattr(known_module, "MIN_FOLD", 1)
+    known = KnownRecords()
+    for task_id in ("b", "x", "d"):  # read live meanwhile: folded
+        known.put(record(task_id, 2.0))
+    known.add_sorted([record("a"), record("c"), record("e")])
+    assert sorted(known) == ["a", "b", "c", "d", "e", "x"]
+    assert [(known.get(t).task_id, known.get(t).mtime) for t in "abcdex"] == [
+        ("a", 1.0),
+        ("b", 2.0),
+        ("c", 1.0),
+        ("d", 2.0),
+        ("e", 1.0),
+        ("x", 2.0),
+    ]
+    assert known.get("f") is None
+    known.add_sorted([])  # nothing: nothing changes
+    assert sorted(known) == ["a", "b", "c", "d", "e", "x"]

@@ -124,6 +124,7 @@ def test_the_lean_read_of_a_first_scan_gives_every_file_the_record_of_the_carefu
         "spaced": b' {"status": "RETRY", "task_id": "spaced"}',
         "long": b'{"status": "SUCCESS", "args": [12345678901234567890123], "kwargs": {}, "name": "t.big"}',
         "tagged": b'{"status": "SUCCESS", "result": {"__type__": "datetime", "__value__": "2026-01-01T00:00:00"}}',
+        "when": b'{"status": "SUCCESS", "args": [{"__type__": "datetime", "__value__": "2026-01-01T00:00:00"}]}',
         "bad": b'{"status": "SUCCESS",, }',
         "pickle": b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00}\x94.",
         "two": b"{}",
@@ -149,6 +150,7 @@ def test_the_lean_read_of_a_first_scan_gives_every_file_the_record_of_the_carefu
     assert (kinds["number"], kinds["spaced"], kinds["tagged"]) == ("SUCCESS", "RETRY", "SUCCESS")
     assert records["long"].args is not None and "12345678901234567890123" in records["long"].args  # exact
     assert records["long"].size == len(odd["long"]) and records["long"].name == "t.big"
+    assert records["when"].args == "datetime.datetime(2026, 1, 1, 0, 0)"  # kombu's type tag, decoded
     # A file as big as the bound is read; one byte over, it is refused.
     long_only = [(name, parsed) for name, parsed in listing if parsed.task_id == "long"]
     at_bound = ResultDirectory(str(directory), max_bytes=len(odd["long"]))
@@ -167,3 +169,39 @@ def test_the_lean_read_of_an_archive_is_its_careful_read(tmp_path: Path):
     lean = [msgspec.to_builtins(r) for r in results.read_summaries(listing)]
     assert lean == [msgspec.to_builtins(results.read_record(name, parsed)) for name, parsed in listing]
     assert len(lean) == len(ALL_IDS) + 1
+
+
+def test_the_lean_read_of_a_dump_gives_every_file_what_the_careful_read_does(tmp_path: Path):
+    """read_metas (--dump) reads the common file its own way and any other as read_full does."""
+    directory = copy_of_samples(tmp_path)
+    odd = {
+        "empty": b"",
+        "cut": b'{"status": "SUC',
+        "list": b"[1, 2]",
+        "spaced": b' {"status": "RETRY", "task_id": "spaced"}',
+        "long": b'{"status": "SUCCESS", "args": [12345678901234567890123], "kwargs": {}, "name": "t.big"}',
+        "bad": b'{"status": "SUCCESS",, }',
+        "pickle": b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00}\x94.",
+    }
+    for task_id, data in odd.items():
+        (directory / f"{TASK_PREFIX}{task_id}").write_bytes(data)
+    (directory / f"{TASK_PREFIX}dir").mkdir()
+    # Names as a listing gives them: strangers first, one gone since.
+    names = ["notes.txt", ".fs-backend-probe", *sorted(os.listdir(directory)), f"{TASK_PREFIX}gone"]
+    results = ResultDirectory(str(directory))
+    careful = [_flat_of(results.read_full(name)) for name in names if parse_name(name) is not None]
+    assert [_comparable(m) for m in results.read_metas(names)] == careful
+    assert len(careful) == len(ALL_IDS) + len(odd) + 2
+    archive = ResultArchive(str(make_archive(tmp_path / "results.zip")))
+    assert [_comparable(m) for m in archive.read_metas()] == [
+        _flat_of(archive.read_full(name)) for name, _ in archive.listing()
+    ]
+
+
+def _flat_of(full: FullRead | None) -> tuple:
+    assert full is not None
+    return (full.name, full.path, full.read.mtime, full.read.size, full.meta, full.error)
+
+
+def _comparable(meta_read: tuple) -> tuple:
+    return meta_read[:6]  # the last, "plain", says which way it was read

@@ -36,15 +36,24 @@ def test_a_scanned_batch_counts_indexes_and_orders_every_row_as_adding_each_woul
         scanned("b", 60.0, None, error=_MID_WRITE),
         scanned("d", 70.0, None, group=True),
         scanned("f", 40.0, "FAILURE", date_done=40.0),
+        scanned("g", 45.0, "PENDING"),  # a placeholder no worker has: not to be judged stale
     ]
-    assert store.add_scanned(batch) == ["a", "b", "c", "d", "e", "f"]
-    assert len(store) == 6
-    assert store.counts() == {"SUCCESS": 1, "STARTED": 1, "PROGRESS": 1, "unreadable": 1, "GROUP": 1, "FAILURE": 1}
+    assert store.add_scanned(batch) == ["a", "b", "c", "d", "e", "f", "g"]
+    assert len(store) == 7
+    assert store.counts() == {
+        "SUCCESS": 1,
+        "STARTED": 1,
+        "PROGRESS": 1,
+        "unreadable": 1,
+        "GROUP": 1,
+        "FAILURE": 1,
+        "PENDING": 1,
+    }
     # The stale check watches the unfinished tasks: running ones, not a group, nor a file mid-write.
     assert store.unfinished == {"a", "e"}
     assert store.started == {"a"}
     assert store.worker_of("e") == "w2"
-    assert ids(store.by_id()) == ["a", "b", "c", "d", "e", "f"]
+    assert ids(store.by_id()) == ["a", "b", "c", "d", "e", "f", "g"]
     # A file first read mid-write has no known status yet...
     assert store.known_status("b") is None
     assert store.known_status("c") == "SUCCESS"
@@ -59,7 +68,7 @@ def test_a_scanned_batch_counts_indexes_and_orders_every_row_as_adding_each_woul
     assert store.add(TaskRecord("a", TASK_PREFIX, status="SUCCESS", mtime=120.0, date_done=119.0, worker="w1"))
     assert store.history("a") == [(50.0, "STARTED"), (120.0, "SUCCESS")]
     assert store.unfinished == {"b", "e"}
-    assert store.counts() == {"SUCCESS": 2, "PROGRESS": 2, "GROUP": 1, "FAILURE": 1}
+    assert store.counts() == {"SUCCESS": 2, "PROGRESS": 2, "GROUP": 1, "FAILURE": 1, "PENDING": 1}
 
 
 def test_scanned_batches_of_id_ranges_in_any_order_read_back_in_id_order():
@@ -224,3 +233,47 @@ def test_first_sight_times_of_a_scanned_task():
     assert (progress.first_seen, progress.last_change, progress.started) == (60.0, 60.0, None)
     undated = scanned("d", 70.0, "FAILURE")
     assert (undated.first_seen, undated.last_change) == (70.0, 70.0)
+
+
+def test_tasks_sent_meanwhile_go_first_last_or_between_in_a_long_order():
+    store = Store()
+    store.add_scanned([scanned(f"s{n:02d}", 10.0 * n) for n in range(1, 11)])  # s01 at 10 ... s10 at 100
+    store.adopt_order([store.records[f"s{n:02d}"] for n in range(10, 0, -1)], final=True)
+    for task_id, when in (("new", 105.0), ("mid", 55.0), ("old", 5.0), ("s10a", 100.0)):
+        store.add(TaskRecord(task_id, TASK_PREFIX, status="STARTED", mtime=when), live=True)
+    # Newest change first; s10a and s10 both at 100: the greater id first.
+    expected = ["new", "s10a", "s10", "s09", "s08", "s07", "s06", "mid", "s05", "s04", "s03", "s02", "s01", "old"]
+    assert ordered_ids(store) == expected
+
+
+def test_a_file_deleted_during_the_scan_does_not_cost_the_scans_order():
+    store = Store()
+    store.add(TaskRecord("x", TASK_PREFIX, status="STARTED", mtime=1.0), live=True)
+    store.by_id()  # sorted once
+    store.remove("x")
+    store.add_scanned([scanned("a", 10.0), scanned("b", 30.0)])
+    store.adopt_order([store.records["b"], store.records["a"]])
+    assert store.has_order("last_change", True)
+    assert ordered_ids(store) == ["b", "a"]
+
+
+def test_too_many_tasks_outside_a_scan_not_done_yet_and_its_orders_are_not_taken():
+    store = Store()
+    store.add_scanned([scanned("a", 10.0), scanned("b", 30.0)])
+    store.adopt_order([store.records["b"], store.records["a"]])
+    for n in range(65):
+        store.add(TaskRecord(f"o{n:03d}", TASK_PREFIX, status="STARTED", mtime=100.0 + n), live=True)
+    assert not store.has_order("last_change", True)
+    assert not store.has_order("last_change", True, coming=True)
+    assert ordered_ids(store) == [f"o{n:03d}" for n in range(64, -1, -1)] + ["b", "a"]
+
+
+def test_after_the_scans_last_order_is_taken_tasks_come_and_go_as_ever():
+    store = Store()
+    store.add_scanned([scanned("a", 10.0), scanned("b", 30.0)])
+    store.adopt_order([store.records["b"], store.records["a"]], final=True)
+    assert ordered_ids(store) == ["b", "a"]
+    store.add(TaskRecord("c", TASK_PREFIX, status="STARTED", mtime=40.0), live=True)
+    store.remove("a")
+    assert not store.has_order("last_change", True, coming=True)
+    assert ordered_ids(store) == ["c", "b"]

@@ -320,3 +320,34 @@ def test_a_date_done_without_a_zone_is_utc_whatever_the_local_zone(monkeypatch):
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_the_unfinished_version_moves_only_when_an_unfinished_task_comes_changes_or_goes():
+    """The stale check makes its candidates again only when it moved: a quiet directory's
+    unfinished tasks are not walked every few seconds."""
+    store = Store()
+
+    def moves(change) -> bool:  # type: ignore[no-untyped-def]
+        before = store.unfinished_version
+        change()
+        return store.unfinished_version != before
+
+    assert not moves(lambda: store.add(record("done", SUCCESS, 1.0)))  # finished from the start
+    assert moves(lambda: store.add(record("t", STARTED, 2.0)))
+    assert moves(lambda: store.add(record("t", PROGRESS, 3.0)))  # still unfinished, its pool process unknown now
+    assert moves(lambda: store.add(record("t", SUCCESS, 4.0))) and "t" not in store.unfinished
+    assert moves(lambda: store.add(record("u", RETRY, 5.0)))
+    assert moves(lambda: store.remove("u"))
+    assert not moves(lambda: store.remove("done"))
+    assert not moves(lambda: store.add(record("done", SUCCESS, 6.0)))  # a finished task read again
+
+
+def test_the_same_stale_judgement_changes_nothing():
+    store = Store()
+    store.add(record("t", STARTED, 1.0))
+    store.add(record("u", PROGRESS, 1.0))
+    assert store.set_stale({"t", "gone-meanwhile"}) == {"t"}
+    assert store.set_stale({"t"}) == set() and store.stale == {"t"}
+    assert store.set_stale({"u"}) == {"t", "u"} and store.stale == {"u"}
+    store.add(record("u", SUCCESS, 2.0))  # finished: no longer stale
+    assert store.stale == set() and store.set_stale({"u"}) == set()

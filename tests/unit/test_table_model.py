@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS, sample_store
 from taskview.query import compile_query
 from taskview.results.codec import decode
-from taskview.results.record import summarize
+from taskview.results.record import TaskRecord, summarize
 from taskview.results.scan import ResultDirectory
 from taskview.store import Store
 from taskview.view import table_model
@@ -288,3 +288,57 @@ def test_a_filter_over_an_empty_directory_shows_no_rows_and_no_counts():
     assert model.counts() == {}
     run_filter(model, None)
     assert model.rows == [] and model.counts() == {}
+
+
+def hand_store(*tasks: tuple[str, float, str]) -> Store:
+    """Tasks by hand: (id, the time its file was written, status)."""
+    store = Store()
+    for task_id, when, status in tasks:
+        write(store, task_id, when, status)
+    return store
+
+
+def write(store: Store, task_id: str, when: float, status: str) -> None:
+    store.add(TaskRecord(task_id, "celery-task-meta-", status=status, mtime=when))
+
+
+def test_a_new_model_shows_nothing_until_its_first_sort_then_the_newest_change_first():
+    store = hand_store(("a", 10.0, "SUCCESS"), ("b", 30.0, "SUCCESS"), ("c", 20.0, "FAILURE"))
+    model = TableModel(store)
+    assert model.rows == [] and not model.filtering and not model.refresh()
+    assert model.counts() == {"SUCCESS": 2, "FAILURE": 1}
+    model.resort()
+    assert ids(model.rows) == ["b", "c", "a"]
+    # A change moves its row into place, newest first still.
+    write(store, "a", 60.0, "FAILURE")
+    model.touch(["a"])
+    assert model.refresh() and ids(model.rows) == ["a", "b", "c"]
+
+
+def test_a_big_store_flooded_before_its_first_sort_is_sorted_at_once(monkeypatch):
+    monkeypatch.setattr(table_model, "BIG_STORE", 2)
+    now = [100.0]
+    store = hand_store(("a", 10.0, "SUCCESS"), ("b", 30.0, "SUCCESS"), ("c", 20.0, "SUCCESS"))
+    model = TableModel(store, clock=lambda: now[0])
+    flood = [f"gone-{n}" for n in range(INCREMENTAL_LIMIT + 1)]
+    model.touch(flood)
+    assert model.refresh() and ids(model.rows) == ["b", "c", "a"]
+    # A second flood a second later: the last sort (of three rows) took far less than that.
+    write(store, "d", 40.0, "SUCCESS")
+    model.touch([*flood, "d"])
+    now[0] += 1.0
+    assert model.refresh() and ids(model.rows) == ["d", "b", "c", "a"]
+
+
+def test_a_live_change_leaves_or_joins_the_filter_in_its_place_oldest_first():
+    store = hand_store(("a", 10.0, "FAILURE"), ("b", 30.0, "FAILURE"), ("c", 20.0, "SUCCESS"), ("d", 5.0, "SUCCESS"))
+    model = TableModel(store)
+    model.sort("last_change", False)
+    run_filter(model, "status:FAILURE")
+    assert ids(model.rows) == ["a", "b"]
+    write(store, "a", 60.0, "SUCCESS")  # leaves the filter
+    write(store, "c", 50.0, "FAILURE")  # joins it, after b
+    model.touch(["a", "c"])
+    assert model.refresh()
+    assert ids(model.rows) == ["b", "c"]
+    assert model.counts() == {"FAILURE": 2}

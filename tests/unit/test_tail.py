@@ -705,3 +705,54 @@ def test_a_quiet_tail_sleeps_until_an_event_or_its_idle_check(tmp_path, monkeypa
     started = time.monotonic()
     assert quiet._wait() is True  # the idle check: the directory is looked at all the same
     assert time.monotonic() - started >= 0.05
+
+
+# --- what each scan sends and logs, found by mutants ---------------------------------------------
+
+
+def test_an_event_for_a_file_that_changed_sends_its_record(tmp_path):
+    directory, tail, batches = scanned_tail(tmp_path)
+    one = directory / SAMPLE_NAMES[0]
+    set_mtime(one, one.stat().st_mtime + 10)
+    tail._events.put(str(one))
+    tail._read_events()
+    (batch,) = batches
+    assert [r.task_id for r in batch.records] == [task_id(one)] and batch.removed == []
+
+
+def test_a_rescan_that_only_finds_a_file_gone_sends_it(tmp_path):
+    directory, tail, batches = scanned_tail(tmp_path)
+    went = directory / SAMPLE_NAMES[0]
+    went.unlink()
+    tail._scan()
+    (batch,) = batches
+    assert batch.records == [] and batch.removed == [task_id(went)] and batch.notice is None
+
+
+def test_each_scan_is_one_debug_line_in_the_log(tmp_path, caplog):
+    import re
+
+    directory = results_dir(tmp_path)
+    tail, _ = make_tail(directory)
+    with caplog.at_level(logging.DEBUG, logger="taskview.sources.tail"):
+        tail._scan(initial=True)
+        (directory / SAMPLE_NAMES[0]).unlink()
+        tail._scan()
+    lines = [r.getMessage() for r in caplog.records if r.name == "taskview.sources.tail"]
+    first, again = (re.fullmatch(r"(.*) (\d+\.\d{3}) s", line) for line in lines)
+    assert first is not None and again is not None
+    assert first[1] == f"first scan of {directory}: {len(SAMPLE_NAMES)} files read, 0 gone,"
+    assert again[1] == f"re scan of {directory}: 0 files read, 1 gone,"
+    assert 0 <= float(first[2]) < 60 and 0 <= float(again[2]) < 60
+
+
+def test_a_child_scan_that_fails_says_so_in_the_log(tmp_path, caplog):
+    not_a_directory = tmp_path / "results"
+    not_a_directory.write_text("a file where the directory was")
+    tail, _ = child_tail(not_a_directory)
+    with caplog.at_level(logging.WARNING, logger="taskview.sources.tail"):
+        tail._scan(initial=True)
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert line.startswith(f"reading {not_a_directory} in a child process failed (") and line.endswith(
+        "): reading it here"
+    )

@@ -34,6 +34,9 @@ class Store:
         # at these every few seconds, without walking a million records. Ids only
         # (a tenth of a big directory): their records say the rest.
         self.unfinished: set[str] = set()
+        # Bumped when an unfinished task comes, changes or goes: the stale check makes
+        # its candidates again only then (not a walk of them all every few seconds).
+        self.unfinished_version = 0
         # The worker an earlier file named, for unfinished tasks whose file names
         # none (a custom state written without result_extended).
         self._workers: dict[str, str] = {}
@@ -146,12 +149,14 @@ class Store:
     def _index(self, record: TaskRecord, old: TaskRecord | None = None) -> None:
         task_id = record.task_id
         if unfinished_record(record):
+            self.unfinished_version += 1
             self.unfinished.add(task_id)
             if record.worker is not None:
                 self._workers.pop(task_id, None)
             elif old is not None and old.worker is not None:
                 self._workers[task_id] = old.worker
         elif task_id in self.unfinished:
+            self.unfinished_version += 1
             self.unfinished.discard(task_id)
             self._workers.pop(task_id, None)
             self.stale.discard(task_id)
@@ -184,6 +189,8 @@ class Store:
     def set_stale(self, task_ids: Iterable[str]) -> set[str]:
         """The unfinished tasks whose worker is gone are now ``task_ids`` (others are
         ignored: finished or gone meanwhile); returns the ids whose staleness changed."""
+        if task_ids == self.stale:
+            return set()  # the same judgement as last time (a set, compared in C)
         now = {task_id for task_id in task_ids if task_id in self.unfinished}
         changed = now ^ self.stale
         if changed:
@@ -238,6 +245,7 @@ class Store:
             if status not in READY_STATES and status is not None and record.error is None and status != "PENDING":
                 if record.kind == "task":
                     unfinished.add(record.task_id)
+                    self.unfinished_version += 1
             elif record.error is not None and record.error.partial:
                 self._in_between[record.task_id] = False
         if records:
@@ -303,7 +311,9 @@ class Store:
         if self._outside is not None:
             self._note_outside(task_id)
         self.transitions.pop(task_id, None)
-        self.unfinished.discard(task_id)
+        if task_id in self.unfinished:
+            self.unfinished_version += 1
+            self.unfinished.discard(task_id)
         self._workers.pop(task_id, None)
         self.stale.discard(task_id)
         self._in_between.pop(task_id, None)

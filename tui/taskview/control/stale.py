@@ -71,14 +71,36 @@ class StaleWatch:
 
     def __init__(self) -> None:
         self._missed: frozenset[str] = frozenset()
+        # The last candidates, grouped by (worker, pool process): a directory's
+        # unfinished tasks are many, their workers and processes few.
+        self._candidates: list[StaleCandidate] | None = None
+        self._groups: dict[tuple[str | None, int | None], list[str]] = {}
+        # The last judgement: of which groups, the stale ones, their tasks.
+        self._judged_groups: dict[tuple[str | None, int | None], list[str]] | None = None
+        self._judged: list[tuple[str | None, int | None]] = []
+        self._stale: set[str] = set()
 
     def check(self, started: list[StaleCandidate], replies: Mapping[str, Any] | None) -> set[str]:
         """The ids among ``started`` (``Store.stale_candidates()``) whose worker is gone. ``replies``: the ping's
         ``{worker: reply}``, or None when the broker could not be asked (then only
-        the pid test applies: a broker that is down blames no worker)."""
+        the pid test applies: a broker that is down blames no worker).
+
+        Each (worker, pool process) is judged once, whatever number of tasks it holds;
+        the same list passed again (nothing changed in the store) is not walked again,
+        and the same judgement gives the same set back (do not change it)."""
+        if started is not self._candidates:
+            groups: dict[tuple[str | None, int | None], list[str]] = {}
+            for task_id, worker, pid in started:
+                groups.setdefault((worker, pid), []).append(task_id)
+            self._candidates, self._groups = started, groups
+        groups = self._groups
         if replies is not None:
-            missed = frozenset(w for _, w, _ in started if w and w not in replies)
+            missed = frozenset(w for w, _ in groups if w and w not in replies)
             first_miss = missed - self._missed
             self._missed = missed
             replies = {**replies, **dict.fromkeys(first_miss, {})}  # the benefit of the doubt, once
-        return {task_id for task_id, worker, pid in started if is_stale(worker, pid, replies)}
+        stale_groups = [key for key in groups if is_stale(key[0], key[1], replies)]
+        if groups is not self._judged_groups or stale_groups != self._judged:
+            self._judged_groups, self._judged = groups, stale_groups
+            self._stale = {task_id for key in stale_groups for task_id in groups[key]}
+        return self._stale

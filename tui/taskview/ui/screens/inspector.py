@@ -213,8 +213,10 @@ class InspectorScreen(Screen[None]):
         self.update_summary()  # "filtering…", then the counts with the rows
 
     def tick(self) -> None:
-        """Once a second: ages and running times move on (the rows showing one that changed are redrawn)."""
-        self.table.refresh_changed()
+        """Once a second: ages and running times move on (the rows showing one that changed are redrawn,
+        unless rows were put in place within the second: that redrew them)."""
+        if time.monotonic() - self._rows_shown >= 1.0:
+            self.table.refresh_changed()
         self.update_summary()
 
     def update_summary(self) -> None:

@@ -22,7 +22,7 @@ from ...control.stale import StaleWatch
 from ...results.record import TaskRecord
 from ...results.scan import FullRead, ResultDirectory
 from ...sources.tail import DirectoryTail, TailBatch
-from ...store import Store
+from ...store import StaleCandidate, Store
 from ...view.enqueue import EnqueueRequest
 from .confirm import ConfirmScreen
 from .enqueue_form import EnqueueForm
@@ -88,6 +88,8 @@ class LiveScreen(InspectorScreen):
         self.tail = DirectoryTail(watched, self._deliver, poll_interval=poll_interval, cache_dir=cache_dir)
         self.scan = 0
         self._stale_watch = StaleWatch()
+        self._candidates: list[StaleCandidate] = []  # the store's stale candidates, as of
+        self._candidates_version = -1  # ... this Store.unfinished_version
         self._recording_failed = False
 
     @property
@@ -153,9 +155,14 @@ class LiveScreen(InspectorScreen):
             if batch.scan_done:
                 # Records hold no cycles, but the cyclic GC walks every record and every list
                 # of a million of them again and again while they arrive (a tenth of a second
-                # a walk at 1M): none runs during the first scan, what it kept is frozen after.
+                # a walk at 1M): none runs during the first scan; one collection after it (the
+                # cyclic garbage of a minute of frames and messages: frozen uncollected, it
+                # stayed for good, ~100 bytes a task at 1M), then what is left is frozen.
+                began = time.perf_counter()
+                gc.collect()
                 gc.freeze()
                 gc.enable()
+                log.debug("first scan's garbage collected in %.3f s", time.perf_counter() - began)
             elif gc.isenabled():
                 gc.collect()
                 gc.freeze()
@@ -385,10 +392,18 @@ class LiveScreen(InspectorScreen):
     # --- stale tasks: unfinished, their worker gone -----------------------------------
 
     def check_stale(self) -> None:
-        if self.store.unfinished or self.store.stale:
-            self._find_stale(self.store.stale_candidates())
+        store = self.store
+        if store.unfinished or store.stale:
+            if store.unfinished_version != self._candidates_version:
+                # Made again only when an unfinished task came, changed or went: a big
+                # directory's quiet unfinished tasks are not walked every few seconds.
+                self._candidates = store.stale_candidates()
+                self._candidates_version = store.unfinished_version
+            self._find_stale(self._candidates)
 
-    @work(thread=True, exclusive=True, group="stale")
+    # A description of its own: Textual's default is the repr of the arguments, a
+    # list of every unfinished task (most of an idle inspector's CPU at 1M).
+    @work(thread=True, exclusive=True, group="stale", description="stale check")
     def _find_stale(self, candidates: list[tuple[str, str | None, int | None]]) -> None:
         # Asked here, not on the UI thread: dead workers leave unfinished files behind,
         # and a directory can hold a hundred thousand of them.
