@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Figure, results_dir  # noqa: E402
 
-SECTIONS = ("scan", "first-screen", "first-scan", "live", "cpu", "interaction", "memory", "detail")
+SECTIONS = ("scan", "first-screen", "first-scan", "reopen", "live", "cpu", "interaction", "memory", "detail")
 
 
 def main() -> int:
@@ -71,6 +71,7 @@ def main() -> int:
     biggest = max(sizes)
     section("first-screen", lambda: first_screen.run(dirs[biggest], biggest, 3))
     section("first-scan", lambda: first_scan.run(dirs[biggest], biggest, 2 if args.quick else 3))
+    section("reopen", lambda: first_scan.run_reopen(dirs[biggest], biggest, 2 if args.quick else 3))
     section("live", lambda: live_latency.run(2000, 10 if args.quick else 30, 10))
     section(
         "cpu",

@@ -84,3 +84,17 @@ def samples(tmp_path: Path) -> Path:
     target = tmp_path / "results"
     shutil.copytree(SAMPLE_RESULTS, target)
     return target
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_home(tmp_path_factory: pytest.TempPathFactory):
+    """The inspector keeps a big directory's scan index in $XDG_CACHE_HOME/taskview: the
+    inspectors the tests start (in this process and as commands) keep theirs here, not in
+    the developer's ~/.cache."""
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache-home"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved

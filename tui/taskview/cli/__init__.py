@@ -71,6 +71,12 @@ __all__ = ["EXIT_USAGE", "check_directory", "fail", "main", "resolve_path"]
     help="While watching, append every change seen to FILE (JSONL), for --replay later.",
 )
 @click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Do not keep or use the index of a big directory's first scan in the cache directory "
+    "(~/.cache/taskview, or $XDG_CACHE_HOME/taskview), which lets a reopen read only the files that changed.",
+)
+@click.option(
     "--log",
     "log_file",
     metavar="FILE",
@@ -92,6 +98,7 @@ def main(
     read_only: bool,
     replay: bool,
     record_path: str | None,
+    no_cache: bool = False,
     log_file: str | None = None,
 ) -> None:
     """Inspect a Celery file-system result directory (result_backend = "file:///...").
@@ -131,7 +138,7 @@ def main(
         path = backend
     if demo:
         recorder = open_recorder(record_path) if record_path is not None else None
-        run_demo(path, allow_pickle=allow_pickle, poll=poll, read_only=read_only, recorder=recorder)
+        run_demo(path, allow_pickle=allow_pickle, poll=poll, read_only=read_only, recorder=recorder, cache=not no_cache)
         return
     if path is None:
         fail("missing PATH: the result directory (or try taskview --demo)")
@@ -159,4 +166,11 @@ def main(
     if masking is not None and controller is not None:
         masking.add_urls(controller.broker_urls)  # -A: the app's own configuration may hold a password
     recorder = open_recorder(record_path) if record_path is not None else None
-    run_live(results, poll=poll, controller=controller, recorder=recorder, own_tasks=app_spec is not None)
+    run_live(
+        results,
+        poll=poll,
+        controller=controller,
+        recorder=recorder,
+        own_tasks=app_spec is not None,
+        cache=not no_cache,
+    )

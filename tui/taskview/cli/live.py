@@ -24,13 +24,23 @@ def run_live(
     controller: Controller | None,
     recorder: Recorder | None,
     own_tasks: bool = False,
+    cache: bool = True,
 ) -> None:
     """The live inspector on ``results`` until the user quits; the journal closed after.
-    ``own_tasks``: ``n`` offers the app's own tasks (``-A``), not the demo tasks."""
+    ``own_tasks``: ``n`` offers the app's own tasks (``-A``), not the demo tasks; ``cache``:
+    keep a big directory's scan index in the user's cache directory (not with --allow-pickle)."""
+    from ..sources.scan_index import cache_dir
     from ..ui.app import TaskviewApp
 
     try:
-        TaskviewApp(results, poll_interval=poll, controller=controller, recorder=recorder, own_tasks=own_tasks).run()
+        TaskviewApp(
+            results,
+            poll_interval=poll,
+            controller=controller,
+            recorder=recorder,
+            own_tasks=own_tasks,
+            cache_dir=cache_dir() if cache else None,
+        ).run()
     finally:
         if recorder is not None:
             recorder.close()
@@ -79,7 +89,13 @@ def connect(app_spec: str | None, broker: str | None, read_only: bool) -> Contro
 
 
 def run_demo(
-    path: str | None, *, allow_pickle: bool, poll: float | None, read_only: bool, recorder: Recorder | None = None
+    path: str | None,
+    *,
+    allow_pickle: bool,
+    poll: float | None,
+    read_only: bool,
+    recorder: Recorder | None = None,
+    cache: bool = True,
 ) -> None:
     """--demo: an embedded worker writing into PATH (or a fresh temporary directory), and the inspector on it."""
     import shutil
@@ -106,7 +122,11 @@ def run_demo(
     try:
         controller = Controller(worker.app, read_only=read_only)
         run_live(
-            ResultDirectory(directory, allow_pickle=allow_pickle), poll=poll, controller=controller, recorder=recorder
+            ResultDirectory(directory, allow_pickle=allow_pickle),
+            poll=poll,
+            controller=controller,
+            recorder=recorder,
+            cache=cache,
         )
     finally:
         worker.stop()

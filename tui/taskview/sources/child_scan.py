@@ -14,13 +14,20 @@ them in id order, so each reader's batches come sorted by id and one reader's
 ids all sort before the next one's: the inspector gets the directory in id
 order (the store's, the tail's) without sorting a million ids itself.
 
-    python -m taskview.sources.child_scan DIR [--allow-pickle] [--max-bytes N] [--from HEX] [--to HEX]
+With an index of an earlier scan (``scan_index``: its descriptor inherited), a
+reader ``lstat``s the files of its share and reads only those whose name, mtime
+or size differ from what the index holds; the others' indexed summaries are
+sent as if read. Its last line is a note: ``{"index": {"reused": N, "read": M,
+"problem": ...}}``.
+
+    python -m taskview.sources.child_scan DIR [--allow-pickle] [--max-bytes N] [--from HEX] [--to HEX] [--index-fd N]
 """
 
 from __future__ import annotations
 
 import os
 import selectors
+import stat
 import subprocess
 import sys
 import tempfile
@@ -33,6 +40,7 @@ from ..results.files import ResultName, parse_name
 from ..results.parallel import default_jobs
 from ..results.record import TaskRecord, records_from_batch, records_to_batch
 from ..results.scan import ResultDirectory
+from .scan_index import IndexProblem, ShareWalk, read_header
 
 #: Rows per line. The first screenful never waits for the child: the tail
 #: reads it itself before starting the readers.
@@ -40,6 +48,9 @@ ROWS = 2000
 #: A directory file this big holds tens of thousands of entries (ext4: ~32 B each):
 #: worth a process. Smaller ones are read in the tail's own thread.
 BIG_DIRECTORY_BYTES = 512 * 1024
+
+#: Called with each batch line a reader printed, and its records (the scan index's writer).
+LineSink = Callable[[bytes, list[TaskRecord]], None]
 
 
 class ChildScanFailed(Exception):
@@ -74,7 +85,15 @@ class ReaderProcess:
     """One reader of a directory (the ids in [low, high)): its batches of records, and a way
     to stop it from any thread."""
 
-    def __init__(self, results: ResultDirectory, low: str | None = None, high: str | None = None) -> None:
+    def __init__(
+        self,
+        results: ResultDirectory,
+        low: str | None = None,
+        high: str | None = None,
+        *,
+        index_fd: int | None = None,
+        on_line: LineSink | None = None,
+    ) -> None:
         import taskview
 
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(taskview.__file__)))
@@ -95,13 +114,24 @@ class ReaderProcess:
             argv += ["--from", os.fsencode(low).hex()]
         if high is not None:
             argv += ["--to", os.fsencode(high).hex()]
+        if index_fd is not None:
+            argv += ["--index-fd", str(index_fd)]
+        self.on_line = on_line
+        #: What the reader said of the index at its end (its note), once it has.
+        self.note: dict[str, Any] | None = None
         # stderr to a file: a pipe read only at the end would block a child that says a lot.
         self._errors = tempfile.TemporaryFile()
         try:
             # cwd: `python -m` puts the working directory first on sys.path, and the
             # user may be sitting in the result directory, whose files anyone may write.
             self._process = subprocess.Popen(
-                argv, stdout=subprocess.PIPE, stderr=self._errors, stdin=subprocess.DEVNULL, env=env, cwd=package_root
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=self._errors,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=package_root,
+                pass_fds=() if index_fd is None else (index_fd,),
             )
         except OSError as exc:
             self._errors.close()
@@ -121,7 +151,9 @@ class ReaderProcess:
             for line in process.stdout:
                 if should_stop():
                     return
-                yield _records(line)
+                records = self._take(line)
+                if records is not None:
+                    yield records
             self._check(should_stop)
         finally:
             self.stop()
@@ -134,9 +166,23 @@ class ReaderProcess:
         except BlockingIOError:
             return [], False
         if not data:
-            return ([_records(self._pending)] if self._pending.strip() else []), True
+            last = self._take(self._pending) if self._pending.strip() else None
+            return ([] if last is None else [last]), True
         *lines, self._pending = (self._pending + data).split(b"\n")
-        return [_records(line) for line in lines if line], False
+        taken = [self._take(line) for line in lines if line]
+        return [records for records in taken if records is not None], False
+
+    def _take(self, line: bytes) -> list[TaskRecord] | None:
+        """The records of one line (given to ``on_line`` too), or None for the reader's note."""
+        batch = _parse(line)
+        if "index" in batch and "columns" not in batch:
+            note = batch["index"]
+            self.note = note if isinstance(note, dict) else None
+            return None
+        records = _records(batch)
+        if self.on_line is not None:
+            self.on_line(line, records)
+        return records
 
     def finish(self, should_stop: Callable[[], bool]) -> None:
         """After the last batch: raises ChildScanFailed when the child could not read its share."""
@@ -171,12 +217,19 @@ class ReaderProcess:
 class ReaderPool:
     """Readers sharing a directory by id (``id_bounds``): batches from whichever has one."""
 
-    def __init__(self, results: ResultDirectory, bounds: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        results: ResultDirectory,
+        bounds: Sequence[str] = (),
+        *,
+        index_fd: int | None = None,
+        on_line: LineSink | None = None,
+    ) -> None:
         edges: list[str | None] = [None, *bounds, None]
         self.readers: list[ReaderProcess] = []
         try:
             for low, high in zip(edges, edges[1:], strict=False):
-                self.readers.append(ReaderProcess(results, low, high))
+                self.readers.append(ReaderProcess(results, low, high, index_fd=index_fd, on_line=on_line))
         except ChildScanFailed:
             self.stop()
             raise
@@ -224,11 +277,17 @@ def scan_in_child(results: ResultDirectory, should_stop: Callable[[], bool]) -> 
     return ReaderProcess(results).batches(should_stop)
 
 
-def _records(line: bytes) -> list[TaskRecord]:
+def _parse(line: bytes) -> dict[str, Any]:
     try:
         batch = orjson.loads(line)
     except orjson.JSONDecodeError:
         batch = _loads_escaped(line)
+    if not isinstance(batch, dict):
+        raise ChildScanFailed("the reader process wrote something that is not a batch")
+    return batch
+
+
+def _records(batch: dict[str, Any]) -> list[TaskRecord]:
     try:
         return records_from_batch(batch)
     except (KeyError, TypeError, ValueError):
@@ -261,19 +320,86 @@ def main(argv: list[str]) -> int:
     max_bytes = int(argv[argv.index("--max-bytes") + 1]) if "--max-bytes" in argv else None
     low = os.fsdecode(bytes.fromhex(argv[argv.index("--from") + 1])) if "--from" in argv else None
     high = os.fsdecode(bytes.fromhex(argv[argv.index("--to") + 1])) if "--to" in argv else None
+    index_fd = int(argv[argv.index("--index-fd") + 1]) if "--index-fd" in argv else None
     results = ResultDirectory(path, allow_pickle=allow_pickle, **({"max_bytes": max_bytes} if max_bytes else {}))
     out = sys.stdout.buffer
+    note: dict[str, Any] = {"reused": 0, "read": 0, "problem": None}
     try:
         listing = _share(results, low, high)
-        for start in range(0, len(listing), ROWS):
-            out.write(_dumps(records_to_batch(list(results.read_summaries(listing[start : start + ROWS])))))
-            out.flush()
+        walk = _indexed(results, index_fd, low, high, note) if index_fd is not None and not allow_pickle else None
+        dir_fd = os.open(results.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if walk is not None else -1
+        try:
+            for start in range(0, len(listing), ROWS):
+                share = listing[start : start + ROWS]
+                if walk is not None:
+                    records, reused = _reuse(results, share, walk, dir_fd)
+                    note["reused"] += reused
+                else:
+                    records = list(results.read_summaries(share))
+                note["read"] += len(share)
+                out.write(_dumps(records_to_batch(records)))
+                out.flush()
+        finally:
+            if dir_fd >= 0:
+                os.close(dir_fd)
+            if index_fd is not None:
+                os.close(index_fd)
+        note["read"] -= note["reused"]
+        if walk is not None and (walk.corrupt or walk.problem):
+            note["problem"] = walk.problem or f"{walk.corrupt} corrupt chunk(s): their files read"
+        out.write(_dumps({"index": note}))
+        out.flush()
     except BrokenPipeError:
         return 0  # the inspector quit before the end
     except OSError as exc:
         print(f"cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _indexed(
+    results: ResultDirectory, fd: int, low: str | None, high: str | None, note: dict[str, Any]
+) -> ShareWalk | None:
+    """The index's records of this reader's share, or None (``note`` says why)."""
+    try:
+        st = os.stat(results.path)  # the directory this reader lists, whatever the inspector saw
+        return ShareWalk(fd, read_header(fd, st.st_dev, st.st_ino, results.max_bytes), low, high)
+    except (IndexProblem, OSError) as exc:
+        note["problem"] = str(exc)
+    except Exception as exc:  # an index is never a reason to fail the scan
+        note["problem"] = f"cannot use it: {type(exc).__name__}"
+    return None
+
+
+def _reuse(
+    results: ResultDirectory, share: list[tuple[str, ResultName]], walk: ShareWalk, dir_fd: int
+) -> tuple[list[TaskRecord], int]:
+    """The records of ``share`` (in its order), and how many came from the index: a file the
+    index holds under the same name, with the same mtime and size (a regular file, not a
+    symlink), keeps its indexed summary; the rest are read."""
+    records: list[TaskRecord | None] = []
+    unread: list[tuple[str, ResultName]] = []
+    where: list[int] = []
+    lstat, is_regular, indexed = os.stat, stat.S_ISREG, walk.get
+    for filename, parsed in share:
+        known = indexed(parsed[1])
+        if known is not None and known.prefix == parsed[2]:
+            try:
+                st = lstat(filename, dir_fd=dir_fd, follow_symlinks=False)
+            except OSError:
+                st = None
+            if st is not None and is_regular(st.st_mode) and st.st_mtime == known.mtime and st.st_size == known.size:
+                records.append(known)
+                continue
+        where.append(len(records))
+        records.append(None)
+        unread.append((filename, parsed))
+    reused = len(records) - len(unread)
+    if unread:
+        fresh = {r.task_id: r for r in results.read_summaries(unread)}
+        for at, (_, parsed) in zip(where, unread, strict=True):
+            records[at] = fresh.get(parsed[1])
+    return [record for record in records if record is not None], reused
 
 
 def _share(results: ResultDirectory, low: str | None, high: str | None) -> list[tuple[str, ResultName]]:

@@ -41,6 +41,7 @@ from .child_scan import BIG_DIRECTORY_BYTES, ChildScanFailed, ReaderPool, id_bou
 from .fsinfo import filesystem_type, is_network_filesystem
 from .known import KnownRecords
 from .recent_order import RecentOrder
+from .scan_index import Header, IndexWriter, open_index
 
 if TYPE_CHECKING:
     from watchdog.observers.api import BaseObserver
@@ -105,7 +106,10 @@ class DirectoryTail:
         first_batch: int = FIRST_BATCH,
         child_scan_bytes: int = BIG_DIRECTORY_BYTES,
         settle: float = SETTLE_SECONDS,
+        cache_dir: str | None = None,
     ) -> None:
+        """``cache_dir``: where a big directory's first scan keeps its index (``scan_index``),
+        None for none."""
         self.results = results
         self.deliver = deliver
         self.tick = tick
@@ -114,6 +118,10 @@ class DirectoryTail:
         self.first_batch = first_batch
         self.child_scan_bytes = child_scan_bytes  # directories this big are first read by a child process
         self.settle = settle
+        # --allow-pickle: summaries of unpickled content are neither taken from an index nor written to one.
+        self.cache_dir = None if results.allow_pickle else cache_dir
+        #: How the first scan's readers used the index: {"reused": files not read again, "read": files read}.
+        self.index_use: dict[str, int] | None = None
         self.fs_type = filesystem_type(results.path)
         self.network = is_network_filesystem(self.fs_type)
         if poll_interval is None and self.network:
@@ -490,7 +498,45 @@ class DirectoryTail:
             self.deliver(self.read_first_screenful())
         early = self._early or {}
         bounds = id_bounds(list(early), self.readers)
-        self._reader = pool = ReaderPool(self.results, bounds)
+        index, writer = self._scan_index()
+        try:
+            try:
+                self._reader = pool = ReaderPool(
+                    self.results,
+                    bounds,
+                    index_fd=None if index is None else index[0],
+                    on_line=None if writer is None else writer.add,
+                )
+            finally:
+                if index is not None:
+                    os.close(index[0])  # the readers have their own
+            self._read_in_child(pool, bounds, early, writer, began)
+        finally:
+            if writer is not None:
+                writer.discard()  # unless committed: stopped, or the readers failed
+
+    def _scan_index(self) -> tuple[tuple[int, Header] | None, IndexWriter | None]:
+        """The last index of this directory (open and checked) and a writer of the next, when kept."""
+        cache = self.cache_dir
+        if cache is None:
+            return None, None
+        path, max_bytes = self.results.path, self.results.max_bytes
+        try:
+            index = open_index(path, cache, max_bytes)
+        except Exception:  # never a reason for the scan to fail
+            log.debug("scan index of %s ignored", path, exc_info=True)
+            index = None
+        writer = IndexWriter(path, cache, max_bytes, time.time())
+        return index, (writer if writer.writing else None)
+
+    def _read_in_child(
+        self,
+        pool: ReaderPool,
+        bounds: list[str],
+        early: dict[str, TaskRecord],
+        writer: IndexWriter | None,
+        began: float,
+    ) -> None:
         # Each reader's records come sorted by id, and its ids all sort before the next one's.
         by_id: list[list[TaskRecord]] = [[] for _ in range(len(bounds) + 1)]
         order = RecentOrder(early.values())
@@ -511,6 +557,7 @@ class DirectoryTail:
             self.deliver(batch)
         if self._stop.is_set():
             return
+        self._index_used(pool, writer)
         self._known.add_sorted([record for run in by_id for record in run])
         gone = self._early_gone()
         order.exclude(gone)
@@ -527,6 +574,23 @@ class DirectoryTail:
         )
         final = order.done_with(merge)
         self.deliver(TailBatch(scanning=True, scanned=scanned, scan_done=True, removed=gone, order=final))
+
+    def _index_used(self, pool: ReaderPool, writer: IndexWriter | None) -> None:
+        """Every reader is done: put the new index in place, and note what the last one saved."""
+        if writer is not None and writer.commit():
+            log.debug("scan index of %s written: %s", self.results.path, writer.path)
+        if self.cache_dir is None:
+            return
+        use = {"reused": 0, "read": 0}
+        for reader in pool.readers:
+            note = reader.note or {}
+            for key in use:
+                value = note.get(key)
+                use[key] += value if type(value) is int else 0
+            if note.get("problem"):
+                log.debug("scan index of %s ignored by a reader: %s", self.results.path, note["problem"])
+        self.index_use = use
+        log.debug("first scan of %s: %d files unchanged since the index, %d read", self.results.path, *use.values())
 
     def _sort_out(
         self, records: list[TaskRecord], early: dict[str, TaskRecord], order: RecentOrder, scanned: int

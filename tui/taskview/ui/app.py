@@ -52,9 +52,11 @@ class TaskviewApp(App[None]):
         recorder: Recorder | None = None,
         own_tasks: bool = False,
         inspector: InspectorScreen | None = None,
+        cache_dir: str | None = None,
     ) -> None:
         """The live inspector on ``results`` (or the ``inspector`` screen given); ``own_tasks``:
-        ``n`` offers the controller's app's tasks (``-A``)."""
+        ``n`` offers the controller's app's tasks (``-A``); ``cache_dir``: where a big directory's
+        scan index is kept (``sources.scan_index``), None for none."""
         super().__init__()
         keep_heap_compact()
         if inspector is None:
@@ -67,6 +69,7 @@ class TaskviewApp(App[None]):
                 clock=clock,
                 recorder=recorder,
                 own_tasks=own_tasks,
+                cache_dir=cache_dir,
             )
         #: The inspector screen, at the bottom of the stack whatever is pushed on it.
         self.inspector = inspector

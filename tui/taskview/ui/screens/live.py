@@ -74,8 +74,10 @@ class LiveScreen(InspectorScreen):
         clock: Callable[[], float] = time.time,
         recorder: Recorder | None = None,
         own_tasks: bool = False,
+        cache_dir: str | None = None,
     ) -> None:
-        """``own_tasks``: ``n`` offers the controller's app's own tasks (``-A``), else the demo tasks."""
+        """``own_tasks``: ``n`` offers the controller's app's own tasks (``-A``), else the demo tasks;
+        ``cache_dir``: where a big directory's first scan keeps its index, None for none."""
         super().__init__(Store(), clock=clock)
         self.results = results
         self.controller = controller
@@ -83,7 +85,7 @@ class LiveScreen(InspectorScreen):
         self._consumers: tuple[float, dict[str, list[str]]] | None = None  # (when asked, worker -> queues)
         self.recorder = recorder  # --record: the journal of what the live view sees
         watched = recorder.watch(results) if recorder is not None else results
-        self.tail = DirectoryTail(watched, self._deliver, poll_interval=poll_interval)
+        self.tail = DirectoryTail(watched, self._deliver, poll_interval=poll_interval, cache_dir=cache_dir)
         self.scan = 0
         self._stale_watch = StaleWatch()
         self._candidates: list[StaleCandidate] = []  # the store's stale candidates, as of

@@ -1,0 +1,160 @@
+"""Reopening a big directory: the tail's first scan with a scan index, through its reader processes and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import stat
+import time
+import uuid
+from pathlib import Path
+
+from helpers.samples import SAMPLE_COUNT
+from helpers.tail import collect, run_tail
+from helpers.terminal import Terminal
+from taskview.results.record import ROW_FIELDS
+from taskview.results.scan import ResultDirectory
+from taskview.sources.child_scan import BIG_DIRECTORY_BYTES
+from taskview.sources.scan_index import index_name
+from taskview.sources.tail import DirectoryTail
+from taskview.store import first_sight
+
+HOUR_AGO = time.time() - 3600
+TIMES = ("first_seen", "last_change", "started")
+
+
+def aged(directory: Path) -> None:
+    for path in directory.iterdir():
+        os.utime(path, (HOUR_AGO, HOUR_AGO), follow_symlinks=False)
+
+
+def first_scan(directory: Path, cache: Path | None):
+    """The records a big directory's first scan sends (in a reader process: child_scan_bytes=0), and the tail."""
+    tail, batches = run_tail(
+        directory, child_scan_bytes=0, first_batch=3, cache_dir=None if cache is None else str(cache)
+    )
+    try:
+        seen = collect(batches, lambda seen: any(b.scan_done for b in seen))
+    finally:
+        tail.stop()
+    records = {}
+    for batch in seen:
+        for record in batch.records:
+            records[record.task_id] = record
+        for task_id in batch.removed:
+            records.pop(task_id, None)
+    return records, tail
+
+
+def rows(records) -> dict[str, list]:
+    return {r.task_id: [getattr(r, f) for f in (*ROW_FIELDS, *TIMES)] for r in records}
+
+
+def fresh(directory: Path):
+    records = [r for batch in ResultDirectory(str(directory)).scan() for r in batch]
+    first_sight(records)  # the times the store gives a task a first scan found
+    return records
+
+
+def status_file(directory: Path, status: str) -> Path:
+    return next(p for p in sorted(directory.iterdir()) if json.loads(p.read_bytes()).get("status") == status)
+
+
+def test_a_reopened_directory_reads_only_what_changed(samples: Path, tmp_path: Path):
+    aged(samples)
+    cache = tmp_path / "cache"
+    records, tail = first_scan(samples, cache)
+    assert tail.index_use == {"reused": 0, "read": SAMPLE_COUNT}
+    st = os.stat(samples)
+    index = cache / index_name(st.st_dev, st.st_ino)
+    assert stat.S_IMODE(index.stat().st_mode) == 0o600
+    assert rows(records.values()) == rows(fresh(samples))
+
+    # Between the two sessions: a task went on, one file was deleted, one arrived.
+    started, revoked, retry = (status_file(samples, s) for s in ("STARTED", "REVOKED", "RETRY"))
+    shutil.copyfile(revoked, started)
+    retry.unlink()
+    shutil.copyfile(revoked, samples / "celery-task-meta-arrived-since")
+
+    again, tail = first_scan(samples, cache)
+    # The readers opened only the changed and the new file; every other file kept its indexed summary.
+    assert tail.index_use == {"reused": SAMPLE_COUNT - 2, "read": 2}
+    assert rows(again.values()) == rows(fresh(samples))  # the same records and times as a fresh scan
+    assert again[started.name.removeprefix("celery-task-meta-")].status == "REVOKED"
+    assert retry.name.removeprefix("celery-task-meta-") not in again and "arrived-since" in again
+
+    # That scan wrote the index anew, with what it found.
+    assert b"arrived-since" in index.read_bytes()
+
+
+def test_a_scan_cut_short_leaves_the_last_index_and_no_temporary(samples: Path, tmp_path: Path):
+    aged(samples)
+    cache = tmp_path / "cache"
+    first_scan(samples, cache)
+    [index] = cache.iterdir()
+    before = index.read_bytes()
+    tail, batches = run_tail(samples, child_scan_bytes=0, first_batch=1, cache_dir=str(cache))
+    collect(batches, lambda seen: len(seen) >= 1)
+    tail.stop()  # quitting during the first scan (or just after it)
+    tail._thread.join(10)  # its discard runs on the way out
+    names = [p.name for p in cache.iterdir()]
+    assert names == [index.name]  # no temporary left behind
+    if tail.index_use is None:  # stopped before the readers were done: the last index is untouched
+        assert index.read_bytes() == before
+
+
+def test_without_a_cache_directory_nothing_is_indexed(samples: Path, tmp_path: Path):
+    aged(samples)
+    records, tail = first_scan(samples, None)
+    assert tail.index_use is None and rows(records.values()) == rows(fresh(samples))
+
+
+def test_allow_pickle_neither_uses_nor_keeps_an_index(samples: Path, tmp_path: Path):
+    aged(samples)
+    cache = tmp_path / "cache"
+    batches: queue.SimpleQueue = queue.SimpleQueue()
+    results = ResultDirectory(str(samples), allow_pickle=True)
+    tail = DirectoryTail(results, batches.put, child_scan_bytes=0, cache_dir=str(cache))
+    tail.start()
+    try:
+        seen = collect(batches, lambda seen: any(b.scan_done for b in seen))
+    finally:
+        tail.stop()
+    assert sum(len(b.records) for b in seen) == SAMPLE_COUNT
+    assert tail.index_use is None and not cache.exists()
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def _big_directory(path: Path) -> None:
+    """A directory past the child-scan size: hard links to the real worker files under new task ids."""
+    shutil.copytree(Path(__file__).resolve().parents[2] / "sample_results", path)
+    sources = sorted(path.iterdir())
+    made = 0
+    while os.stat(path).st_size < BIG_DIRECTORY_BYTES:
+        for _ in range(500):
+            os.link(sources[made % len(sources)], path / f"celery-task-meta-{uuid.uuid4()}")
+            made += 1
+    aged(path)
+
+
+def test_the_inspector_keeps_an_index_unless_no_cache(tmp_path: Path):
+    results = tmp_path / "results"
+    _big_directory(results)
+    st = os.stat(results)
+    for cached in (False, True):
+        cache_home = tmp_path / f"cache-{cached}"
+        log_file = tmp_path / f"log-{cached}"
+        args = [str(results), "--log", str(log_file)] + ([] if cached else ["--no-cache"])
+        with Terminal(args, env={"XDG_CACHE_HOME": str(cache_home)}) as terminal:
+            terminal.wait_for(lambda log_file=log_file: "reader processes" in _text(log_file), 120)
+        log = log_file.read_text()
+        index = cache_home / "taskview" / index_name(st.st_dev, st.st_ino)
+        if cached:
+            assert index.exists() and "scan index of" in log and "written" in log
+        else:
+            assert not cache_home.exists() and "scan index" not in log

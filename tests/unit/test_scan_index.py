@@ -1,0 +1,340 @@
+"""The scan index (sources/scan_index.py) and the reader that uses it: what it trusts, and what it never does."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import stat
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS
+from taskview.results.record import ROW_FIELDS, TaskRecord, records_from_batch, records_to_batch
+from taskview.results.scan import ResultDirectory
+from taskview.sources import child_scan
+from taskview.sources.scan_index import IndexWriter, cache_dir, index_name, load_share, open_index
+
+HOUR_AGO = time.time() - 3600
+
+
+def rows(records) -> dict[str, list]:
+    return {r.task_id: [getattr(r, f) for f in ROW_FIELDS] for r in records}
+
+
+def aged(directory: Path) -> Path:
+    """Files last written an hour ago (a file written just before the indexing scan is never trusted)."""
+    for path in directory.iterdir():
+        os.utime(path, (HOUR_AGO, HOUR_AGO))
+    return directory
+
+
+def fresh_records(directory: Path) -> list[TaskRecord]:
+    results = ResultDirectory(str(directory))
+    return sorted((r for batch in results.scan() for r in batch), key=lambda r: r.task_id)
+
+
+def write_index(directory: Path, cache: Path, *, started: float | None = None, chunk: int = 5) -> Path:
+    """An index of ``directory`` as the tail writes it: the readers' batch lines, in id order."""
+    records = fresh_records(directory)
+    writer = IndexWriter(str(directory), str(cache), ResultDirectory(str(directory)).max_bytes, started or time.time())
+    assert writer.writing
+    for at in range(0, len(records), chunk):
+        part = records[at : at + chunk]
+        writer.add(child_scan._dumps(records_to_batch(part)), part)
+    assert writer.commit()
+    return Path(writer.path)
+
+
+def load(directory: Path, cache: Path) -> dict[str, TaskRecord] | None:
+    opened = open_index(str(directory), str(cache), ResultDirectory(str(directory)).max_bytes)
+    if opened is None:
+        return None
+    fd, header = opened
+    try:
+        found, corrupt = load_share(fd, header, None, None)
+    finally:
+        os.close(fd)
+    assert corrupt == 0
+    return found
+
+
+def read_with_index(directory: Path, index: Path | None, *extra: str, monkeypatch) -> tuple[list[TaskRecord], dict]:
+    """What one reader process sends (its main, run here), given the index's descriptor."""
+    argv = [str(directory), *extra]
+    fd = None
+    if index is not None:
+        fd = os.open(index, os.O_RDONLY)
+        argv += ["--index-fd", str(fd)]
+    out = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out))
+    assert child_scan.main(argv) == 0
+    sys.stdout.flush()
+    records, note = [], None
+    for line in out.getvalue().splitlines():
+        batch = json.loads(line)
+        if "index" in batch:
+            note = batch["index"]
+        else:
+            records += records_from_batch(batch)
+    return records, note
+
+
+def test_the_cache_directory_follows_xdg():
+    assert cache_dir({"XDG_CACHE_HOME": "/var/cache/me", "HOME": "/home/me"}) == "/var/cache/me/taskview"
+    # A relative XDG_CACHE_HOME is invalid (the spec): ignored.
+    assert cache_dir({"XDG_CACHE_HOME": "rel", "HOME": "/h"}) == os.path.expanduser("~/.cache/taskview")
+
+
+def test_round_trip_private_and_named_by_the_directory(samples: Path, tmp_path: Path):
+    aged(samples)
+    cache = tmp_path / "cache"
+    index = write_index(samples, cache)
+    st = os.stat(samples)
+    assert index.name == index_name(st.st_dev, st.st_ino) == f"scan-{st.st_dev:x}-{st.st_ino:x}.v1"
+    assert stat.S_IMODE(index.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    assert [p.name for p in cache.iterdir()] == [index.name]  # no temporary left
+    found = load(samples, cache)
+    assert found is not None and rows(found.values()) == rows(fresh_records(samples))
+    assert len(found) == SAMPLE_COUNT
+
+
+def test_a_share_holds_only_its_ids(samples: Path, tmp_path: Path):
+    aged(samples)
+    cache = tmp_path / "cache"
+    write_index(samples, cache)
+    ids = sorted(r.task_id for r in fresh_records(samples))
+    fd, header = open_index(str(samples), str(cache), ResultDirectory(str(samples)).max_bytes)
+    try:
+        found, _ = load_share(fd, header, ids[7], ids[13])
+    finally:
+        os.close(fd)
+    assert sorted(found) == ids[7:13]
+
+
+def test_files_written_just_before_the_indexing_scan_are_not_trusted(samples: Path, tmp_path: Path):
+    """A rewrite within one tick of the filesystem's clock may keep mtime and size: such files are read again."""
+    aged(samples)
+    recent = sorted(samples.iterdir())[0]
+    os.utime(recent, None)  # written now
+    cache = tmp_path / "cache"
+    write_index(samples, cache)
+    found = load(samples, cache)
+    assert found is not None and len(found) == SAMPLE_COUNT - 1
+    assert recent.name.removeprefix("celery-task-meta-") not in found
+
+
+def test_rows_with_an_error_are_never_indexed(samples: Path, tmp_path: Path):
+    aged(samples)
+    (samples / "celery-task-meta-cut").write_bytes(sorted(SAMPLE_RESULTS.iterdir())[0].read_bytes()[:30])
+    os.utime(samples / "celery-task-meta-cut", (HOUR_AGO, HOUR_AGO))
+    cache = tmp_path / "cache"
+    write_index(samples, cache)
+    found = load(samples, cache)
+    assert found is not None and "cut" not in found and len(found) == SAMPLE_COUNT
+
+
+@pytest.mark.parametrize(
+    "damage, why",
+    [
+        (lambda data: data[: len(data) // 2], "cut short"),
+        (lambda data: data[:-1], "cut short"),
+        (lambda data: b"", "no header line"),
+        (lambda data: b"garbage\n" + data, "corrupt"),
+        (lambda data: b"[" * 60000 + b"\n" + data, "corrupt"),  # nested too deep for the parser
+        (lambda data: data.replace(b'"version": 1', b'"version": 0', 1), "another version"),
+        (lambda data: data.replace(b'"taskview": "', b'"taskview": "0.0.0-', 1), "another taskview"),
+        (lambda data: data.replace(b'"max_bytes": ', b'"max_bytes": 1', 1), "another --max-bytes"),
+    ],
+)
+def test_a_damaged_or_old_index_is_ignored_with_a_debug_line(samples: Path, tmp_path: Path, caplog, damage, why):
+    aged(samples)
+    cache = tmp_path / "cache"
+    index = write_index(samples, cache)
+    index.write_bytes(damage(index.read_bytes()))
+    with caplog.at_level(logging.DEBUG, logger="taskview.sources.scan_index"):
+        assert load(samples, cache) is None
+    assert any("ignored" in r.getMessage() and why in r.getMessage() for r in caplog.records), caplog.text
+
+
+def test_a_corrupt_chunk_is_skipped_and_its_files_read(samples: Path, tmp_path: Path):
+    aged(samples)
+    cache = tmp_path / "cache"
+    index = write_index(samples, cache)
+    data = bytearray(index.read_bytes())
+    at = data.index(b"sampletasks.")  # in the first chunk's strings
+    data[at] = ord("S")
+    index.write_bytes(bytes(data))
+    fd, header = open_index(str(samples), str(cache), ResultDirectory(str(samples)).max_bytes)
+    try:
+        found, corrupt = load_share(fd, header, None, None)
+    finally:
+        os.close(fd)
+    assert corrupt == 1 and len(found) == SAMPLE_COUNT - 5
+    assert all(r.name is None or r.name.startswith("sampletasks.") for r in found.values())
+
+
+def test_an_index_of_another_directory_is_ignored(samples: Path, tmp_path: Path, caplog):
+    aged(samples)
+    other = aged(Path(shutil.copytree(samples, tmp_path / "other")))
+    cache = tmp_path / "cache"
+    index = write_index(other, cache)
+    st = os.stat(samples)
+    index.rename(cache / index_name(st.st_dev, st.st_ino))  # as if the other directory's inode were this one's
+    with caplog.at_level(logging.DEBUG, logger="taskview.sources.scan_index"):
+        assert load(samples, cache) is None
+    assert "another directory" in caplog.text
+
+
+def test_an_index_others_may_read_or_write_is_ignored(samples: Path, tmp_path: Path, caplog):
+    aged(samples)
+    cache = tmp_path / "cache"
+    index = write_index(samples, cache)
+    index.chmod(0o644)
+    with caplog.at_level(logging.DEBUG, logger="taskview.sources.scan_index"):
+        assert load(samples, cache) is None
+    assert "mode 0600" in caplog.text
+
+
+def test_a_symlink_at_the_index_path_is_neither_followed_nor_written_through(samples: Path, tmp_path: Path, caplog):
+    aged(samples)
+    cache = tmp_path / "cache"
+    real = write_index(samples, cache)
+    elsewhere = tmp_path / "elsewhere"
+    real.rename(elsewhere)
+    real.symlink_to(elsewhere)
+    with caplog.at_level(logging.DEBUG, logger="taskview.sources.scan_index"):
+        assert load(samples, cache) is None  # O_NOFOLLOW
+    assert "cannot open it" in caplog.text
+    before = elsewhere.read_bytes()
+    write_index(samples, cache)
+    assert elsewhere.read_bytes() == before and not real.is_symlink()  # the link was replaced, not followed
+
+
+def test_an_unwritable_cache_directory_is_ignored_with_a_debug_line(samples: Path, tmp_path: Path, caplog):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # others could plant files in it
+    for cache in (blocker / "taskview", shared):
+        with caplog.at_level(logging.DEBUG, logger="taskview.sources.scan_index"):
+            writer = IndexWriter(str(samples), str(cache), 1 << 20, time.time())
+        assert not writer.writing and not writer.commit()
+        writer.add(b"{}", fresh_records(samples))  # a no-op
+    assert caplog.text.count("scan index not written") == 2
+    assert list(shared.iterdir()) == []
+
+
+def test_the_reader_reads_only_what_changed(samples: Path, tmp_path: Path, monkeypatch):
+    aged(samples)
+    cache = tmp_path / "cache"
+    index = write_index(samples, cache)
+    started = next(p for p in samples.iterdir() if json.loads(p.read_bytes()).get("status") == "STARTED")
+    revoked = next(p for p in samples.iterdir() if json.loads(p.read_bytes()).get("status") == "REVOKED")
+    removed = next(p for p in samples.iterdir() if json.loads(p.read_bytes()).get("status") == "RETRY")
+    shutil.copyfile(revoked, started)  # the task went on: its file rewritten (a new mtime and size)
+    removed.unlink()
+    shutil.copyfile(revoked, samples / "celery-task-meta-new-one")
+    records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
+    assert note == {"reused": SAMPLE_COUNT - 2, "read": 2, "problem": None}
+    assert rows(records) == rows(fresh_records(samples))  # what a fresh read gives, in id order
+    assert [r.task_id for r in records] == sorted(r.task_id for r in records)
+    by_id = {r.task_id: r for r in records}
+    assert by_id[started.name.removeprefix("celery-task-meta-")].status == "REVOKED"
+    assert removed.name.removeprefix("celery-task-meta-") not in by_id and "new-one" in by_id
+
+
+def test_a_same_size_rewrite_with_a_new_mtime_is_read_again(samples: Path, tmp_path: Path, monkeypatch):
+    aged(samples)
+    cache = tmp_path / "cache"
+    index = write_index(samples, cache)
+    target = sorted(samples.iterdir())[3]
+    os.utime(target, (HOUR_AGO + 1, HOUR_AGO + 1))
+    _, note = read_with_index(samples, index, monkeypatch=monkeypatch)
+    assert note["reused"] == SAMPLE_COUNT - 1 and note["read"] == 1
+
+
+def test_a_file_replaced_by_a_symlink_is_read_again(samples: Path, tmp_path: Path, monkeypatch):
+    aged(samples)
+    cache = tmp_path / "cache"
+    index = write_index(samples, cache)
+    target = sorted(samples.iterdir())[3]
+    kept = tmp_path / "kept"
+    target.rename(kept)
+    target.symlink_to(kept)  # same mtime and size behind the link
+    os.utime(target, (HOUR_AGO, HOUR_AGO), follow_symlinks=False)
+    records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
+    assert note["read"] == 1
+    assert rows(records) == rows(fresh_records(samples))  # the careful read's verdict on a symlink
+
+
+def test_the_reader_ignores_an_index_of_another_directory(samples: Path, tmp_path: Path, monkeypatch):
+    """The reader checks the directory it lists itself (it may be replaced after the inspector opened the index)."""
+    aged(samples)
+    other = aged(Path(shutil.copytree(samples, tmp_path / "other")))
+    index = write_index(other, tmp_path / "cache")
+    records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
+    assert note["reused"] == 0 and "another directory" in note["problem"]
+    assert rows(records) == rows(fresh_records(samples))
+
+
+def test_allow_pickle_never_takes_summaries_from_an_index(samples: Path, tmp_path: Path, monkeypatch):
+    aged(samples)
+    index = write_index(samples, tmp_path / "cache")
+    _, note = read_with_index(samples, index, "--allow-pickle", monkeypatch=monkeypatch)
+    assert note["reused"] == 0 and note["read"] == SAMPLE_COUNT
+
+
+def test_a_reader_walks_the_index_one_chunk_at_a_time(samples: Path, tmp_path: Path):
+    """Asked in id order (a reader's share), with ids the index does not hold in between: the same
+    records as loading the share whole, whichever chunk they are in."""
+    from taskview.sources.scan_index import ShareWalk
+
+    aged(samples)
+    cache = tmp_path / "cache"
+    write_index(samples, cache, chunk=4)
+    whole = load(samples, cache)
+    ids = sorted(whole)
+    asked = sorted([*ids, "0", ids[0] + "0", ids[9] + "x", "zz"])  # absent ones before, between, after
+    fd, header = open_index(str(samples), str(cache), ResultDirectory(str(samples)).max_bytes)
+    try:
+        walk = ShareWalk(fd, header, ids[2], None)
+        got = {task_id: walk.get(task_id) for task_id in asked}
+    finally:
+        os.close(fd)
+    assert {k: v for k, v in got.items() if v is not None}.keys() == set(ids[2:])
+    assert all(got[task_id] is not None and got[task_id].task_id == task_id for task_id in ids[2:])
+
+
+def test_a_reader_reads_the_files_of_a_corrupt_chunk(samples: Path, tmp_path: Path, monkeypatch):
+    aged(samples)
+    index = write_index(samples, tmp_path / "cache")
+    data = bytearray(index.read_bytes())
+    at = data.index(b"sampletasks.")
+    data[at] = ord("S")
+    index.write_bytes(bytes(data))
+    records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
+    assert note["reused"] == SAMPLE_COUNT - 5 and note["read"] == 5 and "1 corrupt chunk" in note["problem"]
+    assert rows(records) == rows(fresh_records(samples))
+
+
+def test_writing_removes_old_versions_and_a_crashed_writers_temporaries(samples: Path, tmp_path: Path):
+    aged(samples)
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    old_version = cache / "scan-fe00-1234.v0"
+    crashed = cache / ".scan-abcdefgh.tmp"
+    being_written = cache / ".scan-ijklmnop.tmp"  # another taskview's, now
+    someone_elses = cache / "notes.txt"
+    for path in (old_version, crashed, being_written, someone_elses):
+        path.write_text("")
+    os.utime(crashed, (HOUR_AGO - 2 * 86400, HOUR_AGO - 2 * 86400))
+    index = write_index(samples, cache)
+    assert sorted(p.name for p in cache.iterdir()) == sorted([index.name, being_written.name, someone_elses.name])

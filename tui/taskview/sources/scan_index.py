@@ -1,0 +1,388 @@
+"""An on-disk index of a big directory's first scan, so that reopening it re-reads only what changed.
+
+What the reader processes sent of every file (its name, mtime, size and summary)
+is kept in the user's cache directory, one file per result directory, named from
+the directory's device and inode and the format's version::
+
+    $XDG_CACHE_HOME/taskview/scan-<st_dev hex>-<st_ino hex>.v1   (else ~/.cache/taskview/)
+
+The next first scan of that directory hands it to its readers, which list and
+``lstat`` their share and read again only the files whose name, mtime or size
+differ from what the index says (or that it does not hold): the rest keep the
+summary indexed. It holds task names and argument previews: created with mode
+0600, in a directory of mode 0700, never through a symlink (a temporary file
+made with O_EXCL, renamed over the index).
+
+Never trusted blindly: an index that cannot be opened, is not a regular file of
+the user's own with mode 0600, is cut short, corrupt (a CRC per chunk), of
+another version of the format or of taskview, of another directory (device and
+inode, as the reader sees its directory), or written with another ``max_bytes``
+is ignored (a debug-log line says why) and the directory is read as without
+one. Rows with an error are never taken from it, nor files whose mtime is less
+than ``RACY_SECONDS`` before the scan that indexed them began: a rewrite within
+one tick of the filesystem's clock could keep both mtime and size (git's
+"racily clean" entries). Runs with ``--allow-pickle`` neither use nor write it.
+
+The format: a header line (JSON), the reader's batch lines as they crossed the
+pipe (``records_to_batch``, orjson; each a run of task ids in ascending order),
+a table of the chunks (JSON: first and last id, offset, length and CRC-32 of
+each) and a trailer of 17 bytes, the table's offset in hex and a newline. The
+tail writes it as the batches arrive, so it costs no encoding of its own; a
+reader decodes only the chunks that overlap its share of the ids.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import stat
+import tempfile
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..results.record import ROW_FIELDS, TaskRecord, records_from_batch
+
+log = logging.getLogger(__name__)
+
+#: Bumped whenever what a summary holds, or how this file is laid out, changes.
+VERSION = 1
+MAGIC = "taskview-scan-index"
+#: A file changed less than this before the indexing scan began is not taken from the index.
+RACY_SECONDS = 2.0
+_TRAILER = 17  # 16 hex digits and a newline
+_MAX_HEADER = 1 << 16
+
+
+class IndexProblem(Exception):
+    """Why an index is not used."""
+
+
+def cache_dir(environ: dict[str, str] | None = None) -> str:
+    """Where indexes live: ``$XDG_CACHE_HOME/taskview`` (an absolute path only, as the
+    XDG spec says), else ``~/.cache/taskview``."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "taskview")
+
+
+def index_name(dev: int, ino: int) -> str:
+    return f"scan-{dev:x}-{ino:x}.v{VERSION}"
+
+
+@functools.cache
+def _taskview_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("taskview")
+    except PackageNotFoundError:  # run from a source tree
+        return "unknown"
+
+
+@dataclass
+class Header:
+    """What an index says of itself (its first line), and its table of chunks."""
+
+    dev: int
+    ino: int
+    max_bytes: int
+    racy_after: float  # files whose mtime is not below this are read again
+    chunks: list[tuple[str, str, int, int, int]]  # (first id, last id, offset, length, crc32)
+
+
+def _expected(dev: int, ino: int, max_bytes: int) -> dict[str, Any]:
+    return {
+        "format": MAGIC,
+        "version": VERSION,
+        "taskview": _taskview_version(),
+        "fields": list(ROW_FIELDS),
+        "dev": dev,
+        "ino": ino,
+        "max_bytes": max_bytes,
+    }
+
+
+def read_header(fd: int, dev: int, ino: int, max_bytes: int) -> Header:
+    """The header and chunk table of the index open at ``fd``, checked against the
+    directory (``dev``, ``ino``) and the reading's ``max_bytes``; raises IndexProblem."""
+    try:
+        size = os.fstat(fd).st_size
+        head = os.pread(fd, _MAX_HEADER, 0)
+        end = head.find(b"\n")
+        if end < 0:
+            raise IndexProblem("no header line")
+        header = json.loads(head[:end])
+        if not isinstance(header, dict) or header.get("format") != MAGIC:
+            raise IndexProblem("not a taskview scan index")
+        expected = _expected(dev, ino, max_bytes)
+        for key in ("version", "taskview", "fields"):
+            if header.get(key) != expected[key]:
+                raise IndexProblem(f"another {key}: {header.get(key)!r}, this is {expected[key]!r}")
+        if header.get("dev") != dev or header.get("ino") != ino:
+            raise IndexProblem("written for another directory (device and inode differ)")
+        if header.get("max_bytes") != max_bytes:
+            raise IndexProblem("written with another --max-bytes")
+        racy_after = header.get("racy_after")
+        if type(racy_after) is not float:
+            raise IndexProblem("no racy_after in the header")
+        if size < end + 1 + _TRAILER:
+            raise IndexProblem("cut short")
+        trailer = os.pread(fd, _TRAILER, size - _TRAILER)
+        if len(trailer) != _TRAILER or trailer[-1:] != b"\n" or not _is_hex(trailer[:-1]):
+            raise IndexProblem("cut short (no trailer)")
+        table_at = int(trailer[:-1], 16)
+        if not end + 1 <= table_at <= size - _TRAILER:
+            raise IndexProblem("cut short (its table is out of the file)")
+        table = json.loads(os.pread(fd, size - _TRAILER - table_at, table_at))
+        chunks = [(str(a), str(b), int(c), int(d), int(e)) for a, b, c, d, e in table["chunks"]]
+    except IndexProblem:
+        raise
+    except OSError as exc:
+        raise IndexProblem(f"cannot read it: {exc.strerror or exc}") from None
+    except Exception as exc:  # JSON, unpacking, int(), nesting too deep...: whatever it holds, never the scan's end
+        raise IndexProblem(f"corrupt: {type(exc).__name__}") from None
+    for first, last, offset, length, _ in chunks:
+        if offset < end + 1 or offset + length > table_at or first > last:
+            raise IndexProblem("corrupt: a chunk out of place")
+    return Header(dev, ino, max_bytes, racy_after, chunks)
+
+
+class ShareWalk:
+    """The indexed records of the task ids in [low, high) that may be trusted if their file is
+    unchanged (no error, not racy), one chunk in memory at a time: ``get`` is asked in
+    ascending id order (a reader's share), and the chunks, whose id ranges never overlap (each
+    id was one reader's, each reader's lines ascend), are decoded as the ids reach them. A
+    chunk found corrupt is counted (``corrupt``) and its files are read; an index that cannot
+    be read any more ends the walk (``problem``)."""
+
+    def __init__(self, fd: int, header: Header, low: str | None, high: str | None) -> None:
+        self._fd = fd
+        self._racy_after = header.racy_after
+        self._low, self._high = low, high
+        chunks = [
+            c for c in header.chunks if not ((low is not None and c[1] < low) or (high is not None and c[0] >= high))
+        ]
+        self._chunks = sorted(chunks)
+        self._next = 0
+        self._records: dict[str, TaskRecord] = {}
+        self._first = self._last = ""
+        self._done = not chunks
+        self.corrupt = 0
+        self.problem: str | None = None
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        while not self._done and (self._next == 0 or task_id > self._last):
+            self._load_next()
+        if self._done and task_id > self._last:
+            return None
+        if task_id < self._first:
+            return None
+        return self._records.get(task_id)
+
+    def records(self) -> list[TaskRecord]:
+        """Every trusted record of the share, in id order (the whole walk)."""
+        found: list[TaskRecord] = []
+        while not self._done:
+            self._load_next()
+            found += self._records.values()
+        return found
+
+    def _load_next(self) -> None:
+        first, last, offset, length, crc = self._chunks[self._next]
+        self._next += 1
+        self._done = self._next >= len(self._chunks)
+        self._first, self._last, self._records = first, last, {}
+        try:
+            data = os.pread(self._fd, length, offset)
+        except OSError as exc:
+            self.problem = f"cannot read it: {exc.strerror or exc}"
+            self._done, self._last = True, ""  # nothing more from it: every file from here is read
+            return
+        if len(data) != length or zlib.crc32(data) != crc:
+            self.corrupt += 1
+            return
+        try:
+            records = records_from_batch(_loads(data))
+        except Exception:  # the CRC matched, yet it is no batch (written by something else)
+            self.corrupt += 1
+            return
+        if not all(first <= record.task_id <= last for record in records):
+            self.corrupt += 1  # the table and the chunk disagree
+            return
+        low, high, racy_after = self._low, self._high, self._racy_after
+        self._records = {
+            record.task_id: record
+            for record in records
+            if record.error is None
+            and record.mtime < racy_after
+            and (low is None or record.task_id >= low)
+            and (high is None or record.task_id < high)
+        }
+
+
+def load_share(fd: int, header: Header, low: str | None, high: str | None) -> tuple[dict[str, TaskRecord], int]:
+    """The trusted records of [low, high) by id (all at once: ``ShareWalk`` holds one chunk at
+    a time), and how many chunks were corrupt."""
+    walk = ShareWalk(fd, header, low, high)
+    found = {record.task_id: record for record in walk.records()}
+    if walk.problem is not None:
+        raise IndexProblem(walk.problem)
+    return found, walk.corrupt
+
+
+def _loads(data: bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)  # a name that is not UTF-8 crossed the pipe escaped (child_scan._dumps)
+
+
+def open_index(directory: str, cache: str, max_bytes: int) -> tuple[int, Header] | None:
+    """The index of ``directory`` in ``cache``, open (O_NOFOLLOW) and checked, or None (and a
+    debug-log line saying why, unless there is none yet). The caller closes the descriptor."""
+    try:
+        st = os.stat(directory)
+    except OSError:
+        return None
+    path = os.path.join(cache, index_name(st.st_dev, st.st_ino))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.debug("scan index %s ignored: cannot open it: %s", path, exc.strerror or exc)
+        return None
+    try:
+        own = os.fstat(fd)
+        if not stat.S_ISREG(own.st_mode):
+            raise IndexProblem("not a regular file")
+        if own.st_uid != os.geteuid() or own.st_mode & 0o077:
+            raise IndexProblem(f"not the user's own with mode 0600 (uid {own.st_uid}, mode {own.st_mode & 0o777:o})")
+        header = read_header(fd, st.st_dev, st.st_ino, max_bytes)
+    except IndexProblem as exc:
+        log.debug("scan index %s ignored: %s", path, exc)
+        os.close(fd)
+        return None
+    return fd, header
+
+
+class IndexWriter:
+    """A new index of one directory, written as the first scan's batches arrive; ``commit``
+    puts it in place (a rename), ``discard`` drops it. Any failure to write is logged
+    (debug) and ends the writing: the scan never depends on it."""
+
+    def __init__(self, directory: str, cache: str, max_bytes: int, started: float) -> None:
+        self._fd: int | None = None
+        self._temp: str | None = None
+        self._chunks: list[tuple[str, str, int, int, int]] = []
+        try:
+            st = os.stat(directory)
+            self.path = os.path.join(cache, index_name(st.st_dev, st.st_ino))
+            _make_private_dir(cache)
+            _tidy(cache)
+            fd, self._temp = tempfile.mkstemp(prefix=".scan-", suffix=".tmp", dir=cache)  # O_EXCL, mode 0600
+            self._fd = fd
+            header = _expected(st.st_dev, st.st_ino, max_bytes)
+            header.update(path=directory, racy_after=float(started - RACY_SECONDS))
+            line = json.dumps(header).encode("ascii") + b"\n"
+            os.write(fd, line)
+            self._offset = len(line)
+        except OSError as exc:
+            self._fail(f"cannot write in {cache}: {exc.strerror or exc}")
+
+    @property
+    def writing(self) -> bool:
+        return self._fd is not None
+
+    def add(self, line: bytes, records: Sequence[TaskRecord]) -> None:
+        """One batch line as a reader printed it (``records``: what it holds, in id order)."""
+        if self._fd is None or not records:
+            return
+        try:
+            data = line if line.endswith(b"\n") else line + b"\n"
+            _write_all(self._fd, data)
+        except OSError as exc:
+            self._fail(f"cannot write: {exc.strerror or exc}")
+            return
+        self._chunks.append((records[0].task_id, records[-1].task_id, self._offset, len(data), zlib.crc32(data)))
+        self._offset += len(data)
+
+    def commit(self) -> bool:
+        """Put the index in place of the last one; True when it is."""
+        fd = self._fd
+        if fd is None or self._temp is None:
+            return False
+        try:
+            table = json.dumps({"chunks": self._chunks}).encode("ascii") + b"\n"
+            _write_all(fd, table + b"%016x\n" % self._offset)
+            os.close(fd)
+            self._fd = None
+            os.replace(self._temp, self.path)  # replaces a symlink there, never follows it
+        except OSError as exc:
+            self._fail(f"cannot write: {exc.strerror or exc}")
+            return False
+        self._temp = None
+        return True
+
+    def discard(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+        temp, self._temp = self._temp, None
+        if temp is not None:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+
+    def _fail(self, why: str) -> None:
+        log.debug("scan index not written: %s", why)
+        self.discard()
+
+
+def _make_private_dir(path: str) -> None:
+    """``path`` as a directory of the user's own that nobody else may write in (made 0700)."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        raise OSError(0, f"{path} is not a private directory of the user's own")
+
+
+#: A temporary file this old is a crashed writer's, not one being written.
+STALE_TEMPORARY_SECONDS = 24 * 3600
+
+
+def _tidy(cache: str) -> None:
+    """Remove what no taskview will use: indexes of another format version, and temporary
+    files a writer that crashed left behind. Only names this module makes; links themselves."""
+    current = f".v{VERSION}"
+    now = time.time()
+    for name in os.listdir(cache):
+        path = os.path.join(cache, name)
+        try:
+            if name.startswith("scan-") and not name.endswith(current):
+                os.unlink(path)
+            elif name.startswith(".scan-") and name.endswith(".tmp"):
+                if now - os.lstat(path).st_mtime > STALE_TEMPORARY_SECONDS:
+                    os.unlink(path)
+        except OSError:
+            pass
+
+
+def _is_hex(digits: bytes) -> bool:
+    return bool(digits) and not digits.strip(b"0123456789abcdef")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
