@@ -72,6 +72,7 @@ AREAS: list[tuple[str, str, tuple[str, ...] | None]] = [
     ("control/secrets.py", "control/secrets.py", None),
     ("control/stale.py", "control/stale.py", None),
     ("sources/known.py", "sources/known.py", None),
+    ("sources/scan_index.py", "sources/scan_index.py", None),
     ("sources/tail.py: partial reads, rescans", "sources/tail.py", TAIL_SCANS),
     ("sources/tail.py: the rest (thread, inotify)", "sources/tail.py", ()),
 ]
