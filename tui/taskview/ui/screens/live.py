@@ -87,6 +87,7 @@ class LiveScreen(InspectorScreen):
         watched = recorder.watch(results) if recorder is not None else results
         self.tail = DirectoryTail(watched, self._deliver, poll_interval=poll_interval, cache_dir=cache_dir)
         self.scan = 0
+        self._gc_frozen = 0.0  # when the first scan last collected its young garbage (time.monotonic)
         self._stale_watch = StaleWatch()
         self._candidates: list[StaleCandidate] = []  # the store's stale candidates, as of
         self._candidates_version = -1  # ... this Store.unfinished_version
@@ -152,21 +153,23 @@ class LiveScreen(InspectorScreen):
             recorder.after(store, olds, batch.records, changed, batch.removed, live=not batch.scanning)
         if batch.scanning:
             self.scan = None if batch.scan_done else batch.scanned
-            if batch.scan_done:
-                # Records hold no cycles, but the cyclic GC walks every record and every list
-                # of a million of them again and again while they arrive (a tenth of a second
-                # a walk at 1M): none runs during the first scan; one collection after it (the
-                # cyclic garbage of a minute of frames and messages: frozen uncollected, it
-                # stayed for good, ~100 bytes a task at 1M), then what is left is frozen.
+            # Records hold no cycles, but the cyclic GC walks every list and dict of a million
+            # of them again and again while they arrive (a tenth of a second a walk at 1M): no
+            # automatic collection runs during the first scan. Instead, once a second, the
+            # young objects only (what the last second's frames and messages left: frozen
+            # uncollected, it stayed for good, ~100 bytes a task at 1M), and what is left is
+            # frozen, the big lists with it, so that no walk ever goes through them again.
+            now = time.monotonic()
+            if batch.scan_done or gc.isenabled() or now - self._gc_frozen >= 1.0:
                 began = time.perf_counter()
-                gc.collect()
+                gc.collect(0 if not gc.isenabled() else 2)
                 gc.freeze()
-                gc.enable()
-                log.debug("first scan's garbage collected in %.3f s", time.perf_counter() - began)
-            elif gc.isenabled():
-                gc.collect()
-                gc.freeze()
-                gc.disable()
+                self._gc_frozen = now
+                if batch.scan_done:
+                    gc.enable()
+                else:
+                    gc.disable()
+                log.debug("first scan: garbage collected in %.3f s", time.perf_counter() - began)
         if batch.notice:
             self.show_notice(batch.notice)
         if self.table.selected_id in changed:
