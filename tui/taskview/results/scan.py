@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -11,7 +10,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from .codec import DEFAULT_MAX_BYTES, DIGITS_ONLY, NINETEEN_DIGITS, TYPE_TAG, Decoded, decode, loads_plain_json
-from .files import OPEN_FLAGS, FileRead, ResultName, parse_name, read_file
+from .files import FileRead, ResultName, parse_name, read_file, read_whole
 from .problems import Problem
 from .record import TaskRecord, classify, summarize_safely
 
@@ -156,7 +155,7 @@ class ResultDirectory:
             for full in self.read_all(parsed_listing(names)):
                 yield _flat(full)
             return
-        is_regular, loads, max_bytes = stat.S_ISREG, loads_plain_json, self.max_bytes
+        loads, max_bytes = loads_plain_json, self.max_bytes
         orjson_loads, digits, long_run, tag = orjson.loads, DIGITS_ONLY, NINETEEN_DIGITS, TYPE_TAG
         with self.held_open():
             dir_fd, prefix = self._dir_fd, self._prefix
@@ -164,42 +163,29 @@ class ResultDirectory:
                 parsed = parse_name(filename)
                 if parsed is None:
                     continue
-                try:
-                    fd = os.open(filename, OPEN_FLAGS, dir_fd=dir_fd)
-                except OSError:
-                    fd = -1  # read_full below says why
-                if fd >= 0:
-                    data = None
-                    try:
-                        st = os.fstat(fd)
-                        size = st.st_size
-                        if is_regular(st.st_mode) and 0 < size <= max_bytes:
-                            data = os.read(fd, size + 1)
-                    except OSError:
-                        pass
-                    finally:
-                        os.close(fd)
-                    # A file that changed size as we read it goes the careful way.
-                    if data is not None and len(data) == size:
-                        # loads_plain_json's checks, inline: a call costs a tenth of a file here
-                        if data[0] != 0x7B:
+                whole = read_whole(filename, dir_fd, max_bytes)
+                if whole is not None:
+                    data, st = whole
+                    size = st.st_size
+                    # loads_plain_json's checks, inline: a call costs a tenth of a file here
+                    if data[0] != 0x7B:
+                        meta = None
+                    elif long_run in data.translate(digits) or tag in data:
+                        meta = loads(data, tags_as_repr=tags_as_repr)
+                    else:
+                        try:
+                            meta = orjson_loads(data)
+                        except ValueError:
                             meta = None
-                        elif long_run in data.translate(digits) or tag in data:
-                            meta = loads(data, tags_as_repr=tags_as_repr)
-                        else:
-                            try:
-                                meta = orjson_loads(data)
-                            except ValueError:
-                                meta = None
-                            if type(meta) is not dict:
-                                meta = None
-                        if meta is not None:
-                            yield (parsed, prefix + filename, st.st_mtime, size, meta, None, True)
-                        else:
-                            read = FileRead(data, size, st.st_mtime, None)
-                            decoded = decode(data, allow_pickle=self.allow_pickle, max_bytes=max_bytes)
-                            yield _flat(FullRead(parsed, prefix + filename, read, decoded))
-                        continue
+                        if type(meta) is not dict:
+                            meta = None
+                    if meta is not None:
+                        yield (parsed, prefix + filename, st.st_mtime, size, meta, None, True)
+                    else:
+                        read = FileRead(data, size, st.st_mtime, None)
+                        decoded = decode(data, allow_pickle=self.allow_pickle, max_bytes=max_bytes)
+                        yield _flat(FullRead(parsed, prefix + filename, read, decoded))
+                    continue
                 careful = self.read_full(filename, parsed)
                 if careful is not None:
                     yield _flat(careful)
@@ -219,37 +205,25 @@ class ResultDirectory:
                     if record is not None:
                         yield record
             return
-        is_regular, max_bytes, orjson_loads = stat.S_ISREG, self.max_bytes, orjson.loads
+        max_bytes, orjson_loads = self.max_bytes, orjson.loads
         digits, long_run, tag = DIGITS_ONLY, NINETEEN_DIGITS, TYPE_TAG
         with self.held_open():
             dir_fd = self._dir_fd
             for filename, parsed in listing:
-                try:
-                    fd = os.open(filename, OPEN_FLAGS, dir_fd=dir_fd)
-                except OSError:
-                    fd = -1  # read_record below says why
-                if fd >= 0:
-                    meta = data = None
-                    try:
-                        st = os.fstat(fd)
-                        size = st.st_size
-                        if is_regular(st.st_mode) and 0 < size <= max_bytes:
-                            data = os.read(fd, size + 1)
-                    except OSError:
-                        pass
-                    finally:
-                        os.close(fd)
+                whole = read_whole(filename, dir_fd, max_bytes)
+                if whole is not None:
+                    data, st = whole
+                    meta = None
                     # decode()'s hot path, inline: plain JSON without type tags or long numbers.
-                    if data is not None and len(data) == size and data[0] == 0x7B:
-                        if tag not in data and long_run not in data.translate(digits):
-                            try:
-                                meta = orjson_loads(data)
-                            except ValueError:
-                                meta = None
+                    if data[0] == 0x7B and tag not in data and long_run not in data.translate(digits):
+                        try:
+                            meta = orjson_loads(data)
+                        except ValueError:
+                            meta = None
                     if type(meta) is dict:
                         kind, task_id, prefix = parsed
                         decoded = Decoded(meta, "json", None, None, True)
-                        yield summarize_safely(task_id, kind, prefix, decoded, size=size, mtime=st.st_mtime)
+                        yield summarize_safely(task_id, kind, prefix, decoded, size=st.st_size, mtime=st.st_mtime)
                         continue
                 record = self.read_record(filename, parsed)
                 if record is not None:
