@@ -75,9 +75,8 @@ class StaleWatch:
         # unfinished tasks are many, their workers and processes few.
         self._candidates: list[StaleCandidate] | None = None
         self._groups: dict[tuple[str | None, int | None], list[str]] = {}
-        # The last judgement: of which groups, the stale ones, their tasks.
-        self._judged_groups: dict[tuple[str | None, int | None], list[str]] | None = None
-        self._judged: list[tuple[str | None, int | None]] = []
+        # The last judgement of these groups (None: none yet): the stale ones, their tasks.
+        self._judged: list[tuple[str | None, int | None]] | None = None
         self._stale: set[str] = set()
 
     def check(self, started: list[StaleCandidate], replies: Mapping[str, Any] | None) -> set[str]:
@@ -92,7 +91,7 @@ class StaleWatch:
             groups: dict[tuple[str | None, int | None], list[str]] = {}
             for task_id, worker, pid in started:
                 groups.setdefault((worker, pid), []).append(task_id)
-            self._candidates, self._groups = started, groups
+            self._candidates, self._groups, self._judged = started, groups, None
         groups = self._groups
         if replies is not None:
             missed = frozenset(w for w, _ in groups if w and w not in replies)
@@ -100,7 +99,7 @@ class StaleWatch:
             self._missed = missed
             replies = {**replies, **dict.fromkeys(first_miss, {})}  # the benefit of the doubt, once
         stale_groups = [key for key in groups if is_stale(key[0], key[1], replies)]
-        if groups is not self._judged_groups or stale_groups != self._judged:
-            self._judged_groups, self._judged = groups, stale_groups
+        if stale_groups != self._judged:
+            self._judged = stale_groups
             self._stale = {task_id for key in stale_groups for task_id in groups[key]}
         return self._stale
