@@ -338,3 +338,63 @@ def test_writing_removes_old_versions_and_a_crashed_writers_temporaries(samples:
     os.utime(crashed, (HOUR_AGO - 2 * 86400, HOUR_AGO - 2 * 86400))
     index = write_index(samples, cache)
     assert sorted(p.name for p in cache.iterdir()) == sorted([index.name, being_written.name, someone_elses.name])
+
+
+def test_readers_share_the_names_by_id_one_file_a_task_the_last_by_name(tmp_path: Path, monkeypatch):
+    """Celery's own names, a group file, a global_keyprefix naming a task a plain file names too,
+    and names that are no result: each task once (of two files, the last name), in id order,
+    each in the share its id falls in; with an index of them or without."""
+    template = next(p for p in sorted(SAMPLE_RESULTS.iterdir()) if p.name.startswith("celery-task-meta-")).read_bytes()
+    names = {
+        "celery-task-meta-b1": "b1",
+        "celery-task-meta-a7": "a7",
+        "celery-task-meta-d0": "d0",
+        "celery-taskset-meta-c3": "c3",  # a group: its own name, among the tasks by id
+        "celery-task-meta-a2": "a2",
+        "proj:celery-task-meta-a2": "a2",  # the same task under a keyprefix: the later name
+        "proj:celery-task-meta-e5": "e5",
+        "celery-task-meta-": None,  # no id
+        ".fs-backend-probe": None,
+        "notes.txt": None,
+    }
+    for name in names:
+        (tmp_path / "d").mkdir(exist_ok=True)
+        (tmp_path / "d" / name).write_bytes(template)
+    directory = aged(tmp_path / "d")
+    expected = {  # id -> the file that is its row
+        "a2": "proj:celery-task-meta-a2",
+        "a7": "celery-task-meta-a7",
+        "b1": "celery-task-meta-b1",
+        "c3": "celery-taskset-meta-c3",
+        "d0": "celery-task-meta-d0",
+        "e5": "proj:celery-task-meta-e5",
+    }
+    index = write_index(directory, tmp_path / "cache", chunk=2)
+    for with_index in (None, index):
+        shares = []
+        for bounds in (["--to", b"b1".hex()], ["--from", b"b1".hex(), "--to", b"d0".hex()], ["--from", b"d0".hex()]):
+            records, _ = read_with_index(directory, with_index, *bounds, monkeypatch=monkeypatch)
+            shares.append([(r.task_id, r.filename) for r in records])
+        assert shares == [
+            [("a2", expected["a2"]), ("a7", expected["a7"])],
+            [("b1", expected["b1"]), ("c3", expected["c3"])],
+            [("d0", expected["d0"]), ("e5", expected["e5"])],
+        ]
+
+
+def test_a_batch_of_some_rows_holds_those_records_and_only_what_they_use():
+    from taskview.results.record import select_rows
+
+    records = fresh_records(SAMPLE_RESULTS)
+    batch = json.loads(child_scan._dumps(records_to_batch(records)))
+    assert batch["links"], "the samples have tasks with links (their exception lines, groups, parents)"
+    for picked in ([], [0], [1, 4, 7], list(range(0, len(records), 2)), list(range(len(records)))):
+        part = select_rows(batch, picked)
+        assert rows(records_from_batch(part)) == rows(records[at] for at in picked)
+        made = [records[at] for at in picked]
+        assert {r.task_id: r.links for r in records_from_batch(part)} == {r.task_id: r.links for r in made}
+        # its strings and links: those of these records, each once
+        assert sorted(part["strings"]) == sorted(
+            {v for r in made for v in (r.prefix, r.status, r.name, r.worker) if v is not None}
+        )
+        assert len(part["links"]) == len({r.links for r in made if r.links is not None})

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from taskview.results.files import GROUP_PREFIX, TASK_PREFIX
 from taskview.results.problems import Problem, ProblemKind
 from taskview.results.record import TaskRecord
+from taskview.sources.recent_order import RecentOrder
 from taskview.store import Store, first_sight
 from taskview.view.sorting import ordered_ids
 
@@ -304,3 +305,27 @@ def test_a_scanned_file_of_a_task_sent_meanwhile_says_its_row_changed():
     store.add_pending("p", "tasks.add", 5.0)
     assert sorted(store.add_scanned([scanned("a", 1.0), scanned("p", 9.0, "SUCCESS", date_done=8.0)])) == ["a", "p"]
     assert store.add_scanned([scanned("q", 2.0)]) == ["q"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([1.0, 2.0, 2.5, 3.0, 7.0]), st.integers(0, 60)),
+        max_size=80,
+        unique_by=lambda pair: pair[1],
+    ),
+    st.integers(1, 4),
+)
+def test_the_recent_order_of_runs_is_by_time_then_id_both_descending(pairs, runs):
+    # Written out, not from the code's own key: newest time first, and of equal times the
+    # greater id first.
+    records = [scanned(f"t{n:02d}", when) for when, n in pairs]
+    expected = [f"t{n:02d}" for _, n in sorted(pairs, key=lambda pair: (-pair[0], -pair[1]))]
+    order = RecentOrder(step=3)
+    for k in range(runs):
+        order.add(records[k::runs])
+        order.step(seconds=0.0)
+    merge = order.finishing()
+    while merge.step():
+        pass
+    assert ids(order.done_with(merge)) == expected

@@ -228,6 +228,33 @@ def records_to_batch(records: list[TaskRecord]) -> dict[str, Any]:
     return {"strings": list(strings), "columns": columns, "links": links, "linked": [rows, which]}
 
 
+def select_rows(batch: dict[str, Any], rows: list[int]) -> dict[str, Any]:
+    """The batch of ``rows`` of ``batch`` (ascending row numbers), as ``records_to_batch``
+    would have made it of those records (its string table keeps only what they use):
+    what a reader forwards of an index without making a record of each row."""
+    columns = batch["columns"]
+    picked = [list(map(column.__getitem__, rows)) for column in columns]
+    shared = [at for at, field in enumerate(ROW_FIELDS) if field in _SHARED]
+    used = sorted(set(chain.from_iterable(picked[at] for at in shared)) - {-1})
+    strings = batch["strings"]
+    position = {old: new for new, old in enumerate(used)}
+    position[-1] = -1
+    for at in shared:
+        picked[at] = list(map(position.__getitem__, picked[at]))
+    linked_rows, which = batch.get("linked") or ([], [])
+    new_row = {old: new for new, old in enumerate(rows)}
+    kept = [(new_row[row], link) for row, link in zip(linked_rows, which, strict=True) if row in new_row]
+    links = batch.get("links") or []
+    used_links = sorted({link for _, link in kept})
+    link_at = {old: new for new, old in enumerate(used_links)}
+    return {
+        "strings": [strings[at] for at in used],
+        "columns": picked,
+        "links": [links[at] for at in used_links],
+        "linked": [[row for row, _ in kept], [link_at[link] for _, link in kept]],
+    }
+
+
 def records_from_batch(batch: dict[str, Any]) -> list[TaskRecord]:
     """The records of a batch (``records_to_batch``). Made column by column, in C where it
     can be (a million records cross the pipe in a big directory's first scan)."""

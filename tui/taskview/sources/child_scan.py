@@ -25,22 +25,28 @@ sent as if read. Its last line is a note: ``{"index": {"reused": N, "read": M,
 
 from __future__ import annotations
 
+import gc
 import os
 import selectors
 import stat
 import subprocess
 import sys
 import tempfile
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from itertools import groupby
+from operator import itemgetter
+from typing import Any, cast
 
 import orjson
 
-from ..results.files import ResultName, parse_name
+from ..results.files import TASK_PREFIX, ResultName, parse_name
 from ..results.parallel import default_jobs
 from ..results.record import TaskRecord, records_from_batch, records_to_batch
 from ..results.scan import ResultDirectory
-from .scan_index import IndexProblem, ShareWalk, read_header
+from .scan_index import IndexChunk, IndexProblem, ShareWalk, read_header
+
+_new_tuple = tuple.__new__
 
 #: Rows per line. The first screenful never waits for the child: the tail
 #: reads it itself before starting the readers.
@@ -332,12 +338,12 @@ def main(argv: list[str]) -> int:
             for start in range(0, len(listing), ROWS):
                 share = listing[start : start + ROWS]
                 if walk is not None:
-                    records, reused = _reuse(results, share, walk, dir_fd)
+                    lines, reused = _reuse(results, share, walk, dir_fd)
                     note["reused"] += reused
                 else:
-                    records = list(results.read_summaries(share))
+                    lines = [_dumps(records_to_batch(list(results.read_summaries(share))))]
                 note["read"] += len(share)
-                out.write(_dumps(records_to_batch(records)))
+                out.write(b"".join(lines))
                 out.flush()
         finally:
             if dir_fd >= 0:
@@ -373,52 +379,111 @@ def _indexed(
 
 def _reuse(
     results: ResultDirectory, share: list[tuple[str, ResultName]], walk: ShareWalk, dir_fd: int
-) -> tuple[list[TaskRecord], int]:
-    """The records of ``share`` (in its order), and how many came from the index: a file the
-    index holds under the same name, with the same mtime and size (a regular file, not a
-    symlink), keeps its indexed summary; the rest are read."""
-    records: list[TaskRecord | None] = []
+) -> tuple[list[bytes], int]:
+    """The batch lines of ``share`` (in its order), and how many of its files the index gave:
+    a file the index holds under the same name, with the same mtime and size (a regular file,
+    not a symlink), keeps its indexed summary; the rest are read. When none is read (a reopen
+    of an unchanged directory), the index's rows are forwarded as they are, a line a chunk,
+    with no record made of them here."""
+    kept: list[tuple[IndexChunk, int] | None] = []
     unread: list[tuple[str, ResultName]] = []
-    where: list[int] = []
-    lstat, is_regular, indexed = os.stat, stat.S_ISREG, walk.get
+    lstat, is_regular, locate = os.stat, stat.S_ISREG, walk.locate
     for filename, parsed in share:
-        known = indexed(parsed[1])
-        if known is not None and known.prefix == parsed[2]:
+        row = locate(parsed[1])
+        chunk = walk.chunk
+        if row is not None and chunk is not None and chunk.prefixes[row] == parsed[2]:
             try:
                 st = lstat(filename, dir_fd=dir_fd, follow_symlinks=False)
             except OSError:
                 st = None
-            if st is not None and is_regular(st.st_mode) and st.st_mtime == known.mtime and st.st_size == known.size:
-                records.append(known)
+            if (
+                st is not None
+                and is_regular(st.st_mode)
+                and st.st_mtime == chunk.mtimes[row]
+                and st.st_size == chunk.sizes[row]
+            ):
+                kept.append((chunk, row))
                 continue
-        where.append(len(records))
-        records.append(None)
+        kept.append(None)
         unread.append((filename, parsed))
-    reused = len(records) - len(unread)
-    if unread:
-        fresh = {r.task_id: r for r in results.read_summaries(unread)}
-        for at, (_, parsed) in zip(where, unread, strict=True):
-            records[at] = fresh.get(parsed[1])
-    return [record for record in records if record is not None], reused
+    reused = len(kept) - len(unread)
+    if not unread:
+        hits = cast("list[tuple[IndexChunk, int]]", kept)  # every file was: no None in it
+        by_chunk = groupby(hits, key=itemgetter(0))
+        return [_dumps(chunk.batch_of([row for _, row in rows])) for chunk, rows in by_chunk], reused
+    records: list[TaskRecord | None] = [None] * len(kept)
+    wanted: dict[IndexChunk, list[int]] = {}
+    for at, hit in enumerate(kept):
+        if hit is not None:
+            wanted.setdefault(hit[0], []).append(at)
+    for chunk, places in wanted.items():
+        made = chunk.records([kept[at][1] for at in places])  # type: ignore[index]
+        for at, record in zip(places, made, strict=True):
+            records[at] = record
+    fresh = {r.task_id: r for r in results.read_summaries(unread)}
+    for at, hit in enumerate(kept):
+        if hit is None:
+            records[at] = fresh.get(share[at][1][1])
+    return [_dumps(records_to_batch([record for record in records if record is not None]))], reused
 
 
 def _share(results: ResultDirectory, low: str | None, high: str | None) -> list[tuple[str, ResultName]]:
     """This reader's files: those whose task id is in [low, high), in id order, one file a
-    task (of two files naming one task, the last by name: a store holds one)."""
+    task (of two files naming one task, the last by name: a store holds one).
+
+    Nearly every name of a directory is Celery's own (``celery-task-meta-<id>``): those are
+    kept or not by comparing names, and put in id order by sorting them, in C; only the rest
+    (group files, a global_keyprefix, strangers) are parsed one by one."""
+    names = os.listdir(results.path)
+    plain = [name for name in names if name.startswith(TASK_PREFIX)]
+    if len(plain) != len(names):
+        others = [name for name in names if not name.startswith(TASK_PREFIX)]
+    else:
+        others = []
+    if TASK_PREFIX in plain:
+        plain.remove(TASK_PREFIX)  # no id: not a result file
+    if low is not None:
+        floor = TASK_PREFIX + low
+        plain = [name for name in plain if name >= floor]
+    if high is not None:
+        ceiling = TASK_PREFIX + high
+        plain = [name for name in plain if name < ceiling]
+    plain.sort()  # by name: by id, all sharing one prefix
+    cut = len(TASK_PREFIX)
+    share = [_new_tuple(ResultName, ("task", name[cut:], TASK_PREFIX)) for name in plain]
+    listing = list(zip(plain, share, strict=True))
     picked: dict[str, tuple[str, ResultName]] = {}
-    with os.scandir(results.path) as entries:
-        for entry in entries:
-            name = entry.name
-            parsed = parse_name(name)
-            if parsed is None:
-                continue
-            task_id = parsed[1]
-            if (low is not None and task_id < low) or (high is not None and task_id >= high):
-                continue
-            if task_id not in picked or name > picked[task_id][0]:
-                picked[task_id] = (name, parsed)
-    return [picked[task_id] for task_id in sorted(picked)]
+    for name in others:
+        parsed = parse_name(name)
+        if parsed is None:
+            continue
+        task_id = parsed[1]
+        if (low is not None and task_id < low) or (high is not None and task_id >= high):
+            continue
+        if task_id not in picked or name > picked[task_id][0]:
+            picked[task_id] = (name, parsed)
+    if not picked:
+        return listing
+    # The others go in by id; of an id both there and among the plain names, the last name.
+    merged: list[tuple[str, ResultName]] = []
+    done = 0
+    for task_id, (name, parsed) in sorted(picked.items()):
+        plain_name = TASK_PREFIX + task_id
+        at = bisect_left(plain, plain_name, done)
+        merged += listing[done:at]
+        if at < len(plain) and plain[at] == plain_name:
+            merged.append((name, parsed) if name > plain_name else listing[at])
+            at += 1
+        else:
+            merged.append((name, parsed))
+        done = at
+    merged += listing[done:]
+    return merged
 
 
 if __name__ == "__main__":
+    # A reader makes a tuple or two a file and keeps most of them to its end: the cyclic
+    # collector would walk them all again and again (a third of a reader's time at 1M),
+    # for no cycle (the process ends when its share is sent).
+    gc.disable()
     sys.exit(main(sys.argv[1:]))

@@ -47,7 +47,7 @@ from typing import Any
 
 import orjson
 
-from ..results.record import ROW_FIELDS, TaskRecord, records_from_batch
+from ..results.record import ROW_FIELDS, TaskRecord, records_from_batch, select_rows
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +156,88 @@ def read_header(fd: int, dev: int, ino: int, max_bytes: int) -> Header:
     return Header(dev, ino, max_bytes, racy_after, chunks)
 
 
+class IndexChunk:
+    """One chunk of an index, decoded (a reader's batch line of an earlier scan), and its rows
+    that may be trusted if their file is unchanged, by task id."""
+
+    __slots__ = ("batch", "rows", "prefixes", "mtimes", "sizes")
+
+    def __init__(self, batch: dict[str, Any], rows: dict[str, int]) -> None:
+        self.batch = batch
+        self.rows = rows
+        columns, strings = batch["columns"], batch["strings"]
+        self.prefixes = [strings[at] for at in columns[_PREFIX]]
+        self.mtimes, self.sizes = columns[_MTIME], columns[_SIZE]
+
+    def batch_of(self, rows: list[int]) -> dict[str, Any]:
+        """A batch line of these rows (ascending), as the reader would have made it."""
+        return select_rows(self.batch, rows)
+
+    def records(self, rows: list[int]) -> list[TaskRecord]:
+        return records_from_batch(self.batch_of(rows))
+
+
+#: What each column of a batch may hold (JSON's types), in ROW_FIELDS order.
+_COLUMN_TYPES: tuple[frozenset[type], ...] = tuple(
+    frozenset(types)
+    for types in (
+        (str,),  # task_id
+        (int,),  # prefix (an index into the strings)
+        (int,),  # status
+        (int,),  # name
+        (int,),  # worker
+        (str, type(None)),  # args
+        (float, int, type(None)),  # date_done
+        (float, int),  # mtime
+        (int,),  # size
+        (list, type(None)),  # error
+        (int, list, type(None)),  # running
+    )
+)
+_SHARED_COLUMNS = tuple(at for at, field in enumerate(ROW_FIELDS) if field in ("prefix", "status", "name", "worker"))
+_PREFIX, _MTIME, _SIZE, _ERROR = (ROW_FIELDS.index(f) for f in ("prefix", "mtime", "size", "error"))
+
+
+def _well_formed(batch: Any, first: str, last: str) -> bool:
+    """Whether a chunk is a batch of rows whose ids lie in [first, last], checked by the types
+    of whole columns (in C: a reader forwards rows without making a record of each)."""
+    if type(batch) is not dict:
+        return False
+    columns, strings = batch.get("columns"), batch.get("strings")
+    if type(columns) is not list or len(columns) != len(ROW_FIELDS) or type(strings) is not list:
+        return False
+    if any(type(column) is not list for column in columns) or len(set(map(len, columns))) != 1:
+        return False
+    if not set(map(type, strings)) <= {str}:
+        return False
+    for column, allowed in zip(columns, _COLUMN_TYPES, strict=True):
+        if not set(map(type, column)) <= allowed:
+            return False
+    ids = columns[0]
+    if ids and (min(ids) < first or max(ids) > last):
+        return False
+    for at in _SHARED_COLUMNS:
+        column = columns[at]
+        if column and (min(column) < -1 or max(column) >= len(strings)):
+            return False
+    if columns[_PREFIX] and min(columns[_PREFIX]) < 0:
+        return False  # every row has a prefix
+    links, linked = batch.get("links", []), batch.get("linked", [[], []])
+    if type(links) is not list or type(linked) is not list or len(linked) != 2:
+        return False
+    rows, which = linked
+    if type(rows) is not list or type(which) is not list or len(rows) != len(which):
+        return False
+    if not set(map(type, rows)) | set(map(type, which)) <= {int}:
+        return False
+    if rows and (min(rows) < 0 or max(rows) >= len(ids) or min(which) < 0 or max(which) >= len(links)):
+        return False
+    return all(type(one) is list and len(one) == 4 for one in links)
+
+
 class ShareWalk:
-    """The indexed records of the task ids in [low, high) that may be trusted if their file is
-    unchanged (no error, not racy), one chunk in memory at a time: ``get`` is asked in
+    """The indexed rows of the task ids in [low, high) that may be trusted if their file is
+    unchanged (no error, not racy), one chunk in memory at a time: ``locate`` is asked in
     ascending id order (a reader's share), and the chunks, whose id ranges never overlap (each
     id was one reader's, each reader's lines ascend), are decoded as the ids reach them. A
     chunk found corrupt is counted (``corrupt``) and its files are read; an index that cannot
@@ -173,34 +252,40 @@ class ShareWalk:
         ]
         self._chunks = sorted(chunks)
         self._next = 0
-        self._records: dict[str, TaskRecord] = {}
+        self.chunk: IndexChunk | None = None  # the one the ids asked have reached
         self._first = self._last = ""
         self._done = not chunks
         self.corrupt = 0
         self.problem: str | None = None
 
-    def get(self, task_id: str) -> TaskRecord | None:
+    def locate(self, task_id: str) -> int | None:
+        """The row of ``task_id`` in ``self.chunk``, if the index holds it and it may be trusted."""
         while not self._done and (self._next == 0 or task_id > self._last):
             self._load_next()
-        if self._done and task_id > self._last:
+        if (self._done and task_id > self._last) or task_id < self._first or self.chunk is None:
             return None
-        if task_id < self._first:
+        return self.chunk.rows.get(task_id)
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        row = self.locate(task_id)
+        if row is None or self.chunk is None:
             return None
-        return self._records.get(task_id)
+        return self.chunk.records([row])[0]
 
     def records(self) -> list[TaskRecord]:
         """Every trusted record of the share, in id order (the whole walk)."""
         found: list[TaskRecord] = []
         while not self._done:
             self._load_next()
-            found += self._records.values()
+            if self.chunk is not None:
+                found += self.chunk.records(list(self.chunk.rows.values()))
         return found
 
     def _load_next(self) -> None:
         first, last, offset, length, crc = self._chunks[self._next]
         self._next += 1
         self._done = self._next >= len(self._chunks)
-        self._first, self._last, self._records = first, last, {}
+        self._first, self._last, self.chunk = first, last, None
         try:
             data = os.pread(self._fd, length, offset)
         except OSError as exc:
@@ -211,22 +296,27 @@ class ShareWalk:
             self.corrupt += 1
             return
         try:
-            records = records_from_batch(_loads(data))
+            batch = _loads(data)
+            well_formed = _well_formed(batch, first, last)
         except Exception:  # the CRC matched, yet it is no batch (written by something else)
+            well_formed = False
+        if not well_formed:
             self.corrupt += 1
             return
-        if not all(first <= record.task_id <= last for record in records):
-            self.corrupt += 1  # the table and the chunk disagree
-            return
+        columns = batch["columns"]
+        trusted = zip(columns[0], columns[_ERROR], columns[_MTIME], strict=True)
         low, high, racy_after = self._low, self._high, self._racy_after
-        self._records = {
-            record.task_id: record
-            for record in records
-            if record.error is None
-            and record.mtime < racy_after
-            and (low is None or record.task_id >= low)
-            and (high is None or record.task_id < high)
-        }
+        self.chunk = IndexChunk(
+            batch,
+            {
+                task_id: row
+                for row, (task_id, error, mtime) in enumerate(trusted)
+                if error is None
+                and mtime < racy_after
+                and (low is None or task_id >= low)
+                and (high is None or task_id < high)
+            },
+        )
 
 
 def load_share(fd: int, header: Header, low: str | None, high: str | None) -> tuple[dict[str, TaskRecord], int]:

@@ -395,6 +395,10 @@ class LiveScreen(InspectorScreen):
     # --- stale tasks: unfinished, their worker gone -----------------------------------
 
     def check_stale(self) -> None:
+        if self.scan is not None:
+            # Judged once the first scan is done: while it runs, unfinished tasks keep
+            # coming, and each check would walk them all again (seconds of the GIL at 1M).
+            return
         store = self.store
         if store.unfinished or store.stale:
             if store.unfinished_version != self._candidates_version:
