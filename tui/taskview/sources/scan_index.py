@@ -52,7 +52,7 @@ from ..results.record import ROW_FIELDS, TaskRecord, records_from_batch
 log = logging.getLogger(__name__)
 
 #: Bumped whenever what a summary holds, or how this file is laid out, changes.
-VERSION = 1
+VERSION = 2
 MAGIC = "taskview-scan-index"
 #: A file changed less than this before the indexing scan began is not taken from the index.
 RACY_SECONDS = 2.0
