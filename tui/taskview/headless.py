@@ -22,9 +22,11 @@ from .results.codec import Decoded
 from .results.json_output import encode_json, encode_line
 from .results.parallel import map_forked, run_forked, split
 from .results.problems import Problem
-from .results.record import TaskRecord, display_status, summarize_safely
+from .results.record import TaskRecord, display_status, records_from_batch, records_to_batch, summarize_safely
 from .results.scan import Listing, ResultDirectory, parsed_listing
+from .store import Store
 from .text import one_line
+from .workflows import Node, WorkflowIndex
 
 DUMP_FIELDS = (
     "task_id",
@@ -42,12 +44,13 @@ DUMP_FIELDS = (
     "queue",
     "parent_id",
     "group_id",
+    "root_id",
     "file",
     "mtime",
     "size",
     "error",
 )
-_META_FIELDS = DUMP_FIELDS[2:15]
+_META_FIELDS = DUMP_FIELDS[2:16]
 _JSON_ENCODED_CSV = frozenset({"result", "children", "args", "kwargs"})
 
 
@@ -60,11 +63,17 @@ class OutputError(Exception):
 
 
 def dump_rows(
-    results: ResultDirectory, names: Sequence[str] | None = None, predicate: Predicate | None = None
+    results: ResultDirectory,
+    names: Sequence[str] | None = None,
+    predicate: Predicate | None = None,
+    roots: dict[str, str] | None = None,
 ) -> Iterator[tuple[dict[str, Any], bool]]:
     """One (row, plain) per result file (of ``names``, entries of the directory; those whose
-    summary ``predicate`` keeps); ``plain`` rows hold only JSON types already."""
+    summary ``predicate`` keeps); ``plain`` rows hold only JSON types already. ``root_id``: the
+    file's own, else the first task of its workflow (``roots``: of the files that name a parent,
+    group or children; any other file is its workflow's first)."""
     fields, no_meta = _META_FIELDS, _NO_META
+    roots = roots or {}
     # Type tags become their repr as the files are parsed: what jsonable would make
     # of them, without a second walk over every tagged result.
     for (kind, task_id, prefix), path, mtime, size, meta, error, plain in results.read_metas(names, tags_as_repr=True):
@@ -73,6 +82,8 @@ def dump_rows(
         row: dict[str, Any] = {"task_id": task_id, "kind": kind}
         # One C-level pass over the fields: this runs for every file of a --dump.
         row.update(no_meta if meta is None else zip(fields, map(meta.get, fields), strict=False))
+        if type(row["root_id"]) is not str:
+            row["root_id"] = roots.get(task_id, task_id)
         row["file"] = path
         row["mtime"] = mtime or None
         row["size"] = size
@@ -92,7 +103,8 @@ def _summary(
 
 
 def write_jsonl(results: ResultDirectory, out: IO[bytes], jobs: int = 1, predicate: Predicate | None = None) -> int:
-    return _write_split(results, out, jobs, partial(_jsonl_rows, predicate=predicate), "w+b")
+    roots = workflow_roots(results, jobs)
+    return _write_split(results, out, jobs, partial(_jsonl_rows, predicate=predicate, roots=roots), "w+b")
 
 
 def write_csv(results: ResultDirectory, out: IO[str], jobs: int = 1, predicate: Predicate | None = None) -> int:
@@ -102,17 +114,22 @@ def write_csv(results: ResultDirectory, out: IO[str], jobs: int = 1, predicate: 
         csv.writer(out, lineterminator="\n").writerow(DUMP_FIELDS)
     except OSError as exc:
         raise OutputError(exc) from exc
-    return _write_split(results, out, jobs, partial(_csv_rows, predicate=predicate), "w+")
+    roots = workflow_roots(results, jobs)
+    return _write_split(results, out, jobs, partial(_csv_rows, predicate=predicate, roots=roots), "w+")
 
 
 def _jsonl_rows(
-    results: ResultDirectory, names: Sequence[str], out: IO[bytes], predicate: Predicate | None = None
+    results: ResultDirectory,
+    names: Sequence[str],
+    out: IO[bytes],
+    predicate: Predicate | None = None,
+    roots: dict[str, str] | None = None,
 ) -> int:
     count = 0
     write, dumps, newline = out.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     # A line per write, into out's buffer: joining lines into bigger blocks
     # first made glibc give the heap back and fault it in again (~1 fault per file).
-    for row, plain in dump_rows(results, names, predicate):
+    for row, plain in dump_rows(results, names, predicate, roots):
         try:
             # Most rows are plain: orjson directly, without encode_line's call.
             line = dumps(row, option=newline) if plain else encode_line(row, False)
@@ -126,12 +143,18 @@ def _jsonl_rows(
     return count
 
 
-def _csv_rows(results: ResultDirectory, names: Sequence[str], out: IO[str], predicate: Predicate | None = None) -> int:
+def _csv_rows(
+    results: ResultDirectory,
+    names: Sequence[str],
+    out: IO[str],
+    predicate: Predicate | None = None,
+    roots: dict[str, str] | None = None,
+) -> int:
     import csv
 
     writer = csv.writer(out, lineterminator="\n")
     count = 0
-    for row, _plain in dump_rows(results, names, predicate):
+    for row, _plain in dump_rows(results, names, predicate, roots):
         try:
             writer.writerow(_csv_cell(field, row[field]) for field in DUMP_FIELDS)
         except OSError as exc:
@@ -345,6 +368,142 @@ def _records(results: ResultDirectory, listing: Listing) -> Iterator[TaskRecord]
             record = results.read_record(filename, parsed)
             if record is not None:
                 yield record
+
+
+# --- workflows ------------------------------------------------------------------
+
+
+def workflow_roots(results: ResultDirectory, jobs: int = 1) -> dict[str, str]:
+    """The first node of the workflow of each file that names a parent, a group or children (read
+    by ``jobs`` processes): what --dump writes as ``root_id`` when the file names none."""
+    shares = _shares(results, jobs)
+    records: dict[str, TaskRecord] = {}
+    for batch in map_forked(lambda share: _linked_batch(results, share), shares, jobs):
+        for record in records_from_batch(batch):
+            records[record.task_id] = record
+    index = WorkflowIndex(records)
+    index.add_many(records.values())
+    memo: dict[str, str] = {}
+    return {task_id: index.root_of(task_id, memo) for task_id in records}
+
+
+def _linked_batch(results: ResultDirectory, names: Sequence[str]) -> dict[str, Any]:
+    linked = [r for r in _records(results, parsed_listing(names)) if r.links is not None]
+    return records_to_batch(linked)
+
+
+def workflow_store(results: ResultDirectory) -> Store:
+    """Every file of the directory in a store (for --tree)."""
+    from .store import first_sight
+
+    store = Store()
+    for batch in results.scan():
+        first_sight(batch)
+        store.add_scanned(batch)
+    return store
+
+
+def find_task(store: Store, wanted: str) -> str | None:
+    """The task or group ``wanted`` names: its id, or a prefix only one id starts with."""
+    if wanted in store.records or store.workflows.has_members(wanted):
+        return wanted
+    found = [task_id for task_id in store.records if task_id.startswith(wanted)]
+    return found[0] if len(found) == 1 else None
+
+
+def workflow_json(store: Store, task_id: str) -> dict[str, Any]:
+    """The workflow holding ``task_id``, as one nested document: each node's id, kind, state, name and times."""
+    index = store.workflows
+    root = index.root_of(task_id)
+    nodes: dict[str, dict[str, Any]] = {}
+    top: dict[str, Any] | None = None
+    parents: list[dict[str, Any]] = []
+    for node, depth in index.walk(root):
+        record = index.record_of(node)
+        item: dict[str, Any] = {
+            "task_id": node.node_id,
+            "kind": node.kind,
+            "role": node.role or None,
+            "status": display_status(record) if node.kind != "group" else None,
+            "name": record.name,
+            "worker": record.worker,
+            "first_seen": _iso(record.first_seen) if node.kind == "task" else None,
+            "date_done": _iso(record.date_done),
+            "runtime": record.runtime,
+            "children": [],
+        }
+        nodes[node.node_id] = item
+        del parents[depth:]
+        if parents:
+            parents[-1]["children"].append(item)
+        else:
+            top = item
+        parents.append(item)
+    assert top is not None
+    summary = index.summary(root)
+    return {
+        "task_id": task_id,
+        "root_id": root,
+        "summary": {
+            "tasks": summary.tasks,
+            "done": summary.done,
+            "by_status": dict(summary.by_status),
+            "state": summary.state,
+            "first_start": _iso(summary.first_start),
+            "last_finish": _iso(summary.last_finish),
+            "slowest": summary.slowest.task_id if summary.slowest is not None else None,
+        },
+        "tree": top,
+    }
+
+
+def workflow_text(store: Store, task_id: str) -> str:
+    """The workflow holding ``task_id`` as an indented tree: a line a node, its state, name, id and times."""
+    index = store.workflows
+    root = index.root_of(task_id)
+    lines: list[str] = []
+    seen = {root}
+
+    def line(node: Node, guide: str) -> None:
+        record = index.record_of(node)
+        if node.kind == "group":
+            what = f"group {node.node_id}"
+        else:
+            name = record.name or ("(no file yet)" if node.kind == "missing" else "?")
+            if node.role == "body":
+                name = f"chord body: {name}"
+            what = f"{display_status(record)} {name} {node.node_id}"
+            times = []
+            if record.date_done is not None:
+                times.append(f"done {_iso(record.date_done)}")
+            if record.runtime is not None:
+                times.append(f"ran {record.runtime:.3f} s")
+            if times:
+                what += "  " + ", ".join(times)
+        lines.append(one_line(guide + what) + ("  ◀" if node.node_id == task_id else ""))
+
+    # Depth first, without recursion (a chain may be thousands of links long).
+    stack: list[tuple[Node, str, str]] = [(index.node(root), "", "")]
+    while stack:
+        node, guide, inner = stack.pop()
+        line(node, guide)
+        below = [child for child in index.children(node) if child.node_id not in seen]
+        seen.update(child.node_id for child in below)
+        for at in range(len(below) - 1, -1, -1):
+            last = at == len(below) - 1
+            stack.append((below[at], inner + ("└─ " if last else "├─ "), inner + ("   " if last else "│  ")))
+    if len(lines) == 1:
+        lines[0] = lines[0].removesuffix("  ◀")
+    lines.append(index.summary(root).text())
+    return "\n".join(lines)
+
+
+def _iso(when: float | None) -> str | None:
+    if when is None:
+        return None
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(when, timezone.utc).isoformat()
 
 
 def linked_records(results: ResultDirectory) -> dict[str, TaskRecord]:

@@ -470,7 +470,8 @@ def _carry_what_the_file_lacks(old: TaskRecord, record: TaskRecord) -> None:
         links = record.links
         if links is None or not (links.group_id or links.parent_id or links.root_id):
             exc = links.exc if links is not None else None
-            record.links = Links(record.prefix, exc, known.group_id, known.parent_id, known.root_id)
+            children = links.children if links is not None and links.children else known.children
+            record.links = Links(record.prefix, exc, known.group_id, known.parent_id, known.root_id, children)
 
 
 def _same_row(a: TaskRecord, b: TaskRecord) -> bool:
