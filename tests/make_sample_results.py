@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/make_sample_results.py [OUTDIR] [--workflows]
 
-``--workflows``: only ``OUTDIR/workflows`` (chains, a saved group, a chord, tasks starting tasks, a
+``--workflows``: only ``OUTDIR/../sample_workflows`` (chains, a saved group, a chord, tasks starting tasks, a
 retried task), leaving the other files as they are.
 
 OUTDIR defaults to ``sample_results/`` at the repository root. Every file in
@@ -151,12 +151,13 @@ def generate(outdir: Path):
     return labels
 
 
-#: Where the workflows go: a folder of sample_results of its own (taskview sample_results/workflows).
-WORKFLOWS = "workflows"
+#: Where the workflows go: a directory beside sample_results (taskview sample_workflows), so that
+#: what reads sample_results (tests, the bench's templates) meets only its own files.
+WORKFLOWS = "../sample_workflows"
 
 
 def generate_workflows(outdir: Path) -> dict[str, str]:
-    """Real worker output of each shape of workflow, into ``outdir`` (``sample_results/workflows``):
+    """Real worker output of each shape of workflow, into ``outdir`` (``sample_workflows``):
     a chain, a chain whose middle link fails, a group saved with GroupResult.save(), a chord, a task
     starting children, a task starting a group, a retried task. Returns file name -> what it is."""
     labels: dict[str, str] = {}
