@@ -292,6 +292,14 @@ class WorkflowSummary:
             return None
         return max(0.0, self.last_finish - self.first_start)
 
+    def slowest_text(self) -> str | None:
+        """``add 3.2 s``: the slowest member's name (its function's) and runtime, when one is known."""
+        slowest = self.slowest
+        if slowest is None or slowest.runtime is None:
+            return None
+        name = (slowest.name or slowest.task_id[:8]).rsplit(".", 1)[-1]
+        return f"{name} {slowest.runtime:.1f} s"
+
     def text(self) -> str:
         """``7/10 done · 1 FAILURE · 2 running · 1 PENDING``"""
         parts = [f"{self.done}/{self.tasks} done"]

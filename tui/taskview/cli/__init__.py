@@ -31,7 +31,7 @@ __all__ = ["EXIT_USAGE", "check_directory", "fail", "main", "resolve_path"]
     "--tree",
     "tree_of",
     metavar="TASK_ID",
-    help="Print the workflow (chain, group, chord, tasks started by tasks) holding TASK_ID (or an id prefix), and exit.",
+    help="Print the workflow (chain, group, chord, tasks started by tasks) holding TASK_ID (or a prefix), and exit.",
 )
 @click.option("--json", "as_json", is_flag=True, help="With --stats or --tree: print JSON.")
 @click.option(
