@@ -179,7 +179,9 @@ def generate_workflows(outdir: Path) -> dict[str, str]:
         c = chain(sig("add", 1, 2, key="chain-1"), sig("add", 3, key="chain-2"), sig("add", 4, key="chain-3"))
         c.apply_async()
         ready.update({sid(f"chain-{i}"): "SUCCESS" for i in (1, 2, 3)})
-        bad = chain(sig("add", 1, 1, key="badchain-1"), sig("fail_builtin", key="badchain-2"), sig("add", 5, key="badchain-3"))
+        bad = chain(
+            sig("add", 1, 1, key="badchain-1"), sig("fail_builtin", key="badchain-2"), sig("add", 5, key="badchain-3")
+        )
         bad.apply_async()
         ready.update({sid("badchain-1"): "SUCCESS", sid("badchain-2"): "FAILURE"})
         gid = sid("saved-group")
@@ -197,7 +199,9 @@ def generate_workflows(outdir: Path) -> dict[str, str]:
         label(sid("group-spawner"), "group-spawner: spawn_group(2)")
         group_spawn.apply_async()
         ready[sid("group-spawner")] = "SUCCESS"
-        retried = app.signature("sampletasks.retry_twice", kwargs={"countdown": 0.2}).set(task_id=sid("workflow-retried"))
+        retried = app.signature("sampletasks.retry_twice", kwargs={"countdown": 0.2}).set(
+            task_id=sid("workflow-retried")
+        )
         label(sid("workflow-retried"), "retried: retry_twice, SUCCESS after 2 retries")
         retried.apply_async()
         ready[sid("workflow-retried")] = "SUCCESS"
