@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from .results.files import GROUP_PREFIX, TASK_PREFIX
 from .results.record import READY_STATES, Links, TaskRecord, display_status
@@ -52,15 +52,26 @@ class WorkflowIndex:
         self.records = records
         # id -> the tasks naming it as parent or group: a str for one (most), a list for more.
         self._down: dict[str, str | list[str]] = {}
-        #: Bumped when a link came or went: a tree or root made before may be out of date.
+        #: Bumped when a link came or went that may change the root of a node seen before (a
+        #: parent after its children, a group's member, a file gone): the roots known go.
         self.version = 0
+        self._roots: dict[str, str] = {}  # node -> root, as of _roots_version
+        self._roots_version = 0
 
     # --- fed by the store -------------------------------------------------------------
 
     def add(self, record: TaskRecord) -> None:
         head = record.prefix_or_links
+        task_id = record.task_id
         if type(head) is Links and (head.parent_id is not None or head.group_id is not None or head.children):
-            self._link(record.task_id, head)
+            # A new task at the end of a workflow (a chain's next link, a task started by a task) changes
+            # no root known: only one named before it (it has children already) or a group's member may.
+            quiet = head.group_id is None and task_id not in self._down
+            self._link(task_id, head, quiet=quiet)
+            if quiet and self._roots_version == self.version:
+                self._roots[task_id] = self.root_of(task_id)  # the roots known stay whole
+        elif task_id in self._down:
+            self.version += 1  # the file of a task named before: its children's way up goes on through it
 
     def add_many(self, records: Iterable[TaskRecord]) -> None:
         for record in records:
@@ -88,8 +99,9 @@ class WorkflowIndex:
         else:
             self.version += 1  # a file gone: a node of some tree may be MISSING now
 
-    def _link(self, task_id: str, links: Links) -> None:
-        self.version += 1
+    def _link(self, task_id: str, links: Links, *, quiet: bool = False) -> None:
+        if not quiet:
+            self.version += 1
         down = self._down
         for up in (links.parent_id, links.group_id):
             if up is None:
@@ -136,43 +148,120 @@ class WorkflowIndex:
         """One step up: the task that started it, else its group, else None (a root)."""
         records = self.records
         record = records.get(node_id)
-        if record is None or record.kind == "group":
-            # A group: where its members came from (a task that started it, a chain's link).
-            for member in self.naming(node_id):
-                found = records.get(member)
-                if found is not None and found.group_id == node_id and found.parent_id in records:
-                    return found.parent_id
-            return None
-        head = record.prefix_or_links
-        if type(head) is not Links:
-            return None
-        parent, group = head.parent_id, head.group_id
-        if parent is not None and (group is None or parent in records):
-            return parent
-        return group  # a chord's body (its parent is the unlock task, no file), a member of a group
+        head = record.prefix_or_links if record is not None else None
+        if type(head) is Links and not head.prefix.endswith(GROUP_PREFIX):
+            parent, group = head.parent_id, head.group_id
+            if parent is not None and (group is None or parent in records):
+                return parent
+            return group  # a chord's body (its parent is the unlock task, no file), a member of a group
+        if record is not None and type(head) is not Links and not head.endswith(GROUP_PREFIX):  # type: ignore[union-attr]
+            return None  # a task that names no parent nor group (most)
+        # A group: where its members came from (a task that started it, a chain's link).
+        there = self._down.get(node_id)
+        for member in (there,) if isinstance(there, str) else there or ():
+            found = records.get(member)
+            if found is not None and found.group_id == node_id and found.parent_id in records:
+                return found.parent_id
+        return None
+
+    def known_roots(self) -> dict[str, str]:
+        """The root of every node that has one above it (node -> root; any other node is its own),
+        worked out again only after the links changed."""
+        if self._roots_version != self.version:
+            self._roots, self._roots_version = self._all_roots(), self.version
+        return self._roots
+
+    def _all_roots(self) -> dict[str, str]:
+        """Every node's root at once: each node's next one up (``parent_of``), then pointer jumping
+        (each node's root is its up's up, until nothing changes): a few passes in C over a dict
+        rather than a walk in Python from each of 100k tasks. A cycle, which never settles, is
+        walked (``root_of`` stops where it closes)."""
+        records, group_prefix = self.records, GROUP_PREFIX
+        ups = {
+            task_id: (
+                head.parent_id
+                if head.parent_id is not None and (head.group_id is None or head.parent_id in records)
+                else head.group_id
+            )
+            for task_id, record in records.items()
+            if type(head := record.prefix_or_links) is Links
+            and (head.parent_id is not None or head.group_id is not None)
+            and not head.prefix.endswith(group_prefix)
+        }
+        roots = cast("dict[str, str]", ups)  # no value is None (the condition above)
+        # A group's way up: where its members came from (a task that started it, a chain's link).
+        groups = {
+            head.group_id: head.parent_id
+            for record in records.values()
+            if type(head := record.prefix_or_links) is Links
+            and head.group_id is not None
+            and head.parent_id is not None
+            and head.parent_id in records
+        }
+        for node_id in set(roots.values()).intersection(groups).difference(roots):
+            roots[node_id] = groups[node_id]
+        # The nodes others name (a chain's links but its last, the groups), each to its root by pointer
+        # jumping: at each pass a node not at its root yet takes its up's up, doubling the jump.
+        inner = {node_id: roots[node_id] for node_id in set(roots.values()).intersection(roots)}
+        moving = {node_id: up for node_id, up in inner.items() if up in inner and up != node_id}
+        for _ in range(12):  # 2**12 links deep
+            if not moving:
+                break
+            inner.update({node_id: inner[up] for node_id, up in moving.items()})
+            moving = {node_id: up for node_id in moving if (up := inner[node_id]) in inner and up != node_id}
+        roots = {node_id: inner.get(up, up) for node_id, up in roots.items()}  # and every node: its up's root
+        # A cycle settles on nodes naming themselves, or never settles: walked, once for them all.
+        unsettled = [node_id for node_id, up in roots.items() if up == node_id or up in roots]
+        if unsettled:
+            walked: dict[str, str] = {}
+            for node_id in unsettled:
+                roots[node_id] = self.root_of(node_id, walked)
+            roots = {node_id: roots.get(up, up) for node_id, up in roots.items()}  # those below a cycle
+            for node_id, up in list(roots.items()):
+                if up == node_id:
+                    del roots[node_id]  # its own root
+        return roots
 
     def root_of(self, node_id: str, memo: dict[str, str] | None = None) -> str:
-        """The first node of ``node_id``'s workflow (itself when it stands alone); a cycle ends where it closes."""
-        if memo is not None:
-            known = memo.get(node_id)
-            if known is not None:
-                return known
+        """The first node of ``node_id``'s workflow (itself when it stands alone); a cycle ends where it
+        closes. ``memo``: roots known (of this version of the links; by default ``known_roots``), added to."""
+        if memo is None:
+            memo = self.known_roots()
+        known = memo.get(node_id)
+        if known is not None:
+            return known
+        parent_of, records, group_prefix = self.parent_of, self.records, GROUP_PREFIX
         path = [node_id]
-        seen = {node_id}
+        seen: set[str] | None = None
         current = node_id
         while True:
-            up = self.parent_of(current)
-            if up is None or up in seen or len(path) > MAX_DEPTH:
+            record = records.get(current)
+            head = record.prefix_or_links if record is not None else None
+            if type(head) is Links and not head.prefix.endswith(group_prefix):  # parent_of's common case, inline
+                up = head.parent_id
+                group = head.group_id
+                if up is None or (group is not None and up not in records):
+                    up = group
+            else:
+                up = parent_of(current)
+            if up is None:
                 break
-            if memo is not None and (known := memo.get(up)) is not None:
+            known = memo.get(up)
+            if known is not None:
                 current = known
                 break
+            if len(path) > 8:  # long, or a cycle: remember where it has been
+                if seen is None:
+                    seen = set(path)
+                if up in seen or len(path) > MAX_DEPTH:
+                    break
+                seen.add(up)
+            elif up in path:
+                break
             path.append(up)
-            seen.add(up)
             current = up
-        if memo is not None:
-            for step in path:
-                memo[step] = current
+        for step in path:
+            memo[step] = current
         return current
 
     def kind_of(self, node_id: str) -> str:

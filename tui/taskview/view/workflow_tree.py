@@ -10,7 +10,7 @@ once. A root row's summary is made when it is drawn, once per build.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..results.record import TaskRecord
@@ -56,8 +56,6 @@ class WorkflowTree:
         self.folded: set[str] = set()
         self.rows: list[TreeRow] = []
         self.records: list[TaskRecord] = []  # the rows' records, for the table
-        self._roots: dict[str, str] = {}  # node -> root, valid for _roots_version
-        self._roots_version = -1
         self._order: list[str] = []  # the roots, in the order of the last build
         self._keep: set[str] | None = None  # with a filter: the nodes to show (matches and their ancestors)
         self._summaries: dict[str, WorkflowSummary] = {}
@@ -66,29 +64,16 @@ class WorkflowTree:
     # --- building -------------------------------------------------------------------
 
     def root_of(self, node_id: str) -> str:
-        self._fresh_roots()
-        return self.index.root_of(node_id, self._roots)
+        return self.index.root_of(node_id)
 
-    def _fresh_roots(self) -> None:
-        if self._roots_version != self.index.version:
-            self._roots = {}
-            self._roots_version = self.index.version
-
-    def build(self, source: Iterable[TaskRecord], filtered: bool) -> list[TaskRecord]:
+    def build(self, source: Sequence[TaskRecord], filtered: bool) -> list[TaskRecord]:
         """The rows for ``source`` (the table model's rows, in order); ``filtered``: a filter chose them."""
-        self._fresh_roots()
-        memo, root_of, has_members = self._roots, self.index.root_of, self.index.has_members
-        order: dict[str, None] = {}
+        memo = self.index.known_roots()  # every node's root, but those of nodes that are their own
+        ids = [record.task_id for record in source]
+        order = dict.fromkeys(map(memo.get, ids, ids))  # each workflow where its first task is
         keep: set[str] | None = set() if filtered else None
-        for record in source:
-            task_id = record.task_id
-            if type(record.prefix_or_links) is str and not has_members(task_id):
-                root = task_id  # no link either way: a workflow of one (most tasks)
-            else:
-                root = memo.get(task_id) or root_of(task_id, memo)
-            order[root] = None
-            if keep is not None:
-                keep.add(task_id)
+        if keep is not None:
+            keep.update(ids)
         if keep is not None:
             for task_id in list(keep):  # every ancestor of a match stays in view
                 current = task_id
