@@ -112,3 +112,36 @@ def test_a_saved_group_and_a_failure_seen_from_the_root(ran):
     assert lines[0].startswith("SUCCESS sampletasks.add " + failing.parent.id)
     assert lines[1].startswith("└─ FAILURE sampletasks.fail_builtin " + failing.id) and lines[1].endswith("◀")
     assert lines[-1] == "2/2 done · 1 FAILURE"
+
+
+async def test_revoking_a_workflow_revokes_its_unfinished_tasks_with_one_confirmation(tmp_path):
+    """A group of two sleeps started on the embedded worker: x on its row offers its 2 unfinished tasks,
+    w revokes them (t terminates them: both files say REVOKED), through the controller's one broadcast."""
+    from textual.widgets import Static
+
+    from helpers.pilot import plain, wait_until
+    from taskview.control.controller import Controller
+    from taskview.control.embedded import EmbeddedWorker
+    from taskview.results.scan import ResultDirectory
+    from taskview.ui.app import TaskviewApp
+    from taskview.ui.screens.confirm import ConfirmScreen
+
+    results = tmp_path / "results"
+    results.mkdir()
+    with EmbeddedWorker(str(results)) as worker:
+        sleeps = group(worker.app.signature("taskview.demo.sleep", args=(60,)) for _ in range(2)).apply_async()
+        members = [r.id for r in sleeps.results]
+        app = TaskviewApp(ResultDirectory(str(results)), controller=Controller(worker.app))
+        async with app.run_test(size=(120, 30)) as pilot:
+            screen, store = app.inspector, app.inspector.store
+            await wait_until(pilot, lambda: all(store.known_status(m) == "STARTED" for m in members), timeout=20)
+            await pilot.press("t")
+            await wait_until(pilot, lambda: sleeps.id in screen.table.task_ids)
+            screen.table.select_task(sleeps.id)
+            await pilot.press("x")
+            assert isinstance(app.screen, ConfirmScreen)
+            said = " ".join(plain(s) for s in app.screen.query(Static))
+            assert "Revoke this workflow?" in said and "2 of its 2 tasks" in said and "revoke the 2 unfinished" in said
+            await pilot.press("t")
+            await wait_until(pilot, lambda: all(store.known_status(m) == "REVOKED" for m in members), timeout=15)
+            assert "revoke (terminate, SIGTERM) of 2 tasks sent" in (screen.notice or "")

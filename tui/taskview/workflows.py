@@ -350,6 +350,28 @@ class WorkflowIndex:
             return TaskRecord(node.node_id, GROUP_PREFIX)
         return TaskRecord(node.node_id, TASK_PREFIX, status="PENDING")
 
+    def unfinished(self, root: str) -> tuple[list[str], int]:
+        """(the ids of the tasks of ``root``'s workflow not finished yet, those with no file yet too:
+        a chain's links to come can be revoked before they start; how many tasks it has)."""
+        found: list[str] = []
+        total = 0
+        for node, _ in self.walk(root):
+            if node.kind == GROUP:
+                continue
+            total += 1
+            record = self.records.get(node.node_id)
+            if record is None or record.status not in READY_STATES:
+                found.append(node.node_id)
+        return found, total
+
+    def is_workflow_root(self, node_id: str) -> bool:
+        """Whether ``node_id`` heads a workflow of more than itself."""
+        if self.parent_of(node_id) is not None:
+            return False
+        record = self.records.get(node_id)
+        links = record.links if record is not None else None
+        return node_id in self._down or (links is not None and bool(links.children))
+
     def summary(self, root: str) -> WorkflowSummary:
         return summarize_workflow(self.record_of(node) for node, _ in self.walk(root))
 
