@@ -87,3 +87,53 @@ async def test_a_filter_keeps_the_workflows_of_what_it_keeps(flows: Path):
         await pilot.press("enter")
         # The chord: its group, and only the body the filter keeps.
         assert [(row.kind, row.role) for row in screen.workflow_tree.rows] == [("group", ""), ("task", "body")]
+
+
+# --- what it looks like (an SVG snapshot: look at it after --snapshot-update) ----------------
+
+#: The frozen clock: a minute after the last sample workflow finished.
+FLOWS_NOW = max(
+    json.loads(p.read_bytes()).get("date_done") or "" for p in FLOWS.iterdir() if p.name.startswith(TASK_PREFIX)
+)
+
+
+@pytest.fixture
+def frozen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """TZ UTC, HOME of this test's own, files with fixed mtimes: the same screen every run."""
+    import os
+    import time
+    from datetime import datetime
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    target = home / "flows"
+    shutil.copytree(FLOWS, target)
+    now = datetime.fromisoformat(FLOWS_NOW).timestamp() + 60
+    for n, path in enumerate(sorted(target.iterdir())):
+        os.utime(path, (now - 120 + n, now - 120 + n))
+    yield target, now
+    monkeypatch.delenv("TZ")
+    time.tzset()
+
+
+def test_workflows_view_80x24(snap_compare, frozen):
+    target, now = frozen
+    app = TaskviewApp(ResultDirectory(str(target)), clock=lambda: now)
+    failed = named(target, "fail_builtin")
+
+    async def open_one(pilot):
+        screen = pilot.app.inspector
+        await wait_until(pilot, lambda: len(screen.table.task_ids) == FLOW_COUNT and screen.scan is None)
+        await pilot.press("t")
+        screen.table.select_task(screen.store.workflows.root_of(failed))
+        await pilot.press("enter")
+        chord = screen.store.workflows.root_of(named(target, "tsum"))
+        screen.table.select_task(chord)
+        await pilot.press("right")
+        pilot.app.clear_notifications()  # the toast saying how to open one: gone in 1.5 s
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_one)

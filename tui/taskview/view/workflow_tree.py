@@ -35,14 +35,15 @@ class TreeRow:
         record = self.record
         if self.kind == GROUP:
             return "group"
-        name = record.name or ("(no file yet)" if self.kind == MISSING else "")
-        return f"chord body: {name}" if self.role == BODY else name
+        return record.name or ("(no file yet)" if self.kind == MISSING else "")
 
     @property
     def marker(self) -> str:
+        """What goes between the guide and the label: open or closed, and a chord body's role."""
+        role = "chord body: " if self.role == BODY else ""
         if not self.expandable:
-            return ""
-        return "▾ " if self.expanded else "▸ "
+            return role
+        return ("▾ " if self.expanded else "▸ ") + role
 
 
 class WorkflowTree:

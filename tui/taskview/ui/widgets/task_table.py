@@ -371,7 +371,15 @@ class TaskTable(ScrollView, can_focus=True):
             summary = None
             if row.depth == 0 and row.expandable:
                 made = tree.summary(row.root)
-                summary = (made.text(), made.state, made.done, made.tasks, made.span, made.slowest_text())
+                summary = (
+                    made.text(),
+                    made.state,
+                    made.done,
+                    made.tasks,
+                    made.span,
+                    made.slowest_text(),
+                    made.last_finish or made.first_start,
+                )
             decor = (row.guide, row.marker, row.label, row.role, summary)
         return (
             record,
@@ -453,20 +461,24 @@ class TaskTable(ScrollView, can_focus=True):
         else:
             name_text = record.name or ""
         progress = record.progress
+        when = record.date_done if record.date_done is not None else record.first_seen
         if isinstance(summary, tuple):
-            text, state, done, tasks, span, slowest = summary
+            text, state, done, tasks, span, slowest, latest = summary
             status = str(state)  # the workflow's worst member's: a failure shows from its root
             tail = f" · {text}" + (f" · slowest {slowest}" if slowest else "")
             progress = (float(done), float(tasks)) if tasks else None
             if span is not None:
                 runtime = duration(float(span))
+            if record.first_seen is None and isinstance(latest, float):  # a group without a file: its tasks' times
+                when = latest
+                changed = age(latest, now)
         cells: list[tuple[str, Style | None]] = [
             (one_line(record.task_id[:8]), None),
             (one_line(status), stale_style(mono) if is_stale else status_style(status, mono)),
             (one_line(name_text), None),
             (one_line(record.worker or ""), None),
             (progress_bar(progress, 9), status_style(status, mono) if progress else None),
-            (clock(record.date_done if record.date_done is not None else record.first_seen, now), None),
+            (clock(when, now), None),
             (runtime, None),
             (changed, None),
         ]
