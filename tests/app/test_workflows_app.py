@@ -134,6 +134,7 @@ def test_workflows_view_80x24(snap_compare, frozen):
         screen.table.select_task(chord)
         await pilot.press("right")
         pilot.app.clear_notifications()  # the toast saying how to open one: gone in 1.5 s
-        await pilot.pause(0.2)
+        screen.update_summary()  # the counts as of now (not the scan's last word)
+        await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=open_one)

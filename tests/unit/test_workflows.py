@@ -182,3 +182,35 @@ def test_headless_tree_text_and_json():
     assert doc["root_id"] == spawner and doc["summary"]["tasks"] == 3
     assert [c["kind"] for c in doc["tree"]["children"]] == ["group"]
     assert len(doc["tree"]["children"][0]["children"]) == 2
+
+
+def test_dump_root_id_is_the_files_own_or_the_first_of_its_workflow(tmp_path: Path):
+    import csv
+    import io
+    import shutil
+
+    from taskview.headless import write_csv, write_jsonl
+
+    store = workflow_store(ResultDirectory(str(FLOWS)))
+    index = store.workflows
+    expected = {task_id: index.root_of(task_id) for task_id in store.records}
+    assert len(set(expected.values())) == 8
+    out = io.BytesIO()
+    write_jsonl(ResultDirectory(str(FLOWS)), out, 1)
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert {row["task_id"]: row["root_id"] for row in rows} == expected
+    text = io.StringIO()
+    write_csv(ResultDirectory(str(FLOWS)), text, 1)
+    assert {row["task_id"]: row["root_id"] for row in csv.DictReader(io.StringIO(text.getvalue()))} == expected
+    # A file naming its own root keeps it; one whose content looks like a mark is left as it is.
+    copy = tmp_path / "flows"
+    shutil.copytree(FLOWS, copy)
+    chained = by_name("tsum")
+    path = copy / (TASK_PREFIX + chained)
+    meta = json.loads(path.read_bytes())
+    meta["root_id"], meta["result"] = "r00t", "root-0123456789abcdef0123456789abcdef-0"
+    path.write_text(json.dumps(meta))
+    out = io.BytesIO()
+    write_jsonl(ResultDirectory(str(copy)), out, 1)
+    row = next(json.loads(line) for line in out.getvalue().splitlines() if chained in line.decode())
+    assert row["root_id"] == "r00t" and row["result"] == "root-0123456789abcdef0123456789abcdef-0"

@@ -22,11 +22,11 @@ from .results.codec import Decoded
 from .results.json_output import encode_json, encode_line
 from .results.parallel import map_forked, run_forked, split
 from .results.problems import Problem
-from .results.record import TaskRecord, display_status, records_from_batch, records_to_batch, summarize_safely
+from .results.record import TaskRecord, display_status, summarize_safely
 from .results.scan import Listing, ResultDirectory, parsed_listing
 from .store import Store
 from .text import one_line
-from .workflows import Node, WorkflowIndex
+from .workflows import Node, settle
 
 DUMP_FIELDS = (
     "task_id",
@@ -62,18 +62,89 @@ class OutputError(Exception):
         self.error = error
 
 
+class RootMarks:
+    """``root_id`` in a dump, without reading any file twice: a row whose root only every file's links
+    can tell (it names a parent or a group, or is a group file) gets a mark, ``root-<nonce>-<n>``, and
+    its links are noted (``links``); so are the tasks that name children (``starters``: tasks that
+    have a file). Once every share is written, ``roots_of`` works the roots out and ``patch`` puts
+    them in place of the marks. The nonce is random: no file can hold a mark by chance or on purpose."""
+
+    def __init__(self) -> None:
+        import secrets
+
+        self.nonce = secrets.token_hex(16)
+        self.links: list[list[str | None]] = []  # [task_id, kind, parent_id, group_id] of each mark, in order
+        self.starters: list[str] = []
+
+    def mark(self, task_id: str, kind: str, parent: str | None, group: str | None) -> str:
+        self.links.append([task_id, kind, parent, group])
+        return f"root-{self.nonce}-{len(self.links) - 1}"
+
+    def taken(self) -> list[Any]:
+        """What this share noted (JSON, to cross a pipe), and forget it."""
+        noted, self.links, self.starters = [self.links, self.starters], [], []
+        return noted
+
+    @staticmethod
+    def roots_of(noted: Iterable[list[Any]]) -> list[list[str]]:
+        """For each share's noted links: the root of each of its marks, in order (``workflows.settle``,
+        as the inspector works roots out)."""
+        shares = list(noted)
+        links = [link for marked, _ in shares for link in marked]
+        has_file = {link[0] for link in links}
+        has_file.update(task_id for _, starters in shares for task_id in starters)
+        ups = {
+            task_id: (parent if parent is not None and (group is None or parent in has_file) else group)
+            for task_id, kind, parent, group in links
+            if kind == "task"
+        }
+        groups = {group: parent for _, _, parent, group in links if group and parent and parent in has_file}
+        roots = settle(ups, groups)
+        return [[roots.get(link[0], link[0]) for link in marked] for marked, _ in shares]
+
+    def patch(self, data: bytes, roots: list[str], csv: bool) -> bytes:
+        """``data`` (a share's output) with each mark replaced by its root, as JSON or as a CSV cell."""
+        import re
+
+        quote = b"" if csv else b'"'
+        pieces = data.split(quote + b"root-" + self.nonce.encode() + b"-")
+        digits = re.compile(rb"\d+").match
+        encoded: dict[str, bytes] = {}  # a workflow's tasks share their root: each encoded once
+        out = [pieces[0]]
+        for piece in pieces[1:]:
+            found = digits(piece)
+            if found is None:  # not ours after all (cannot happen: the nonce is random)
+                out.append(piece)
+                continue
+            value = roots[int(found.group())]
+            cell = encoded.get(value)
+            if cell is None:
+                cell = encoded[value] = _root_cell(value, csv)
+            out.append(cell)
+            out.append(piece[found.end() + len(quote) :])
+        return b"".join(out)
+
+
+def _root_cell(value: str, csv: bool) -> bytes:
+    """A root id as a dump writes it: a JSON string, or a CSV cell (quoted when it must be)."""
+    if not csv:
+        return orjson.dumps(value)
+    if any(c in value for c in ',"\r\n'):
+        value = '"' + value.replace('"', '""') + '"'
+    return value.encode("utf-8")
+
+
 def dump_rows(
     results: ResultDirectory,
     names: Sequence[str] | None = None,
     predicate: Predicate | None = None,
-    roots: dict[str, str] | None = None,
+    marks: RootMarks | None = None,
 ) -> Iterator[tuple[dict[str, Any], bool]]:
     """One (row, plain) per result file (of ``names``, entries of the directory; those whose
     summary ``predicate`` keeps); ``plain`` rows hold only JSON types already. ``root_id``: the
-    file's own, else the first task of its workflow (``roots``: of the files that name a parent,
-    group or children; any other file is its workflow's first)."""
+    file's own, else the task itself when it names no parent nor group, else a mark of ``marks``
+    (without ``marks``: None) for the first task of its workflow to replace."""
     fields, no_meta = _META_FIELDS, _NO_META
-    roots = roots or {}
     # Type tags become their repr as the files are parsed: what jsonable would make
     # of them, without a second walk over every tagged result.
     for (kind, task_id, prefix), path, mtime, size, meta, error, plain in results.read_metas(names, tags_as_repr=True):
@@ -82,8 +153,16 @@ def dump_rows(
         row: dict[str, Any] = {"task_id": task_id, "kind": kind}
         # One C-level pass over the fields: this runs for every file of a --dump.
         row.update(no_meta if meta is None else zip(fields, map(meta.get, fields), strict=False))
-        if type(row["root_id"]) is not str:
-            row["root_id"] = roots.get(task_id, task_id)
+        if type(row["root_id"]) is not str or not row["root_id"]:
+            parent, group = row["parent_id"], row["group_id"]
+            parent = parent if type(parent) is str and parent and parent != task_id else None
+            group = group if type(group) is str and group else None
+            if parent is None and group is None and kind == "task":
+                row["root_id"] = task_id
+                if marks is not None and row["children"]:
+                    marks.starters.append(task_id)  # a task that started others: it has a file
+            else:
+                row["root_id"] = marks.mark(task_id, kind, parent, group) if marks is not None else None
         row["file"] = path
         row["mtime"] = mtime or None
         row["size"] = size
@@ -103,8 +182,8 @@ def _summary(
 
 
 def write_jsonl(results: ResultDirectory, out: IO[bytes], jobs: int = 1, predicate: Predicate | None = None) -> int:
-    roots = workflow_roots(results, jobs)
-    return _write_split(results, out, jobs, partial(_jsonl_rows, predicate=predicate, roots=roots), "w+b")
+    marks = RootMarks()
+    return _write_split(results, out, jobs, partial(_jsonl_rows, predicate=predicate, marks=marks), "w+b", marks)
 
 
 def write_csv(results: ResultDirectory, out: IO[str], jobs: int = 1, predicate: Predicate | None = None) -> int:
@@ -114,8 +193,8 @@ def write_csv(results: ResultDirectory, out: IO[str], jobs: int = 1, predicate: 
         csv.writer(out, lineterminator="\n").writerow(DUMP_FIELDS)
     except OSError as exc:
         raise OutputError(exc) from exc
-    roots = workflow_roots(results, jobs)
-    return _write_split(results, out, jobs, partial(_csv_rows, predicate=predicate, roots=roots), "w+")
+    marks = RootMarks()
+    return _write_split(results, out, jobs, partial(_csv_rows, predicate=predicate, marks=marks), "w+", marks)
 
 
 def _jsonl_rows(
@@ -123,13 +202,13 @@ def _jsonl_rows(
     names: Sequence[str],
     out: IO[bytes],
     predicate: Predicate | None = None,
-    roots: dict[str, str] | None = None,
+    marks: RootMarks | None = None,
 ) -> int:
     count = 0
     write, dumps, newline = out.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     # A line per write, into out's buffer: joining lines into bigger blocks
     # first made glibc give the heap back and fault it in again (~1 fault per file).
-    for row, plain in dump_rows(results, names, predicate, roots):
+    for row, plain in dump_rows(results, names, predicate, marks):
         try:
             # Most rows are plain: orjson directly, without encode_line's call.
             line = dumps(row, option=newline) if plain else encode_line(row, False)
@@ -148,13 +227,13 @@ def _csv_rows(
     names: Sequence[str],
     out: IO[str],
     predicate: Predicate | None = None,
-    roots: dict[str, str] | None = None,
+    marks: RootMarks | None = None,
 ) -> int:
     import csv
 
     writer = csv.writer(out, lineterminator="\n")
     count = 0
-    for row, _plain in dump_rows(results, names, predicate, roots):
+    for row, _plain in dump_rows(results, names, predicate, marks):
         try:
             writer.writerow(_csv_cell(field, row[field]) for field in DUMP_FIELDS)
         except OSError as exc:
@@ -169,16 +248,16 @@ def _write_split(
     jobs: int,
     write_rows: Callable[[ResultDirectory, Sequence[str], IO[Any]], int],
     mode: str,
+    marks: RootMarks,
 ) -> int:
-    """Rows of every file in directory order. With ``jobs`` > 1 the files are cut
-    into shares that this process and forked children claim in turn, each written
-    into its own spill; finished spills go to ``out`` in order, as soon as every
-    share before them has."""
+    """Rows of every file in directory order. The files are cut into shares that this process and
+    (``jobs`` > 1) forked children claim in turn, each written into its own spill; finished spills go
+    to ``out`` in order, as soon as every share before them has, until one holds rows whose root
+    needs every file's links (``RootMarks``): from there on, once every share is written, with the
+    roots in place."""
     shares = _shares(results, jobs)
-    if len(shares) == 1:
-        return write_rows(results, shares[0], out)
     spills = [_spill_file(mode) for _ in shares]
-    counts: dict[int, int] = {}
+    done: dict[int, tuple[int, list[Any]]] = {}
     copied = 0
     try:
         try:
@@ -186,24 +265,49 @@ def _write_split(
         except OSError as exc:
             raise OutputError(exc) from exc
 
-        def write_share(index: int) -> int:
+        def write_share(index: int) -> list[Any]:
             spill = spills[index]
             spill.seek(0)
             spill.truncate()  # a failed child's part is redone from the start
+            marks.taken()  # nothing of another share
             count = write_rows(results, shares[index], spill)
             spill.flush()
-            return count
+            return [count, marks.taken()]
 
-        for index, count in run_forked(write_share, range(len(shares)), jobs):
-            counts[index] = count
-            while copied in counts:  # the next spill in order is whole: out it goes
+        waiting = False
+        for index, (count, noted) in run_forked(write_share, range(len(shares)), jobs):
+            done[index] = (count, noted)
+            waiting = waiting or bool(noted[0])
+            while not waiting and copied in done:  # the next spill in order is whole: out it goes
                 _copy_out(spills[copied], out)
                 spills[copied].close()  # its memory back now, not at the end
                 copied += 1
-        return sum(counts.values())
+        if copied < len(shares):
+            roots = RootMarks.roots_of(done[index][1] for index in range(len(shares)))
+            for index in range(copied, len(shares)):
+                _copy_patched(spills[index], out, marks, roots[index], csv="b" not in mode)
+                spills[index].close()
+        return sum(count for count, _ in done.values())
     finally:
         for spill in spills:
             spill.close()
+
+
+def _copy_patched(spill: IO[Any], out: IO[Any], marks: RootMarks, roots: list[str], *, csv: bool) -> None:
+    """A spill to ``out`` with its marks replaced by their roots (as it was, when it has none)."""
+    if not roots:
+        _copy_out(spill, out)
+        return
+    spill.flush()
+    data = os.pread(spill.fileno(), os.fstat(spill.fileno()).st_size, 0)
+    patched = marks.patch(data, roots, csv)
+    try:
+        if csv:
+            out.write(patched.decode("utf-8"))
+        else:
+            out.write(patched)
+    except OSError as exc:
+        raise OutputError(exc) from exc
 
 
 def _spill_file(mode: str) -> IO[Any]:
@@ -371,25 +475,6 @@ def _records(results: ResultDirectory, listing: Listing) -> Iterator[TaskRecord]
 
 
 # --- workflows ------------------------------------------------------------------
-
-
-def workflow_roots(results: ResultDirectory, jobs: int = 1) -> dict[str, str]:
-    """The first node of the workflow of each file that names a parent, a group or children (read
-    by ``jobs`` processes): what --dump writes as ``root_id`` when the file names none."""
-    shares = _shares(results, jobs)
-    records: dict[str, TaskRecord] = {}
-    for batch in map_forked(lambda share: _linked_batch(results, share), shares, jobs):
-        for record in records_from_batch(batch):
-            records[record.task_id] = record
-    index = WorkflowIndex(records)
-    index.add_many(records.values())
-    memo: dict[str, str] = {}
-    return {task_id: index.root_of(task_id, memo) for task_id in records}
-
-
-def _linked_batch(results: ResultDirectory, names: Sequence[str]) -> dict[str, Any]:
-    linked = [r for r in _records(results, parsed_listing(names)) if r.links is not None]
-    return records_to_batch(linked)
 
 
 def workflow_store(results: ResultDirectory) -> Store:

@@ -172,10 +172,8 @@ class WorkflowIndex:
         return self._roots
 
     def _all_roots(self) -> dict[str, str]:
-        """Every node's root at once: each node's next one up (``parent_of``), then pointer jumping
-        (each node's root is its up's up, until nothing changes): a few passes in C over a dict
-        rather than a walk in Python from each of 100k tasks. A cycle, which never settles, is
-        walked (``root_of`` stops where it closes)."""
+        """Every node's root at once: each node's next one up (``parent_of``, in comprehensions), then
+        ``settle``."""
         records, group_prefix = self.records, GROUP_PREFIX
         ups = {
             task_id: (
@@ -198,29 +196,7 @@ class WorkflowIndex:
             and head.parent_id is not None
             and head.parent_id in records
         }
-        for node_id in set(roots.values()).intersection(groups).difference(roots):
-            roots[node_id] = groups[node_id]
-        # The nodes others name (a chain's links but its last, the groups), each to its root by pointer
-        # jumping: at each pass a node not at its root yet takes its up's up, doubling the jump.
-        inner = {node_id: roots[node_id] for node_id in set(roots.values()).intersection(roots)}
-        moving = {node_id: up for node_id, up in inner.items() if up in inner and up != node_id}
-        for _ in range(12):  # 2**12 links deep
-            if not moving:
-                break
-            inner.update({node_id: inner[up] for node_id, up in moving.items()})
-            moving = {node_id: up for node_id in moving if (up := inner[node_id]) in inner and up != node_id}
-        roots = {node_id: inner.get(up, up) for node_id, up in roots.items()}  # and every node: its up's root
-        # A cycle settles on nodes naming themselves, or never settles: walked, once for them all.
-        unsettled = [node_id for node_id, up in roots.items() if up == node_id or up in roots]
-        if unsettled:
-            walked: dict[str, str] = {}
-            for node_id in unsettled:
-                roots[node_id] = self.root_of(node_id, walked)
-            roots = {node_id: roots.get(up, up) for node_id, up in roots.items()}  # those below a cycle
-            for node_id, up in list(roots.items()):
-                if up == node_id:
-                    del roots[node_id]  # its own root
-        return roots
+        return settle(roots, groups)
 
     def root_of(self, node_id: str, memo: dict[str, str] | None = None) -> str:
         """The first node of ``node_id``'s workflow (itself when it stands alone); a cycle ends where it
@@ -376,6 +352,54 @@ class WorkflowIndex:
         return summarize_workflow(self.record_of(node) for node, _ in self.walk(root))
 
 
+def settle(ups: dict[str, str], groups: dict[str, str]) -> dict[str, str]:
+    """Every node's root, from each node's next one up (``ups``: a task's parent, else its group) and
+    each group's (``groups``: where its members came from); nodes that are their own root are left out.
+
+    Pointer jumping: at each pass a node not at its root yet takes its up's up, doubling the jump, a few
+    passes in C over dicts rather than a walk in Python from each of 100k tasks. A cycle, which never
+    settles, is walked (ending where it closes, as ``WorkflowIndex.root_of`` does). ``ups`` is changed."""
+    for node_id in set(ups.values()).intersection(groups).difference(ups):
+        ups[node_id] = groups[node_id]
+    # The nodes others name (a chain's links but its last, the groups) first, then every node: its up's root.
+    inner = {node_id: ups[node_id] for node_id in set(ups.values()).intersection(ups)}
+    moving = {node_id: up for node_id, up in inner.items() if up in inner and up != node_id}
+    for _ in range(12):  # 2**12 links deep
+        if not moving:
+            break
+        inner.update({node_id: inner[up] for node_id, up in moving.items()})
+        moving = {node_id: up for node_id in moving if (up := inner[node_id]) in inner and up != node_id}
+    roots = {node_id: inner.get(up, up) for node_id, up in ups.items()}
+    unsettled = [node_id for node_id, up in roots.items() if up == node_id or up in roots]
+    if unsettled:
+        walked: dict[str, str] = {}
+        for node_id in unsettled:
+            roots[node_id] = _walk_up(ups, node_id, walked)
+        roots = {node_id: roots.get(up, up) for node_id, up in roots.items()}  # those below a cycle
+        for node_id, up in list(roots.items()):
+            if up == node_id:
+                del roots[node_id]  # its own root
+    return roots
+
+
+def _walk_up(ups: dict[str, str], node_id: str, memo: dict[str, str]) -> str:
+    path, seen, current = [node_id], {node_id}, node_id
+    while True:
+        up = ups.get(current)
+        if up is None or up in seen:
+            break
+        known = memo.get(up)
+        if known is not None:
+            current = known
+            break
+        path.append(up)
+        seen.add(up)
+        current = up
+    for step in path:
+        memo[step] = current
+    return current
+
+
 #: How bad a member's state is, for a workflow's state at a glance (the worst wins).
 _BADNESS = {"FAILURE": 5, "unreadable": 4, "REVOKED": 3, "PENDING": 1, "SUCCESS": 0}
 RUNNING = 2  # any other state: STARTED, RETRY, PROGRESS, custom ones
@@ -392,6 +416,7 @@ class WorkflowSummary:
     last_finish: float | None = None
     slowest: TaskRecord | None = None
     state: str = "SUCCESS"  # the worst member's
+    last_change: float | None = None  # its latest change (what a sort by CHANGED orders it by)
 
     @property
     def running(self) -> int:
@@ -449,10 +474,23 @@ def summarize_workflow(records: Iterable[TaskRecord]) -> WorkflowSummary:
                 summary.first_start = start
         if record.date_done is not None and (summary.last_finish is None or record.date_done > summary.last_finish):
             summary.last_finish = record.date_done
+        changed = record.last_change
+        if changed is not None and (summary.last_change is None or changed > summary.last_change):
+            summary.last_change = changed
         runtime = record.runtime
         if runtime is not None and runtime > slowest:
             slowest, summary.slowest = runtime, record
     return summary
 
 
-__all__ = ["BODY", "GROUP", "MISSING", "TASK", "Node", "WorkflowIndex", "WorkflowSummary", "summarize_workflow"]
+__all__ = [
+    "BODY",
+    "GROUP",
+    "MISSING",
+    "TASK",
+    "Node",
+    "WorkflowIndex",
+    "WorkflowSummary",
+    "settle",
+    "summarize_workflow",
+]

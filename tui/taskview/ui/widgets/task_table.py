@@ -378,7 +378,8 @@ class TaskTable(ScrollView, can_focus=True):
                     made.tasks,
                     made.span,
                     made.slowest_text(),
-                    made.last_finish or made.first_start,
+                    made.first_start,
+                    age(made.last_change, now),  # as shown: a second's change redraws it
                 )
             decor = (row.guide, row.marker, row.label, row.role, summary)
         return (
@@ -463,15 +464,16 @@ class TaskTable(ScrollView, can_focus=True):
         progress = record.progress
         when = record.date_done if record.date_done is not None else record.first_seen
         if isinstance(summary, tuple):
-            text, state, done, tasks, span, slowest, latest = summary
+            text, state, done, tasks, span, slowest, first_start, latest = summary
             status = str(state)  # the workflow's worst member's: a failure shows from its root
             tail = f" · {text}" + (f" · slowest {slowest}" if slowest else "")
             progress = (float(done), float(tasks)) if tasks else None
             if span is not None:
                 runtime = duration(float(span))
-            if record.first_seen is None and isinstance(latest, float):  # a group without a file: its tasks' times
-                when = latest
-                changed = age(latest, now)
+            if isinstance(latest, str) and latest:
+                changed = latest  # its latest change: what a sort by CHANGED orders workflows by
+            if record.first_seen is None and isinstance(first_start, float):  # a group without a file
+                when = first_start
         cells: list[tuple[str, Style | None]] = [
             (one_line(record.task_id[:8]), None),
             (one_line(status), stale_style(mono) if is_stale else status_style(status, mono)),
