@@ -122,6 +122,9 @@ def test_children_named_without_files_are_pending_and_a_child_before_its_parent_
     ]
     summary = store.workflows.summary("p")
     assert summary.text() == "1/5 done · 1 running · 3 PENDING" and summary.state == "STARTED"
+    # What revoking the workflow sends: every task not finished, those without a file too (not the group).
+    assert store.workflows.unfinished("p") == (["p", "c1", "m1", "m2"], 5)
+    assert store.workflows.is_workflow_root("p") and not store.workflows.is_workflow_root("c2")
 
 
 def test_cycles_and_self_links_end():

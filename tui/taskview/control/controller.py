@@ -197,7 +197,7 @@ class Controller:
         """
         if not isinstance(task_id, str):
             task_ids = list(task_id)
-            what = f"{len(task_ids)} tasks"
+            what = f"{len(task_ids)} task" + ("s" if len(task_ids) != 1 else "")
             outcome = self._revoke(task_ids, what, terminate=terminate, signal=signal)
             return Outcome(outcome.ok, outcome.message, task_ids[0] if task_ids else None)
         return self._revoke(task_id, task_id, terminate=terminate, signal=signal)

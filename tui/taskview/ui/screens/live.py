@@ -24,6 +24,7 @@ from ...results.scan import FullRead, ResultDirectory
 from ...sources.tail import DirectoryTail, TailBatch
 from ...store import StaleCandidate, Store
 from ...view.enqueue import EnqueueRequest
+from ...workflows import GROUP, MISSING
 from .confirm import ConfirmScreen
 from .enqueue_form import EnqueueForm
 from .enqueue_menu import EnqueueMenu
@@ -336,14 +337,20 @@ class LiveScreen(InspectorScreen):
         if task_id is None or not self._can_send("revoke"):
             return
         index = self.store.workflows
-        if index.is_workflow_root(task_id):
-            # A workflow's first task (or group): its unfinished tasks, those with no file yet too, at once.
+        if index.is_workflow_root(task_id) or (record is None and index.kind_of(task_id) == GROUP):
+            # A workflow's first task, or a group: its unfinished tasks, those with no file yet too, at once.
             unfinished, total = index.unfinished(task_id)
             if unfinished:
                 self._confirm_workflow_revoke(task_id, record, unfinished, total)
                 return
+            if record is None:
+                self.say(f"nothing to revoke: its {total} tasks are finished")
+                return
         if record is None:
-            return
+            node = index.node(task_id)
+            if node.kind != MISSING:
+                return
+            record = index.record_of(node)  # named by its workflow, no file yet: it can be revoked before it runs
         screen = ConfirmScreen(
             "Revoke this task?",
             _facts(record),
@@ -357,7 +364,7 @@ class LiveScreen(InspectorScreen):
         facts = [("workflow", root), ("unfinished", f"{len(unfinished)} of its {total} tasks")]
         if record is not None:
             facts[1:1] = [("name", record.name or "?"), ("status", record.status or "?")]
-        choices = [("w", f"revoke the {len(unfinished)} unfinished"), ("t", "and terminate the running (SIGTERM)")]
+        choices = [("w", f"revoke the {len(unfinished)} unfinished"), ("t", "terminate them (SIGTERM)")]
         if record is not None:
             choices.append(("r", "only this task"))
         screen = ConfirmScreen("Revoke this workflow?", facts, choices)
