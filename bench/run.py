@@ -25,7 +25,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Figure, results_dir  # noqa: E402
 
-SECTIONS = ("scan", "first-screen", "first-scan", "reopen", "live", "cpu", "interaction", "memory", "detail")
+SECTIONS = (
+    "scan",
+    "first-screen",
+    "first-scan",
+    "reopen",
+    "live",
+    "cpu",
+    "interaction",
+    "memory",
+    "detail",
+    "workflows",
+)
 
 
 def main() -> int:
@@ -66,6 +77,7 @@ def main() -> int:
     import live_latency
     import memory
     import scan_bench
+    import workflows
 
     section("scan", lambda: [f for count in sizes for f in scan_bench.run(dirs[count], count, repeats)])
     biggest = max(sizes)
@@ -81,6 +93,7 @@ def main() -> int:
     section("interaction", lambda: interaction.run(dirs[biggest], biggest, small, 1000))
     section("memory", lambda: memory.run([(dirs[count], count) for count in sizes]))
     section("detail", detail_memory.run)
+    section("workflows", workflows.run)
 
     missed = [f for f in figures if f.ok is False]
     print(

@@ -1,6 +1,9 @@
 """Regenerate ``sample_results/`` with a REAL Celery worker.
 
-    .venv/bin/python tests/make_sample_results.py [OUTDIR]
+    .venv/bin/python tests/make_sample_results.py [OUTDIR] [--workflows]
+
+``--workflows``: only ``OUTDIR/../sample_workflows`` (chains, a saved group, a chord, tasks starting tasks, a
+retried task), leaving the other files as they are.
 
 OUTDIR defaults to ``sample_results/`` at the repository root. Every file in
 it is written by Celery itself (the worker, or Celery's client-side backend for
@@ -25,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from celery import group  # noqa: E402
+from celery import chain, chord, group  # noqa: E402
 
 from helpers.celery_harness import (  # noqa: E402
     GROUP_PREFIX,
@@ -148,19 +151,101 @@ def generate(outdir: Path):
     return labels
 
 
+#: Where the workflows go: a directory beside sample_results (taskview sample_workflows), so that
+#: what reads sample_results (tests, the bench's templates) meets only its own files.
+WORKFLOWS = "../sample_workflows"
+
+
+def generate_workflows(outdir: Path) -> dict[str, str]:
+    """Real worker output of each shape of workflow, into ``outdir`` (``sample_workflows``):
+    a chain, a chain whose middle link fails, a group saved with GroupResult.save(), a chord, a task
+    starting children, a task starting a group, a retried task. Returns file name -> what it is."""
+    labels: dict[str, str] = {}
+
+    def label(task_id, text):
+        labels[f"{TASK_PREFIX}{task_id}"] = text
+        return task_id
+
+    with CeleryWorker(
+        outdir, serializer="json", compression="", extended=True, pool="prefork", concurrency=2, name="sample-flows"
+    ) as w:
+        app = w.app
+
+        def sig(name, *args, key):
+            label(sid(key), f"{key}: {name}{args}")
+            return app.signature(f"sampletasks.{name}", args=args).set(task_id=sid(key))
+
+        ready = {}
+        c = chain(sig("add", 1, 2, key="chain-1"), sig("add", 3, key="chain-2"), sig("add", 4, key="chain-3"))
+        c.apply_async()
+        ready.update({sid(f"chain-{i}"): "SUCCESS" for i in (1, 2, 3)})
+        bad = chain(
+            sig("add", 1, 1, key="badchain-1"), sig("fail_builtin", key="badchain-2"), sig("add", 5, key="badchain-3")
+        )
+        bad.apply_async()
+        ready.update({sid("badchain-1"): "SUCCESS", sid("badchain-2"): "FAILURE"})
+        gid = sid("saved-group")
+        g = group(sig("add", i, 100, key=f"saved-group-{i}") for i in range(3)).apply_async(task_id=gid)
+        ready.update({r.id: "SUCCESS" for r in g.results})
+        header = group(sig("add", i, i, key=f"chord-header-{i}") for i in range(3))
+        body = sig("tsum", key="chord-body")
+        chord(header, body).apply_async(task_id=sid("chord-body"))
+        ready[sid("chord-body")] = "SUCCESS"
+        spawn = app.signature("sampletasks.spawn_children", args=(2, True)).set(task_id=sid("spawner"))
+        label(sid("spawner"), "spawner: spawn_children(2)")
+        spawn.apply_async()
+        ready[sid("spawner")] = "SUCCESS"
+        group_spawn = app.signature("sampletasks.spawn_group", args=(2,)).set(task_id=sid("group-spawner"))
+        label(sid("group-spawner"), "group-spawner: spawn_group(2)")
+        group_spawn.apply_async()
+        ready[sid("group-spawner")] = "SUCCESS"
+        retried = app.signature("sampletasks.retry_twice", kwargs={"countdown": 0.2}).set(
+            task_id=sid("workflow-retried")
+        )
+        label(sid("workflow-retried"), "retried: retry_twice, SUCCESS after 2 retries")
+        retried.apply_async()
+        ready[sid("workflow-retried")] = "SUCCESS"
+        metas = w.wait_all(ready, timeout=60)
+        g.save()  # celery-taskset-meta-<gid>, written by Celery's backend
+        labels[f"{GROUP_PREFIX}{gid}"] = "GroupResult.save() of 3 adds"
+        for parent in (sid("spawner"), sid("group-spawner")):
+            for child in _ids_in(metas[parent]["children"]):
+                w.wait_for(child, "SUCCESS")
+        time.sleep(0.5)
+    return labels
+
+
+def _ids_in(children):
+    """Every task id in a meta's ``children`` (groups' members too)."""
+    ids = []
+    for (task_id, _parent), members in children or []:
+        if members is None:
+            ids.append(task_id)
+        else:
+            ids.extend(_ids_in(members))
+    return ids
+
+
 def main(argv):
-    outdir = Path(argv[1] if len(argv) > 1 else REPO / "sample_results")
+    paths = [a for a in argv[1:] if not a.startswith("--")]
+    outdir = Path(paths[0] if paths else REPO / "sample_results")
     outdir = outdir.resolve()
     t0 = time.monotonic()
-    clean(outdir)
-    labels = generate(outdir)
-    for p in outdir.glob(".fs-backend-*"):  # normally deleted by Celery
+    only_workflows = "--workflows" in argv
+    if not only_workflows:
+        clean(outdir)
+        labels = generate(outdir)
+    else:
+        labels = {}
+    clean(outdir / WORKFLOWS)
+    labels.update(generate_workflows(outdir / WORKFLOWS))
+    for p in [*outdir.glob(".fs-backend-*"), *outdir.glob(f"{WORKFLOWS}/.fs-backend-*")]:  # normally deleted by Celery
         p.unlink()
 
     backend = celery_backend(None, "json", "", True)
     rows = []
-    for p in sorted(outdir.iterdir()):
-        if not p.name.startswith((TASK_PREFIX, GROUP_PREFIX)):
+    for p in sorted([*outdir.iterdir(), *(outdir / WORKFLOWS).iterdir()]):
+        if not p.is_file() or not p.name.startswith((TASK_PREFIX, GROUP_PREFIX)):
             continue
         raw = p.read_bytes()
         meta = backend.decode(raw) if raw else None
@@ -173,4 +258,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    main([a for a in sys.argv if a != "--workflows"] + (["--workflows"] if "--workflows" in sys.argv else []))

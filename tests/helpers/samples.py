@@ -16,7 +16,7 @@ SAMPLE_COUNT = len(SAMPLE_NAMES)
 
 def sample_file(name_part: str) -> Path:
     """The one file in sample_results whose meta mentions ``name_part`` (a task name or state)."""
-    matches = [p for p in sorted(SAMPLE_RESULTS.iterdir()) if name_part.encode() in p.read_bytes()]
+    matches = [p for p in sorted(SAMPLE_RESULTS.iterdir()) if p.is_file() and name_part.encode() in p.read_bytes()]
     assert matches, f"no sample file mentions {name_part!r}"
     return matches[0]
 

@@ -138,6 +138,8 @@ def test_read_only_refuses_without_touching_the_broker():
     assert not outcome.ok and outcome.message == "read-only: taskview.demo.add not sent"
     outcome = controller.revoke("abc", terminate=True)
     assert not outcome.ok and outcome.message == "read-only: revoke of abc not sent"
+    outcome = controller.revoke(["abc", "def"], terminate=True)  # a workflow's unfinished tasks
+    assert not outcome.ok and outcome.message == "read-only: revoke of 2 tasks not sent" and outcome.task_id == "abc"
     outcome = demo_tasks.send_demo(controller, "c")
     assert not outcome.ok and outcome.message.startswith("read-only")
 

@@ -91,7 +91,14 @@ def test_tasks_without_links_pay_nothing_and_tasks_saying_the_same_share_one():
     assert sys.getsizeof(TaskRecord("t", TASK_PREFIX)) == 128
     assert all(r.prefix == TASK_PREFIX and r.kind == "task" for r in records.values() if r.status is not None)
     group_file = next(r for r in records.values() if r.status is None)
-    assert group_file.prefix == GROUP_PREFIX and group_file.kind == "group" and group_file.links is None
+    assert group_file.prefix == GROUP_PREFIX and group_file.kind == "group"
+    # A saved group's links are its members, as its file names them (in its order).
+    assert group_file.links is not None and group_file.links.children == tuple(s.task_id for s in siblings_in_file())
+
+
+def siblings_in_file() -> list[TaskRecord]:
+    meta = json.loads((SAMPLE_RESULTS / f"{GROUP_PREFIX}056abda1-7cc4-4f4a-a9ce-da276be76008").read_bytes())
+    return [by_id()[member[0][0]] for member in meta["result"][1]]
 
 
 def test_links_can_be_set_and_cleared_keeping_the_prefix():
@@ -108,11 +115,11 @@ def test_links_cross_the_child_scans_pipe():
     batch = orjson.loads(orjson.dumps(records_to_batch(records)))  # as the child sends it
     back = records_from_batch(batch)
     assert [r.links for r in back] == [r.links for r in records]
-    assert sum(r.links is not None for r in back) == 12  # 11 sample files and the rooted one
+    assert sum(r.links is not None for r in back) == 14  # 13 sample files (a parent, a saved group) and the rooted one
     rooted = back[-1]
     assert (rooted.root_id, rooted.group_id, rooted.parent_id, rooted.exc) == ("r00t", "g1", "p1", None)
     # Only the records with links are sent them, each distinct one once; equal ones come back as one object.
-    assert len(batch["linked"][0]) == 12
-    assert len(batch["links"]) == 8  # a group's three members, a parent's three children share one
+    assert len(batch["linked"][0]) == 14
+    assert len(batch["links"]) == 10  # a group's three members, a parent's three children share one
     group = [r for r in back if r.group_id == "056abda1-7cc4-4f4a-a9ce-da276be76008"]
     assert len(group) == 3 and group[0].links is group[1].links is group[2].links

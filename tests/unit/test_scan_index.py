@@ -96,7 +96,7 @@ def test_round_trip_private_and_named_by_the_directory(samples: Path, tmp_path: 
     cache = tmp_path / "cache"
     index = write_index(samples, cache)
     st = os.stat(samples)
-    assert index.name == index_name(st.st_dev, st.st_ino) == f"scan-{st.st_dev:x}-{st.st_ino:x}.v1"
+    assert index.name == index_name(st.st_dev, st.st_ino) == f"scan-{st.st_dev:x}-{st.st_ino:x}.v2"
     assert stat.S_IMODE(index.stat().st_mode) == 0o600
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700
     assert [p.name for p in cache.iterdir()] == [index.name]  # no temporary left
@@ -148,7 +148,7 @@ def test_rows_with_an_error_are_never_indexed(samples: Path, tmp_path: Path):
         (lambda data: b"", "no header line"),
         (lambda data: b"garbage\n" + data, "corrupt"),
         (lambda data: b"[" * 60000 + b"\n" + data, "corrupt"),  # nested too deep for the parser
-        (lambda data: data.replace(b'"version": 1', b'"version": 0', 1), "another version"),
+        (lambda data: data.replace(b'"version": 2', b'"version": 1', 1), "another version"),
         (lambda data: data.replace(b'"taskview": "', b'"taskview": "0.0.0-', 1), "another taskview"),
         (lambda data: data.replace(b'"max_bytes": ', b'"max_bytes": 1', 1), "another --max-bytes"),
     ],

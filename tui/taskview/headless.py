@@ -24,7 +24,9 @@ from .results.parallel import map_forked, run_forked, split
 from .results.problems import Problem
 from .results.record import TaskRecord, display_status, summarize_safely
 from .results.scan import Listing, ResultDirectory, parsed_listing
+from .store import Store
 from .text import one_line
+from .workflows import Node, settle
 
 DUMP_FIELDS = (
     "task_id",
@@ -42,12 +44,13 @@ DUMP_FIELDS = (
     "queue",
     "parent_id",
     "group_id",
+    "root_id",
     "file",
     "mtime",
     "size",
     "error",
 )
-_META_FIELDS = DUMP_FIELDS[2:15]
+_META_FIELDS = DUMP_FIELDS[2:16]
 _JSON_ENCODED_CSV = frozenset({"result", "children", "args", "kwargs"})
 
 
@@ -59,11 +62,88 @@ class OutputError(Exception):
         self.error = error
 
 
+class RootMarks:
+    """``root_id`` in a dump, without reading any file twice: a row whose root only every file's links
+    can tell (it names a parent or a group, or is a group file) gets a mark, ``root-<nonce>-<n>``, and
+    its links are noted (``links``); so are the tasks that name children (``starters``: tasks that
+    have a file). Once every share is written, ``roots_of`` works the roots out and ``patch`` puts
+    them in place of the marks. The nonce is random: no file can hold a mark by chance or on purpose."""
+
+    def __init__(self) -> None:
+        import secrets
+
+        self.nonce = secrets.token_hex(16)
+        self.links: list[list[str | None]] = []  # [task_id, kind, parent_id, group_id] of each mark, in order
+        self.starters: list[str] = []
+
+    def mark(self, task_id: str, kind: str, parent: str | None, group: str | None) -> str:
+        self.links.append([task_id, kind, parent, group])
+        return f"root-{self.nonce}-{len(self.links) - 1}"
+
+    def taken(self) -> list[Any]:
+        """What this share noted (JSON, to cross a pipe), and forget it."""
+        noted, self.links, self.starters = [self.links, self.starters], [], []
+        return noted
+
+    @staticmethod
+    def roots_of(noted: Iterable[list[Any]]) -> list[list[str]]:
+        """For each share's noted links: the root of each of its marks, in order (``workflows.settle``,
+        as the inspector works roots out)."""
+        shares = list(noted)
+        links = [link for marked, _ in shares for link in marked]
+        has_file = {link[0] for link in links}
+        has_file.update(task_id for _, starters in shares for task_id in starters)
+        ups = {
+            task_id: (parent if parent is not None and (group is None or parent in has_file) else group)
+            for task_id, kind, parent, group in links
+            if kind == "task"
+        }
+        groups = {group: parent for _, _, parent, group in links if group and parent and parent in has_file}
+        roots = settle(ups, groups)
+        return [[roots.get(link[0], link[0]) for link in marked] for marked, _ in shares]
+
+    def patch(self, data: bytes, roots: list[str], csv: bool) -> bytes:
+        """``data`` (a share's output) with each mark replaced by its root, as JSON or as a CSV cell."""
+        import re
+
+        quote = b"" if csv else b'"'
+        pieces = data.split(quote + b"root-" + self.nonce.encode() + b"-")
+        digits = re.compile(rb"\d+").match
+        encoded: dict[str, bytes] = {}  # a workflow's tasks share their root: each encoded once
+        out = [pieces[0]]
+        for piece in pieces[1:]:
+            found = digits(piece)
+            if found is None:  # not ours after all (cannot happen: the nonce is random)
+                out.append(piece)
+                continue
+            value = roots[int(found.group())]
+            cell = encoded.get(value)
+            if cell is None:
+                cell = encoded[value] = _root_cell(value, csv)
+            out.append(cell)
+            out.append(piece[found.end() + len(quote) :])
+        return b"".join(out)
+
+
+def _root_cell(value: str, csv: bool) -> bytes:
+    """A root id as a dump writes it: a JSON string, or a CSV cell (quoted when it must be)."""
+    if not csv:
+        return orjson.dumps(value)
+    if any(c in value for c in ',"\r\n'):
+        value = '"' + value.replace('"', '""') + '"'
+    return value.encode("utf-8")
+
+
 def dump_rows(
-    results: ResultDirectory, names: Sequence[str] | None = None, predicate: Predicate | None = None
+    results: ResultDirectory,
+    names: Sequence[str] | None = None,
+    predicate: Predicate | None = None,
+    marks: RootMarks | None = None,
 ) -> Iterator[tuple[dict[str, Any], bool]]:
     """One (row, plain) per result file (of ``names``, entries of the directory; those whose
-    summary ``predicate`` keeps); ``plain`` rows hold only JSON types already."""
+    summary ``predicate`` keeps); ``plain`` rows hold only JSON types already. ``root_id``: the
+    file's own, else the task itself when it names no parent nor group, else a mark of ``marks``
+    (without ``marks``: None) for the first task of its workflow to replace."""
     fields, no_meta = _META_FIELDS, _NO_META
     # Type tags become their repr as the files are parsed: what jsonable would make
     # of them, without a second walk over every tagged result.
@@ -73,6 +153,16 @@ def dump_rows(
         row: dict[str, Any] = {"task_id": task_id, "kind": kind}
         # One C-level pass over the fields: this runs for every file of a --dump.
         row.update(no_meta if meta is None else zip(fields, map(meta.get, fields), strict=False))
+        if type(row["root_id"]) is not str or not row["root_id"]:
+            parent, group = row["parent_id"], row["group_id"]
+            parent = parent if type(parent) is str and parent and parent != task_id else None
+            group = group if type(group) is str and group else None
+            if parent is None and group is None and kind == "task":
+                row["root_id"] = task_id
+                if marks is not None and row["children"]:
+                    marks.starters.append(task_id)  # a task that started others: it has a file
+            else:
+                row["root_id"] = marks.mark(task_id, kind, parent, group) if marks is not None else None
         row["file"] = path
         row["mtime"] = mtime or None
         row["size"] = size
@@ -92,7 +182,8 @@ def _summary(
 
 
 def write_jsonl(results: ResultDirectory, out: IO[bytes], jobs: int = 1, predicate: Predicate | None = None) -> int:
-    return _write_split(results, out, jobs, partial(_jsonl_rows, predicate=predicate), "w+b")
+    marks = RootMarks()
+    return _write_split(results, out, jobs, partial(_jsonl_rows, predicate=predicate, marks=marks), "w+b", marks)
 
 
 def write_csv(results: ResultDirectory, out: IO[str], jobs: int = 1, predicate: Predicate | None = None) -> int:
@@ -102,17 +193,22 @@ def write_csv(results: ResultDirectory, out: IO[str], jobs: int = 1, predicate: 
         csv.writer(out, lineterminator="\n").writerow(DUMP_FIELDS)
     except OSError as exc:
         raise OutputError(exc) from exc
-    return _write_split(results, out, jobs, partial(_csv_rows, predicate=predicate), "w+")
+    marks = RootMarks()
+    return _write_split(results, out, jobs, partial(_csv_rows, predicate=predicate, marks=marks), "w+", marks)
 
 
 def _jsonl_rows(
-    results: ResultDirectory, names: Sequence[str], out: IO[bytes], predicate: Predicate | None = None
+    results: ResultDirectory,
+    names: Sequence[str],
+    out: IO[bytes],
+    predicate: Predicate | None = None,
+    marks: RootMarks | None = None,
 ) -> int:
     count = 0
     write, dumps, newline = out.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     # A line per write, into out's buffer: joining lines into bigger blocks
     # first made glibc give the heap back and fault it in again (~1 fault per file).
-    for row, plain in dump_rows(results, names, predicate):
+    for row, plain in dump_rows(results, names, predicate, marks):
         try:
             # Most rows are plain: orjson directly, without encode_line's call.
             line = dumps(row, option=newline) if plain else encode_line(row, False)
@@ -126,12 +222,18 @@ def _jsonl_rows(
     return count
 
 
-def _csv_rows(results: ResultDirectory, names: Sequence[str], out: IO[str], predicate: Predicate | None = None) -> int:
+def _csv_rows(
+    results: ResultDirectory,
+    names: Sequence[str],
+    out: IO[str],
+    predicate: Predicate | None = None,
+    marks: RootMarks | None = None,
+) -> int:
     import csv
 
     writer = csv.writer(out, lineterminator="\n")
     count = 0
-    for row, _plain in dump_rows(results, names, predicate):
+    for row, _plain in dump_rows(results, names, predicate, marks):
         try:
             writer.writerow(_csv_cell(field, row[field]) for field in DUMP_FIELDS)
         except OSError as exc:
@@ -146,16 +248,16 @@ def _write_split(
     jobs: int,
     write_rows: Callable[[ResultDirectory, Sequence[str], IO[Any]], int],
     mode: str,
+    marks: RootMarks,
 ) -> int:
-    """Rows of every file in directory order. With ``jobs`` > 1 the files are cut
-    into shares that this process and forked children claim in turn, each written
-    into its own spill; finished spills go to ``out`` in order, as soon as every
-    share before them has."""
+    """Rows of every file in directory order. The files are cut into shares that this process and
+    (``jobs`` > 1) forked children claim in turn, each written into its own spill; finished spills go
+    to ``out`` in order, as soon as every share before them has, until one holds rows whose root
+    needs every file's links (``RootMarks``): from there on, once every share is written, with the
+    roots in place."""
     shares = _shares(results, jobs)
-    if len(shares) == 1:
-        return write_rows(results, shares[0], out)
     spills = [_spill_file(mode) for _ in shares]
-    counts: dict[int, int] = {}
+    done: dict[int, tuple[int, list[Any]]] = {}
     copied = 0
     try:
         try:
@@ -163,24 +265,49 @@ def _write_split(
         except OSError as exc:
             raise OutputError(exc) from exc
 
-        def write_share(index: int) -> int:
+        def write_share(index: int) -> list[Any]:
             spill = spills[index]
             spill.seek(0)
             spill.truncate()  # a failed child's part is redone from the start
+            marks.taken()  # nothing of another share
             count = write_rows(results, shares[index], spill)
             spill.flush()
-            return count
+            return [count, marks.taken()]
 
-        for index, count in run_forked(write_share, range(len(shares)), jobs):
-            counts[index] = count
-            while copied in counts:  # the next spill in order is whole: out it goes
+        waiting = False
+        for index, (count, noted) in run_forked(write_share, range(len(shares)), jobs):
+            done[index] = (count, noted)
+            waiting = waiting or bool(noted[0])
+            while not waiting and copied in done:  # the next spill in order is whole: out it goes
                 _copy_out(spills[copied], out)
                 spills[copied].close()  # its memory back now, not at the end
                 copied += 1
-        return sum(counts.values())
+        if copied < len(shares):
+            roots = RootMarks.roots_of(done[index][1] for index in range(len(shares)))
+            for index in range(copied, len(shares)):
+                _copy_patched(spills[index], out, marks, roots[index], csv="b" not in mode)
+                spills[index].close()
+        return sum(count for count, _ in done.values())
     finally:
         for spill in spills:
             spill.close()
+
+
+def _copy_patched(spill: IO[Any], out: IO[Any], marks: RootMarks, roots: list[str], *, csv: bool) -> None:
+    """A spill to ``out`` with its marks replaced by their roots (as it was, when it has none)."""
+    if not roots:
+        _copy_out(spill, out)
+        return
+    spill.flush()
+    data = os.pread(spill.fileno(), os.fstat(spill.fileno()).st_size, 0)
+    patched = marks.patch(data, roots, csv)
+    try:
+        if csv:
+            out.write(patched.decode("utf-8"))
+        else:
+            out.write(patched)
+    except OSError as exc:
+        raise OutputError(exc) from exc
 
 
 def _spill_file(mode: str) -> IO[Any]:
@@ -345,6 +472,123 @@ def _records(results: ResultDirectory, listing: Listing) -> Iterator[TaskRecord]
             record = results.read_record(filename, parsed)
             if record is not None:
                 yield record
+
+
+# --- workflows ------------------------------------------------------------------
+
+
+def workflow_store(results: ResultDirectory) -> Store:
+    """Every file of the directory in a store (for --tree)."""
+    from .store import first_sight
+
+    store = Store()
+    for batch in results.scan():
+        first_sight(batch)
+        store.add_scanned(batch)
+    return store
+
+
+def find_task(store: Store, wanted: str) -> str | None:
+    """The task or group ``wanted`` names: its id, or a prefix only one id starts with."""
+    if wanted in store.records or store.workflows.has_members(wanted):
+        return wanted
+    found = [task_id for task_id in store.records if task_id.startswith(wanted)]
+    return found[0] if len(found) == 1 else None
+
+
+def workflow_json(store: Store, task_id: str) -> dict[str, Any]:
+    """The workflow holding ``task_id``, as one nested document: each node's id, kind, state, name and times."""
+    index = store.workflows
+    root = index.root_of(task_id)
+    nodes: dict[str, dict[str, Any]] = {}
+    top: dict[str, Any] | None = None
+    parents: list[dict[str, Any]] = []
+    for node, depth in index.walk(root):
+        record = index.record_of(node)
+        item: dict[str, Any] = {
+            "task_id": node.node_id,
+            "kind": node.kind,
+            "role": node.role or None,
+            "status": display_status(record) if node.kind != "group" else None,
+            "name": record.name,
+            "worker": record.worker,
+            "first_seen": _iso(record.first_seen) if node.kind == "task" else None,
+            "date_done": _iso(record.date_done),
+            "runtime": record.runtime,
+            "children": [],
+        }
+        nodes[node.node_id] = item
+        del parents[depth:]
+        if parents:
+            parents[-1]["children"].append(item)
+        else:
+            top = item
+        parents.append(item)
+    assert top is not None
+    summary = index.summary(root)
+    return {
+        "task_id": task_id,
+        "root_id": root,
+        "summary": {
+            "tasks": summary.tasks,
+            "done": summary.done,
+            "by_status": dict(summary.by_status),
+            "state": summary.state,
+            "first_start": _iso(summary.first_start),
+            "last_finish": _iso(summary.last_finish),
+            "slowest": summary.slowest.task_id if summary.slowest is not None else None,
+        },
+        "tree": top,
+    }
+
+
+def workflow_text(store: Store, task_id: str) -> str:
+    """The workflow holding ``task_id`` as an indented tree: a line a node, its state, name, id and times."""
+    index = store.workflows
+    root = index.root_of(task_id)
+    lines: list[str] = []
+    seen = {root}
+
+    def line(node: Node, guide: str) -> None:
+        record = index.record_of(node)
+        if node.kind == "group":
+            what = f"group {node.node_id}"
+        else:
+            name = record.name or ("(no file yet)" if node.kind == "missing" else "?")
+            if node.role == "body":
+                name = f"chord body: {name}"
+            what = f"{display_status(record)} {name} {node.node_id}"
+            times = []
+            if record.date_done is not None:
+                times.append(f"done {_iso(record.date_done)}")
+            if record.runtime is not None:
+                times.append(f"ran {record.runtime:.3f} s")
+            if times:
+                what += "  " + ", ".join(times)
+        lines.append(one_line(guide + what) + ("  ◀" if node.node_id == task_id else ""))
+
+    # Depth first, without recursion (a chain may be thousands of links long).
+    stack: list[tuple[Node, str, str]] = [(index.node(root), "", "")]
+    while stack:
+        node, guide, inner = stack.pop()
+        line(node, guide)
+        below = [child for child in index.children(node) if child.node_id not in seen]
+        seen.update(child.node_id for child in below)
+        for at in range(len(below) - 1, -1, -1):
+            last = at == len(below) - 1
+            stack.append((below[at], inner + ("└─ " if last else "├─ "), inner + ("   " if last else "│  ")))
+    if len(lines) == 1:
+        lines[0] = lines[0].removesuffix("  ◀")
+    lines.append(index.summary(root).text())
+    return "\n".join(lines)
+
+
+def _iso(when: float | None) -> str | None:
+    if when is None:
+        return None
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(when, timezone.utc).isoformat()
 
 
 def linked_records(results: ResultDirectory) -> dict[str, TaskRecord]:

@@ -17,6 +17,7 @@ from operator import attrgetter
 from .query import Predicate
 from .results.files import TASK_PREFIX
 from .results.record import READY_STATES, Links, TaskRecord, display_status
+from .workflows import WorkflowIndex
 
 Transition = tuple[float, str]
 
@@ -63,6 +64,8 @@ class Store:
         self._order_final = False
         self._order_broken = False
         self._outside: set[str] | None = None
+        # Which tasks belong together (chains, groups, chords): the way down, as records come and go.
+        self.workflows = WorkflowIndex(self.records)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -93,6 +96,7 @@ class Store:
                 self._in_between[task_id] = live
             _observe_first(record, live)
             self.records[task_id] = record
+            self.workflows.add(record)
             self._counts[display_status(record)] += 1
             self._index(record)
             if task_id in self._ids_gone:
@@ -142,6 +146,7 @@ class Store:
         return True
 
     def _replace(self, record: TaskRecord) -> None:
+        self.workflows.replace(self.records[record.task_id], record)
         self.records[record.task_id] = record
         if record.task_id not in self._ids_new:
             self._ids_replaced.add(record.task_id)
@@ -240,6 +245,7 @@ class Store:
         if self._outside is None and not self._order_final:
             self._outside = set()
         current.update(zip(ids, records, strict=True))
+        self.workflows.add_many(records)
         self._counts.update(map(display_status, records))
         unfinished = self.unfinished
         for record in records:
@@ -325,6 +331,7 @@ class Store:
         record = self.records.pop(task_id, None)
         if record is None:
             return False
+        self.workflows.remove(record)
         self._ids_replaced.discard(task_id)
         if task_id in self._ids_new:
             self._ids_new.discard(task_id)
@@ -463,7 +470,8 @@ def _carry_what_the_file_lacks(old: TaskRecord, record: TaskRecord) -> None:
         links = record.links
         if links is None or not (links.group_id or links.parent_id or links.root_id):
             exc = links.exc if links is not None else None
-            record.links = Links(record.prefix, exc, known.group_id, known.parent_id, known.root_id)
+            children = links.children if links is not None and links.children else known.children
+            record.links = Links(record.prefix, exc, known.group_id, known.parent_id, known.root_id, children)
 
 
 def _same_row(a: TaskRecord, b: TaskRecord) -> bool:

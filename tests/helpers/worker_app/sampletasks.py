@@ -200,3 +200,20 @@ def typed(kinds=None):
     ``kinds`` selects a subset (msgpack/yaml cannot encode all of them).
     """
     return typed_value(kinds)
+
+
+@app.task
+def tsum(numbers):
+    """A chord body: the sum of its header's results."""
+    return sum(numbers)
+
+
+@app.task(bind=True)
+def spawn_group(self, n=2):
+    """Starts a group of adds from inside a task (each member names us as its parent)."""
+    from celery import group
+
+    own = uuid.UUID(self.request.id)
+    ids = [str(uuid.UUID(bytes=uuid.uuid5(own, f"member-{i}").bytes, version=4)) for i in range(n)]
+    gid = str(uuid.UUID(bytes=uuid.uuid5(own, "group").bytes, version=4))
+    return group(add.si(i, i).set(task_id=ids[i]) for i in range(n)).apply_async(task_id=gid).id

@@ -13,7 +13,7 @@ import os
 import click
 
 from .common import EXIT_USAGE, check_directory, fail, resolve_path
-from .headless_run import run_headless
+from .headless_run import run_headless, run_tree
 from .live import connect, open_recorder, run_demo, run_live, start_log
 
 __all__ = ["EXIT_USAGE", "check_directory", "fail", "main", "resolve_path"]
@@ -27,7 +27,13 @@ __all__ = ["EXIT_USAGE", "check_directory", "fail", "main", "resolve_path"]
     help="Print every task and group file (one JSON object per line, or CSV) and exit.",
 )
 @click.option("--stats", is_flag=True, help="Print counts per status and the unreadable files, and exit.")
-@click.option("--json", "as_json", is_flag=True, help="With --stats: print JSON.")
+@click.option(
+    "--tree",
+    "tree_of",
+    metavar="TASK_ID",
+    help="Print the workflow (chain, group, chord, tasks started by tasks) holding TASK_ID (or a prefix), and exit.",
+)
+@click.option("--json", "as_json", is_flag=True, help="With --stats or --tree: print JSON.")
 @click.option(
     "--filter",
     "query",
@@ -100,6 +106,7 @@ def main(
     record_path: str | None,
     no_cache: bool = False,
     log_file: str | None = None,
+    tree_of: str | None = None,
 ) -> None:
     """Inspect a Celery file-system result directory (result_backend = "file:///...").
 
@@ -107,8 +114,10 @@ def main(
     .tar, .tar.gz/.tgz or .zip of one, or (with --replay) a --record journal.
     """
     masking = start_log(log_file, broker) if log_file else None
-    if as_json and not stats:
-        fail("--json goes with --stats (use --dump jsonl for one line per task)")
+    if as_json and not (stats or tree_of):
+        fail("--json goes with --stats or --tree (use --dump jsonl for one line per task)")
+    if tree_of is not None and (dump or stats or demo or replay or record_path or query is not None):
+        fail("--tree prints one workflow; it does not go with --dump, --stats, --filter, --demo, --replay or --record")
     if dump and stats:
         fail("choose one of --dump and --stats")
     if jobs is not None and not (dump or stats):
@@ -157,6 +166,9 @@ def main(
         return
     check_directory(directory)
     results = ResultDirectory(directory, allow_pickle=allow_pickle)
+    if tree_of is not None:
+        run_tree(results, tree_of, as_json)
+        return
     if dump or stats:
         run_headless(results, dump, stats, as_json, jobs, query)
         return

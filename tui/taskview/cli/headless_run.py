@@ -39,6 +39,27 @@ def run_headless(
             headless.write_csv(results, sys.stdout, jobs, predicate)
 
 
+def run_tree(results: ResultDirectory, wanted: str, as_json: bool) -> None:
+    """``--tree TASK_ID [--json]``: the workflow holding the task, as an indented tree or one JSON document."""
+    from .. import headless
+
+    with _to_stdout(results.path):
+        store = headless.workflow_store(results)
+        task_id = headless.find_task(store, wanted)
+        if task_id is None:
+            fail(f"--tree {wanted!r}: no task or group in {results.path} has that id (or it starts more than one)")
+        if as_json:
+            import orjson
+
+            text = orjson.dumps(headless.workflow_json(store, task_id), option=orjson.OPT_INDENT_2).decode()
+        else:
+            text = headless.workflow_text(store, task_id)
+        try:
+            sys.stdout.write(text + "\n")
+        except OSError as exc:
+            raise headless.OutputError(exc) from exc
+
+
 def compile_filter(query: str, results: ResultDirectory | None = None, **known: Any) -> Predicate | None:
     """``--filter QUERY`` as the inspector's filter compiles it (now: the time of the command); a
     term that means nothing here is a one-line error. ``root:`` reads ``results`` once more first."""

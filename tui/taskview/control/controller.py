@@ -186,17 +186,29 @@ class Controller:
 
         return self._call("enqueue", send)
 
-    def revoke(self, task_id: str, *, terminate: bool = False, signal: str | int = "SIGTERM") -> Outcome:
-        """Revoke ``task_id`` on every worker, if at least one worker answers ping.
+    def revoke(
+        self, task_id: str | Sequence[str], *, terminate: bool = False, signal: str | int = "SIGTERM"
+    ) -> Outcome:
+        """Revoke ``task_id`` (or each of a list: a workflow's unfinished tasks, in one broadcast) on
+        every worker, if at least one worker answers ping.
 
         Revoke is a broadcast kept in the memory of the running workers: with
         none running it would do nothing, so it is not sent and the Outcome says so.
         """
+        if not isinstance(task_id, str):
+            task_ids = list(task_id)
+            what = f"{len(task_ids)} task" + ("s" if len(task_ids) != 1 else "")
+            outcome = self._revoke(task_ids, what, terminate=terminate, signal=signal)
+            return Outcome(outcome.ok, outcome.message, task_ids[0] if task_ids else None)
+        return self._revoke(task_id, task_id, terminate=terminate, signal=signal)
+
+    def _revoke(self, task_id: str | list[str], what: str, *, terminate: bool, signal: str | int) -> Outcome:
+        first = task_id if isinstance(task_id, str) else None
         if self.read_only:
-            return Outcome(False, f"read-only: revoke of {task_id} not sent", task_id)
+            return Outcome(False, f"read-only: revoke of {what} not sent", first)
         sig = _signal_name(signal)
         if sig is None:
-            return Outcome(False, f"unknown signal {signal!r}: revoke not sent", task_id)
+            return Outcome(False, f"unknown signal {signal!r}: revoke not sent", first)
 
         def send(conn: Any) -> Outcome:
             replies = self._ping(conn, self.ping_timeout, settle=0.25)
@@ -204,7 +216,7 @@ class Controller:
                 return Outcome(
                     False,
                     f"no worker answered ping within {self.ping_timeout:g} s: none could revoke it; revoke not sent",
-                    task_id,
+                    first,
                 )
             arguments = {"task_id": task_id, "terminate": terminate, "signal": sig}
             control_mailbox(self.app)(conn)._broadcast("revoke", arguments, reply=False, channel=conn.default_channel)
@@ -212,7 +224,8 @@ class Controller:
             names = sorted(replies)
             to = f"{len(names)} workers" if len(names) > 2 else " and ".join(names)
             tail = "" if terminate else "; a running task finishes (terminate stops it)"
-            return Outcome(True, f"revoke{how} sent to {to}{tail}", task_id)
+            of = f" of {what}" if first is None else ""
+            return Outcome(True, f"revoke{how}{of} sent to {to}{tail}", first)
 
         return self._call("revoke", send)
 

@@ -44,6 +44,10 @@ class Links(msgspec.Struct, frozen=True, gc=False):
     # Ids naming the task itself are not kept (a retried task's parent_id is its own id).
     parent_id: str | None = None
     root_id: str | None = None  # when the meta names one (Celery's file backend does not)
+    # The tasks it started, as its ``children`` names them (a group file: its members):
+    # each a task id, or (group id, its members) for a group started from it (``children_of``).
+    # Never the task itself (a retried task lists itself). Empty for most tasks.
+    children: tuple[Any, ...] = ()
 
 
 class TaskRecord(msgspec.Struct, gc=False, eq=False):
@@ -224,7 +228,7 @@ def records_to_batch(records: list[TaskRecord]) -> dict[str, Any]:
         if type(head := record.prefix_or_links) is Links:
             rows.append(index)
             which.append(table.setdefault(head, len(table)))
-    links = [[links.exc, links.group_id, links.parent_id, links.root_id] for links in table]
+    links = [[links.exc, links.group_id, links.parent_id, links.root_id, links.children] for links in table]
     return {"strings": list(strings), "columns": columns, "links": links, "linked": [rows, which]}
 
 
@@ -283,7 +287,17 @@ def records_from_batch(batch: dict[str, Any]) -> list[TaskRecord]:
             record = records[index]
             shared_one = made[which]
             if shared_one is None or shared_one.prefix is not record.prefix:
-                shared_one = made[which] = shared_links(Links(record.prefix, *links[which]))
+                exc, group_id, parent_id, root_id, *children = links[which]
+                shared_one = made[which] = shared_links(
+                    Links(
+                        record.prefix,
+                        exc,
+                        group_id,
+                        parent_id,
+                        root_id,
+                        children_from_json(children[0] if children else ()),
+                    )
+                )
             record.prefix_or_links = shared_one
     return records
 
@@ -338,6 +352,12 @@ def summarize(
         return TaskRecord(task_id, prefix, None, None, None, None, None, mtime, size, error)
     status, error = classify(kind, decoded, size)
     if status is None:
+        if error is None and kind == "group":  # a saved group: its members
+            members = children_of(decoded.meta.get("result"), task_id, True)
+            if members:
+                return TaskRecord(
+                    task_id, shared_links(Links(prefix, children=members)), None, None, None, None, None, mtime, size
+                )
         return TaskRecord(task_id, prefix, None, None, None, None, None, mtime, size, error)
     meta: dict[str, Any] = decoded.meta
     get = meta.get
@@ -372,9 +392,54 @@ def summarize(
     group_id = group_id if type(group_id) is str and group_id else None
     parent_id = parent_id if type(parent_id) is str and parent_id and parent_id != task_id else None
     root_id = _other_id(get("root_id"), task_id) if "root_id" in meta else None
-    if exc is not None or group_id is not None or parent_id is not None or root_id is not None:
-        head = shared_links(Links(prefix, exc, group_id, parent_id, root_id))
+    children = get("children") if kind == "task" else get("result")
+    children = children_of(children, task_id, kind == "group") if children else ()
+    if exc is not None or group_id is not None or parent_id is not None or root_id is not None or children:
+        head = shared_links(Links(prefix, exc, group_id, parent_id, root_id, children))
     return TaskRecord(task_id, head, status, name, worker, preview, date_done, mtime, size, None, running)
+
+
+#: The most children kept of one task (a task may start thousands: the rest stay in its file).
+MAX_CHILDREN = 1000
+
+
+def children_of(value: Any, own: str, group: bool = False) -> tuple[Any, ...]:
+    """The children a meta's ``children`` names (AsyncResult.as_tuple() shapes: ``[[id, parent],
+    None]`` a task, ``[[gid, parent], [members]]`` a group), as ``Links.children`` keeps them;
+    ``group``: ``value`` is a group file's ``result``, one group tuple: its members. Anything
+    else in there is left out; never ``own``, at most MAX_CHILDREN (and 20 levels deep)."""
+    if group:
+        parsed = _child(value, "", 0)  # the group itself: its own id heads it
+        return parsed[1] if type(parsed) is tuple else ()
+    if type(value) is not list:
+        return ()
+    found = []
+    for item in value[:MAX_CHILDREN]:
+        child = _child(item, own, 0)
+        if child is not None:
+            found.append(child)
+    return tuple(found)
+
+
+def _child(item: Any, own: str, depth: int) -> Any:
+    if type(item) is not list or len(item) != 2 or depth > 20:
+        return None
+    head, members = item
+    if type(head) is not list or not head or type(head[0]) is not str or not head[0] or head[0] == own:
+        return None
+    if members is None:
+        return head[0]
+    if type(members) is not list:
+        return None
+    inner = [child for child in (_child(m, own, depth + 1) for m in members[:MAX_CHILDREN]) if child is not None]
+    return (head[0], tuple(inner))
+
+
+def children_from_json(value: Any) -> tuple[Any, ...]:
+    """``Links.children`` back from JSON (its tuples made lists)."""
+    if not value:
+        return ()
+    return tuple(c if type(c) is str else (c[0], children_from_json(c[1])) for c in value)
 
 
 def _other_id(value: Any, own: str) -> str | None:

@@ -52,7 +52,7 @@ from ..results.record import ROW_FIELDS, TaskRecord, records_from_batch, select_
 log = logging.getLogger(__name__)
 
 #: Bumped whenever what a summary holds, or how this file is laid out, changes.
-VERSION = 1
+VERSION = 2
 MAGIC = "taskview-scan-index"
 #: A file changed less than this before the indexing scan began is not taken from the index.
 RACY_SECONDS = 2.0
@@ -232,7 +232,7 @@ def _well_formed(batch: Any, first: str, last: str) -> bool:
         return False
     if rows and (min(rows) < 0 or max(rows) >= len(ids) or min(which) < 0 or max(which) >= len(links)):
         return False
-    return all(type(one) is list and len(one) == 4 for one in links)
+    return all(type(one) is list and len(one) == 5 for one in links)
 
 
 class ShareWalk:

@@ -40,6 +40,7 @@ class DetailContent:
     traceback: str | None
     exception: str | None  # "ValueError: card declined": the line a traceback ends with
     related: list[tuple[str, str]]  # (relation, task id)
+    workflow: str | None = None  # a workflow's root: what its workflow says (counts, span, slowest)
 
     @property
     def cut(self) -> bool:

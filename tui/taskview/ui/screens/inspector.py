@@ -31,6 +31,7 @@ from ...store import Store, Transition
 from ...text import one_line
 from ...view.detail import DetailContent, prepare, with_members
 from ...view.table_model import TableModel
+from ...view.workflow_tree import WorkflowTree
 from ..formatting import size
 from ..widgets.detail_pane import DetailPane
 from ..widgets.summary_bar import SummaryBar
@@ -74,6 +75,8 @@ class InspectorScreen(Screen[None]):
         Binding("y", "copy_result", "Copy result", show=False, id="inspector.copy_result"),
         Binding("Y", "copy_traceback", "Copy traceback", show=False, id="inspector.copy_traceback"),
         Binding("z", "zoom", "Detail full screen", show=False, id="inspector.zoom"),
+        Binding("t", "workflows", "Workflows", show=False, id="inspector.workflows"),
+        Binding("T", "task_workflow", "The task's workflow", show=False, id="inspector.task_workflow"),
         # The table's own j and k, for when it is hidden behind a full-screen detail pane.
         Binding("j", "move(1)", "Next task", show=False, id="inspector.next"),
         Binding("k", "move(-1)", "Previous task", show=False, id="inspector.previous"),
@@ -95,6 +98,8 @@ class InspectorScreen(Screen[None]):
         super().__init__()
         self.store = store
         self.model = TableModel(store)
+        #: The workflows view (``t``): the table's rows as trees; None for flat rows.
+        self.workflow_tree: WorkflowTree | None = None
         self.clock = clock  # wall time for ages; tests freeze it, a replay plays it
         self._counts_stale = True  # the store changed since the counts were drawn
         self._rows_shown = 0.0  # when changed rows were last put in place (time.monotonic)
@@ -170,6 +175,8 @@ class InspectorScreen(Screen[None]):
 
     def refresh_rows(self) -> None:
         """Every REFRESH_SECONDS: changed rows in place, counts redrawn; idle when nothing came."""
+        if self.workflow_tree is not None and self._counts_stale:
+            self.workflow_tree.forget_summaries()  # a member changed: its root says so at the next draw
         changed = self.model.refresh()
         if changed:
             self._rows_shown = time.monotonic()
@@ -193,7 +200,12 @@ class InspectorScreen(Screen[None]):
 
     def _show_rows(self, *, arrived: bool = False) -> None:
         model, table = self.model, self.table
-        table.set_rows(model.rows, model.sort_key, model.reverse, arrived=arrived)
+        tree = self.workflow_tree
+        if tree is not None:
+            rows = tree.build(model.rows, model.predicate is not None)
+            table.set_rows(rows, model.sort_key, model.reverse, arrived=arrived, workflows=tree)
+        else:
+            table.set_rows(model.rows, model.sort_key, model.reverse, arrived=arrived)
         if self.follow and model.rows:
             table.action_top()
         self._counts_stale = True
@@ -328,15 +340,17 @@ class InspectorScreen(Screen[None]):
         task_id = self.table.selected_id
         record = self.store.get(task_id) if task_id else None
         if record is None:
-            self.detail.show_empty("no task selected")
+            summary = self.workflow_summary(task_id) if task_id else None
+            self.detail.show_empty(summary or ("no file for this node yet" if task_id else "no task selected"))
             return
         history = self.store.history(record.task_id)
         self.detail.show_reading(record, history)
-        self._read_detail(record, history)
+        self._read_detail(record, history, self.workflow_summary(record.task_id))
 
     @work(thread=True, exclusive=True, group="detail")
-    def _read_detail(self, record: TaskRecord, history: list[Transition]) -> None:
+    def _read_detail(self, record: TaskRecord, history: list[Transition], workflow: str | None = None) -> None:
         content = prepare(record, history, self.read_full(record))
+        content.workflow = workflow
         # A group saved by no taskset file has no row to jump to: list its members instead.
         groups = [gid for relation, gid in content.related if relation == "group" and gid not in self.store]
         if groups:
@@ -443,6 +457,47 @@ class InspectorScreen(Screen[None]):
             self.model.sort("last_change", True)
             self._show(True)
             self.table.action_top()
+
+    # --- workflows ----------------------------------------------------------------------
+
+    def action_workflows(self) -> None:
+        """The table as workflows (one row a workflow; Enter or → opens one, ← closes it), or flat rows again."""
+        self.workflow_tree = WorkflowTree(self.store) if self.workflow_tree is None else None
+        self._show_rows()
+        shown = "workflows: Enter or → opens one, ← closes it" if self.workflow_tree is not None else "flat rows"
+        self.notify(shown, timeout=1.5, markup=False)
+
+    def action_task_workflow(self) -> None:
+        """The selected task's workflow, opened down to it, with the task selected."""
+        task_id = self.table.selected_id
+        if task_id is None:
+            return
+        if self.workflow_tree is None:
+            self.workflow_tree = WorkflowTree(self.store)
+            self._show_rows()
+        tree = self.workflow_tree
+        if tree.reveal(task_id):
+            self.table.set_rows(tree.records, self.model.sort_key, self.model.reverse, workflows=tree)
+            self.table.select_task(task_id)
+            self.table.focus()
+
+    def workflow_summary(self, task_id: str) -> str | None:
+        """What the detail pane of a workflow's root says of it (None for a task standing alone)."""
+        index = self.store.workflows
+        record = self.store.get(task_id)
+        links = record.links if record is not None else None
+        if not index.has_members(task_id) and not (links is not None and links.children):
+            return None
+        if index.parent_of(task_id) is not None:
+            return None  # a member: its root's pane says it
+        summary = index.summary(task_id)
+        parts = [f"workflow of {summary.tasks}: {summary.text()}"]
+        if summary.span is not None:
+            parts.append(f"span {summary.span:.1f} s")
+        slowest = summary.slowest_text()
+        if slowest:
+            parts.append(f"slowest {slowest}")
+        return " · ".join(parts)
 
     def action_copy_id(self) -> None:
         task_id = self.table.selected_id

@@ -24,6 +24,7 @@ from ...results.scan import FullRead, ResultDirectory
 from ...sources.tail import DirectoryTail, TailBatch
 from ...store import StaleCandidate, Store
 from ...view.enqueue import EnqueueRequest
+from ...workflows import GROUP, MISSING
 from .confirm import ConfirmScreen
 from .enqueue_form import EnqueueForm
 from .enqueue_menu import EnqueueMenu
@@ -331,9 +332,25 @@ class LiveScreen(InspectorScreen):
     # --- x: revoke ---------------------------------------------------------------------
 
     def action_revoke(self) -> None:
+        task_id = self.table.selected_id
         record = self._selected_record()
-        if record is None or not self._can_send("revoke"):
+        if task_id is None or not self._can_send("revoke"):
             return
+        index = self.store.workflows
+        if index.is_workflow_root(task_id) or (record is None and index.kind_of(task_id) == GROUP):
+            # A workflow's first task, or a group: its unfinished tasks, those with no file yet too, at once.
+            unfinished, total = index.unfinished(task_id)
+            if unfinished:
+                self._confirm_workflow_revoke(task_id, record, unfinished, total)
+                return
+            if record is None:
+                self.say(f"nothing to revoke: its {total} tasks are finished")
+                return
+        if record is None:
+            node = index.node(task_id)
+            if node.kind != MISSING:
+                return
+            record = index.record_of(node)  # named by its workflow, no file yet: it can be revoked before it runs
         screen = ConfirmScreen(
             "Revoke this task?",
             _facts(record),
@@ -341,13 +358,33 @@ class LiveScreen(InspectorScreen):
         )
         self.app.push_screen(screen, lambda key: self._revoke_chosen(record.task_id, key))
 
+    def _confirm_workflow_revoke(
+        self, root: str, record: TaskRecord | None, unfinished: list[str], total: int
+    ) -> None:
+        facts = [("workflow", root), ("unfinished", f"{len(unfinished)} of its {total} tasks")]
+        if record is not None:
+            facts[1:1] = [("name", record.name or "?"), ("status", record.status or "?")]
+        choices = [("w", f"revoke the {len(unfinished)} unfinished"), ("t", "terminate them (SIGTERM)")]
+        if record is not None:
+            choices.append(("r", "only this task"))
+        screen = ConfirmScreen("Revoke this workflow?", facts, choices)
+
+        def chosen(key: str | None) -> None:
+            if key == "r":
+                self._revoke_chosen(root, "r")
+            elif key in ("w", "t"):
+                self.say(f"revoking {len(unfinished)} tasks of workflow {root}…")
+                self._send_revoke(unfinished, terminate=key == "t", signal="SIGTERM")
+
+        self.app.push_screen(screen, chosen)
+
     def _revoke_chosen(self, task_id: str, key: str | None) -> None:
         if key is not None:
             self.say(f"revoking {task_id}…")
             self._send_revoke(task_id, terminate=key in ("t", "k"), signal="SIGKILL" if key == "k" else "SIGTERM")
 
     @work(thread=True, group="control")
-    def _send_revoke(self, task_id: str, *, terminate: bool, signal: str) -> None:
+    def _send_revoke(self, task_id: str | list[str], *, terminate: bool, signal: str) -> None:
         controller = self.controller
         assert controller is not None
         log.info("revoke %s terminate=%s signal=%s", task_id, terminate, signal)

@@ -149,6 +149,8 @@ class DetailPane(Vertical):
                     style="bold",
                 )
             )
+        if content.workflow is not None:
+            lines.append(Text(one_line(content.workflow), style="bold"))
         if content.exception is not None:
             # The line a traceback ends with, where the eye starts.
             style = "bold reverse" if self.app.no_color else "bold red"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from math import ceil
 
-from rich.cells import set_cell_size
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -29,6 +29,7 @@ from ...results.record import TaskRecord, display_status
 from ...store import Store
 from ...text import one_line
 from ...view.sorting import position
+from ...view.workflow_tree import WorkflowTree
 from ..colors import stale_style, status_style
 from ..formatting import age, clock, duration, progress_bar
 from ..table_columns import (
@@ -57,6 +58,8 @@ class TaskTable(ScrollView, can_focus=True):
         Binding("pagedown,ctrl+f,space", "page(1)", "Page down", show=False, id="table.page_down"),
         Binding("home,g", "top", "Top", show=False, id="table.top"),
         Binding("end,G", "bottom", "Bottom", show=False, id="table.bottom"),
+        Binding("right,l", "expand", "Open workflow", show=False, id="table.expand"),
+        Binding("left,h", "collapse", "Close workflow", show=False, id="table.collapse"),
     ]
 
     DEFAULT_CSS = """
@@ -111,10 +114,20 @@ class TaskTable(ScrollView, can_focus=True):
         #: them) are not rendered again. Emptied when the styles change.
         self._strips: dict[tuple[object, ...], Strip] = {}
         self._looks: tuple[Style, Style, Style, Style] | None = None  # see _styles
+        #: Workflows: the rows are a WorkflowTree's (``order`` is its records), else None.
+        self.workflows: WorkflowTree | None = None
 
     # --- content -------------------------------------------------------------
 
-    def set_rows(self, order: list[TaskRecord], sort_key: str, reverse: bool, *, arrived: bool = False) -> None:
+    def set_rows(
+        self,
+        order: list[TaskRecord],
+        sort_key: str,
+        reverse: bool,
+        *,
+        arrived: bool = False,
+        workflows: WorkflowTree | None = None,
+    ) -> None:
         """New rows in display order, sorted by ``sort_key``.
 
         ``arrived``: the same view, with tasks that came or changed (not a new sort or
@@ -125,6 +138,7 @@ class TaskTable(ScrollView, can_focus=True):
         """
         old_cursor, screen_row = self.cursor, self.cursor - int(self.scroll_y)
         at_top = old_cursor == 0 and screen_row == 0 and not self.pinned
+        self.workflows = workflows
         self.order = order
         self.sort_key, self.sort_reverse = sort_key, reverse
         self._fit_rows()
@@ -172,6 +186,8 @@ class TaskTable(ScrollView, can_focus=True):
         # The common case: the task did not move.
         if self.cursor < len(self.order) and self.order[self.cursor].task_id == task_id:
             return self.cursor
+        if self.workflows is not None:
+            return self.workflows.position(task_id)
         record = self.store.get(task_id)
         if record is None:
             return None  # gone: no longer in any order
@@ -229,6 +245,28 @@ class TaskTable(ScrollView, can_focus=True):
     def action_bottom(self) -> None:
         self._select(len(self.order) - 1)
 
+    # --- workflows -------------------------------------------------------------
+
+    def action_expand(self) -> None:
+        tree = self.workflows
+        if tree is not None and self.cursor < len(tree.rows) and tree.expand(self.cursor):
+            self._tree_changed()
+
+    def action_collapse(self) -> None:
+        tree = self.workflows
+        if tree is None or self.cursor >= len(tree.rows):
+            return
+        at = tree.collapse(self.cursor)
+        if at is not None:
+            self._tree_changed(at)
+
+    def _tree_changed(self, select: int | None = None) -> None:
+        assert self.workflows is not None
+        self.order = self.workflows.records
+        self._fit_rows()
+        self._select(self.cursor if select is None else select)
+        self.refresh()
+
     def key_enter(self, event: events.Key) -> bool:
         # A key method, not a binding: the screen's own Enter binding ("Detail")
         # stays the one the footer shows, where users have always found it, and
@@ -236,6 +274,12 @@ class TaskTable(ScrollView, can_focus=True):
         if self.selected_id is None:
             return False
         event.stop()
+        tree = self.workflows
+        if tree is not None and self.cursor < len(tree.rows):
+            row = tree.rows[self.cursor]
+            if row.expandable and not row.expanded:
+                self.action_expand()  # Enter opens a workflow; on an open one, the detail
+                return True
         self.post_message(self.Selected(self.selected_id))
         return True
 
@@ -320,6 +364,24 @@ class TaskTable(ScrollView, can_focus=True):
         shown = self.order[index]
         record = self.store.get(shown.task_id) or shown  # gone since: as it was, until the next order
         is_stale = record.task_id in self.store.stale
+        tree = self.workflows
+        decor: tuple[object, ...] = ()
+        if tree is not None and index < len(tree.rows):
+            row = tree.rows[index]
+            summary = None
+            if row.depth == 0 and row.expandable:
+                made = tree.summary(row.root)
+                summary = (
+                    made.text(),
+                    made.state,
+                    made.done,
+                    made.tasks,
+                    made.span,
+                    made.slowest_text(),
+                    made.first_start,
+                    age(made.last_change, now),  # as shown: a second's change redraws it
+                )
+            decor = (row.guide, row.marker, row.label, row.role, summary)
         return (
             record,
             index == self.cursor,
@@ -329,6 +391,7 @@ class TaskTable(ScrollView, can_focus=True):
             today,  # TIME shows the time of day today, the date before
             age(record.last_change, now),
             duration(_running_time(record, now, stopped=is_stale)),
+            decor,
         )
 
     def _draw(self, key: tuple[object, ...], width: int, now: float) -> Strip:
@@ -337,9 +400,10 @@ class TaskTable(ScrollView, can_focus=True):
             return self._header(width)
         if first == "blank":
             return Strip.blank(width, self._styles()[0])
-        record, is_cursor, is_stale, _, _, _, changed, runtime = key
+        record, is_cursor, is_stale, _, _, _, changed, runtime, decor = key
         assert isinstance(record, TaskRecord) and isinstance(changed, str) and isinstance(runtime, str)
-        return self._row(record, bool(is_cursor), bool(is_stale), width, now, runtime, changed)
+        assert isinstance(decor, tuple)
+        return self._row(record, bool(is_cursor), bool(is_stale), width, now, runtime, changed, decor)
 
     def _styles(self) -> tuple[Style, Style, Style, Style]:
         """(row, cursor row, header, "new" mark) styles: worked out once, until the styles change
@@ -372,20 +436,51 @@ class TaskTable(ScrollView, can_focus=True):
         return strip
 
     def _row(
-        self, record: TaskRecord, is_cursor: bool, is_stale: bool, width: int, now: float, runtime: str, changed: str
+        self,
+        record: TaskRecord,
+        is_cursor: bool,
+        is_stale: bool,
+        width: int,
+        now: float,
+        runtime: str,
+        changed: str,
+        decor: tuple[object, ...] = (),
     ) -> Strip:
-        """A task's row; ``is_stale``: judged every few seconds; ``runtime`` and ``changed`` as shown."""
+        """A task's row; ``is_stale``: judged every few seconds; ``runtime`` and ``changed`` as shown;
+        ``decor``: in the workflows view, (guide, marker, label, role, the root's summary or None)."""
         row, cursor, _, _ = self._styles()
         base = cursor if is_cursor else row
         status = display_status(record)
         mono = self.app.no_color
+        guide = ""
+        summary = None
+        tail = ""
+        if decor:
+            guide = f"{decor[0]}{decor[1]}"
+            name_text = str(decor[2])
+            summary = decor[4]
+        else:
+            name_text = record.name or ""
+        progress = record.progress
+        when = record.date_done if record.date_done is not None else record.first_seen
+        if isinstance(summary, tuple):
+            text, state, done, tasks, span, slowest, first_start, latest = summary
+            status = str(state)  # the workflow's worst member's: a failure shows from its root
+            tail = f" · {text}" + (f" · slowest {slowest}" if slowest else "")
+            progress = (float(done), float(tasks)) if tasks else None
+            if span is not None:
+                runtime = duration(float(span))
+            if isinstance(latest, str) and latest:
+                changed = latest  # its latest change: what a sort by CHANGED orders workflows by
+            if record.first_seen is None and isinstance(first_start, float):  # a group without a file
+                when = first_start
         cells: list[tuple[str, Style | None]] = [
             (one_line(record.task_id[:8]), None),
             (one_line(status), stale_style(mono) if is_stale else status_style(status, mono)),
-            (one_line(record.name or ""), None),
+            (one_line(name_text), None),
             (one_line(record.worker or ""), None),
-            (progress_bar(record.progress, 9), status_style(status, mono) if record.progress else None),
-            (clock(record.date_done if record.date_done is not None else record.first_seen, now), None),
+            (progress_bar(progress, 9), status_style(status, mono) if progress else None),
+            (clock(when, now), None),
             (runtime, None),
             (changed, None),
         ]
@@ -394,7 +489,11 @@ class TaskTable(ScrollView, can_focus=True):
             text, style = cells[index]
             cell_style = base + style if style is not None else base
             if index == NAME_COLUMN:
-                text = short_name(text, w)
+                room = max(1, w - len(guide))
+                if tail:  # a workflow's root: its name, short, then what it says (cut at the end)
+                    text = guide + short_name(text, min(cell_len(text), max(8, room // 2))) + one_line(tail)
+                else:
+                    text = guide + short_name(text, room)
             elif index == STATUS_COLUMN:
                 text = status_cell(text, is_stale, w)
             segments.append(Segment(set_cell_size(text, w), cell_style))

@@ -1,0 +1,219 @@
+"""The workflow index and the workflows view model, over real worker files (sample_workflows) and
+records made to arrive in the worst orders (a child before its parent, a file gone, a cycle)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from taskview.headless import workflow_json, workflow_store, workflow_text
+from taskview.results.files import GROUP_PREFIX, TASK_PREFIX
+from taskview.results.record import Links, TaskRecord
+from taskview.results.scan import ResultDirectory
+from taskview.store import Store
+from taskview.view.sorting import ordered
+from taskview.view.workflow_tree import WorkflowTree
+from taskview.workflows import BODY, GROUP, MISSING
+
+pytestmark = pytest.mark.unit
+
+FLOWS = Path(__file__).resolve().parents[2] / "sample_workflows"
+
+
+def metas() -> dict[str, dict]:
+    """task id -> meta of every task file in sample_workflows (what the worker wrote)."""
+    found = {}
+    for path in FLOWS.iterdir():
+        if path.name.startswith(TASK_PREFIX):
+            found[path.name.removeprefix(TASK_PREFIX)] = json.loads(path.read_bytes())
+    return found
+
+
+def by_name(name: str) -> str:
+    [task_id] = [i for i, m in metas().items() if m["name"] == f"sampletasks.{name}"]
+    return task_id
+
+
+def tree_of(store: Store, task_id: str) -> list[tuple[int, str, str, str]]:
+    index = store.workflows
+    return [(depth, node.node_id, node.kind, node.role) for node, depth in index.walk(index.root_of(task_id))]
+
+
+def test_every_shape_real_workers_wrote():
+    store = workflow_store(ResultDirectory(str(FLOWS)))
+    m = metas()
+    # A chain: each link under the one before it.
+    [first] = [i for i, x in m.items() if x["name"] == "sampletasks.add" and x["args"] == [1, 2]]
+    second = m[first]["children"][0][0][0]
+    third = m[second]["children"][0][0][0]
+    assert tree_of(store, third) == [(0, first, "task", ""), (1, second, "task", ""), (2, third, "task", "")]
+    # A chord: the header's group (no file: its members name it), its members, the body last.
+    body = by_name("tsum")
+    gid = m[body]["group_id"]
+    members = sorted(i for i, x in m.items() if x.get("group_id") == gid and i != body)
+    assert tree_of(store, members[0]) == [(0, gid, GROUP, "")] + [(1, i, "task", "") for i in members] + [
+        (1, body, "task", BODY)
+    ]
+    # A group started from a task: the task, its group, the members, in the order the task names them.
+    spawner = by_name("spawn_group")
+    (group_id, _), named = m[spawner]["children"][0]
+    assert tree_of(store, spawner) == [(0, spawner, "task", ""), (1, group_id, GROUP, "")] + [
+        (2, member[0][0], "task", "") for member in named
+    ]
+    # A saved group: its file's members, in its order.
+    [saved] = [p.name.removeprefix(GROUP_PREFIX) for p in FLOWS.iterdir() if p.name.startswith(GROUP_PREFIX)]
+    saved_members = [item[0][0] for item in json.loads((FLOWS / (GROUP_PREFIX + saved)).read_bytes())["result"][1]]
+    assert tree_of(store, saved_members[-1]) == [(0, saved, GROUP, "")] + [(1, i, "task", "") for i in saved_members]
+    # A retried task lists itself as its child and parent: a workflow of one.
+    retried = by_name("retry_twice")
+    assert m[retried]["parent_id"] == retried
+    assert tree_of(store, retried) == [(0, retried, "task", "")]
+    # A chain failing midway: its root says so.
+    failed = by_name("fail_builtin")
+    root = store.workflows.root_of(failed)
+    summary = store.workflows.summary(root)
+    assert (summary.tasks, summary.done, summary.by_status["FAILURE"], summary.state) == (2, 2, 1, "FAILURE")
+    assert summary.text() == "2/2 done · 1 FAILURE"
+
+
+def test_the_same_trees_whatever_order_the_files_come_in_and_as_they_go():
+    whole = workflow_store(ResultDirectory(str(FLOWS)))
+    records = list(whole.records.values())
+    trees = {task_id: tree_of(whole, task_id) for task_id in whole.records}
+    for seed in range(5):
+        random.Random(seed).shuffle(records)
+        store = Store()
+        for record in records:
+            store.add(record)
+        assert {task_id: tree_of(store, task_id) for task_id in store.records} == trees
+    # Files going (result_expires): a chain's middle link gone, it is PENDING in the first link's tree, and the
+    # last still hangs under it (the way up from the last ends there: only the gone file named its parent).
+    m = metas()
+    [first] = [i for i, x in m.items() if x["name"] == "sampletasks.add" and x["args"] == [1, 2]]
+    second = m[first]["children"][0][0][0]
+    third = m[second]["children"][0][0][0]
+    assert whole.remove(second)
+    assert tree_of(whole, first) == [(0, first, "task", ""), (1, second, MISSING, ""), (2, third, "task", "")]
+    assert tree_of(whole, third) == [(0, second, MISSING, ""), (1, third, "task", "")]
+    assert whole.remove(first)
+    assert tree_of(whole, third) == [(0, second, MISSING, ""), (1, third, "task", "")]
+
+
+def task(task_id: str, *, parent: str | None = None, group: str | None = None, children=(), status="SUCCESS"):
+    links = Links(TASK_PREFIX, None, group, parent, None, tuple(children))
+    return TaskRecord(task_id, links if (parent or group or children) else TASK_PREFIX, status=status)
+
+
+def test_children_named_without_files_are_pending_and_a_child_before_its_parent_hangs_under_it():
+    store = Store()
+    store.add(task("c2", parent="p"))  # the parent's file not there yet
+    assert tree_of(store, "c2") == [(0, "p", MISSING, ""), (1, "c2", "task", "")]
+    store.add(task("p", children=["c1", "c2", ("g", ("m1", "m2"))], status="STARTED"))
+    assert tree_of(store, "c2") == [
+        (0, "p", "task", ""),
+        (1, "c1", MISSING, ""),
+        (1, "c2", "task", ""),
+        (1, "g", GROUP, ""),
+        (2, "m1", MISSING, ""),
+        (2, "m2", MISSING, ""),
+    ]
+    summary = store.workflows.summary("p")
+    assert summary.text() == "1/5 done · 1 running · 3 PENDING" and summary.state == "STARTED"
+    # What revoking the workflow sends: every task not finished, those without a file too (not the group).
+    assert store.workflows.unfinished("p") == (["p", "c1", "m1", "m2"], 5)
+    assert store.workflows.is_workflow_root("p") and not store.workflows.is_workflow_root("c2")
+
+
+def test_cycles_and_self_links_end():
+    store = Store()
+    store.add(task("a", parent="b"))
+    store.add(task("b", parent="a", children=["a", "b"]))
+    assert {node.node_id for node, _ in store.workflows.walk("a")} == {"a", "b"}
+    assert store.workflows.root_of("a") in {"a", "b"} and store.workflows.root_of("b") in {"a", "b"}
+    tree = WorkflowTree(store)
+    tree.build(ordered(store), False)
+    assert len(tree.rows) == 1
+    tree.expand(0)
+    assert sorted(row.record.task_id for row in tree.rows) == ["a", "b"]
+
+
+def test_the_view_orders_workflows_by_their_best_member_and_a_filter_keeps_ancestors():
+    store = Store()
+    for record in (
+        task("root"),
+        task("mid", parent="root"),
+        task("leaf", parent="mid", status="FAILURE"),
+        task("other", parent="root"),
+        task("alone"),
+    ):
+        store.add(record)
+    tree = WorkflowTree(store)
+    by_id = sorted(store.records.values(), key=lambda r: r.task_id)  # alone, leaf, mid, other, root
+    assert [r.task_id for r in tree.build(by_id, False)] == ["alone", "root"]
+    assert tree.rows[1].expandable and not tree.rows[0].expandable
+    assert tree.expand(1)
+    assert [(r.guide + r.marker, r.record.task_id) for r in tree.rows] == [
+        ("", "alone"),
+        ("▾ ", "root"),
+        ("├─ ▾ ", "mid"),
+        ("│  └─ ", "leaf"),
+        ("└─ ", "other"),
+    ]
+    assert tree.summary("root").state == "FAILURE"
+    assert tree.collapse(2) == 2 and [r.record.task_id for r in tree.rows] == ["alone", "root", "mid", "other"]
+    assert tree.collapse(3) == 1  # not open: up to its parent
+    # A filter that keeps only the failed leaf: its workflow, and the way to it.
+    tree.build([store.records["leaf"]], True)
+    tree.expand(0)
+    tree.folded.clear()
+    tree.reveal("leaf")
+    assert [r.record.task_id for r in tree.rows] == ["root", "mid", "leaf"]
+    assert tree.position("leaf") == 2
+
+
+def test_headless_tree_text_and_json():
+    store = workflow_store(ResultDirectory(str(FLOWS)))
+    spawner = by_name("spawn_group")
+    text = workflow_text(store, spawner).splitlines()
+    assert text[0].startswith("SUCCESS sampletasks.spawn_group ") and text[0].endswith("◀")
+    assert text[1].startswith("└─ group ") and text[2].startswith("   ├─ SUCCESS sampletasks.add ")
+    assert text[-1] == "3/3 done"
+    doc = workflow_json(store, spawner)
+    assert doc["root_id"] == spawner and doc["summary"]["tasks"] == 3
+    assert [c["kind"] for c in doc["tree"]["children"]] == ["group"]
+    assert len(doc["tree"]["children"][0]["children"]) == 2
+
+
+def test_dump_root_id_is_the_files_own_or_the_first_of_its_workflow(tmp_path: Path):
+    import csv
+    import io
+    import shutil
+
+    from taskview.headless import write_csv, write_jsonl
+
+    store = workflow_store(ResultDirectory(str(FLOWS)))
+    index = store.workflows
+    expected = {task_id: index.root_of(task_id) for task_id in store.records}
+    assert len(set(expected.values())) == 8
+    out = io.BytesIO()
+    write_jsonl(ResultDirectory(str(FLOWS)), out, 1)
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert {row["task_id"]: row["root_id"] for row in rows} == expected
+    text = io.StringIO()
+    write_csv(ResultDirectory(str(FLOWS)), text, 1)
+    assert {row["task_id"]: row["root_id"] for row in csv.DictReader(io.StringIO(text.getvalue()))} == expected
+    # A file naming its own root keeps it; one whose content looks like a mark is left as it is.
+    copy = tmp_path / "flows"
+    shutil.copytree(FLOWS, copy)
+    chained = by_name("tsum")
+    path = copy / (TASK_PREFIX + chained)
+    meta = json.loads(path.read_bytes())
+    meta["root_id"], meta["result"] = "r00t", "root-0123456789abcdef0123456789abcdef-0"
+    path.write_text(json.dumps(meta))
+    out = io.BytesIO()
+    write_jsonl(ResultDirectory(str(copy)), out, 1)
+    row = next(json.loads(line) for line in out.getvalue().splitlines() if chained in line.decode())
+    assert row["root_id"] == "r00t" and row["result"] == "root-0123456789abcdef0123456789abcdef-0"

@@ -1,0 +1,242 @@
+"""The task table as workflows: one row a workflow, opened into its tree (no Textual).
+
+Made from the table model's rows (sorted, filtered): a workflow comes where its first task
+in that order comes, so a sort orders workflows by their best member, and a filter keeps
+the workflows of the tasks it keeps; opened, a workflow shows those tasks and their
+ancestors (a group or a parent on the way). Roots are worked out once per change of the
+store's links (``WorkflowIndex.version``): a toggle at 100k tasks walks each task's way up
+once. A root row's summary is made when it is drawn, once per build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..results.record import TaskRecord
+from ..store import Store
+from ..workflows import BODY, GROUP, MISSING, Node, WorkflowIndex, WorkflowSummary
+
+
+@dataclass(slots=True)
+class TreeRow:
+    record: TaskRecord  # the node's file's record, or one made for it (a group, PENDING)
+    depth: int
+    guide: str  # "│  ├─ ": the tree's lines before the node
+    expandable: bool
+    expanded: bool
+    root: str  # the workflow's first node
+    kind: str  # TASK, GROUP, MISSING
+    role: str  # BODY or ""
+
+    @property
+    def label(self) -> str:
+        """What the name column shows after the guide and the marker."""
+        record = self.record
+        if self.kind == GROUP:
+            return "group"
+        return record.name or ("(no file yet)" if self.kind == MISSING else "")
+
+    @property
+    def marker(self) -> str:
+        """What goes between the guide and the label: open or closed, and a chord body's role."""
+        role = "chord body: " if self.role == BODY else ""
+        if not self.expandable:
+            return role
+        return ("▾ " if self.expanded else "▸ ") + role
+
+
+class WorkflowTree:
+    """Rows of workflows over a store, opened and closed by node id."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.index: WorkflowIndex = store.workflows
+        #: Workflows opened (root ids), and nodes inside them closed again.
+        self.expanded: set[str] = set()
+        self.folded: set[str] = set()
+        self.rows: list[TreeRow] = []
+        self.records: list[TaskRecord] = []  # the rows' records, for the table
+        self._order: list[str] = []  # the roots, in the order of the last build
+        self._keep: set[str] | None = None  # with a filter: the nodes to show (matches and their ancestors)
+        self._summaries: dict[str, WorkflowSummary] = {}
+        self._positions: dict[str, int] | None = None
+
+    # --- building -------------------------------------------------------------------
+
+    def root_of(self, node_id: str) -> str:
+        return self.index.root_of(node_id)
+
+    def build(self, source: Sequence[TaskRecord], filtered: bool) -> list[TaskRecord]:
+        """The rows for ``source`` (the table model's rows, in order); ``filtered``: a filter chose them."""
+        memo = self.index.known_roots()  # every node's root, but those of nodes that are their own
+        ids = [record.task_id for record in source]
+        order = dict.fromkeys(map(memo.get, ids, ids))  # each workflow where its first task is
+        keep: set[str] | None = set() if filtered else None
+        if keep is not None:
+            keep.update(ids)
+        if keep is not None:
+            for task_id in list(keep):  # every ancestor of a match stays in view
+                current = task_id
+                for _ in range(1000):
+                    up = self.index.parent_of(current)
+                    if up is None or up in keep:
+                        break
+                    keep.add(up)
+                    current = up
+        self._keep = keep
+        self._order = list(order)
+        self._summaries = {}
+        return self._assemble()
+
+    def _assemble(self) -> list[TaskRecord]:
+        rows: list[TreeRow] = []
+        index = self.index
+        for root in self._order:
+            node = index.node(root)
+            expandable = self._has_children(node)
+            expanded = expandable and root in self.expanded
+            rows.append(TreeRow(index.record_of(node), 0, "", expandable, expanded, root, node.kind, ""))
+            if expanded:
+                self._subtree(node, root, "", 1, rows, {root})
+        self.rows = rows
+        self.records = [row.record for row in rows]
+        self._positions = None
+        return self.records
+
+    def _has_children(self, node: Node) -> bool:
+        record = self.store.records.get(node.node_id)
+        links = record.links if record is not None else None
+        return bool(links is not None and links.children) or self.index.has_members(node.node_id) or bool(node.named)
+
+    def _children(self, node: Node) -> list[Node]:
+        children = self.index.children(node)
+        keep = self._keep
+        if keep is None:
+            return children
+        return [c for c in children if c.node_id in keep or c.kind == GROUP]
+
+    def _subtree(self, node: Node, root: str, prefix: str, depth: int, rows: list[TreeRow], seen: set[str]) -> int:
+        """Rows of ``node``'s children (those a filter keeps), under ``prefix``; how many."""
+        children = [c for c in self._children(node) if c.node_id not in seen]
+        seen.update(c.node_id for c in children)
+        made = 0
+        for at, child in enumerate(children):
+            last = at == len(children) - 1
+            expandable = depth < 1000 and self._has_children(child)
+            expanded = expandable and child.node_id not in self.folded
+            row = TreeRow(
+                self.index.record_of(child),
+                depth,
+                prefix + ("└─ " if last else "├─ "),
+                expandable,
+                expanded,
+                root,
+                child.kind,
+                child.role,
+            )
+            mark = len(rows)
+            rows.append(row)
+            below = 0
+            if expandable:
+                inner: list[TreeRow] = []
+                below = self._subtree(child, root, prefix + ("   " if last else "│  "), depth + 1, inner, seen)
+                if expanded:
+                    rows.extend(inner)
+            if child.kind == GROUP and self._keep is not None and not below:
+                del rows[mark:]  # a group none of whose members a filter keeps
+                continue
+            made += 1
+        return made
+
+    # --- opening and closing ----------------------------------------------------------
+
+    def position(self, node_id: str) -> int | None:
+        if self._positions is None:
+            self._positions = {row.record.task_id: at for at, row in enumerate(self.rows)}
+        return self._positions.get(node_id)
+
+    def expand(self, at: int) -> bool:
+        """Open the row at ``at``; True when the rows changed."""
+        row = self.rows[at]
+        if not row.expandable or row.expanded:
+            return False
+        node_id = row.record.task_id
+        if row.depth == 0:
+            self.expanded.add(node_id)
+        else:
+            self.folded.discard(node_id)
+        self._reopen(at)
+        return True
+
+    def collapse(self, at: int) -> int | None:
+        """Close the row at ``at`` (or, on a row that is not open, go to its parent's row): the row to
+        select after, None when nothing changed."""
+        row = self.rows[at]
+        if row.expandable and row.expanded:
+            if row.depth == 0:
+                self.expanded.discard(row.record.task_id)
+            else:
+                self.folded.add(row.record.task_id)
+            self._reopen(at)
+            return at
+        for up in range(at - 1, -1, -1):
+            if self.rows[up].depth < row.depth:
+                return up
+        return None
+
+    def _reopen(self, at: int) -> None:
+        """The rows of the workflow holding row ``at`` made again, in place (the others stay as they are)."""
+        rows = self.rows
+        start = at
+        while rows[start].depth:
+            start -= 1
+        end = start + 1
+        while end < len(rows) and rows[end].depth:
+            end += 1
+        root = rows[start].root
+        node = self.index.node(root)
+        head = rows[start]
+        head.expanded = head.expandable and root in self.expanded
+        made = [head]
+        if head.expanded:
+            self._subtree(node, root, "", 1, made, {root})
+        rows[start:end] = made
+        self.records[start:end] = [row.record for row in made]
+        self._positions = None
+
+    def reveal(self, task_id: str) -> bool:
+        """Open the way to ``task_id`` (its workflow, and each node above it); False when it is not in the rows'
+        workflows. The rows are made again."""
+        root = self.root_of(task_id)
+        if root not in self._order:
+            return False
+        self.expanded.add(root)
+        current = task_id
+        for _ in range(1000):
+            up = self.index.parent_of(current)
+            if up is None:
+                break
+            self.folded.discard(up)
+            # A member of a group under its starter: the group is on the way too.
+            record = self.store.records.get(current)
+            if record is not None and record.group_id is not None:
+                self.folded.discard(record.group_id)
+            current = up
+        self._assemble()
+        return True
+
+    # --- what a root row says ------------------------------------------------------------
+
+    def summary(self, root: str) -> WorkflowSummary:
+        found = self._summaries.get(root)
+        if found is None:
+            found = self._summaries[root] = self.index.summary(root)
+        return found
+
+    def forget_summaries(self) -> None:
+        """Records changed in place (statuses): summaries are made again when drawn."""
+        self._summaries = {}
+
+
+__all__ = ["TreeRow", "WorkflowTree"]
