@@ -200,3 +200,12 @@ def typed(kinds=None):
     ``kinds`` selects a subset (msgpack/yaml cannot encode all of them).
     """
     return typed_value(kinds)
+
+
+class PaymentDeclined(Exception):
+    """A second project-specific exception, whose message varies with the card and the code."""
+
+
+@app.task
+def fail_payment(card=4242, code=402):
+    raise PaymentDeclined(f"card {card} declined ({code})")

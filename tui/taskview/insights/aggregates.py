@@ -41,6 +41,7 @@ RECENT_SPAN = 900
 #: How far back from the newest RETRY write the retry counts are kept.
 RETRY_SPAN = 3600
 
+
 @dataclass
 class ErrorGroup:
     """The failures of one group (FAILURE rows whose exception line has this key)."""
