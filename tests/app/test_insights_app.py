@@ -4,13 +4,12 @@ live updates, a replay's clock; and its snapshots at 80x24 and wide, with a froz
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable
 
+from helpers.frozen import utc  # noqa: F401 - the fixture, used by pytestmark
 from helpers.insights_mix import BURST, GROUPS, write_mix
 from helpers.pilot import loaded, wait_until
 from helpers.samples import real_meta
@@ -24,17 +23,7 @@ NOW = 1_795_650_000.0  # 2026-11-25 23:40 UTC, as in test_snapshots
 PAYMENT = "PaymentDeclined: card * declined (*)"
 
 
-@pytest.fixture(autouse=True)
-def utc():
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 @pytest.fixture

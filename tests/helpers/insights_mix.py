@@ -12,6 +12,7 @@ import json
 import os
 import random
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,6 +27,37 @@ GROUPS = {
     # The same type, another message: a group of its own.
     "PaymentDeclined: gateway timeout after *s": 2,
 }
+#: Each group's task name, exception type and module, and its message's arguments.
+FAILURES: tuple[tuple[str, str, str, str, Callable[[random.Random], list[str]]], ...] = (
+    (
+        "PaymentDeclined: card * declined (*)",
+        "billing.charge",
+        "PaymentDeclined",
+        "shop.errors",
+        lambda rng: [f"card {rng.randint(1000, 9999)} declined ({rng.choice((402, 404, 409))})"],
+    ),
+    (
+        "InventoryError: out of stock, sku-*",
+        "inventory.reserve",
+        "InventoryError",
+        "sampletasks",
+        lambda rng: ["out of stock", f"sku-{rng.randint(1, 999)}"],
+    ),
+    (
+        "ValueError: bad row *",
+        "report.build",
+        "ValueError",
+        "builtins",
+        lambda rng: [f"bad row {rng.randint(1, 99999)}"],
+    ),
+    (
+        "PaymentDeclined: gateway timeout after *s",
+        "billing.charge",
+        "PaymentDeclined",
+        "shop.errors",
+        lambda rng: [f"gateway timeout after {rng.randint(5, 60)}s"],
+    ),
+)
 #: Where the failures of the burst finished: between 40 and 30 minutes before ``now``.
 BURST = (2400, 1800)
 SPAN = 3 * 3600  # the tasks finished over the last three hours
@@ -54,30 +86,13 @@ def write_mix(target: Path, now: float, seed: int = 16) -> dict[str, str]:
         done = now - rng.uniform(60, SPAN)
         name = NAMES[n % len(NAMES)]
         write({**success, "name": name, "result": n, "date_done": _iso(done)}, done, "ok")
-    key = "PaymentDeclined: card * declined (*)"
-    for n in range(GROUPS[key]):
-        # Most in the burst, a few before and after it.
-        done = now - (rng.uniform(*reversed(BURST)) if n < 24 else rng.uniform(300, SPAN))
-        message = f"card {rng.randint(1000, 9999)} declined ({rng.choice((402, 404, 409))})"
-        result = {"exc_type": "PaymentDeclined", "exc_message": [message], "exc_module": "shop.errors"}
-        write({**failure, "name": "billing.charge", "result": result, "date_done": _iso(done)}, done, key)
-    key = "InventoryError: out of stock, sku-*"
-    for _ in range(GROUPS[key]):
-        done = now - rng.uniform(300, SPAN)
-        result = {**failure["result"], "exc_message": ["out of stock", f"sku-{rng.randint(1, 999)}"]}
-        write({**failure, "name": "inventory.reserve", "result": result, "date_done": _iso(done)}, done, key)
-    key = "ValueError: bad row *"
-    for _ in range(GROUPS[key]):
-        done = now - rng.uniform(300, SPAN)
-        message = f"bad row {rng.randint(1, 99999)}"
-        result = {"exc_type": "ValueError", "exc_message": [message], "exc_module": "builtins"}
-        write({**failure, "name": "report.build", "result": result, "date_done": _iso(done)}, done, key)
-    key = "PaymentDeclined: gateway timeout after *s"
-    for _ in range(GROUPS[key]):
-        done = now - rng.uniform(300, SPAN)
-        message = f"gateway timeout after {rng.randint(5, 60)}s"
-        result = {"exc_type": "PaymentDeclined", "exc_message": [message], "exc_module": "shop.errors"}
-        write({**failure, "name": "billing.charge", "result": result, "date_done": _iso(done)}, done, key)
+    for key, name, exc_type, module, arguments in FAILURES:
+        for n in range(GROUPS[key]):
+            # The card declines mostly in the burst, a few before and after it.
+            burst = key == FAILURES[0][0] and n < 24
+            done = now - (rng.uniform(*reversed(BURST)) if burst else rng.uniform(300, SPAN))
+            result = {**failure["result"], "exc_type": exc_type, "exc_message": arguments(rng), "exc_module": module}
+            write({**failure, "name": name, "result": result, "date_done": _iso(done)}, done, key)
     # A report running for two hours: its file written when it started.
     write({**started, "name": "report.build"}, now - 7200, "stuck")
     return made

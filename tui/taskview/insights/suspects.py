@@ -28,8 +28,9 @@ class Suspect:
     kind: str  # "stuck", "unseen", "retrying"
     task_id: str | None  # the task to jump to
     name: str | None
-    why: str
-    seconds: float  # how long (stuck, unseen), or how many retries: the list's order within a kind
+    status: str | None  # what a stuck task's file says
+    amount: float  # seconds running (stuck) or waited (unseen), or RETRY writes: the order within a kind
+    p95: float | None = None  # a stuck task's name's p95 runtime, when one is known
 
 
 def suspects(insights: Insights, records: Mapping[str, TaskRecord], unfinished: set[str], now: float) -> list[Suspect]:
@@ -39,41 +40,20 @@ def suspects(insights: Insights, records: Mapping[str, TaskRecord], unfinished: 
         if record is None:
             continue
         since = record.started if record.started is not None else record.first_seen
-        if since is None:
-            since = record.mtime
-        running = now - since
+        running = now - (since if since is not None else record.mtime)
         p95 = insights.p95(record.name)
-        if p95 is not None:
-            limit = max(MIN_STUCK, STUCK_FACTOR * p95)
-            why = f"{record.status} for {_span(running)}; p95 of its name {_span(p95)}"
-        else:
-            limit = STUCK_WITHOUT_P95
-            why = f"{record.status} for {_span(running)}; no runtime known for its name"
-        if running > limit:
-            found.append(Suspect("stuck", task_id, record.name, why, running))
+        if running > (max(MIN_STUCK, STUCK_FACTOR * p95) if p95 is not None else STUCK_WITHOUT_P95):
+            found.append(Suspect("stuck", task_id, record.name, record.status, running, p95))
     for task_id in list(insights.pending):
         record = records.get(task_id)
         if record is not None and now - record.mtime > UNSEEN:
-            waited = now - record.mtime
-            found.append(Suspect("unseen", task_id, record.name, f"sent {_span(waited)} ago, no file yet", waited))
+            found.append(Suspect("unseen", task_id, record.name, record.status, now - record.mtime))
     for name, count in insights.retry_counts(now - RETRY_WINDOW).items():
         if count >= STORM:
-            why = f"{count} RETRY writes in the last {int(RETRY_WINDOW // 60)} minutes"
-            found.append(Suspect("retrying", insights.last_retry(name), name, why, float(count)))
+            found.append(Suspect("retrying", insights.last_retry(name), name, "RETRY", float(count)))
     order = {"stuck": 0, "retrying": 1, "unseen": 2}
-    found.sort(key=lambda s: (order[s.kind], -s.seconds, s.task_id or ""))
+    found.sort(key=lambda s: (order[s.kind], -s.amount, s.task_id or ""))
     return found[:MAX_SUSPECTS]
 
 
-def _span(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
-    return f"{int(seconds // 86400)}d{int(seconds % 86400 // 3600):02d}h"
-
-
-__all__ = ["Suspect", "suspects"]
+__all__ = ["RETRY_WINDOW", "Suspect", "suspects"]

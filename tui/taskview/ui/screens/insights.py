@@ -21,6 +21,7 @@ from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from ...insights.suspects import RETRY_WINDOW, Suspect
 from ...store import Store
 from ...text import one_line
 from ...view.insights import NAME_SORTS, group_filter, insights_view, name_filter
@@ -150,7 +151,7 @@ class InsightsScreen(Screen[Choice | None]):
             [
                 (
                     s.task_id or "",
-                    [s.kind, (s.task_id or "")[:8], Text(one_line(s.name or "")), Text(one_line(s.why))],
+                    [s.kind, (s.task_id or "")[:8], Text(one_line(s.name or "")), Text(one_line(_why(s)))],
                 )
                 for s in view.suspects
             ],
@@ -188,6 +189,17 @@ class InsightsScreen(Screen[Choice | None]):
         task_id = event.row_key.value
         if task_id:
             self.dismiss(("task", task_id))
+
+
+def _why(suspect: Suspect) -> str:
+    if suspect.kind == "stuck":
+        known = (
+            f"p95 of its name {duration(suspect.p95)}" if suspect.p95 is not None else "no runtime known for its name"
+        )
+        return f"{suspect.status} for {duration(suspect.amount)}; {known}"
+    if suspect.kind == "unseen":
+        return f"sent {duration(suspect.amount)} ago, no file yet"
+    return f"{suspect.amount:.0f} RETRY writes in the last {RETRY_WINDOW / 60:.0f} minutes"
 
 
 def _right(text: str, style: str = "") -> Text:
