@@ -123,3 +123,29 @@ def test_a_retry_storm_is_counted_per_name_and_minute():
     store.add(TaskRecord("s", PREFIX, "RETRY", "other", mtime=30.0))
     assert store.insights.retry_counts(since=600.0) == {"flaky": 5}
     assert store.insights.last_retry("flaky") == "r"
+
+
+def test_suspects_stuck_past_p95_unseen_and_retrying():
+    from taskview.insights.suspects import suspects
+
+    store = Store()
+    for n in range(20):  # mail.send: seen running, done in 2 s
+        store.add(TaskRecord(f"m{n}", PREFIX, "STARTED", "mail.send", mtime=1000.0 + n))
+        store.add(TaskRecord(f"m{n}", PREFIX, "SUCCESS", "mail.send", mtime=1002.0 + n, date_done=1002.0 + n))
+    store.add(TaskRecord("slow", PREFIX, "STARTED", "mail.send", mtime=2000.0))
+    store.add(TaskRecord("fine", PREFIX, "STARTED", "mail.send", mtime=2100.0))
+    store.add_pending("sent", "mail.send", 2050.0)
+    for n in range(5):
+        store.add(TaskRecord("flaky", PREFIX, "RETRY", "sync.pull", mtime=2100.0 + n))
+    found = suspects(store.insights, store.records, store.unfinished, now=2130.0)
+    assert [(s.kind, s.task_id, s.name) for s in found] == [
+        ("stuck", "slow", "mail.send"),  # 130 s against a p95 of 2 s (and more than a minute)
+        ("retrying", "flaky", "sync.pull"),
+        ("unseen", "sent", "mail.send"),
+    ]
+    assert found[0].p95 == 2.0 and found[1].amount == 5
+    store.add(TaskRecord("sent", PREFIX, "STARTED", "mail.send", mtime=2131.0))  # its file came
+    assert [s.kind for s in suspects(store.insights, store.records, store.unfinished, now=2132.0)] == [
+        "stuck",
+        "retrying",
+    ]
