@@ -4,6 +4,7 @@ live updates, a replay's clock; and its snapshots at 80x24 and wide, with a froz
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -93,11 +94,14 @@ async def test_a_suspect_jumps_to_its_task_and_files_arriving_update_the_screen(
         failure = real_meta("FAILURE")
         meta = {**failure, "task_id": "new-failure", "name": "mail.send"}
         meta["result"] = {"exc_type": "SMTPError", "exc_message": ["421 try later"], "exc_module": "smtplib"}
+        meta["date_done"] = datetime.fromtimestamp(NOW - 5, timezone.utc).isoformat()  # just now
         (directory / "celery-task-meta-new-failure").write_text(json.dumps(meta))
         await wait_until(pilot, lambda: any(row[3] == "SMTPError: * try later" for row in cells(screen.errors)))
         screen.suspects.focus()
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen is app.inspector and app.inspector.table.selected_id == stuck)
+        # The summary's throughput line counts the new failure: one in the last 6 minutes.
+        await wait_until(pilot, lambda: "✗0.2/min" in str(app.inspector.summary.render()))
 
 
 async def test_a_replay_shows_the_state_as_of_its_clock(mix):

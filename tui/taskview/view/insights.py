@@ -72,7 +72,7 @@ def sparkline(values: list[int], top: int | None = None) -> str:
 
 def throughput_line(insights: Insights, now: float) -> tuple[str, float, float] | None:
     """(sparkline of finishes, finished per second, failed per second) over the last
-    THROUGHPUT_BINS × BIN_TICKS × TICK seconds (3 minutes); None when nothing finished then."""
+    THROUGHPUT_BINS × BIN_TICKS × TICK seconds (6 minutes); None when nothing finished then."""
     done, failed = insights.throughput(now, THROUGHPUT_BINS * BIN_TICKS)
     if not any(done):
         return None

@@ -65,7 +65,8 @@ class InspectorScreen(Screen[None]):
         Binding("q", "app.quit", "Quit", id="inspector.quit"),
         Binding("question_mark", "app.help", "Help", key_display="?", priority=True, id="inspector.help"),
         Binding("slash", "filter", "Filter", key_display="/", priority=True, id="inspector.filter"),
-        Binding("i", "insights", "Insights", priority=True, id="inspector.insights"),
+        # Out of the footer (in ? and the command palette): at 80 columns it must show n and x.
+        Binding("i", "insights", "Insights", show=False, priority=True, id="inspector.insights"),
         Binding("enter", "detail", "Detail", id="inspector.detail"),
         Binding("escape", "back", "Back", show=False, id="inspector.back"),
         Binding("s", "next_sort", "Sort", id="inspector.sort"),
@@ -89,6 +90,9 @@ class InspectorScreen(Screen[None]):
     follow: reactive[bool] = reactive(False)
     #: Files the first scan has read so far; None once it is done (or when there is none).
     scan: reactive[int | None] = reactive(None)
+
+    #: The summary's throughput sparkline (a replay has its timeline's instead).
+    show_throughput = True
 
     #: How long filter slices run before the UI breathes (tests make it 0: one slice a step).
     filter_step_seconds = 0.03
@@ -229,7 +233,8 @@ class InspectorScreen(Screen[None]):
         summary.filtered = model.predicate is not None
         summary.filtering = model.filtering
         summary.stale = len(self.store.stale)
-        summary.throughput = throughput_line(self.store.insights, self.clock())
+        if self.show_throughput:
+            summary.throughput = throughput_line(self.store.insights, self.clock())
         summary.place, summary.mode, summary.problem = self.place, self.mode, self.problem
 
     # --- notices -------------------------------------------------------------------------
