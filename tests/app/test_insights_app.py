@@ -39,10 +39,12 @@ def make_app(directory: Path) -> TaskviewApp:
     return TaskviewApp(ResultDirectory(str(directory)), clock=lambda: NOW)
 
 
-async def open_insights(pilot, count: int) -> InsightsScreen:
+async def open_insights(pilot, count: int, suspects: int = 0) -> InsightsScreen:
+    """Press i once the first scan is done; wait for the screen (and ``suspects`` rows in it)."""
     await loaded(pilot, pilot.app, count)
     await pilot.press("i")
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, InsightsScreen))
+    await wait_until(pilot, lambda: pilot.app.screen.suspects.row_count >= suspects)
     await pilot.pause(0.1)
     screen = pilot.app.screen
     assert isinstance(screen, InsightsScreen)
@@ -89,6 +91,7 @@ async def test_a_suspect_jumps_to_its_task_and_files_arriving_update_the_screen(
     app = make_app(directory)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_insights(pilot, len(made))
+        await wait_until(pilot, lambda: screen.suspects.row_count > 0)  # found in a thread
         assert [row[:3] for row in cells(screen.suspects)] == [["stuck", stuck[:8], "report.build"]]
         # A new failure of a new group arrives while the screen is open.
         failure = real_meta("FAILURE")
@@ -128,7 +131,7 @@ def test_insights_80x24(snap_compare, mix):
     directory, made = mix
 
     async def run_before(pilot):
-        await open_insights(pilot, len(made))
+        await open_insights(pilot, len(made), suspects=1)
 
     assert snap_compare(make_app(directory), terminal_size=(80, 24), run_before=run_before)
 
@@ -137,6 +140,6 @@ def test_insights_wide(snap_compare, mix):
     directory, made = mix
 
     async def run_before(pilot):
-        await open_insights(pilot, len(made))
+        await open_insights(pilot, len(made), suspects=1)
 
     assert snap_compare(make_app(directory), terminal_size=(160, 40), run_before=run_before)

@@ -331,7 +331,7 @@ class Insights:
         return figures
 
     def p95(self, name: str | None) -> float | None:
-        return percentile(self._runtimes.get(name, []), 0.95)
+        return percentile(list(self._runtimes.get(name, ())), 0.95)  # a copy: suspects run in a thread
 
     def groups(self) -> list[ErrorGroup]:
         """The error groups, the most failures first (ties: the latest first)."""
@@ -385,12 +385,13 @@ class Insights:
         """RETRY writes per name since ``since`` (minutes: the one ``since`` falls in counts whole)."""
         first = int(since // MINUTE)
         counts: Counter[str | None] = Counter()
-        for (name, minute), n in self.retries.items():
+        for (name, minute), n in list(self.retries.items()):
             if minute >= first:
                 counts[name] += n
         return counts
 
     def last_retry(self, name: str | None) -> str | None:
+        """The task of the latest RETRY write of ``name``."""
         return self._retry_last.get(name)
 
 

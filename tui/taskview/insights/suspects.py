@@ -3,7 +3,8 @@ seen, and names retrying in a storm. A short list, each naming the task to jump 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import heapq
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from ..results.record import TaskRecord
@@ -33,17 +34,35 @@ class Suspect:
     p95: float | None = None  # a stuck task's name's p95 runtime, when one is known
 
 
-def suspects(insights: Insights, records: Mapping[str, TaskRecord], unfinished: set[str], now: float) -> list[Suspect]:
+def suspects(
+    insights: Insights, records: Mapping[str, TaskRecord], unfinished: Collection[str], now: float
+) -> list[Suspect]:
+    """The suspects among ``records`` as of ``now``, the longest running first. Safe in a thread
+    beside the one changing the store (it copies what it walks)."""
     found: list[Suspect] = []
+    # A million tasks may have a hundred thousand unfinished: one lean pass over them, each
+    # name's limit worked out once, and only the MAX_SUSPECTS longest running kept.
+    limits: dict[str | None, tuple[float, float | None]] = {}
+    longest: list[tuple[float, str]] = []
+    get = records.get
     for task_id in list(unfinished):
-        record = records.get(task_id)
+        record = get(task_id)
         if record is None:
             continue
-        since = record.started if record.started is not None else record.first_seen
-        running = now - (since if since is not None else record.mtime)
-        p95 = insights.p95(record.name)
-        if running > (max(MIN_STUCK, STUCK_FACTOR * p95) if p95 is not None else STUCK_WITHOUT_P95):
-            found.append(Suspect("stuck", task_id, record.name, record.status, running, p95))
+        name = record.name
+        limit = limits.get(name)
+        if limit is None:
+            p95 = insights.p95(name)
+            limit = limits[name] = (max(MIN_STUCK, STUCK_FACTOR * p95) if p95 is not None else STUCK_WITHOUT_P95, p95)
+        since = record.started
+        if since is None:
+            since = record.first_seen if record.first_seen is not None else record.mtime
+        running = now - since
+        if running > limit[0]:
+            longest.append((running, task_id))
+    for running, task_id in heapq.nlargest(MAX_SUSPECTS, longest):
+        record = records[task_id]
+        found.append(Suspect("stuck", task_id, record.name, record.status, running, limits[record.name][1]))
     for task_id in list(insights.pending):
         record = records.get(task_id)
         if record is not None and now - record.mtime > UNSEEN:

@@ -52,13 +52,14 @@ class InsightsView:
     suspects: list[Suspect]
 
 
-def insights_view(store: Store, now: float, sort: str = "tasks") -> InsightsView:
+def insights_view(store: Store, now: float, sort: str = "tasks", find_suspects: bool = True) -> InsightsView:
+    """The screen's rows; ``find_suspects``: look for them too (a pass over the unfinished tasks)."""
     insights = store.insights
     groups = [
         (g.key, g.count, g.first, g.last, g.example, [n or "(no name)" for n, _ in g.names.most_common()])
         for g in insights.groups()
     ]
-    found = suspects(insights, store.records, store.unfinished, now)
+    found = suspects(insights, store.records, store.unfinished, now) if find_suspects else []
     return InsightsView(sorted_names(insights.names(), sort), groups, found)
 
 

@@ -14,14 +14,14 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ...insights.suspects import RETRY_WINDOW, Suspect
+from ...insights.suspects import RETRY_WINDOW, Suspect, suspects
 from ...store import Store
 from ...text import one_line
 from ...view.insights import NAME_SORTS, group_filter, insights_view, name_filter
@@ -55,6 +55,8 @@ class InsightsScreen(Screen[Choice | None]):
         self.clock = clock
         self.sort = NAME_SORTS[0]
         self._drawn: tuple[int, float] | None = None  # (aggregates' version, when) of the last draw
+        self._suspects: list[Suspect] = []
+        self._suspects_at: float | None = None  # the clock when they were last looked for
 
     def compose(self) -> ComposeResult:
         self.heading = Static(id="insights-heading")
@@ -71,6 +73,7 @@ class InsightsScreen(Screen[Choice | None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.suspects.display = False  # until some are found
         self.names.add_columns("NAME", "TASKS", "FAIL", "RATE", "P50", "P95", "MAX", "TIMED", "LAST")
         self.errors.add_columns("COUNT", "LAST", "FIRST", "ERROR GROUP", "NAMES")
         self.suspects.add_columns("SUSPECT", "TASK", "NAME", "WHY")
@@ -82,8 +85,11 @@ class InsightsScreen(Screen[Choice | None]):
         self.set_interval(REFRESH_SECONDS, self.redraw)
 
     def on_resize(self) -> None:
-        self._drawn = None
-        self.call_after_refresh(self.redraw)
+        # The chart's buckets follow its width (known once laid out).
+        self.call_after_refresh(self._redraw_chart)
+
+    def _redraw_chart(self) -> None:
+        self.chart.show(self.store.insights.buckets(max(10, self.chart.size.width - 8), until=self.clock()))
 
     def redraw(self, force: bool = False) -> None:
         """The tables and chart again when the aggregates changed (or the ages are old)."""
@@ -93,10 +99,13 @@ class InsightsScreen(Screen[Choice | None]):
         if not force and drawn is not None and drawn[0] == version and abs(now - drawn[1]) < AGES_SECONDS:
             return
         self._drawn = (version, now)
-        view = insights_view(self.store, now, self.sort)
-        insights = self.store.insights
-        width = max(10, self.chart.size.width - 8)
-        self.chart.show(insights.buckets(width, until=now))
+        view = insights_view(self.store, now, self.sort, find_suspects=False)
+        # Suspects take a pass over the unfinished tasks (a hundred thousand at times): in a
+        # thread, every AGES_SECONDS, not at each change; the screen shows the last ones found.
+        if force or self._suspects_at is None or abs(now - self._suspects_at) >= AGES_SECONDS:
+            self._suspects_at = now
+            self._find_suspects(list(self.store.unfinished), now)
+        self._redraw_chart()
         total = sum(f.total for f in view.names)
         failed = sum(g[1] for g in view.groups)
         self.heading.update(
@@ -146,6 +155,14 @@ class InsightsScreen(Screen[Choice | None]):
             ],
         )
         self._name_keys = [f.name for f in view.names]
+
+    @work(thread=True, exclusive=True, group="suspects")
+    def _find_suspects(self, unfinished: list[str], now: float) -> None:
+        found = suspects(self.store.insights, self.store.records, unfinished, now)
+        self.app.call_from_thread(self._show_suspects, found)
+
+    def _show_suspects(self, found: list[Suspect]) -> None:
+        self._suspects = found
         _refill(
             self.suspects,
             [
@@ -153,10 +170,10 @@ class InsightsScreen(Screen[Choice | None]):
                     s.task_id or "",
                     [s.kind, (s.task_id or "")[:8], Text(one_line(s.name or "")), Text(one_line(_why(s)))],
                 )
-                for s in view.suspects
+                for s in found
             ],
         )
-        self.suspects.display = bool(view.suspects)
+        self.suspects.display = bool(found)
 
     def action_move(self, delta: int) -> None:
         focused = self.focused
