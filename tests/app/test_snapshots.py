@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.frozen import utc  # noqa: F401 - the fixture, used by pytestmark
 from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS
 from taskview.results.scan import ResultDirectory
 from taskview.ui.app import TaskviewApp
@@ -29,17 +30,7 @@ from taskview.ui.app import TaskviewApp
 NOW = 1_795_650_000.0
 
 
-@pytest.fixture(autouse=True)
-def utc():
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 @pytest.fixture

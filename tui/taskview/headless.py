@@ -17,12 +17,13 @@ from typing import IO, Any
 
 import orjson
 
+from .insights.grouping import exception_type, group_key
 from .query import Predicate
 from .results.codec import Decoded
 from .results.json_output import encode_json, encode_line
 from .results.parallel import map_forked, run_forked, split
 from .results.problems import Problem
-from .results.record import TaskRecord, display_status, summarize_safely
+from .results.record import TaskRecord, display_status, epoch, exception_line, summarize_safely
 from .results.scan import Listing, ResultDirectory, parsed_listing
 from .store import Store
 from .text import one_line
@@ -368,63 +369,175 @@ def _csv_cell(field: str, value: Any) -> Any:
 
 
 def compute_stats(
-    results: ResultDirectory, jobs: int = 1, predicate: Predicate | None = None, query: str | None = None
+    results: ResultDirectory,
+    jobs: int = 1,
+    predicate: Predicate | None = None,
+    query: str | None = None,
+    checks: Sequence[Predicate] = (),
 ) -> dict[str, Any]:
     """Counts per status of the files (those whose summary ``predicate`` keeps: the
-    filter ``query``), and the unreadable ones."""
+    filter ``query``), per task name and per error group, and the unreadable ones; with
+    ``checks`` (``--fail-on``), how many tasks each keeps, as ``check_counts``."""
     shares = _shares(results, jobs)
-    totals = _Counts()
-    for part in map_forked(lambda share: _count(results, share, predicate), shares, jobs):
+    totals = _Counts(len(checks))
+    for part in map_forked(lambda share: _count(results, share, predicate, checks), shares, jobs):
         totals.merge(part)
     return totals.stats(results.path, query)
 
 
 def stats_of_records(
-    place: str, records: Iterable[TaskRecord], predicate: Predicate | None = None, query: str | None = None
+    place: str,
+    records: Iterable[TaskRecord],
+    predicate: Predicate | None = None,
+    query: str | None = None,
+    checks: Sequence[Predicate] = (),
 ) -> dict[str, Any]:
     """``compute_stats`` of records held in memory (a journal played to its end)."""
-    counts = _Counts()
+    counts = _Counts(len(checks))
     for record in records:
+        counts.check(record, checks)
         if predicate is None or predicate(record):
-            counts.add(record.kind, display_status(record), record.error, record.filename)
+            counts.add_record(record)
     return counts.stats(place, query)
 
 
 class _Counts:
     """Counts of one share of the files, or of all of them."""
 
-    def __init__(self) -> None:
+    def __init__(self, checks: int = 0) -> None:
         self.by_status: Counter[str] = Counter()
+        self.name_status: Counter[tuple[str, str]] = Counter()  # (task name, status): rows
+        self.newest_raw = ""  # the date_done string of newest_done, as the file wrote it
+        # error group -> [count, first seen, last seen, example task id, {task name: count}]
+        self.errors: dict[str, list[Any]] = {}
         self.reasons: Counter[str] = Counter()
         self.unreadable: list[dict[str, str]] = []
         self.groups = self.total = 0
+        self.newest_done: float | None = None
+        self.checks = [0] * checks
 
-    def add(self, kind: str, status: str | None, error: Problem | None, path: str | None) -> None:
+    def add(
+        self,
+        kind: str,
+        status: str | None,
+        error: Problem | None,
+        path: str | None,
+        name: str | None = None,
+        date_done: float | None = None,
+        exc: str | None = None,
+        task_id: str = "",
+        mtime: float = 0.0,
+    ) -> None:
         """One file; ``path`` (needed only when ``error`` is set) says where it is."""
         self.total += 1
         if error is not None:
             self.reasons[error.reason] += 1
             self.unreadable.append({"file": path or "", "error": error.message})
-        elif kind == "group":
+            return
+        if kind == "group":
             self.groups += 1
-        else:
-            self.by_status[status or ""] += 1
+            return
+        status = status or ""
+        self.by_status[status] += 1
+        name = name if name is not None else ""
+        self.name_status[name, status] += 1
+        if date_done is not None and (self.newest_done is None or date_done > self.newest_done):
+            self.newest_done = date_done
+        if status == "FAILURE":
+            key = group_key(exc) if exc is not None else "(no exception)"
+            when = date_done if date_done is not None else mtime
+            group = self.errors.get(key)
+            if group is None:
+                self.errors[key] = [1, when, when, task_id, {name: 1}]
+            else:
+                group[0] += 1
+                if when < group[1]:
+                    group[1] = when
+                if when > group[2] or (when == group[2] and task_id > group[3]):
+                    group[2], group[3] = when, task_id
+                group[4][name] = group[4].get(name, 0) + 1
+
+    def add_meta(self, name: Any, status: str | None, error: Problem | None, path: str | None, meta: Any) -> None:
+        """One file as ``ResultDirectory.status_metas`` reads it: the common case (a task that did
+        not fail) counted here, in as few steps as may be (``--stats`` runs this for every file)."""
+        if meta is None or error is not None or name.kind == "group" or status == "FAILURE" or not status:
+            task_name, done = (meta.get("name"), meta.get("date_done")) if meta is not None else (None, None)
+            exc = exception_line(meta.get("result")) if status == "FAILURE" and meta is not None else None
+            task_name = task_name if type(task_name) is str else None
+            done = epoch(done) if done is not None else None
+            self.add(name.kind, status, error, path, task_name, done, exc, name.task_id)
+            return
+        self.total += 1
+        self.by_status[status] += 1
+        task_name = meta.get("name")
+        self.name_status[task_name if type(task_name) is str else "", status] += 1
+        done = meta.get("date_done")
+        if done is not None and (type(done) is not str or done > self.newest_raw):
+            self.newer(done)
+
+    def newer(self, done: Any) -> None:
+        """A date_done that may be the newest. ISO strings of one writer compare as their times
+        do: only one greater than the newest so far as a string is parsed (``newest_raw``)."""
+        when = epoch(done)
+        if when is not None and (self.newest_done is None or when > self.newest_done):
+            self.newest_done = when
+            if type(done) is str:
+                self.newest_raw = done
+
+    def add_record(self, record: TaskRecord) -> None:
+        self.add(
+            record.kind,
+            record.status,
+            record.error,
+            record.filename,
+            record.name,
+            record.date_done,
+            record.exc,
+            record.task_id,
+            record.mtime,
+        )
+
+    def check(self, record: TaskRecord, checks: Sequence[Predicate]) -> None:
+        for at, check in enumerate(checks):
+            if check(record):
+                self.checks[at] += 1
 
     def as_json(self) -> dict[str, Any]:
         return {
             "by_status": self.by_status,
+            "name_status": [[name, status, count] for (name, status), count in self.name_status.items()],
+            "errors": self.errors,
             "reasons": self.reasons,
             "unreadable": self.unreadable,
             "groups": self.groups,
             "total": self.total,
+            "newest_done": self.newest_done,
+            "checks": self.checks,
         }
 
     def merge(self, part: dict[str, Any]) -> None:
         self.by_status.update(part["by_status"])
+        for name, status, count in part["name_status"]:
+            self.name_status[name, status] += count
+        for key, (count, first, last, example, names) in part["errors"].items():
+            group = self.errors.get(key)
+            if group is None:
+                self.errors[key] = [count, first, last, example, dict(names)]
+                continue
+            group[0] += count
+            group[1] = min(group[1], first)
+            if last > group[2] or (last == group[2] and example > group[3]):
+                group[2], group[3] = last, example
+            for name, n in names.items():
+                group[4][name] = group[4].get(name, 0) + n
         self.reasons.update(part["reasons"])
         self.unreadable.extend(part["unreadable"])
         self.groups += part["groups"]
         self.total += part["total"]
+        newest = part["newest_done"]
+        if newest is not None and (self.newest_done is None or newest > self.newest_done):
+            self.newest_done = newest
+        self.checks = [a + b for a, b in zip(self.checks, part["checks"], strict=True)]
 
     def stats(self, place: str, query: str | None) -> dict[str, Any]:
         stats: dict[str, Any] = {"directory": place}
@@ -433,14 +546,53 @@ class _Counts:
         stats.update(
             {
                 "total": self.total,
-                "by_status": dict(sorted(self.by_status.items(), key=lambda kv: (-kv[1], kv[0]))),
+                "by_status": _by_count(self.by_status),
                 "groups": self.groups,
                 "unreadable": len(self.unreadable),
                 "unreadable_by_reason": dict(self.reasons.most_common()),
                 "unreadable_files": sorted(self.unreadable, key=lambda u: u["file"]),
+                "newest_date_done": self.newest_done,
+                "by_name": _by_name(self.name_status),
+                "errors": [
+                    {
+                        "group": key,
+                        "exception": exception_type(key),
+                        "count": count,
+                        "first_seen": first,
+                        "last_seen": last,
+                        "example": example,
+                        "names": _by_count(names),
+                    }
+                    for key, (count, first, last, example, names) in sorted(
+                        self.errors.items(), key=lambda kv: (-kv[1][0], -kv[1][2], kv[0])
+                    )
+                ],
             }
         )
+        if self.checks:
+            stats["check_counts"] = list(self.checks)
         return stats
+
+
+def _by_count(counts: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _by_name(name_status: Counter[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    statuses: dict[str, Counter[str]] = {}
+    for (name, status), count in name_status.items():
+        statuses.setdefault(name, Counter())[status] = count
+    return {name: _name_stats(statuses[name]) for name in sorted(statuses)}
+
+
+def _name_stats(by_status: Counter[str]) -> dict[str, Any]:
+    failures = by_status.get("FAILURE", 0)
+    finished = failures + by_status.get("SUCCESS", 0) + by_status.get("REVOKED", 0)
+    return {
+        "total": sum(by_status.values()),
+        "by_status": _by_count(by_status),
+        "failure_rate": round(failures / finished, 4) if finished else None,
+    }
 
 
 def _shares(results: ResultDirectory, jobs: int) -> list[Sequence[str]]:
@@ -450,18 +602,37 @@ def _shares(results: ResultDirectory, jobs: int) -> list[Sequence[str]]:
     return split(results.entry_names(), jobs if results.forkable else 1)
 
 
-def _count(results: ResultDirectory, names: Sequence[str], predicate: Predicate | None = None) -> dict[str, Any]:
+def _count(
+    results: ResultDirectory, names: Sequence[str], predicate: Predicate | None = None, checks: Sequence[Predicate] = ()
+) -> dict[str, Any]:
     """Counts of one share of the files, as JSON (it may come from a forked child)."""
     listing = parsed_listing(names)
-    counts = _Counts()
-    add, path = counts.add, results.file_path
-    if predicate is None:
-        for name, status, error in results.statuses(listing):
-            add(name.kind, status, error, None if error is None else path(name.prefix + name.task_id))
+    counts = _Counts(len(checks))
+    path = results.file_path
+    if predicate is None and not checks:
+        # add_meta's common case inline: this loop runs for every file of a --stats.
+        add, by_status, name_status = counts.add_meta, counts.by_status, counts.name_status
+        total = 0
+        for name, status, error, meta in results.status_metas(listing):
+            if meta is None or status == "FAILURE" or not status or name.kind == "group":
+                add(name, status, error, None if error is None else path(name.prefix + name.task_id), meta)
+                continue
+            total += 1
+            by_status[status] += 1
+            get = meta.get
+            task_name = get("name")
+            name_status[task_name if type(task_name) is str else "", status] += 1
+            done = get("date_done")
+            if done is not None and (type(done) is not str or done > counts.newest_raw):
+                counts.newer(done)
+        counts.total += total
     else:
         for record in _records(results, listing):
-            if predicate(record):
-                add(record.kind, record.status, record.error, None if record.error is None else path(record.filename))
+            counts.check(record, checks)
+            if predicate is None or predicate(record):
+                counts.add_record(record)
+                if record.error is not None:
+                    counts.unreadable[-1]["file"] = path(record.filename)
     return counts.as_json()
 
 
@@ -596,7 +767,7 @@ def linked_records(results: ResultDirectory) -> dict[str, TaskRecord]:
     return {r.task_id: r for r in _records(results, results.listing()) if r.links is not None}
 
 
-def format_stats(stats: dict[str, Any], *, max_files: int = 20) -> str:
+def format_stats(stats: dict[str, Any], *, max_files: int = 20, max_rows: int = 20) -> str:
     rows = list(stats["by_status"].items())
     if stats["groups"]:
         rows.append(("groups", stats["groups"]))
@@ -607,6 +778,8 @@ def format_stats(stats: dict[str, Any], *, max_files: int = 20) -> str:
     if stats.get("filter") is not None:
         lines.append(f"filter: {one_line(stats['filter'])}")
     lines += [f"  {one_line(k):<{width}}  {v:>10,}" for k, v in rows]
+    lines += _name_lines(stats.get("by_name") or {}, max_rows)
+    lines += _error_lines(stats.get("errors") or [], max_rows)
     files = stats["unreadable_files"]
     if files:
         lines.append("unreadable files:")
@@ -617,19 +790,80 @@ def format_stats(stats: dict[str, Any], *, max_files: int = 20) -> str:
     return "\n".join(lines)
 
 
+def _name_lines(by_name: dict[str, dict[str, Any]], max_rows: int) -> list[str]:
+    """The tasks per name, the most first: total, failures, failure rate (of the finished)."""
+    if not by_name:
+        return []
+    names = sorted(by_name.items(), key=lambda kv: (-kv[1]["total"], kv[0]))
+    width = min(48, max(len("by name"), *(len(one_line(n or "(no name)")) for n, _ in names[:max_rows])))
+    lines = [f"{'by name':<{width + 2}}  {'tasks':>10}  {'FAILURE':>10}  {'fail rate':>9}"]
+    for name, figures in names[:max_rows]:
+        label = _fit(one_line(name or "(no name)"), width)
+        rate = figures["failure_rate"]
+        failed = figures["by_status"].get("FAILURE", 0)
+        lines.append(
+            f"  {label:<{width}}  {figures['total']:>10,}  {failed:>10,}  {'' if rate is None else f'{rate:.1%}':>9}"
+        )
+    if len(names) > max_rows:
+        lines.append(f"  ... and {len(names) - max_rows:,} more names (--stats --json lists them all)")
+    return lines
+
+
+def _error_lines(errors: list[dict[str, Any]], max_rows: int) -> list[str]:
+    """Failures per error group, the most first, with when the group was first and last seen."""
+    if not errors:
+        return []
+    lines = [f"{'errors':<8}  {'first seen (UTC)':<19}  {'last seen (UTC)':<19}  group"]
+    for group in errors[:max_rows]:
+        lines.append(
+            f"  {group['count']:>6,}  {_utc(group['first_seen'])}  {_utc(group['last_seen'])}  "
+            f"{_fit(one_line(group['group']), 100)}"
+        )
+    if len(errors) > max_rows:
+        lines.append(f"  ... and {len(errors) - max_rows:,} more groups (--stats --json lists them all)")
+    return lines
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _utc(when: float) -> str:
+    from datetime import datetime, timezone
+
+    try:
+        return datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return f"{'?':<19}"
+
+
 def print_stats(
     results: ResultDirectory,
-    as_json: bool,
+    output: bool | str,
     out: IO[str] = sys.stdout,
     jobs: int = 1,
     predicate: Predicate | None = None,
     query: str | None = None,
-) -> None:
-    write_stats(compute_stats(results, jobs, predicate, query), as_json, out)
+    checks: Sequence[Predicate] = (),
+) -> dict[str, Any]:
+    """Compute and write the stats (``output``: "text", "json", "prometheus", or None for nothing)."""
+    stats = compute_stats(results, jobs, predicate, query, checks)
+    write_stats(stats, output, out)
+    return stats
 
 
-def write_stats(stats: dict[str, Any], as_json: bool, out: IO[str] = sys.stdout) -> None:
-    text = orjson.dumps(stats, option=orjson.OPT_INDENT_2).decode("utf-8") if as_json else format_stats(stats)
+def write_stats(stats: dict[str, Any], output: bool | str | None, out: IO[str] = sys.stdout) -> None:
+    """``output``: "text", "json" or "prometheus" (True: json, False: text); None writes nothing."""
+    if output is None:
+        return
+    if output is True or output == "json":
+        text = orjson.dumps(stats, option=orjson.OPT_INDENT_2).decode("utf-8")
+    elif output == "prometheus":
+        from .insights.exposition import exposition
+
+        text = exposition(stats).rstrip("\n")
+    else:
+        text = format_stats(stats)
     try:
         out.write(text + "\n")
     except OSError as exc:

@@ -2,8 +2,9 @@
 
     failure               free text: id, name, status, worker, args or exception contain it
     status:FAILURE        exact status (case-insensitive); status:FAILURE,RETRY for either
-    name:billing          name contains; worker:w1 likewise
+    name:billing          name contains; worker:w1 likewise; name:=billing.charge is exactly that name
     exc:PaymentDeclined   the exception (type and message) of a FAILURE, RETRY or REVOKED contains it
+    errgroup:"KeyError: 'user-*'"  the FAILUREs of that error group (the insights screen's; exact)
     id:3f2a               id starts with; group:ID, parent:ID and root:ID likewise
     stale                 unfinished tasks whose worker is gone (status:stale too)
     since:10m             TIME within the last 10 minutes (s, m, h, d, w: since:1h30m);
@@ -24,11 +25,26 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 
+from .insights.aggregates import error_key
 from .results.record import Links, TaskRecord, display_status
 
 Predicate = Callable[[TaskRecord], bool]
 
-FIELDS = ("status", "name", "worker", "id", "kind", "args", "exc", "group", "parent", "root", "since", "before")
+FIELDS = (
+    "status",
+    "name",
+    "worker",
+    "id",
+    "kind",
+    "args",
+    "exc",
+    "group",
+    "parent",
+    "root",
+    "since",
+    "before",
+    "errgroup",
+)
 #: The word that stands for the unfinished tasks whose worker is gone, bare or as a status.
 STALE = "stale"
 
@@ -133,6 +149,11 @@ def _field(field: str, value: str, context: _Context) -> Predicate | None:
         return lambda r: status_matches(display_status(r))
     if field == "id":
         return lambda r: r.task_id.lower().startswith(needle)
+    if field == "errgroup":
+        return lambda r: r.status == "FAILURE" and error_key(r) == value
+    if field == "name" and value.startswith("=") and len(value) > 1:
+        exact = value[1:]
+        return lambda r: r.name == exact
     if field == "kind":
         return lambda r: r.kind == needle
     if field in ("since", "before"):

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from itertools import chain
 from operator import attrgetter
 
+from .insights.aggregates import Insights
 from .query import Predicate
 from .results.files import TASK_PREFIX
 from .results.record import READY_STATES, Links, TaskRecord, display_status
@@ -66,6 +67,8 @@ class Store:
         self._outside: set[str] | None = None
         # Which tasks belong together (chains, groups, chords): the way down, as records come and go.
         self.workflows = WorkflowIndex(self.records)
+        # Per-name figures, error groups, time buckets (insights/): kept as records come and go.
+        self.insights = Insights(self.records)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -99,6 +102,7 @@ class Store:
             self.workflows.add(record)
             self._counts[display_status(record)] += 1
             self._index(record)
+            self.insights.change(None, record)
             if task_id in self._ids_gone:
                 # Back before anyone sorted: its old record is still in _by_id.
                 self._ids_gone.discard(task_id)
@@ -115,6 +119,7 @@ class Store:
                 self._counts[display_status(record)] += 1
                 self._replace(record)
                 self._index(record, old)
+                self.insights.change(old, record)
                 return True
         elif partial and old.error is None:
             return False
@@ -138,9 +143,10 @@ class Store:
             history.append((when, new_status))
         else:
             record.last_change = old.last_change
-            if _same_row(old, record):
-                self._replace(record)
-                return False
+        self.insights.change(old, record)
+        if new_status == old_status and _same_row(old, record):
+            self._replace(record)
+            return False
         self._replace(record)
         self._index(record, old)
         return True
@@ -247,6 +253,7 @@ class Store:
         current.update(zip(ids, records, strict=True))
         self.workflows.add_many(records)
         self._counts.update(map(display_status, records))
+        self.insights.add_bulk(records)
         unfinished = self.unfinished
         for record in records:
             status = record.status
@@ -338,6 +345,7 @@ class Store:
         else:
             self._ids_gone.add(task_id)
         self._counts[display_status(record)] -= 1
+        self.insights.change(record, None)
         return True
 
     def history(self, task_id: str) -> list[Transition]:

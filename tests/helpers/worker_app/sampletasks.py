@@ -217,3 +217,12 @@ def spawn_group(self, n=2):
     ids = [str(uuid.UUID(bytes=uuid.uuid5(own, f"member-{i}").bytes, version=4)) for i in range(n)]
     gid = str(uuid.UUID(bytes=uuid.uuid5(own, "group").bytes, version=4))
     return group(add.si(i, i).set(task_id=ids[i]) for i in range(n)).apply_async(task_id=gid).id
+
+
+class PaymentDeclined(Exception):
+    """A second project-specific exception, whose message varies with the card and the code."""
+
+
+@app.task
+def fail_payment(card=4242, code=402):
+    raise PaymentDeclined(f"card {card} declined ({code})")

@@ -26,14 +26,33 @@ __all__ = ["EXIT_USAGE", "check_directory", "fail", "main", "resolve_path"]
     type=click.Choice(["jsonl", "csv"]),
     help="Print every task and group file (one JSON object per line, or CSV) and exit.",
 )
-@click.option("--stats", is_flag=True, help="Print counts per status and the unreadable files, and exit.")
+@click.option(
+    "--stats",
+    is_flag=True,
+    help="Print counts per status, per task name and per error group, and the unreadable files, and exit.",
+)
 @click.option(
     "--tree",
     "tree_of",
     metavar="TASK_ID",
     help="Print the workflow (chain, group, chord, tasks started by tasks) holding TASK_ID (or a prefix), and exit.",
 )
-@click.option("--json", "as_json", is_flag=True, help="With --stats or --tree: print JSON.")
+@click.option("--json", "as_json", is_flag=True, help="With --stats or --tree: print JSON (--stats: --format json).")
+@click.option(
+    "--format",
+    "stats_format",
+    type=click.Choice(["text", "json", "prometheus"]),
+    help="With --stats: text (default), json, or prometheus (the text exposition format, for node_exporter's "
+    "textfile collector).",
+)
+@click.option(
+    "--fail-on",
+    "fail_on",
+    multiple=True,
+    metavar="'QUERY>N'",
+    help="Exit 1 when more than N tasks match QUERY (the filter language: 'status:FAILURE since:15m>10'); "
+    "repeatable; with or without --stats. Exit 2: bad input.",
+)
 @click.option(
     "--filter",
     "query",
@@ -107,6 +126,8 @@ def main(
     no_cache: bool = False,
     log_file: str | None = None,
     tree_of: str | None = None,
+    stats_format: str | None = None,
+    fail_on: tuple[str, ...] = (),
 ) -> None:
     """Inspect a Celery file-system result directory (result_backend = "file:///...").
 
@@ -116,11 +137,21 @@ def main(
     masking = start_log(log_file, broker) if log_file else None
     if as_json and not (stats or tree_of):
         fail("--json goes with --stats or --tree (use --dump jsonl for one line per task)")
-    if tree_of is not None and (dump or stats or demo or replay or record_path or query is not None):
-        fail("--tree prints one workflow; it does not go with --dump, --stats, --filter, --demo, --replay or --record")
+    if tree_of is not None and (dump or stats or fail_on or demo or replay or record_path or query is not None):
+        fail(
+            "--tree prints one workflow; it does not go with --dump, --stats, --fail-on, --filter, --demo, "
+            "--replay or --record"
+        )
+    if stats_format is not None and not stats:
+        fail("--format goes with --stats")
+    if as_json and stats_format not in (None, "json"):
+        fail(f"--json is --format json; it does not go with --format {stats_format}")
+    if fail_on and (dump or demo or replay or record_path is not None):
+        fail("--fail-on goes with --stats, or alone (it does not go with --dump, --demo, --replay or --record)")
+    output: bool | str = (stats_format or ("json" if as_json else "text")) if stats else False
     if dump and stats:
         fail("choose one of --dump and --stats")
-    if jobs is not None and not (dump or stats):
+    if jobs is not None and not (dump or stats or fail_on):
         fail("--jobs goes with --dump or --stats (the inspector reads with one thread)")
     if demo and (dump or stats):
         fail("--demo opens the inspector; it does not go with --dump or --stats")
@@ -135,7 +166,7 @@ def main(
         )
     if query is not None and replay:
         fail("--filter does not go with --replay (--dump and --stats take it; in a replay, press / and type it)")
-    if query is not None and not (dump or stats):
+    if query is not None and not (dump or stats or fail_on):
         fail("--filter goes with --dump or --stats (in the inspector, press / and type it)")
     controller = None
     if path is None and app_spec and not demo:
@@ -161,7 +192,14 @@ def main(
         if record_path is not None:
             fail(f"--record records a live directory; {directory} is a file (an archive or a journal)")
         run_file_or_replay(
-            directory, replay=replay, dump=dump, stats=stats, as_json=as_json, allow_pickle=allow_pickle, query=query
+            directory,
+            replay=replay,
+            dump=dump,
+            stats=output,
+            as_json=False,
+            allow_pickle=allow_pickle,
+            query=query,
+            fail_on=fail_on,
         )
         return
     check_directory(directory)
@@ -169,8 +207,8 @@ def main(
     if tree_of is not None:
         run_tree(results, tree_of, as_json)
         return
-    if dump or stats:
-        run_headless(results, dump, stats, as_json, jobs, query)
+    if dump or stats or fail_on:
+        run_headless(results, dump, output, False, jobs, query, fail_on)
         return
 
     if controller is None:

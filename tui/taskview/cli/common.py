@@ -9,8 +9,10 @@ from typing import NoReturn
 
 import click
 
-#: The exit code of every input a user can get wrong.
+#: The exit code of every input a user can get wrong (and of a directory that cannot be read).
 EXIT_USAGE = 2
+#: The exit code of ``--fail-on QUERY>N`` when a query keeps more than N tasks.
+EXIT_CHECK = 1
 
 
 def fail(message: str) -> NoReturn:

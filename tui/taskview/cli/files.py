@@ -13,10 +13,11 @@ def run_file_or_replay(
     *,
     replay: bool,
     dump: str | None,
-    stats: bool,
+    stats: bool | str,
     as_json: bool,
     allow_pickle: bool,
     query: str | None = None,
+    fail_on: tuple[str, ...] = (),
 ) -> None:
     from ..replay.journal import JournalError, read_journal
     from ..replay.timeline import Timeline, from_results
@@ -31,7 +32,7 @@ def run_file_or_replay(
         check_directory(path)
         results = ResultDirectory(path, allow_pickle=allow_pickle)
     elif path.lower().endswith(".jsonl"):
-        if not (replay or stats):
+        if not (replay or stats or fail_on):
             fail(
                 f"{path} is a journal (--record): replay it with --replay, print its events with "
                 "--replay --dump jsonl, or count its last state with --stats"
@@ -40,8 +41,8 @@ def run_file_or_replay(
             timeline = read_journal(path)
         except JournalError as exc:
             fail(str(exc))
-        if stats:
-            print_journal_stats(timeline, as_json, query)
+        if stats or fail_on:
+            print_journal_stats(timeline, as_json, query, stats, fail_on)
             return
     elif looks_like_archive(path):
         try:
@@ -52,8 +53,8 @@ def run_file_or_replay(
         fail(f"not a directory, an archive (.tar, .tar.gz, .tgz, .zip) or a journal (.jsonl): {path}")
 
     if results is not None:
-        if not replay and (dump or stats):
-            run_headless(results, dump, stats, as_json, query=query)
+        if not replay and (dump or stats or fail_on):
+            run_headless(results, dump, stats, as_json, query=query, fail_on=fail_on)
             return
         try:
             timeline = from_results(results, "directory" if os.path.isdir(path) else "archive")

@@ -237,6 +237,18 @@ class ResultDirectory:
             else:
                 yield (full.name, *classify(full.name.kind, full.decoded, full.read.size))
 
+    def status_metas(
+        self, listing: Listing | None = None
+    ) -> Iterator[tuple[ResultName, str | None, Problem | None, dict[str, Any] | None]]:
+        """(name, status, error, meta) of every file: ``statuses`` with the decoded meta
+        (for ``--stats``' breakdowns per task name and error group)."""
+        for full in self.read_all(listing, exact=False):
+            if full.read.error is not None or full.decoded is None:
+                yield full.name, None, full.read.error, None
+            else:
+                status, error = classify(full.name.kind, full.decoded, full.read.size)
+                yield full.name, status, error, full.decoded.meta if error is None else None
+
     def scan(self, batch_size: int = 5000) -> Iterator[list[TaskRecord]]:
         """Every result file as records, in batches, so a UI can fill progressively."""
         batch: list[TaskRecord] = []

@@ -30,6 +30,7 @@ from ...results.scan import FullRead
 from ...store import Store, Transition
 from ...text import one_line
 from ...view.detail import DetailContent, prepare, with_members
+from ...view.insights import throughput_line
 from ...view.table_model import TableModel
 from ...view.workflow_tree import WorkflowTree
 from ..formatting import size
@@ -65,6 +66,8 @@ class InspectorScreen(Screen[None]):
         Binding("q", "app.quit", "Quit", id="inspector.quit"),
         Binding("question_mark", "app.help", "Help", key_display="?", priority=True, id="inspector.help"),
         Binding("slash", "filter", "Filter", key_display="/", priority=True, id="inspector.filter"),
+        # Out of the footer (in ? and the command palette): at 80 columns it must show n and x.
+        Binding("i", "insights", "Insights", show=False, priority=True, id="inspector.insights"),
         Binding("enter", "detail", "Detail", id="inspector.detail"),
         Binding("escape", "back", "Back", show=False, id="inspector.back"),
         Binding("s", "next_sort", "Sort", id="inspector.sort"),
@@ -90,6 +93,9 @@ class InspectorScreen(Screen[None]):
     follow: reactive[bool] = reactive(False)
     #: Files the first scan has read so far; None once it is done (or when there is none).
     scan: reactive[int | None] = reactive(None)
+
+    #: The summary's throughput sparkline (a replay has its timeline's instead).
+    show_throughput = True
 
     #: How long filter slices run before the UI breathes (tests make it 0: one slice a step).
     filter_step_seconds = 0.03
@@ -239,6 +245,8 @@ class InspectorScreen(Screen[None]):
         summary.filtered = model.predicate is not None
         summary.filtering = model.filtering
         summary.stale = len(self.store.stale)
+        if self.show_throughput:
+            summary.throughput = throughput_line(self.store.insights, self.clock())
         summary.place, summary.mode, summary.problem = self.place, self.mode, self.problem
 
     # --- notices -------------------------------------------------------------------------
@@ -386,6 +394,29 @@ class InspectorScreen(Screen[None]):
             if isinstance(binding, Binding) and binding.key not in found:
                 found[binding.key] = binding
         return list(found.values())
+
+    def action_insights(self) -> None:
+        """The insights screen; what is chosen there (Enter) filters the table or selects a task."""
+        from .insights import InsightsScreen
+
+        if self.filter_box.has_focus:
+            return
+        self.app.push_screen(InsightsScreen(self.store, clock=self.clock), self._insights_chosen)
+
+    def _insights_chosen(self, choice: tuple[str, str] | None) -> None:
+        if choice is None:
+            return
+        kind, value = choice
+        if kind == "filter":
+            self.filter_box.display = True
+            self.filter_box.value = value  # Input.Changed applies it too, a little later
+            self._apply_filter(value)
+            self.table.focus()
+            return
+        if not self.table.select_task(value) and value in self.store and self.model.predicate is not None:
+            self.action_back()  # hidden by the filter: clear it, then select
+            self.call_after_refresh(self.table.select_task, value)
+        self.table.focus()
 
     def action_filter(self) -> None:
         self.filter_box.display = True

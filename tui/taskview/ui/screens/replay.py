@@ -42,6 +42,8 @@ class ReplayScreen(InspectorScreen, inherit_bindings=False):
     # Not inherited, listed whole: the replay keys lead the footer, as they lead a replay.
     BINDINGS: ClassVar[list[BindingType]] = [*Screen.BINDINGS, *REPLAY_BINDINGS, *InspectorScreen.BINDINGS]
 
+    show_throughput = False  # the timeline bar shows the events over time
+
     def __init__(self, timeline: Timeline, *, from_end: bool = False) -> None:
         store = Store()
         # Ages and running times count from the replay clock.

@@ -41,6 +41,8 @@ class SummaryBar(Widget):
     follow: reactive[bool] = reactive(False)
     problem: reactive[str | None] = reactive(None)  # what is wrong with the directory now
     stale: reactive[int] = reactive(0)  # unfinished tasks whose worker is gone
+    # (sparkline, finished/s, failed/s) over the last minutes; None when nothing finished then.
+    throughput: reactive[tuple[str, float, float] | None] = reactive(None)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -70,6 +72,11 @@ class SummaryBar(Widget):
             chunks.append(Text.assemble((one_line(status), style), f" {counts[status]:,}"))
         if self.stale:
             chunks.append(Text.assemble(("stale", stale_style(self.app.no_color)), f" {self.stale:,}"))
+        if self.throughput is not None:
+            line, done, failed = self.throughput
+            chunks.append(
+                Text.assemble((line, "green"), f" {_rate(done)}", (f" ✗{_rate(failed)}", "red") if failed else "")
+            )
         # Where and how, always visible: on the right when everything fits on
         # one line, else on a line of its own under the counts.
         width = max(20, self.size.width - 2)
@@ -85,6 +92,11 @@ class SummaryBar(Widget):
             self._lines = len(lines)
             self.refresh(layout=True)  # one line more or less: the table below moves
         return Text("\n").join(lines)
+
+
+def _rate(per_second: float) -> str:
+    """Finishes per second, or per minute when fewer than one a second."""
+    return f"{per_second:.1f}/s" if per_second >= 1 else f"{per_second * 60:.1f}/min"
 
 
 def _cut(text: str, width: int) -> str:
