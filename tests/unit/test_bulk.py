@@ -8,11 +8,11 @@ from pathlib import Path
 
 from helpers.samples import sample_store
 from taskview.control.bulk import execute
+from taskview.control.bulk_plan import Done, outcome_line, plan
 from taskview.control.forget import remove_files
 from taskview.results.record import READY_STATES, TaskRecord
 from taskview.results.scan import ResultDirectory
 from taskview.store import Store
-from taskview.view.bulk import Done, outcome_line, plan
 from taskview.view.marks import Marks
 from taskview.view.table_model import TableModel
 

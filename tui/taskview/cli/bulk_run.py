@@ -1,7 +1,7 @@
 """``taskview DIR revoke|retry|forget QUERY``: a bulk action from a script or cron, with --dry-run.
 
 The tasks are those the filter QUERY keeps, as ``--dump --filter`` selects them;
-what the action applies to and what it skips is ``view.bulk.plan``, carried
+what the action applies to and what it skips is ``control.bulk_plan.plan``, carried
 out by ``control.bulk.execute``. Nothing is done without ``--yes`` (or a "y" typed
 at a terminal); ``--dry-run`` only lists.
 """
@@ -46,14 +46,14 @@ def run_bulk(
 ) -> None:
     """Plan ``action`` on what ``query`` keeps, print it, and (with ``yes``) carry it out; exits."""
     from ..control.bulk import audit, execute
+    from ..control.bulk_plan import detail_lines, outcome_line, plan
     from ..debug_log import log
-    from ..headless import _records
-    from ..view.bulk import detail_lines, outcome_line, plan
+    from ..headless import matching_records
     from .headless_run import compile_filter
 
     predicate = compile_filter(query, results)
     try:
-        records = [r for r in _records(results, results.listing()) if predicate is None or predicate(r)]
+        records = matching_records(results, predicate)
     except OSError as exc:
         fail(f"cannot read {results.path}: {exc.strerror or exc}")
     metas = None

@@ -1,4 +1,4 @@
-"""Carrying out a bulk action's plan (``view/bulk.py``): in batches, cancellable, never raising.
+"""Carrying out a bulk action's plan (``bulk_plan.py``): in batches, cancellable, never raising.
 
 Revoke, terminate and kill go out as one broadcast per batch (the workers take a
 list of ids; a worker must answer ping first, asked once); retry sends each
@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from ..view.bulk import REVOKING, Done, Plan, Target
+from .bulk_plan import REVOKING, Done, Plan, Target
 from .forget import remove_files
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ and those it does not (``Skip``, with the reason: never silently dropped);
 ``Plan`` describes itself for a confirmation or a ``--dry-run`` (the count,
 the breakdown by status and name, the first ids). ``outcome_line`` says what
 an execution did in one line (``revoked 182, skipped 3 finished, failed 0``).
-The execution itself is ``control/bulk.py``.
+The execution itself is ``bulk.py`` beside it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..results.record import READY_STATES, TaskRecord, display_status
-from .enqueue import EnqueueRequest
 
 #: The actions, and what each says of a task it did.
 VERBS = {
@@ -33,6 +32,20 @@ FIRST_IDS = 5
 
 
 @dataclass(frozen=True)
+class Resend:
+    """What retry sends again: ``send_task(name, args, kwargs, queue=queue)`` (no queue: the app routes it)."""
+
+    name: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    queue: str | None = None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return {"queue": self.queue} if self.queue else {}
+
+
+@dataclass(frozen=True)
 class Target:
     """A task the action applies to: for ``forget`` its file as listed (name, size, mtime),
     for ``retry`` what to send again."""
@@ -43,7 +56,7 @@ class Target:
     filename: str
     size: int
     mtime: float
-    request: EnqueueRequest | None = None
+    request: Resend | None = None
 
 
 @dataclass(frozen=True)
@@ -141,7 +154,7 @@ def _why_not(
     metas: Mapping[str, Any] | None,
     stale: Collection[str],
     include_unfinished: bool,
-) -> str | EnqueueRequest | None:
+) -> str | Resend | None:
     """The reason ``action`` skips ``record``; else None (or, for retry, what to send)."""
     group = record.kind == "group"
     unreadable = record.error is not None
@@ -176,7 +189,7 @@ def _why_not(
     if not isinstance(args, (list, tuple)) or not isinstance(kwargs, dict):
         return "stored args/kwargs unusable"
     queue = meta.get("queue")
-    return EnqueueRequest(name, list(args), dict(kwargs), queue if isinstance(queue, str) and queue else None)
+    return Resend(name, list(args), dict(kwargs), queue if isinstance(queue, str) and queue else None)
 
 
 # --- what it did -------------------------------------------------------------------------
