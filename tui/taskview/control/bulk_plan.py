@@ -23,7 +23,7 @@ VERBS = {
     "terminate": "terminated",
     "kill": "killed",
     "retry": "re-sent",
-    "forget": "forgot",
+    "forget": "removed",
 }
 ACTIONS = tuple(VERBS)
 REVOKING = frozenset({"revoke", "terminate", "kill"})
