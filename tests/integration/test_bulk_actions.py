@@ -19,10 +19,14 @@ from celery import Celery
 from helpers.brokers import PrivateRedis
 from helpers.celery_harness import WORKER_APP_DIR, CeleryWorker, stop_workers
 from helpers.cli import run
+from helpers.pilot import wait_until
 from taskview.control.bulk import execute
 from taskview.control.bulk_plan import outcome_line, plan
 from taskview.control.controller import Controller
 from taskview.results.scan import ResultDirectory
+from taskview.ui.app import TaskviewApp
+from taskview.ui.screens.bulk_progress import BulkProgress
+from taskview.ui.screens.confirm import ConfirmScreen
 
 pytestmark = pytest.mark.slow
 
@@ -204,3 +208,29 @@ def test_read_only_refuses_and_nothing_is_sent(workers):
         assert proc.returncode == 2 and "--read-only" in proc.stderr
     assert snapshot(a.results_dir, a.broker_dir / "data") == before
     assert os.listdir(a.results_dir)
+
+
+async def test_in_the_inspector_mark_all_running_then_terminate_them_with_one_confirmation(workers):
+    """The issue's own story: filter status:STARTED name:sleep, mark all, terminate, every one REVOKED."""
+    a, _ = workers
+    finished = a.send("add", 1, 1, options={"queue": QUEUES[0]}).id
+    a.wait_for(finished, "SUCCESS")
+    running = [a.send("sleep", 60, options={"queue": QUEUES[i % 2]}).id for i in range(6)]
+    a.wait_all({t: "STARTED" for t in running})
+    app = TaskviewApp(ResultDirectory(str(a.results_dir)), controller=Controller(a.app))
+    async with app.run_test(size=(80, 24)) as pilot:
+        store = app.inspector.store
+        await wait_until(pilot, lambda: app.inspector.scan is None and all(t in store for t in running))
+        await pilot.press("slash", *"status:STARTED name:sleep", "enter")
+        await wait_until(pilot, lambda: not app.inspector.model.filtering and len(app.inspector.model.rows) == 6)
+        await pilot.press("a", "a")
+        assert set(app.inspector.model.marks) == set(running)
+        await pilot.press("escape")  # the filter cleared: the finished task shows, unmarked
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.title_text == "Revoke 6 of 6 marked tasks?"
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, BulkProgress) and app.screen.done is not None)
+        assert "terminated 6, skipped 0, failed 0" in str(app.screen.title_line.content)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: all(store.get(t).status == "REVOKED" for t in running))
+        assert store.get(finished).status == "SUCCESS"

@@ -35,10 +35,11 @@ def execute(
     directory: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
-    batch: int = BATCH,
+    batch: int | None = None,
 ) -> list[Done]:
     """Carry ``plan`` out; one ``Done`` per target, in order. ``controller`` for revoke and retry,
-    ``directory`` for forget."""
+    ``directory`` for forget; ``batch`` tasks at a time (``BATCH``)."""
+    batch = batch or BATCH
     targets = plan.targets
     done: list[Done] = []
     stopped: str | None = None  # why the rest are not tried (a broker failure)
@@ -76,7 +77,7 @@ def _revoke(
         ping=ping,
     )
     if outcome.ok:
-        return [Done(t.task_id, t.name, True, "sent") for t in chunk], None
+        return [Done(t.task_id, t.name, True) for t in chunk], None
     return [Done(t.task_id, t.name, False, outcome.message) for t in chunk], outcome.message
 
 

@@ -89,14 +89,16 @@ class Plan:
     def first_ids(self, count: int = FIRST_IDS) -> list[str]:
         return [t.task_id for t in self.targets[:count]]
 
-    def facts(self, names: int = 3) -> list[tuple[str, str]]:
-        """(label, value) lines for a confirmation and a dry run's head: count, statuses, names, first ids, skips."""
+    def facts(self, names: int = 3, *, short: bool = False) -> list[tuple[str, str]]:
+        """(label, value) lines for a confirmation and a dry run's head: count, statuses, names, first ids, skips.
+        ``short``: the ids as the table shows them (their first 8 characters)."""
         facts = [("tasks", f"{len(self.targets):,} to {self.action}")]
         if self.targets:
             facts.append(("status", _counted(self.by_status())))
             facts.append(("name", _counted(self.by_name(), names)))
             more = len(self.targets) - FIRST_IDS
-            facts.append(("first", " ".join(self.first_ids()) + (f" (+{more:,})" if more > 0 else "")))
+            ids = [i[:8] for i in self.first_ids()] if short else self.first_ids()
+            facts.append(("first", " ".join(ids) + (f" (+{more:,})" if more > 0 else "")))
         if self.skipped:
             facts.append(("skipped", _counted(self.skip_reasons())))
         return facts

@@ -7,7 +7,7 @@ the live updates do to the rows; a task whose file disappears leaves them
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 
 from ..results.record import TaskRecord
 
@@ -51,7 +51,7 @@ class Marks:
         self.version += 1
         return count
 
-    def drop_gone(self, task_ids: Iterable[str], present: Collection[str]) -> int:
+    def drop_gone(self, task_ids: Iterable[str], present: Container[str]) -> int:
         """Unmark those of ``task_ids`` (tasks whose file went) no longer in ``present`` (the store)."""
         ids = self._ids
         gone = [t for t in task_ids if t in ids and t not in present]

@@ -18,12 +18,14 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from ...control.app_tasks import AppTask
+from ...control.bulk_plan import Done, Plan, outcome_line, plan
 from ...control.stale import StaleWatch
 from ...results.record import TaskRecord
 from ...results.scan import FullRead, ResultDirectory
 from ...sources.tail import DirectoryTail, TailBatch
 from ...store import StaleCandidate, Store
 from ...view.enqueue import EnqueueRequest
+from .bulk_progress import BulkProgress
 from .confirm import ConfirmScreen
 from .enqueue_form import EnqueueForm
 from .enqueue_menu import EnqueueMenu
@@ -63,6 +65,12 @@ class LiveScreen(InspectorScreen):
         Binding("n", "enqueue", "New task", priority=True, id="live.enqueue"),
         Binding("x", "revoke", "Revoke", priority=True, id="live.revoke"),
         Binding("R", "reenqueue", "Re-enqueue", show=False, id="live.reenqueue"),
+        # Marks: x, R and D act on the marked tasks when there are some. Space is the table's
+        # page down otherwise: priority, so that it marks (not while a filter is typed).
+        Binding("space", "mark", "Mark / unmark", show=False, priority=True, id="live.mark"),
+        Binding("a", "mark_all", "Mark every row the filter keeps", show=False, id="live.mark_all"),
+        Binding("u", "unmark_all", "Unmark all", show=False, id="live.unmark_all"),
+        Binding("D", "forget", "Forget (delete result files)", show=False, id="live.forget"),
     ]
 
     def __init__(
@@ -149,6 +157,8 @@ class LiveScreen(InspectorScreen):
             store.adopt_order(batch.order, final=batch.scan_done)
         for task_id in batch.removed:
             store.remove(task_id)
+        if batch.removed and self.model.marks.drop_gone(batch.removed, store):
+            self._counts_stale = True  # "N marked" goes down with them
         if recorder is not None:
             recorder.after(store, olds, batch.records, changed, batch.removed, live=not batch.scanning)
         if batch.scanning:
@@ -203,6 +213,8 @@ class LiveScreen(InspectorScreen):
     # --- guards ----------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "mark" and self.filter_box.has_focus:
+            return False  # a space in the filter's text
         # Read-only: the footer does not offer what would be refused (the keys still say why, in on_key).
         if action in _SENDING and self.controller is not None and self.controller.read_only:
             return False
@@ -331,6 +343,9 @@ class LiveScreen(InspectorScreen):
     # --- x: revoke ---------------------------------------------------------------------
 
     def action_revoke(self) -> None:
+        if self.model.marks:
+            self._bulk_revoke()
+            return
         record = self._selected_record()
         if record is None or not self._can_send("revoke"):
             return
@@ -358,6 +373,10 @@ class LiveScreen(InspectorScreen):
     # --- R: re-enqueue, to the queue it came from --------------------------------------------
 
     def action_reenqueue(self) -> None:
+        if self.model.marks:
+            if self._can_send("re-enqueue"):
+                self._prepare_bulk_retry(self.model.marks.records(self.store.records))
+            return
         record = self._selected_record()
         if record is None or not self._can_send("re-enqueue"):
             return
@@ -391,6 +410,151 @@ class LiveScreen(InspectorScreen):
         facts = [("was", record.task_id), ("status", record.status or "?")]
         form = EnqueueForm("Send this task again, as a new task", request, facts=facts, route=route)
         self.app.push_screen(form, self._request_made)
+
+    # --- marks, and the actions on many tasks at once -----------------------------------
+
+    def _marks_changed(self) -> None:
+        self.table.refresh_changed()
+        self.update_summary()
+
+    def action_mark(self) -> None:
+        """Mark or unmark the selected task, and move to the next row (Space Space Space marks a run)."""
+        task_id = self.table.selected_id
+        if task_id is None:
+            return
+        self.model.marks.toggle(task_id)
+        self.table.action_cursor(1)
+        self._marks_changed()
+
+    def action_mark_all(self) -> None:
+        """Mark every row the filter keeps, after saying how many."""
+        model = self.model
+        if model.filtering:
+            self.say("the filter is still being applied: press a again when it is done")
+            return
+        rows = model.rows
+        if not rows:
+            self.say("no rows to mark")
+            return
+        query = self.filter_box.value.strip() if model.predicate is not None else ""
+        facts = [("filter", query or "none: every task"), ("rows", f"{len(rows):,}")]
+        if model.marks:
+            facts.append(("marked now", f"{len(model.marks):,}"))
+        screen = ConfirmScreen(f"Mark {len(rows):,} tasks?", facts, [("a", "mark them")])
+        self.app.push_screen(screen, lambda key: self._mark_rows(rows) if key is not None else None)
+
+    def _mark_rows(self, rows: list[TaskRecord]) -> None:
+        added = self.model.marks.mark_rows(rows)
+        self._marks_changed()
+        self.say(f"marked {added:,} (u unmarks all)")
+
+    def action_unmark_all(self) -> None:
+        count = self.model.marks.clear()
+        self._marks_changed()
+        if count:
+            self.say(f"unmarked {count:,}")
+
+    def _chosen_records(self) -> list[TaskRecord]:
+        """The marked tasks, or the selected one when none is marked."""
+        marks = self.model.marks
+        if marks:
+            return marks.records(self.store.records)
+        record = self._selected_record()
+        return [record] if record is not None else []
+
+    def _about(self, records: list[TaskRecord]) -> str:
+        return f"{len(records):,} marked tasks" if self.model.marks else "the selected task"
+
+    def _bulk_revoke(self) -> None:
+        if not self._can_send("revoke"):
+            return
+        records = self._chosen_records()
+        preview = plan("terminate", records, stale=self.store.stale)  # revoke, terminate and kill skip the same
+        if not preview.targets:
+            self.say(f"nothing to revoke in {self._about(records)}: {outcome_line(preview, [])}", error=True)
+            return
+        screen = ConfirmScreen(
+            f"Revoke {len(preview.targets):,} of {self._about(records)}?",
+            preview.facts(short=True),
+            [("r", "revoke"), ("t", "terminate (SIGTERM)"), ("k", "kill (SIGKILL)")],
+        )
+        actions = {"r": "revoke", "t": "terminate", "k": "kill"}
+
+        def chosen(key: str | None) -> None:
+            if key in actions:
+                self._run_bulk(plan(actions[key], records, stale=self.store.stale))
+
+        self.app.push_screen(screen, chosen)
+
+    @work(thread=True, exclusive=True, group="bulk-read")
+    def _prepare_bulk_retry(self, records: list[TaskRecord]) -> None:
+        metas = {}
+        for record in records:  # their files: off the UI thread (there may be thousands)
+            full = self.results.read_full(record.filename)
+            metas[record.task_id] = full.meta if full is not None else None
+        retry = plan("retry", records, metas=metas, stale=self.store.stale)
+        self.app.call_from_thread(self._confirm_bulk_retry, retry, len(records))
+
+    def _confirm_bulk_retry(self, retry: Plan, marked: int) -> None:
+        if not retry.targets:
+            self.say(f"nothing to send again in {marked:,} marked tasks: {outcome_line(retry, [])}", error=True)
+            return
+        screen = ConfirmScreen(
+            f"Send {len(retry.targets):,} of {marked:,} marked tasks again, each to its own queue?",
+            retry.facts(short=True),
+            [("y", "send them again")],
+        )
+        self.app.push_screen(screen, lambda key: self._run_bulk(retry) if key == "y" else None)
+
+    def action_forget(self) -> None:
+        """Remove the result files of the marked tasks (or the selected one): finished ones, or all with U."""
+        if self.controller is not None and self.controller.read_only:
+            self.say("read-only: forget not done", error=True)
+            return
+        records = self._chosen_records()
+        if not records:
+            return
+        finished = plan("forget", records)
+        everything = plan("forget", records, include_unfinished=True)
+        choices = []
+        if finished.targets:
+            choices.append(("y", f"remove {len(finished.targets):,}"))
+        more = len(everything.targets) - len(finished.targets)
+        if more:
+            choices.append(("U", f"remove {len(everything.targets):,}, the {more:,} unfinished or unreadable too"))
+        if not choices:
+            self.say(f"nothing to forget in {self._about(records)}: {outcome_line(finished, [])}", error=True)
+            return
+        title = f"Delete the result files of {self._about(records)}? (cannot be undone)"
+        screen = ConfirmScreen(title, finished.facts(short=True), choices)
+        self.app.push_screen(
+            screen, lambda key: self._run_bulk(finished if key == "y" else everything) if key is not None else None
+        )
+
+    def _run_bulk(self, bulk: Plan) -> None:
+        """Carry ``bulk`` out behind a progress bar (Esc stops it); the outcome in the summary bar."""
+        from ...control.bulk import audit, execute
+
+        controller, directory = self.controller, self.results.path
+        broker = controller.broker_display if controller is not None and bulk.action != "forget" else None
+        log.info("bulk %s: %d tasks, %d skipped", bulk.action, len(bulk.targets), len(bulk.skipped))
+
+        def run(progress: Callable[[int, int], None], cancelled: Callable[[], bool]) -> list[Done]:
+            done = execute(bulk, controller=controller, directory=directory, progress=progress, cancelled=cancelled)
+            audit(bulk, done, broker)
+            return done
+
+        self.app.push_screen(BulkProgress(bulk, run), lambda done: self._bulk_done(bulk, done))
+
+    def _bulk_done(self, bulk: Plan, done: list[Done] | None) -> None:
+        if done is None:
+            return
+        line = outcome_line(bulk, done)
+        log.info("bulk %s: %s", bulk.action, line)
+        if not any(d.cancelled for d in done):
+            self.model.marks.clear()  # done with them: the next marks start afresh
+        self._marks_changed()
+        self.say(line, error=any(not d.ok for d in done))
 
     # --- stale tasks: unfinished, their worker gone -----------------------------------
 
@@ -429,8 +593,8 @@ class LiveScreen(InspectorScreen):
 
 
 #: The actions that send to Celery, and the keys that run them (with what each is called).
-_SENDING = frozenset({"enqueue", "revoke", "reenqueue"})
-_SENDING_KEYS = {"n": "enqueue", "x": "revoke", "R": "re-enqueue"}
+_SENDING = frozenset({"enqueue", "revoke", "reenqueue", "forget"})
+_SENDING_KEYS = {"n": "enqueue", "x": "revoke", "R": "re-enqueue", "D": "forget"}
 
 
 def _facts(record: TaskRecord) -> list[tuple[str, str]]:

@@ -41,6 +41,7 @@ class SummaryBar(Widget):
     follow: reactive[bool] = reactive(False)
     problem: reactive[str | None] = reactive(None)  # what is wrong with the directory now
     stale: reactive[int] = reactive(0)  # unfinished tasks whose worker is gone
+    marked: reactive[int] = reactive(0)  # tasks marked for a bulk action (Space, a)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -55,6 +56,8 @@ class SummaryBar(Widget):
                 ((" task" if shown == 1 else " tasks") if not filtered else " match", "dim"),
             )
         ]
+        if self.marked:
+            chunks.append(Text(f"{self.marked:,} marked", style="bold reverse"))
         if self.scan is not None:
             chunks.append(Text(f"scanning… {self.scan:,} files read", style="bold yellow"))
         if self.follow:

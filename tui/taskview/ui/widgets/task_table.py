@@ -10,7 +10,7 @@ move under it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from math import ceil
 
@@ -86,12 +86,15 @@ class TaskTable(ScrollView, can_focus=True):
         store: Store,
         *,
         clock: Callable[[], float] = time.time,
+        marks: Container[str] = frozenset(),
         name: str | None = None,
         id: str | None = None,
     ) -> None:
+        """``marks``: the ids of the marked tasks (the view model's), drawn with a ``*`` before their id."""
         super().__init__(name=name, id=id)
         self.store = store
         self.clock = clock
+        self.marks = marks
         self.order: list[TaskRecord] = []  # as sorted: the store may hold newer ones
         self.cursor = 0
         self.selected_id: str | None = None
@@ -324,6 +327,7 @@ class TaskTable(ScrollView, can_focus=True):
             record,
             index == self.cursor,
             is_stale,
+            record.task_id in self.marks,
             width,
             self.has_focus,
             today,  # TIME shows the time of day today, the date before
@@ -337,9 +341,9 @@ class TaskTable(ScrollView, can_focus=True):
             return self._header(width)
         if first == "blank":
             return Strip.blank(width, self._styles()[0])
-        record, is_cursor, is_stale, _, _, _, changed, runtime = key
+        record, is_cursor, is_stale, marked, _, _, _, changed, runtime = key
         assert isinstance(record, TaskRecord) and isinstance(changed, str) and isinstance(runtime, str)
-        return self._row(record, bool(is_cursor), bool(is_stale), width, now, runtime, changed)
+        return self._row(record, bool(is_cursor), bool(is_stale), width, now, runtime, changed, bool(marked))
 
     def _styles(self) -> tuple[Style, Style, Style, Style]:
         """(row, cursor row, header, "new" mark) styles: worked out once, until the styles change
@@ -372,15 +376,26 @@ class TaskTable(ScrollView, can_focus=True):
         return strip
 
     def _row(
-        self, record: TaskRecord, is_cursor: bool, is_stale: bool, width: int, now: float, runtime: str, changed: str
+        self,
+        record: TaskRecord,
+        is_cursor: bool,
+        is_stale: bool,
+        width: int,
+        now: float,
+        runtime: str,
+        changed: str,
+        marked: bool = False,
     ) -> Strip:
-        """A task's row; ``is_stale``: judged every few seconds; ``runtime`` and ``changed`` as shown."""
+        """A task's row; ``is_stale``: judged every few seconds; ``runtime`` and ``changed`` as shown;
+        ``marked``: a ``*`` before its id, and the whole row in the marked style (bold, also without colour)."""
         row, cursor, _, _ = self._styles()
         base = cursor if is_cursor else row
+        if marked:
+            base = base + self.get_component_rich_style("task-table--marked")
         status = display_status(record)
         mono = self.app.no_color
         cells: list[tuple[str, Style | None]] = [
-            (one_line(record.task_id[:8]), None),
+            (one_line("*" + record.task_id[:7] if marked else record.task_id[:8]), None),
             (one_line(status), stale_style(mono) if is_stale else status_style(status, mono)),
             (one_line(record.name or ""), None),
             (one_line(record.worker or ""), None),
@@ -401,7 +416,7 @@ class TaskTable(ScrollView, can_focus=True):
             segments.append(Segment(" ", base))
         return Strip(Segment.simplify(segments)).crop_extend(0, width, base)
 
-    COMPONENT_CLASSES = {"task-table--header", "task-table--cursor", "task-table--new"}
+    COMPONENT_CLASSES = {"task-table--header", "task-table--cursor", "task-table--new", "task-table--marked"}
 
 
 def _thumb(virtual: int, window: int, length: int, position: float) -> tuple[int, int]:
