@@ -81,7 +81,7 @@ class Plan:
         return Counter(t.status for t in self.targets)
 
     def by_name(self) -> Counter[str]:
-        return Counter(t.name or "?" for t in self.targets)
+        return Counter(t.name or "(no name)" for t in self.targets)
 
     def skip_reasons(self) -> Counter[str]:
         return Counter(s.reason for s in self.skipped)

@@ -446,7 +446,8 @@ class LiveScreen(InspectorScreen):
     def _mark_rows(self, rows: list[TaskRecord]) -> None:
         added = self.model.marks.mark_rows(rows)
         self._marks_changed()
-        self.say(f"marked {added:,} (u unmarks all)")
+        log.info("marked %d: %d marked", added, len(self.model.marks))
+        self.notify(f"marked {added:,}; u unmarks all", timeout=2, markup=False)  # the summary says "N marked"
 
     def action_unmark_all(self) -> None:
         count = self.model.marks.clear()
