@@ -68,7 +68,7 @@ async def test_forget_removes_the_marked_finished_files_and_their_rows_leave_thr
         unfinished = {t for t in marked if store.get(t).status not in ("FAILURE", "REVOKED", None)}
         assert len(marked) == 9 and len(unfinished) == 4
         await pilot.press("D")
-        assert isinstance(app.screen, ConfirmScreen)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))  # planned off the UI thread
         assert dict(app.screen.facts)["skipped"] == "unfinished 4"
         await pilot.press("y")
         assert isinstance(app.screen, BulkProgress)
@@ -104,7 +104,9 @@ async def test_esc_stops_a_bulk_action_between_two_batches(samples: Path, monkey
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, app, SAMPLE_COUNT + COPIES)
         await filter_to(pilot, "id:copy")
-        await pilot.press("a", "a", "D", "y")
+        await pilot.press("a", "a", "D")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
         await wait_until(pilot, lambda: isinstance(app.screen, BulkProgress) and app.screen.bar.progress > 0)
         progress = app.screen
         await pilot.press("escape")

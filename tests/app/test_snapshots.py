@@ -189,6 +189,10 @@ def test_forget_confirmation_80x24(snap_compare, home):
     async def run_before(pilot):
         await until_loaded(pilot)
         await pilot.press("a", "a", "D")
+        deadline = time.monotonic() + 10
+        while type(pilot.app.screen).__name__ != "ConfirmScreen":
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -227,7 +227,8 @@ async def test_in_the_inspector_mark_all_running_then_terminate_them_with_one_co
         assert set(app.inspector.model.marks) == set(running)
         await pilot.press("escape")  # the filter cleared: the finished task shows, unmarked
         await pilot.press("x")
-        assert isinstance(app.screen, ConfirmScreen) and app.screen.title_text == "Revoke 6 of 6 marked tasks?"
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.title_text == "Revoke 6 of 6 marked tasks?"
         await pilot.press("t")
         await wait_until(pilot, lambda: isinstance(app.screen, BulkProgress) and app.screen.done is not None)
         assert "terminated 6, skipped 0, failed 0" in str(app.screen.title_line.content)

@@ -59,9 +59,3 @@ class Marks:
             ids.difference_update(gone)
             self.version += 1
         return len(gone)
-
-    def records(self, store: dict[str, TaskRecord]) -> list[TaskRecord]:
-        """The marked tasks' records, by id (those still in ``store``)."""
-        get = store.get
-        found = [get(t) for t in sorted(self._ids)]
-        return [r for r in found if r is not None]

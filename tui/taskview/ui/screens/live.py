@@ -344,7 +344,8 @@ class LiveScreen(InspectorScreen):
 
     def action_revoke(self) -> None:
         if self.model.marks:
-            self._bulk_revoke()
+            if self._can_send("revoke"):
+                self._bulk("revoke")
             return
         record = self._selected_record()
         if record is None or not self._can_send("revoke"):
@@ -375,7 +376,7 @@ class LiveScreen(InspectorScreen):
     def action_reenqueue(self) -> None:
         if self.model.marks:
             if self._can_send("re-enqueue"):
-                self._prepare_bulk_retry(self.model.marks.records(self.store.records))
+                self._bulk("retry")
             return
         record = self._selected_record()
         if record is None or not self._can_send("re-enqueue"):
@@ -455,82 +456,63 @@ class LiveScreen(InspectorScreen):
         if count:
             self.say(f"unmarked {count:,}")
 
-    def _chosen_records(self) -> list[TaskRecord]:
-        """The marked tasks, or the selected one when none is marked."""
+    def _bulk(self, kind: str) -> None:
+        """x, R or D on the marked tasks (or the selected one): the plan is made off the UI thread
+        (a million marks, or thousands of files to read for R), then one confirmation."""
         marks = self.model.marks
-        if marks:
-            return marks.records(self.store.records)
-        record = self._selected_record()
-        return [record] if record is not None else []
-
-    def _about(self, records: list[TaskRecord]) -> str:
-        return f"{len(records):,} marked tasks" if self.model.marks else "the selected task"
-
-    def _bulk_revoke(self) -> None:
-        if not self._can_send("revoke"):
+        ids = list(marks) if marks else [t for t in (self.table.selected_id,) if t is not None]
+        if not ids:
             return
-        records = self._chosen_records()
-        preview = plan("terminate", records, stale=self.store.stale)  # revoke, terminate and kill skip the same
-        if not preview.targets:
-            self.say(f"nothing to revoke in {self._about(records)}: {outcome_line(preview, [])}", error=True)
-            return
-        screen = ConfirmScreen(
-            f"Revoke {len(preview.targets):,} of {self._about(records)}?",
-            preview.facts(short=True),
-            [("r", "revoke"), ("t", "terminate (SIGTERM)"), ("k", "kill (SIGKILL)")],
-        )
-        actions = {"r": "revoke", "t": "terminate", "k": "kill"}
-
-        def chosen(key: str | None) -> None:
-            if key in actions:
-                self._run_bulk(plan(actions[key], records, stale=self.store.stale))
-
-        self.app.push_screen(screen, chosen)
+        about = f"{len(ids):,} marked tasks" if marks else "the selected task"
+        self._prepare_bulk(kind, ids, set(self.store.stale), about)
 
     @work(thread=True, exclusive=True, group="bulk-read")
-    def _prepare_bulk_retry(self, records: list[TaskRecord]) -> None:
-        metas = {}
-        for record in records:  # their files: off the UI thread (there may be thousands)
-            full = self.results.read_full(record.filename)
-            metas[record.task_id] = full.meta if full is not None else None
-        retry = plan("retry", records, metas=metas, stale=self.store.stale)
-        self.app.call_from_thread(self._confirm_bulk_retry, retry, len(records))
+    def _prepare_bulk(self, kind: str, ids: list[str], stale: set[str], about: str) -> None:
+        get = self.store.records.get
+        records = [r for r in map(get, sorted(ids)) if r is not None]
+        if kind == "revoke":
+            plans = [plan(a, records, stale=stale) for a in ("revoke", "terminate", "kill")]
+        elif kind == "retry":
+            metas = {}
+            for record in records:  # their files: there may be thousands
+                full = self.results.read_full(record.filename)
+                metas[record.task_id] = full.meta if full is not None else None
+            plans = [plan("retry", records, metas=metas, stale=stale)]
+        else:
+            plans = [plan("forget", records), plan("forget", records, include_unfinished=True)]
+        self.app.call_from_thread(self._confirm_bulk, kind, plans, about)
 
-    def _confirm_bulk_retry(self, retry: Plan, marked: int) -> None:
-        if not retry.targets:
-            self.say(f"nothing to send again in {marked:,} marked tasks: {outcome_line(retry, [])}", error=True)
+    def _confirm_bulk(self, kind: str, plans: list[Plan], about: str) -> None:
+        first = plans[0]
+        if kind == "revoke":
+            title = f"Revoke {len(first.targets):,} of {about}?"
+            choices = [("r", "revoke"), ("t", "terminate (SIGTERM)"), ("k", "kill (SIGKILL)")]
+            chosen = dict(zip("rtk", plans, strict=True))
+        elif kind == "retry":
+            title = f"Send {len(first.targets):,} of {about} again, each to its own queue?"
+            choices = [("y", "send them again")]
+            chosen = {"y": first}
+        else:
+            title = f"Delete the result files of {about}? (cannot be undone)"
+            everything = plans[1]
+            choices = [("y", f"remove {len(first.targets):,}")] if first.targets else []
+            more = len(everything.targets) - len(first.targets)
+            if more:
+                choices.append(("U", f"remove {len(everything.targets):,}, the {more:,} unfinished or unreadable too"))
+            chosen = {"y": first, "U": everything}
+        if not any(chosen[key].targets for key, _ in choices):
+            what = {"revoke": "revoke", "retry": "send again", "forget": "forget"}[kind]
+            self.say(f"nothing to {what} in {about}: {outcome_line(first, [])}", error=True)
             return
-        screen = ConfirmScreen(
-            f"Send {len(retry.targets):,} of {marked:,} marked tasks again, each to its own queue?",
-            retry.facts(short=True),
-            [("y", "send them again")],
-        )
-        self.app.push_screen(screen, lambda key: self._run_bulk(retry) if key == "y" else None)
+        screen = ConfirmScreen(title, first.facts(short=True), choices)
+        self.app.push_screen(screen, lambda key: self._run_bulk(chosen[key]) if key in chosen else None)
 
     def action_forget(self) -> None:
         """Remove the result files of the marked tasks (or the selected one): finished ones, or all with U."""
         if self.controller is not None and self.controller.read_only:
             self.say("read-only: forget not done", error=True)
             return
-        records = self._chosen_records()
-        if not records:
-            return
-        finished = plan("forget", records)
-        everything = plan("forget", records, include_unfinished=True)
-        choices = []
-        if finished.targets:
-            choices.append(("y", f"remove {len(finished.targets):,}"))
-        more = len(everything.targets) - len(finished.targets)
-        if more:
-            choices.append(("U", f"remove {len(everything.targets):,}, the {more:,} unfinished or unreadable too"))
-        if not choices:
-            self.say(f"nothing to forget in {self._about(records)}: {outcome_line(finished, [])}", error=True)
-            return
-        title = f"Delete the result files of {self._about(records)}? (cannot be undone)"
-        screen = ConfirmScreen(title, finished.facts(short=True), choices)
-        self.app.push_screen(
-            screen, lambda key: self._run_bulk(finished if key == "y" else everything) if key is not None else None
-        )
+        self._bulk("forget")
 
     def _run_bulk(self, bulk: Plan) -> None:
         """Carry ``bulk`` out behind a progress bar (Esc stops it); the outcome in the summary bar."""
