@@ -78,6 +78,10 @@ def metas(results: Path) -> dict[str, dict]:
     return found
 
 
+def audit_lines(log: Path) -> list[dict]:
+    return [json.loads(line.split(" bulk ", 1)[1]) for line in log.read_text().splitlines() if " bulk {" in line]
+
+
 def snapshot(*folders: Path) -> dict[str, tuple[int, int]]:
     return {
         str(p): (p.stat().st_size, p.stat().st_mtime_ns) for folder in folders for p in folder.rglob("*") if p.is_file()
@@ -89,9 +93,15 @@ def test_fifty_running_tasks_terminated_across_two_workers(workers):
     sent = [a.send("sleep", 120, options={"queue": QUEUES[i % 2]}).id for i in range(50)]
     a.wait_all({task_id: "STARTED" for task_id in sent}, timeout=60)
     began = time.monotonic()
-    proc = taskview(a, "revoke", "name:sleep status:STARTED", "--terminate", "--yes")
+    log = a.results_dir.parent / "audit.log"
+    proc = taskview(a, "revoke", "name:sleep status:STARTED", "--terminate", "--yes", "--log", str(log))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "terminated 50, skipped 0, failed 0" in proc.stdout
+    audit = audit_lines(log)  # one JSON line per task
+    assert sorted(e["task_id"] for e in audit) == sorted(sent)
+    assert {(e["action"], e["outcome"], e["name"], e["broker"].split(" ")[0]) for e in audit} == {
+        ("terminate", "ok", "sampletasks.sleep", "filesystem://")
+    }
     got = a.wait_all({task_id: "REVOKED" for task_id in sent}, timeout=30)
     assert {meta["worker"].split("@")[0] for meta in got.values()} == set(QUEUES)  # both workers ran them
     assert time.monotonic() - began < 30

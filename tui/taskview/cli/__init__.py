@@ -59,7 +59,9 @@ __all__ = ["EXIT_USAGE", "check_directory", "fail", "main", "resolve_path"]
     is_flag=True,
     help="Start an embedded worker (no server needed) writing into PATH, or a fresh temporary directory.",
 )
-@click.option("--read-only", is_flag=True, help="Never send or delete anything: no enqueue, revoke or re-enqueue.")
+@click.option(
+    "--read-only", is_flag=True, help="Never send or delete anything: no enqueue, revoke, re-enqueue or forget."
+)
 @click.option(
     "--replay",
     is_flag=True,
