@@ -147,7 +147,22 @@ def test_a_dry_run_touches_neither_the_directory_nor_the_broker(workers):
         proc = taskview(a, *args)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "dry run:" in proc.stdout and "would " in proc.stdout
+    # -A without PATH: the app's own file:// result directory
+    proc = run("forget", "kind:task", "--dry-run", "-A", "sampletasks", check=False, cwd=WORKER_APP_DIR, env=a.env())
+    assert proc.returncode == 0 and f"in {a.results_dir}:" in proc.stdout, proc.stderr
     assert snapshot(*folders) == before
+
+
+def test_what_a_bulk_command_cannot_mean_is_a_one_line_error(workers):
+    a, _ = workers
+    for args, said in (
+        (("purge", "kind:task"), "unknown action 'purge'"),
+        (("forget", "kind:task", "--kill"), "--terminate and --kill go with revoke"),
+        (("retry", "kind:task", "--dry-run", "--yes"), "choose one of --dry-run and --yes"),
+        (("revoke", "since:yesterday", "--yes"), "since:yesterday"),
+    ):
+        proc = taskview(a, *args)
+        assert proc.returncode == 2 and said in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
 
 
 def test_forget_keeps_every_file_that_changed_after_it_was_listed(workers):

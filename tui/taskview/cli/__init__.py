@@ -130,6 +130,9 @@ def main(
     2 usage error, 3 nothing matched (or nothing the action applies to).
     """
     masking = start_log(log_file, broker) if log_file else None
+    if path is not None and path in _ACTIONS and app_spec and not os.path.exists(path):
+        command = (path, *command)  # taskview -A proj forget QUERY: the app's own directory
+        path = None
     action = _bulk_action(command, terminate, kill, dry_run, yes, include_unfinished)
     if action is not None:
         if dump or stats or demo or replay or record_path is not None or query is not None:
@@ -224,6 +227,9 @@ def main(
     )
 
 
+_ACTIONS = ("revoke", "retry", "forget")
+
+
 def _bulk_action(
     command: tuple[str, ...], terminate: bool, kill: bool, dry_run: bool, yes: bool, include_unfinished: bool
 ) -> str | None:
@@ -233,7 +239,7 @@ def _bulk_action(
             fail("--terminate, --kill, --dry-run, --yes and --include-unfinished go with revoke, retry or forget")
         return None
     word = command[0]
-    if word not in ("revoke", "retry", "forget"):
+    if word not in _ACTIONS:
         fail(f"unknown action {word!r} after PATH: revoke, retry or forget (then a filter QUERY)")
     if len(command) != 2:
         fail(f"{word} takes one filter QUERY, quoted: taskview DIR {word} 'status:FAILURE since:1h'")
