@@ -86,6 +86,14 @@ class Plan:
     def skip_reasons(self) -> Counter[str]:
         return Counter(s.reason for s in self.skipped)
 
+    def skipped_text(self) -> str:
+        """``skipped 3 finished``, ``skipped 5 (finished 3, unreadable 2)``, ``skipped 0``."""
+        reasons = self.skip_reasons()
+        if len(reasons) == 1:
+            ((reason, n),) = reasons.items()
+            return f"skipped {n:,} {reason}"
+        return f"skipped {len(self.skipped):,}" + (f" ({_counted(reasons)})" if reasons else "")
+
     def first_ids(self, count: int = FIRST_IDS) -> list[str]:
         return [t.task_id for t in self.targets[:count]]
 
@@ -213,15 +221,7 @@ def outcome_line(bulk: Plan, done: Sequence[Done]) -> str:
     ok = sum(1 for d in done if d.ok)
     cancelled = sum(1 for d in done if d.cancelled)
     failed = len(done) - ok - cancelled
-    reasons = bulk.skip_reasons()
-    if not reasons:
-        skipped = "skipped 0"
-    elif len(reasons) == 1:
-        (reason, n), = reasons.items()
-        skipped = f"skipped {n:,} {reason}"
-    else:
-        skipped = f"skipped {len(bulk.skipped):,} ({_counted(reasons)})"
-    line = f"{bulk.verb} {ok:,}, {skipped}, failed {failed:,}"
+    line = f"{bulk.verb} {ok:,}, {bulk.skipped_text()}, failed {failed:,}"
     if cancelled:
         line += f", cancelled {cancelled:,}"
     return line

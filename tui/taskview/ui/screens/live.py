@@ -502,7 +502,7 @@ class LiveScreen(InspectorScreen):
             chosen = {"y": first, "U": everything}
         if not any(chosen[key].targets for key, _ in choices):
             what = {"revoke": "revoke", "retry": "send again", "forget": "forget"}[kind]
-            self.say(f"nothing to {what} in {about}: {outcome_line(first, [])}", error=True)
+            self.say(f"nothing to {what} in {about}: {first.skipped_text()}", error=True)
             return
         screen = ConfirmScreen(title, first.facts(short=True), choices)
         self.app.push_screen(screen, lambda key: self._run_bulk(chosen[key]) if key in chosen else None)
