@@ -260,3 +260,28 @@ async def test_in_the_inspector_mark_all_running_then_terminate_them_with_one_co
         await pilot.press("enter")
         await wait_until(pilot, lambda: all(store.get(t).status == "REVOKED" for t in running))
         assert store.get(finished).status == "SUCCESS"
+
+
+async def test_in_the_inspector_r_sends_the_marked_failures_again(workers):
+    a, _ = workers
+    failed = [a.send("fail_custom", f"out of {i}", options={"queue": QUEUES[i % 2]}).id for i in range(2)]
+    a.wait_all({t: "FAILURE" for t in failed})
+    app = TaskviewApp(ResultDirectory(str(a.results_dir)), controller=Controller(a.app))
+    async with app.run_test(size=(80, 24)) as pilot:
+        store = app.inspector.store
+        await wait_until(pilot, lambda: app.inspector.scan is None and all(t in store for t in failed))
+        await wait_until(pilot, lambda: all(t in app.inspector.table.task_ids for t in failed))
+        for task_id in failed:
+            app.inspector.table.select_task(task_id)
+            await pilot.press("space")
+        assert set(app.inspector.model.marks) == set(failed)
+        await pilot.press("R")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))  # the files read off the UI thread
+        assert app.screen.title_text == "Send 2 of 2 marked tasks again, each to its own queue?"
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.screen, BulkProgress) and app.screen.done is not None)
+        sent = [d.sent for d in app.screen.done]
+        await pilot.press("enter")
+        assert all(t in store for t in sent)  # PENDING rows at once, as for one task sent
+        await wait_until(pilot, lambda: all(store.get(t).status == "FAILURE" for t in sent))
+        assert sorted(store.get(t).worker.split("@")[0] for t in sent) == sorted(QUEUES)

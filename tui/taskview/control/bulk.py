@@ -90,7 +90,7 @@ def _retry(chunk: Sequence[Target], controller: Controller | None) -> tuple[list
         requests.append((t.request.name, t.request.args, t.request.kwargs, t.request.options))
     outcomes = controller.enqueue_many(requests)
     results = [
-        Done(t.task_id, t.name, o.ok, f"as {o.task_id}" if o.ok and o.task_id else o.message)
+        Done(t.task_id, t.name, o.ok, f"as {o.task_id}" if o.ok else o.message, sent=o.task_id if o.ok else None)
         for t, o in zip(chunk, outcomes, strict=True)
     ]
     failures = [o for o in outcomes if not o.ok and o.message.startswith(("not sent", "broker"))]

@@ -207,13 +207,15 @@ def _why_not(
 
 @dataclass(frozen=True)
 class Done:
-    """One task's outcome: ``ok``, or why not (``detail``); ``cancelled``: never tried."""
+    """One task's outcome: ``ok``, or why not (``detail``); ``cancelled``: never tried; ``sent``: the id
+    of the new task a retry sent."""
 
     task_id: str
     name: str | None
     ok: bool
     detail: str = ""
     cancelled: bool = False
+    sent: str | None = None
 
 
 def outcome_line(bulk: Plan, done: Sequence[Done]) -> str:

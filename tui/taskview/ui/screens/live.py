@@ -534,6 +534,12 @@ class LiveScreen(InspectorScreen):
             return
         line = outcome_line(bulk, done)
         log.info("bulk %s: %s", bulk.action, line)
+        sent = [(d.sent, d.name) for d in done if d.sent]
+        if sent:  # as for one task sent: PENDING rows at once, until their files come
+            now = time.time()
+            for task_id, name in sent:
+                self.store.add_pending(task_id, name, now)
+            self.rows_changed([task_id for task_id, _ in sent], now=True)
         if not any(d.cancelled for d in done):
             self.model.marks.clear()  # done with them: the next marks start afresh
         self._marks_changed()
