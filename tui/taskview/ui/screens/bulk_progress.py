@@ -39,7 +39,7 @@ class BulkProgress(ModalScreen[list[Done] | None]):
     def __init__(self, bulk: Plan, run: Runner) -> None:
         super().__init__()
         self.bulk = bulk
-        self.run = run
+        self._runner = run
         self.done: list[Done] | None = None
         self._cancel = threading.Event()
 
@@ -64,7 +64,7 @@ class BulkProgress(ModalScreen[list[Done] | None]):
         def progress(done: int, total: int) -> None:
             self.app.call_from_thread(self.bar.update, progress=done)
 
-        done = self.run(progress, self._cancel.is_set)
+        done = self._runner(progress, self._cancel.is_set)
         self.app.call_from_thread(self._finished, done)
 
     def _finished(self, done: list[Done]) -> None:
