@@ -57,20 +57,20 @@ def test_marks_survive_sort_filter_and_changes_and_leave_with_a_gone_task():
 
 
 def test_marking_a_million_rows_takes_less_than_300_ms():
-    """Under 300 ms on an idle machine; on a loaded one, at most twice a bare set of a million
-    ints made in the same run (the machine's own pace: ~40 ms idle, 0.2-0.3 s under load).
+    """Under 300 ms on an idle machine (~0.1 s); on a loaded one, at most twice a bare set of the
+    same million ids made in the same run (the floor: marking is that set, and reading the ids).
     The best of three of each: a busy machine's preemptions are not the code's."""
     rows = [TaskRecord(f"{i:036d}", "celery-task-meta-", status="SUCCESS") for i in range(1_000_000)]
     store = {r.task_id: r for r in rows}  # as in the store: every id's hash known
-    assert len(store) == 1_000_000
+    ids = list(store)
     bare = took = float("inf")
     for _ in range(3):
         started = time.perf_counter()
-        baseline = len(set(range(1_000_000)))
+        baseline = len(set(ids))
         bare = min(bare, time.perf_counter() - started)
         marks = Marks()
         started = time.perf_counter()
-        assert marks.mark_rows(rows) == baseline
+        assert marks.mark_rows(rows) == baseline == 1_000_000
         took = min(took, time.perf_counter() - started)
     assert took < max(0.3, 2 * bare), (took, bare)
 
