@@ -54,7 +54,7 @@ class TaskTable(ScrollView, can_focus=True):
         Binding("up,k", "cursor(-1)", "Up", show=False, id="table.up"),
         Binding("down,j", "cursor(1)", "Down", show=False, id="table.down"),
         Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, id="table.page_up"),
-        Binding("pagedown,ctrl+f,space", "page(1)", "Page down", show=False, id="table.page_down"),
+        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False, id="table.page_down"),
         Binding("home,g", "top", "Top", show=False, id="table.top"),
         Binding("end,G", "bottom", "Bottom", show=False, id="table.bottom"),
     ]
