@@ -152,3 +152,38 @@ def test_replay_paused_midway(snap_compare, home):
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(110, 26), run_before=run_before)
+
+
+async def _three_marked(pilot) -> None:
+    await until_loaded(pilot)
+    await pilot.press("j", "space", "space", "j", "space")  # rows 2, 3 and 5 marked; the cursor on the 6th
+    await pilot.pause(0.2)
+
+
+def test_marked_rows_80x24(snap_compare, home):
+    """Marks: a '*' before the id and the row in bold, '3 marked' in the summary."""
+    app = make_app(fixed_directory(home, "sample_results"))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_three_marked)
+
+
+def test_marked_rows_80x24_no_color(snap_compare, home, monkeypatch):
+    """NO_COLOR: the '*' and the bold tell marked rows apart, the cursor is reversed."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(fixed_directory(home, "sample_results"))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_three_marked)
+
+
+def test_forget_confirmation_80x24(snap_compare, home):
+    """D on marks: one confirmation with the count, statuses, names, the first ids and what is skipped."""
+    app = make_app(fixed_directory(home, "sample_results"))
+
+    async def run_before(pilot):
+        await until_loaded(pilot)
+        await pilot.press("a", "a", "D")
+        deadline = time.monotonic() + 10
+        while type(pilot.app.screen).__name__ != "ConfirmScreen":
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

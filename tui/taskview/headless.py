@@ -762,6 +762,11 @@ def _iso(when: float | None) -> str | None:
     return datetime.fromtimestamp(when, timezone.utc).isoformat()
 
 
+def matching_records(results: ResultDirectory, predicate: Predicate | None) -> list[TaskRecord]:
+    """The summary of every file ``predicate`` keeps (of every file without one), as the inspector reads it."""
+    return [r for r in _records(results, results.listing()) if predicate is None or predicate(r)]
+
+
 def linked_records(results: ResultDirectory) -> dict[str, TaskRecord]:
     """The tasks that name a parent, group or root, by id: what ``root:`` follows in a filter."""
     return {r.task_id: r for r in _records(results, results.listing()) if r.links is not None}

@@ -21,6 +21,7 @@ __all__ = ["EXIT_USAGE", "check_directory", "fail", "main", "resolve_path"]
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("path", metavar="[PATH]", required=False)
+@click.argument("command", metavar="[revoke|retry|forget QUERY]", nargs=-1)
 @click.option(
     "--dump",
     type=click.Choice(["jsonl", "csv"]),
@@ -83,7 +84,9 @@ __all__ = ["EXIT_USAGE", "check_directory", "fail", "main", "resolve_path"]
     is_flag=True,
     help="Start an embedded worker (no server needed) writing into PATH, or a fresh temporary directory.",
 )
-@click.option("--read-only", is_flag=True, help="Never send or delete anything: no enqueue, revoke or re-enqueue.")
+@click.option(
+    "--read-only", is_flag=True, help="Never send or delete anything: no enqueue, revoke, re-enqueue or forget."
+)
 @click.option(
     "--replay",
     is_flag=True,
@@ -107,6 +110,15 @@ __all__ = ["EXIT_USAGE", "check_directory", "fail", "main", "resolve_path"]
     metavar="FILE",
     help="Append a debug log to FILE, for a bug report (broker passwords masked).",
 )
+@click.option("--terminate", is_flag=True, help="With revoke: also stop a running task (SIGTERM).")
+@click.option("--kill", is_flag=True, help="With revoke: also stop a running task with SIGKILL.")
+@click.option("--dry-run", is_flag=True, help="With revoke, retry or forget: list what would be done, do nothing.")
+@click.option("--yes", is_flag=True, help="With revoke, retry or forget: act without asking.")
+@click.option(
+    "--include-unfinished",
+    is_flag=True,
+    help="With forget: also remove the files of unfinished and unreadable tasks (only finished ones otherwise).",
+)
 @click.version_option(package_name="taskview")
 def main(
     path: str | None,
@@ -128,13 +140,37 @@ def main(
     tree_of: str | None = None,
     stats_format: str | None = None,
     fail_on: tuple[str, ...] = (),
+    command: tuple[str, ...] = (),
+    terminate: bool = False,
+    kill: bool = False,
+    dry_run: bool = False,
+    yes: bool = False,
+    include_unfinished: bool = False,
 ) -> None:
     """Inspect a Celery file-system result directory (result_backend = "file:///...").
 
     PATH is the directory, or the backend URL as in your Celery config; also a
     .tar, .tar.gz/.tgz or .zip of one, or (with --replay) a --record journal.
+
+    After PATH, an action on every task a filter QUERY keeps, for scripts and cron:
+    revoke QUERY [--terminate|--kill], retry QUERY, forget QUERY [--include-unfinished];
+    with --dry-run it lists, with --yes it acts. Exit codes: 0 done, 1 some failed,
+    2 usage error, 3 nothing matched (or nothing the action applies to).
     """
     masking = start_log(log_file, broker) if log_file else None
+    if path is not None and path in _ACTIONS and app_spec and not os.path.exists(path):
+        command = (path, *command)  # taskview -A proj forget QUERY: the app's own directory
+        path = None
+    action = _bulk_action(command, terminate, kill, dry_run, yes, include_unfinished)
+    if action is not None:
+        others = (dump, stats, fail_on, tree_of is not None, demo, replay, record_path is not None, query is not None)
+        if any(others):
+            fail(
+                f"{command[0]} does not go with --dump, --stats, --fail-on, --tree, --demo, --replay, --record "
+                "or --filter"
+            )
+        if read_only and not dry_run:
+            fail(f"--read-only: {command[0]} refused (--dry-run lists what it would do)")
     if as_json and not (stats or tree_of):
         fail("--json goes with --stats or --tree (use --dump jsonl for one line per task)")
     if tree_of is not None and (dump or stats or fail_on or demo or replay or record_path or query is not None):
@@ -186,6 +222,8 @@ def main(
     from ..results.scan import ResultDirectory
 
     directory = resolve_path(path)
+    if action is not None and os.path.isfile(directory):
+        fail(f"{command[0]} acts on a live directory; {directory} is a file (an archive or a journal)")
     if os.path.isfile(directory) or replay:
         from .files import run_file_or_replay
 
@@ -204,6 +242,23 @@ def main(
         return
     check_directory(directory)
     results = ResultDirectory(directory, allow_pickle=allow_pickle)
+    if action is not None:
+        from .bulk_run import run_bulk
+
+        if controller is None and action != "forget" and not dry_run:
+            controller = connect(app_spec, broker, read_only)
+        if masking is not None and controller is not None:
+            masking.add_urls(controller.broker_urls)
+        run_bulk(
+            results,
+            action,
+            command[1],
+            controller=controller,
+            dry_run=dry_run,
+            yes=yes,
+            include_unfinished=include_unfinished,
+        )
+        return
     if tree_of is not None:
         run_tree(results, tree_of, as_json)
         return
@@ -224,3 +279,32 @@ def main(
         own_tasks=app_spec is not None,
         cache=not no_cache,
     )
+
+
+_ACTIONS = ("revoke", "retry", "forget")
+
+
+def _bulk_action(
+    command: tuple[str, ...], terminate: bool, kill: bool, dry_run: bool, yes: bool, include_unfinished: bool
+) -> str | None:
+    """The bulk action of ``PATH ACTION QUERY`` (revoke, terminate, kill, retry, forget), or None."""
+    if not command:
+        if terminate or kill or dry_run or yes or include_unfinished:
+            fail("--terminate, --kill, --dry-run, --yes and --include-unfinished go with revoke, retry or forget")
+        return None
+    word = command[0]
+    if word not in _ACTIONS:
+        fail(f"unknown action {word!r} after PATH: revoke, retry or forget (then a filter QUERY)")
+    if len(command) != 2:
+        fail(f"{word} takes one filter QUERY, quoted: taskview DIR {word} 'status:FAILURE since:1h'")
+    if (terminate or kill) and word != "revoke":
+        fail("--terminate and --kill go with revoke")
+    if terminate and kill:
+        fail("choose one of --terminate and --kill")
+    if include_unfinished and word != "forget":
+        fail("--include-unfinished goes with forget")
+    if dry_run and yes:
+        fail("choose one of --dry-run and --yes")
+    if word == "revoke":
+        return "kill" if kill else "terminate" if terminate else "revoke"
+    return word

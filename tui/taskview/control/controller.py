@@ -229,6 +229,66 @@ class Controller:
 
         return self._call("revoke", send)
 
+    def revoke_many(
+        self, task_ids: Sequence[str], *, terminate: bool = False, signal: str | int = "SIGTERM", ping: bool = True
+    ) -> Outcome:
+        """Revoke several tasks with one broadcast (the workers' ``revoke`` takes a list of ids).
+
+        ``ping``: first make sure a worker answers (as ``revoke`` does); a bulk action pings
+        once, with its first batch. The Outcome's ``ok`` says the broadcast went out.
+        """
+        ids = list(task_ids)
+        if self.read_only:
+            return Outcome(False, f"read-only: revoke of {len(ids)} tasks not sent")
+        sig = _signal_name(signal)
+        if sig is None:
+            return Outcome(False, f"unknown signal {signal!r}: revoke not sent")
+
+        def send(conn: Any) -> Outcome:
+            if ping and not self._ping(conn, self.ping_timeout, settle=0.25):
+                return Outcome(
+                    False, f"no worker answered ping within {self.ping_timeout:g} s: none could revoke; not sent"
+                )
+            arguments = {"task_id": ids, "terminate": terminate, "signal": sig}
+            control_mailbox(self.app)(conn)._broadcast("revoke", arguments, reply=False, channel=conn.default_channel)
+            return Outcome(True, f"revoke of {len(ids)} tasks sent")
+
+        return self._call("revoke", send)
+
+    def enqueue_many(
+        self, requests: Sequence[tuple[str, Sequence[Any], Mapping[str, Any], Mapping[str, Any]]]
+    ) -> list[Outcome]:
+        """``send_task(name, args, kwargs, **options)`` for each request, over one connection.
+
+        One Outcome per request, in order. When the broker fails mid-way, the ones
+        not sent say so (none is sent twice: a failed send is not retried).
+        """
+        if self.read_only:
+            return [Outcome(False, f"read-only: {name} not sent") for name, _, _, _ in requests]
+        done: list[Outcome] = []
+
+        def send(conn: Any) -> list[Outcome]:
+            for name, args, kwargs, options in requests:
+                try:
+                    result = self.app.send_task(
+                        name, args=list(args), kwargs=dict(kwargs), connection=conn, retry=False, **options
+                    )
+                except Exception as exc:
+                    done.append(Outcome(False, self._explain("enqueue", exc)))
+                    if _is_connection_error(exc):
+                        break
+                    continue
+                done.append(Outcome(True, f"sent {name} {result.id}", result.id))
+            return done
+
+        got = self._call("enqueue", send, timeout=self.call_timeout + 0.05 * len(requests))
+        failure = got.message if isinstance(got, Outcome) else None
+        outcomes = list(done)
+        if len(outcomes) < len(requests):
+            why = failure or (outcomes[-1].message if outcomes else "not sent")
+            outcomes += [Outcome(False, f"not sent: {why}")] * (len(requests) - len(outcomes))
+        return [Outcome(o.ok, mask_text(summary(o.message), self._urls), o.task_id) for o in outcomes]
+
     def ping(self, timeout: float = 1.0) -> dict[str, dict[str, Any]]:
         """``{worker hostname: reply}`` of the workers that answered; ``{}`` on any failure."""
         return self.ping_workers(timeout) or {}

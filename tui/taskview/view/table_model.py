@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from ..query import Predicate
 from ..results.record import TaskRecord, display_status
 from ..store import Store
+from .marks import Marks
 from .sorting import ordered, update_order
 
 #: Re-sorting is O(N log N): on a big store it is done less often.
@@ -44,6 +45,8 @@ class TableModel:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
+        #: The marked tasks, by id: they stay marked whatever the sort, filter or updates do.
+        self.marks = Marks()
         self.sort_key = "last_change"
         self.reverse = True
         self.predicate: Predicate | None = None

@@ -144,7 +144,7 @@ class InspectorScreen(Screen[None]):
         self.filter_box = Input(
             placeholder="filter: text, status:FAILURE, name:…, worker:…, -status:SUCCESS", id="filter"
         )
-        self.table = TaskTable(self.store, clock=self.clock, id="table")
+        self.table = TaskTable(self.store, clock=self.clock, marks=self.model.marks, id="table")
         self.detail = DetailPane(id="detail")
         yield self.summary
         yield from self.compose_bars()
@@ -247,6 +247,7 @@ class InspectorScreen(Screen[None]):
         summary.stale = len(self.store.stale)
         if self.show_throughput:
             summary.throughput = throughput_line(self.store.insights, self.clock())
+        summary.marked = len(self.model.marks)
         summary.place, summary.mode, summary.problem = self.place, self.mode, self.problem
 
     # --- notices -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from ...control.app_tasks import AppTask
+from ...control.bulk_plan import Done, Plan, outcome_line, plan
 from ...control.stale import StaleWatch
 from ...results.record import TaskRecord
 from ...results.scan import FullRead, ResultDirectory
@@ -25,6 +26,7 @@ from ...sources.tail import DirectoryTail, TailBatch
 from ...store import StaleCandidate, Store
 from ...view.enqueue import EnqueueRequest
 from ...workflows import GROUP, MISSING
+from .bulk_progress import BulkProgress
 from .confirm import ConfirmScreen
 from .enqueue_form import EnqueueForm
 from .enqueue_menu import EnqueueMenu
@@ -64,6 +66,12 @@ class LiveScreen(InspectorScreen):
         Binding("n", "enqueue", "New task", priority=True, id="live.enqueue"),
         Binding("x", "revoke", "Revoke", priority=True, id="live.revoke"),
         Binding("R", "reenqueue", "Re-enqueue", show=False, id="live.reenqueue"),
+        # Marks: x, R and D act on the marked tasks when there are some. Space is the table's
+        # page down otherwise: priority, so that it marks (not while a filter is typed).
+        Binding("space", "mark", "Mark / unmark", show=False, priority=True, id="live.mark"),
+        Binding("a", "mark_all", "Mark every row the filter keeps", show=False, id="live.mark_all"),
+        Binding("u", "unmark_all", "Unmark all", show=False, id="live.unmark_all"),
+        Binding("D", "forget", "Forget (delete result files)", show=False, id="live.forget"),
     ]
 
     def __init__(
@@ -150,6 +158,8 @@ class LiveScreen(InspectorScreen):
             store.adopt_order(batch.order, final=batch.scan_done)
         for task_id in batch.removed:
             store.remove(task_id)
+        if batch.removed and self.model.marks.drop_gone(batch.removed, store):
+            self._counts_stale = True  # "N marked" goes down with them
         if recorder is not None:
             recorder.after(store, olds, batch.records, changed, batch.removed, live=not batch.scanning)
         if batch.scanning:
@@ -204,6 +214,8 @@ class LiveScreen(InspectorScreen):
     # --- guards ----------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "mark" and self.filter_box.has_focus:
+            return False  # a space in the filter's text
         # Read-only: the footer does not offer what would be refused (the keys still say why, in on_key).
         if action in _SENDING and self.controller is not None and self.controller.read_only:
             return False
@@ -332,6 +344,10 @@ class LiveScreen(InspectorScreen):
     # --- x: revoke ---------------------------------------------------------------------
 
     def action_revoke(self) -> None:
+        if self.model.marks:
+            if self._can_send("revoke"):
+                self._bulk("revoke")
+            return
         task_id = self.table.selected_id
         record = self._selected_record()
         if task_id is None or not self._can_send("revoke"):
@@ -395,6 +411,10 @@ class LiveScreen(InspectorScreen):
     # --- R: re-enqueue, to the queue it came from --------------------------------------------
 
     def action_reenqueue(self) -> None:
+        if self.model.marks:
+            if self._can_send("re-enqueue"):
+                self._bulk("retry")
+            return
         record = self._selected_record()
         if record is None or not self._can_send("re-enqueue"):
             return
@@ -428,6 +448,139 @@ class LiveScreen(InspectorScreen):
         facts = [("was", record.task_id), ("status", record.status or "?")]
         form = EnqueueForm("Send this task again, as a new task", request, facts=facts, route=route)
         self.app.push_screen(form, self._request_made)
+
+    # --- marks, and the actions on many tasks at once -----------------------------------
+
+    def _marks_changed(self) -> None:
+        self.table.refresh_changed()
+        self.update_summary()
+
+    def action_mark(self) -> None:
+        """Mark or unmark the selected task, and move to the next row (Space Space Space marks a run)."""
+        task_id = self.table.selected_id
+        if task_id is None:
+            return
+        self.model.marks.toggle(task_id)
+        self.table.action_cursor(1)
+        self._marks_changed()
+
+    def action_mark_all(self) -> None:
+        """Mark every row the filter keeps, after saying how many."""
+        model = self.model
+        if model.filtering:
+            self.say("the filter is still being applied: press a again when it is done")
+            return
+        rows = model.rows
+        if not rows:
+            self.say("no rows to mark")
+            return
+        query = self.filter_box.value.strip() if model.predicate is not None else ""
+        facts = [("filter", query or "none: every task"), ("rows", f"{len(rows):,}")]
+        if model.marks:
+            facts.append(("marked now", f"{len(model.marks):,}"))
+        screen = ConfirmScreen(f"Mark {len(rows):,} tasks?", facts, [("a", "mark them")])
+        self.app.push_screen(screen, lambda key: self._mark_rows(rows) if key is not None else None)
+
+    def _mark_rows(self, rows: list[TaskRecord]) -> None:
+        added = self.model.marks.mark_rows(rows)
+        self._marks_changed()
+        log.info("marked %d: %d marked", added, len(self.model.marks))
+        self.notify(f"marked {added:,}; u unmarks all", timeout=2, markup=False)  # the summary says "N marked"
+
+    def action_unmark_all(self) -> None:
+        count = self.model.marks.clear()
+        self._marks_changed()
+        if count:
+            self.say(f"unmarked {count:,}")
+
+    def _bulk(self, kind: str) -> None:
+        """x, R or D on the marked tasks (or the selected one): the plan is made off the UI thread
+        (a million marks, or thousands of files to read for R), then one confirmation."""
+        marks = self.model.marks
+        ids = list(marks) if marks else [t for t in (self.table.selected_id,) if t is not None]
+        if not ids:
+            return
+        about = f"{len(ids):,} marked tasks" if marks else "the selected task"
+        self._prepare_bulk(kind, ids, set(self.store.stale), about)
+
+    @work(thread=True, exclusive=True, group="bulk-read")
+    def _prepare_bulk(self, kind: str, ids: list[str], stale: set[str], about: str) -> None:
+        get = self.store.records.get
+        records = [r for r in map(get, sorted(ids)) if r is not None]
+        if kind == "revoke":
+            plans = [plan(a, records, stale=stale) for a in ("revoke", "terminate", "kill")]
+        elif kind == "retry":
+            metas = {}
+            for record in records:  # their files: there may be thousands
+                full = self.results.read_full(record.filename)
+                metas[record.task_id] = full.meta if full is not None else None
+            plans = [plan("retry", records, metas=metas, stale=stale)]
+        else:
+            plans = [plan("forget", records), plan("forget", records, include_unfinished=True)]
+        self.app.call_from_thread(self._confirm_bulk, kind, plans, about)
+
+    def _confirm_bulk(self, kind: str, plans: list[Plan], about: str) -> None:
+        first = plans[0]
+        if kind == "revoke":
+            title = f"Revoke {len(first.targets):,} of {about}?"
+            choices = [("r", "revoke"), ("t", "terminate (SIGTERM)"), ("k", "kill (SIGKILL)")]
+            chosen = dict(zip("rtk", plans, strict=True))
+        elif kind == "retry":
+            title = f"Send {len(first.targets):,} of {about} again, each to its own queue?"
+            choices = [("y", "send them again")]
+            chosen = {"y": first}
+        else:
+            title = f"Delete the result files of {about}? (cannot be undone)"
+            everything = plans[1]
+            choices = [("y", f"remove {len(first.targets):,}")] if first.targets else []
+            more = len(everything.targets) - len(first.targets)
+            if more:
+                choices.append(("U", f"remove {len(everything.targets):,}, the {more:,} unfinished or unreadable too"))
+            chosen = {"y": first, "U": everything}
+        if not any(chosen[key].targets for key, _ in choices):
+            what = {"revoke": "revoke", "retry": "send again", "forget": "forget"}[kind]
+            self.say(f"nothing to {what} in {about}: {first.skipped_text()}", error=True)
+            return
+        screen = ConfirmScreen(title, first.facts(short=True), choices)
+        self.app.push_screen(screen, lambda key: self._run_bulk(chosen[key]) if key in chosen else None)
+
+    def action_forget(self) -> None:
+        """Remove the result files of the marked tasks (or the selected one): finished ones, or all with U."""
+        if self.controller is not None and self.controller.read_only:
+            self.say("read-only: forget not done", error=True)
+            return
+        self._bulk("forget")
+
+    def _run_bulk(self, bulk: Plan) -> None:
+        """Carry ``bulk`` out behind a progress bar (Esc stops it); the outcome in the summary bar."""
+        from ...control.bulk import audit, execute
+
+        controller, directory = self.controller, self.results.path
+        broker = controller.broker_display if controller is not None and bulk.action != "forget" else None
+        log.info("bulk %s: %d tasks, %d skipped", bulk.action, len(bulk.targets), len(bulk.skipped))
+
+        def run(progress: Callable[[int, int], None], cancelled: Callable[[], bool]) -> list[Done]:
+            done = execute(bulk, controller=controller, directory=directory, progress=progress, cancelled=cancelled)
+            audit(bulk, done, broker)
+            return done
+
+        self.app.push_screen(BulkProgress(bulk, run), lambda done: self._bulk_done(bulk, done))
+
+    def _bulk_done(self, bulk: Plan, done: list[Done] | None) -> None:
+        if done is None:
+            return
+        line = outcome_line(bulk, done)
+        log.info("bulk %s: %s", bulk.action, line)
+        sent = [(d.sent, d.name) for d in done if d.sent]
+        if sent:  # as for one task sent: PENDING rows at once, until their files come
+            now = time.time()
+            for task_id, name in sent:
+                self.store.add_pending(task_id, name, now)
+            self.rows_changed([task_id for task_id, _ in sent], now=True)
+        if not any(d.cancelled for d in done):
+            self.model.marks.clear()  # done with them: the next marks start afresh
+        self._marks_changed()
+        self.say(line, error=any(not d.ok for d in done))
 
     # --- stale tasks: unfinished, their worker gone -----------------------------------
 
@@ -470,8 +623,8 @@ class LiveScreen(InspectorScreen):
 
 
 #: The actions that send to Celery, and the keys that run them (with what each is called).
-_SENDING = frozenset({"enqueue", "revoke", "reenqueue"})
-_SENDING_KEYS = {"n": "enqueue", "x": "revoke", "R": "re-enqueue"}
+_SENDING = frozenset({"enqueue", "revoke", "reenqueue", "forget"})
+_SENDING_KEYS = {"n": "enqueue", "x": "revoke", "R": "re-enqueue", "D": "forget"}
 
 
 def _facts(record: TaskRecord) -> list[tuple[str, str]]:

@@ -22,7 +22,7 @@ from ...store import Store
 from ..widgets.timeline_bar import TimelineBar
 from .inspector import InspectorScreen
 
-#: The replay's own keys. Priority: the table binds space, Home and End itself.
+#: The replay's own keys. Priority: the table binds Home and End itself.
 REPLAY_BINDINGS: list[BindingType] = [
     Binding("space", "play_pause", "Play/Pause", priority=True, id="replay.play"),
     Binding("plus", "faster", "Faster", key_display="+", priority=True, id="replay.faster"),

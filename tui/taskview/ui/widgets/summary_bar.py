@@ -43,6 +43,7 @@ class SummaryBar(Widget):
     stale: reactive[int] = reactive(0)  # unfinished tasks whose worker is gone
     # (sparkline, finished/s, failed/s) over the last minutes; None when nothing finished then.
     throughput: reactive[tuple[str, float, float] | None] = reactive(None)
+    marked: reactive[int] = reactive(0)  # tasks marked for a bulk action (Space, a)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -57,6 +58,8 @@ class SummaryBar(Widget):
                 ((" task" if shown == 1 else " tasks") if not filtered else " match", "dim"),
             )
         ]
+        if self.marked:
+            chunks.append(Text(f"{self.marked:,} marked", style="bold reverse"))
         if self.scan is not None:
             chunks.append(Text(f"scanning… {self.scan:,} files read", style="bold yellow"))
         if self.follow:

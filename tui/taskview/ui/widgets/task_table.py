@@ -10,7 +10,7 @@ move under it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from math import ceil
 
@@ -55,7 +55,7 @@ class TaskTable(ScrollView, can_focus=True):
         Binding("up,k", "cursor(-1)", "Up", show=False, id="table.up"),
         Binding("down,j", "cursor(1)", "Down", show=False, id="table.down"),
         Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, id="table.page_up"),
-        Binding("pagedown,ctrl+f,space", "page(1)", "Page down", show=False, id="table.page_down"),
+        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False, id="table.page_down"),
         Binding("home,g", "top", "Top", show=False, id="table.top"),
         Binding("end,G", "bottom", "Bottom", show=False, id="table.bottom"),
         Binding("right,l", "expand", "Open workflow", show=False, id="table.expand"),
@@ -89,12 +89,15 @@ class TaskTable(ScrollView, can_focus=True):
         store: Store,
         *,
         clock: Callable[[], float] = time.time,
+        marks: Container[str] = frozenset(),
         name: str | None = None,
         id: str | None = None,
     ) -> None:
+        """``marks``: the ids of the marked tasks (the view model's), drawn with a ``*`` before their id."""
         super().__init__(name=name, id=id)
         self.store = store
         self.clock = clock
+        self.marks = marks
         self.order: list[TaskRecord] = []  # as sorted: the store may hold newer ones
         self.cursor = 0
         self.selected_id: str | None = None
@@ -386,6 +389,7 @@ class TaskTable(ScrollView, can_focus=True):
             record,
             index == self.cursor,
             is_stale,
+            record.task_id in self.marks,
             width,
             self.has_focus,
             today,  # TIME shows the time of day today, the date before
@@ -400,10 +404,12 @@ class TaskTable(ScrollView, can_focus=True):
             return self._header(width)
         if first == "blank":
             return Strip.blank(width, self._styles()[0])
-        record, is_cursor, is_stale, _, _, _, changed, runtime, decor = key
+        record, is_cursor, is_stale, marked, _, _, _, changed, runtime, decor = key
         assert isinstance(record, TaskRecord) and isinstance(changed, str) and isinstance(runtime, str)
         assert isinstance(decor, tuple)
-        return self._row(record, bool(is_cursor), bool(is_stale), width, now, runtime, changed, decor)
+        return self._row(
+            record, bool(is_cursor), bool(is_stale), width, now, runtime, changed, decor, marked=bool(marked)
+        )
 
     def _styles(self) -> tuple[Style, Style, Style, Style]:
         """(row, cursor row, header, "new" mark) styles: worked out once, until the styles change
@@ -445,11 +451,15 @@ class TaskTable(ScrollView, can_focus=True):
         runtime: str,
         changed: str,
         decor: tuple[object, ...] = (),
+        marked: bool = False,
     ) -> Strip:
         """A task's row; ``is_stale``: judged every few seconds; ``runtime`` and ``changed`` as shown;
-        ``decor``: in the workflows view, (guide, marker, label, role, the root's summary or None)."""
+        ``decor``: in the workflows view, (guide, marker, label, role, the root's summary or None);
+        ``marked``: a ``*`` before its id, and the whole row in the marked style (bold, also without colour)."""
         row, cursor, _, _ = self._styles()
         base = cursor if is_cursor else row
+        if marked:
+            base = base + self.get_component_rich_style("task-table--marked")
         status = display_status(record)
         mono = self.app.no_color
         guide = ""
@@ -475,7 +485,7 @@ class TaskTable(ScrollView, can_focus=True):
             if record.first_seen is None and isinstance(first_start, float):  # a group without a file
                 when = first_start
         cells: list[tuple[str, Style | None]] = [
-            (one_line(record.task_id[:8]), None),
+            (one_line("*" + record.task_id[:7] if marked else record.task_id[:8]), None),
             (one_line(status), stale_style(mono) if is_stale else status_style(status, mono)),
             (one_line(name_text), None),
             (one_line(record.worker or ""), None),
@@ -500,7 +510,7 @@ class TaskTable(ScrollView, can_focus=True):
             segments.append(Segment(" ", base))
         return Strip(Segment.simplify(segments)).crop_extend(0, width, base)
 
-    COMPONENT_CLASSES = {"task-table--header", "task-table--cursor", "task-table--new"}
+    COMPONENT_CLASSES = {"task-table--header", "task-table--cursor", "task-table--new", "task-table--marked"}
 
 
 def _thumb(virtual: int, window: int, length: int, position: float) -> tuple[int, int]:
