@@ -79,7 +79,7 @@ def metas(results: Path) -> dict[str, dict]:
 
 
 def audit_lines(log: Path) -> list[dict]:
-    return [json.loads(line.split(" bulk ", 1)[1]) for line in log.read_text().splitlines() if " bulk {" in line]
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
 
 
 def snapshot(*folders: Path) -> dict[str, tuple[int, int]]:

@@ -16,6 +16,8 @@ from types import TracebackType
 from typing import Any
 
 log = logging.getLogger("taskview")
+#: Bulk actions' audit: one JSON object a line, written as it is (no time or level before it).
+audit_log = logging.getLogger("taskview.audit")
 # Without --log, taskview's warnings go nowhere: Python's last-resort handler
 # would print them on stderr, across the inspector's screen. (Set here, not in the
 # package: the headless modes never log, and load faster without logging.)
@@ -31,6 +33,7 @@ class MaskSecrets(logging.Filter):
         super().__init__()
         self.urls: set[str] = {u for u in urls if u}
         self.handler: logging.Handler | None = None
+        self.audit_handler: logging.Handler | None = None
 
     def add_urls(self, urls: Iterable[str | None]) -> None:
         self.urls.update(u for u in urls if u)
@@ -59,6 +62,12 @@ def start(path: str, urls: Iterable[str | None] = ()) -> MaskSecrets:
     handler.setLevel(logging.DEBUG)
     root = logging.getLogger()
     root.addHandler(handler)
+    audit = logging.FileHandler(path, mode="a", encoding="utf-8")  # the same file: `grep '^{'` finds them
+    audit.addFilter(masking)
+    audit.setFormatter(logging.Formatter("%(message)s"))
+    audit_log.addHandler(audit)
+    audit_log.propagate = False
+    masking.audit_handler = audit
     if root.level > logging.WARNING or root.level == logging.NOTSET:
         root.setLevel(logging.WARNING)
     log.setLevel(logging.DEBUG)
@@ -74,6 +83,10 @@ def stop(masking: MaskSecrets) -> None:
     if masking.handler is not None:
         logging.getLogger().removeHandler(masking.handler)
         masking.handler.close()
+    if masking.audit_handler is not None:
+        audit_log.removeHandler(masking.audit_handler)
+        masking.audit_handler.close()
+        audit_log.propagate = True
     if _previous_hooks:
         sys.excepthook, threading.excepthook = _previous_hooks.pop()
 

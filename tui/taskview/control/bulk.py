@@ -22,7 +22,7 @@ from .forget import remove_files
 if TYPE_CHECKING:
     from .controller import Controller
 
-log = logging.getLogger(__name__)
+audit_log = logging.getLogger("taskview.audit")  # --log: one JSON line per task (debug_log gives it its file)
 
 #: Tasks per broadcast or connection: a progress step, and where Esc can stop it.
 BATCH = 100
@@ -109,15 +109,15 @@ def _forget(chunk: Sequence[Target], directory: str | None) -> tuple[list[Done],
 
 
 def audit(plan: Plan, done: Sequence[Done], broker: str | None) -> None:
-    """One JSON line per task in the debug log (``--log``): action, task id, name, outcome, broker (masked)."""
-    if not log.isEnabledFor(logging.INFO):
+    """One JSON line per task in the ``--log`` file: action, task id, name, outcome, broker (masked)."""
+    if not audit_log.handlers:
         return
     for d in done:
         outcome = "ok" if d.ok else ("cancelled" if d.cancelled else "failed")
         entry = {"action": plan.action, "task_id": d.task_id, "name": d.name, "outcome": outcome, "detail": d.detail}
         if broker is not None:
             entry["broker"] = broker
-        log.info("bulk %s", json.dumps(entry, ensure_ascii=False))
+        audit_log.info("%s", json.dumps(entry, ensure_ascii=False))
     for s in plan.skipped:
         entry = {"action": plan.action, "task_id": s.task_id, "name": s.name, "outcome": "skipped", "detail": s.reason}
-        log.info("bulk %s", json.dumps(entry, ensure_ascii=False))
+        audit_log.info("%s", json.dumps(entry, ensure_ascii=False))
