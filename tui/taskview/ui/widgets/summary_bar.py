@@ -14,7 +14,7 @@ from ..colors import stale_style, status_style
 from ..formatting import home_relative
 
 # Built-in states first, in the order a task lives them; custom states after, by name.
-_ORDER = ("STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "PENDING", "RECEIVED")
+_ORDER = ("STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "RESERVED", "SCHEDULED", "PENDING", "RECEIVED")
 
 
 class SummaryBar(Widget):
@@ -41,6 +41,7 @@ class SummaryBar(Widget):
     follow: reactive[bool] = reactive(False)
     problem: reactive[str | None] = reactive(None)  # what is wrong with the directory now
     stale: reactive[int] = reactive(0)  # unfinished tasks whose worker is gone
+    queued: reactive[str | None] = reactive(None)  # "celery 12 · fast 3": messages waiting per queue
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -70,6 +71,8 @@ class SummaryBar(Widget):
             chunks.append(Text.assemble((one_line(status), style), f" {counts[status]:,}"))
         if self.stale:
             chunks.append(Text.assemble(("stale", stale_style(self.app.no_color)), f" {self.stale:,}"))
+        if self.queued:
+            chunks.append(Text.assemble(("queued", "bold"), f" {one_line(self.queued)}"))
         # Where and how, always visible: on the right when everything fits on
         # one line, else on a line of its own under the counts.
         width = max(20, self.size.width - 2)
