@@ -187,9 +187,10 @@ def _take_stats(worker: WorkerState, stats: dict[str, Any]) -> None:
     pool = stats.get("pool")
     if isinstance(pool, dict):
         size = pool.get("max-concurrency")
-        worker.pool_size = size if isinstance(size, int) else None
         pids = pool.get("processes")
         worker.pids = [p for p in pids if isinstance(p, int)] if isinstance(pids, list) else []
+        # max-concurrency stays as the worker started: after a pool grow/shrink the processes tell
+        worker.pool_size = len(worker.pids) if worker.pids else size if isinstance(size, int) else None
         implementation = pool.get("implementation")
         if isinstance(implementation, str):
             worker.pool = _pool_kind(implementation)
@@ -265,8 +266,13 @@ def _preview(args: Any, kwargs: Any) -> str:
 
 
 def _started(time_start: Any, worker: str) -> float | None:
-    """A worker's ``time_start`` is its host's monotonic clock: meaningful on this host only."""
-    if not isinstance(time_start, (int, float)) or worker.rpartition("@")[2] != _HOSTNAME:
+    """A worker's ``time_start``: epoch seconds (Celery 5.x converts it), or, from older workers,
+    its host's monotonic clock (meaningful on this host only)."""
+    if not isinstance(time_start, (int, float)) or isinstance(time_start, bool):
+        return None
+    if time_start > 1e9:
+        return float(time_start)
+    if worker.rpartition("@")[2] != _HOSTNAME:
         return None
     return time.time() - (time.monotonic() - float(time_start))
 
