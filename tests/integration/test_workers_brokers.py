@@ -34,9 +34,7 @@ def _until(monitor: WorkerMonitor, check, timeout: float = 15.0) -> WorkersRepor
     """Refresh until ``check(report)`` holds; the last report."""
     deadline = time.monotonic() + timeout
     while True:
-        t = time.monotonic()
         report = monitor.refresh()
-        print(f"refresh {time.monotonic() - t:.2f} s")
         if check(report):
             return report
         assert time.monotonic() < deadline, (report.lines, [(w.name, w.status) for w in report.workers], report.depths)
@@ -48,6 +46,7 @@ def _worker(report: WorkersReport, name: str):
 
 
 def blocked_worker(url: str, tmp: Path, *, broker_dir: Path | None = None, extra: bool = False) -> None:
+    """``extra``: the whole story (pool grow, rate limit, a second worker, consumers, warm shutdown)."""
     results = tmp / "results"
     blocked = DemoWorkerProcess(
         url, results, tmp, concurrency=1, extra_args=("--prefetch-multiplier", str(PREFETCH)), broker_dir=broker_dir
@@ -100,6 +99,20 @@ def blocked_worker(url: str, tmp: Path, *, broker_dir: Path | None = None, extra
         else:  # on Redis and the filesystem an empty queue is no queue: nothing to create either
             assert absent.ok and absent.message.endswith(": 0 messages deleted"), absent
 
+        # a rate limit, seen in what the worker registers
+        limited = controller.worker_command(blocked.nodename, "rate_limit", {"task_name": ADD, "rate_limit": "5/m"})
+        assert limited.ok and limited.message == f"{blocked.nodename}: new rate limit set successfully", limited
+        registered = controller.inspect_workers(0.6, commands=["registered"])
+        assert isinstance(registered, dict)
+        assert f"{ADD} [rate_limit=5/m]" in registered["registered"][blocked.nodename]
+        unknown = controller.worker_command(blocked.nodename, "rate_limit", {"task_name": "nope", "rate_limit": "1/s"})
+        assert not unknown.ok and unknown.message == f"{blocked.nodename} refused rate limit: unknown task"
+
+        if not extra:  # Celery takes a few seconds to start a process: once, on RabbitMQ
+            _killed_mid_refresh(monitor, blocked)
+            app.close()
+            return
+
         # grow the pool: the reserved tasks run (the revoked one never does)
         grown = controller.worker_command(blocked.nodename, "pool_grow", {"n": 1})
         assert grown.ok and grown.message == f"{blocked.nodename}: pool will grow", grown
@@ -116,17 +129,7 @@ def blocked_worker(url: str, tmp: Path, *, broker_dir: Path | None = None, extra
         assert sorted(store.set_held(held_rows(report) or {}, time.time())) == sorted(reserved)
         assert not any(store.get(t) for t in reserved)
 
-        # a rate limit, seen in what the worker registers
-        limited = controller.worker_command(blocked.nodename, "rate_limit", {"task_name": ADD, "rate_limit": "5/m"})
-        assert limited.ok and limited.message == f"{blocked.nodename}: new rate limit set successfully", limited
-        registered = controller.inspect_workers(0.6, commands=["registered"])
-        assert isinstance(registered, dict)
-        assert f"{ADD} [rate_limit=5/m]" in registered["registered"][blocked.nodename]
-        unknown = controller.worker_command(blocked.nodename, "rate_limit", {"task_name": "nope", "rate_limit": "1/s"})
-        assert not unknown.ok and unknown.message == f"{blocked.nodename} refused rate limit: unknown task"
-
-        if extra:
-            _consumers_and_shutdown(url, tmp, controller, monitor, blocked.nodename)
+        _consumers_and_shutdown(url, tmp, controller, monitor, blocked.nodename)
 
         _killed_mid_refresh(monitor, blocked)
         app.close()
@@ -135,6 +138,7 @@ def blocked_worker(url: str, tmp: Path, *, broker_dir: Path | None = None, extra
 def _killed_mid_refresh(monitor: WorkerMonitor, worker: DemoWorkerProcess) -> None:
     """Killed in the middle of a refresh: the refresh ends in time, the worker is first
     "not answering", then gone, what it held with it; nothing hangs."""
+    monitor.inspect_timeout = 0.3  # a local broker answers in milliseconds; a dead worker never
     done: list[WorkersReport] = []
     refresh = threading.Thread(target=lambda: done.append(monitor.refresh()))
     began = time.monotonic()
@@ -154,7 +158,8 @@ def _killed_mid_refresh(monitor: WorkerMonitor, worker: DemoWorkerProcess) -> No
 def _consumers_and_shutdown(url: str, tmp: Path, controller: Controller, monitor: WorkerMonitor, first: str) -> None:
     """A second worker: both show; it consumes a queue more, then stops; a warm shutdown ends it."""
     with DemoWorkerProcess(url, tmp / "results", tmp, concurrency=1) as second:
-        report = _until(monitor, lambda r: {first, second.nodename} <= {w.name for w in r.workers if w.status == "online"})
+        both = {first, second.nodename}
+        report = _until(monitor, lambda r: both <= {w.name for w in r.workers if w.status == "online"})
         extra_queue = second.queue + "-more"
         added = controller.worker_command(second.nodename, "add_consumer", {"queue": extra_queue})
         assert added.ok and added.message == f"{second.nodename}: add consumer {extra_queue}", added
