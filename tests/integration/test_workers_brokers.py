@@ -23,7 +23,7 @@ from taskview.control.controller import Controller
 from taskview.control.monitor import WorkerMonitor, WorkersReport
 from taskview.control.workers import RESERVED, SCHEDULED
 from taskview.store import Store
-from taskview.view.workers import held_rows, queued_summary
+from taskview.ui.worker_rows import held_rows, queued_summary
 
 SLEEP = demo_tasks.PREFIX + "sleep"
 ADD = demo_tasks.PREFIX + "add"

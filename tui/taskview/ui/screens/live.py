@@ -25,7 +25,7 @@ from ...results.scan import FullRead, ResultDirectory
 from ...sources.tail import DirectoryTail, TailBatch
 from ...store import StaleCandidate, Store
 from ...view.enqueue import EnqueueRequest
-from ...view.workers import held_rows, queued_summary
+from ..worker_rows import held_rows, queued_summary
 from .confirm import ConfirmScreen
 from .enqueue_form import EnqueueForm
 from .enqueue_menu import EnqueueMenu

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ...control.workers import WorkerState
 from ...text import one_line
-from ...view.workers import TASK_COLUMNS, task_row, worker_status
+from ..worker_rows import TASK_COLUMNS, task_row, worker_status
 
 
 class WorkerTasksScreen(Screen[str | None]):

@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Static
 from ...control.monitor import WorkersReport
 from ...control.workers import WorkerState
 from ...text import one_line
-from ...view.workers import QUEUE_COLUMNS, WORKER_COLUMNS, header_line, queue_names, queue_row, worker_row
+from ..worker_rows import QUEUE_COLUMNS, WORKER_COLUMNS, header_line, queue_names, queue_row, worker_row
 from .confirm import ConfirmScreen
 from .prompt import PromptScreen
 from .worker_tasks import WorkerTasksScreen
@@ -42,11 +42,11 @@ class WorkersScreen(Screen[str | None]):
         Binding("q", "app.quit", "Quit", show=False, id="workers.quit"),
         Binding("plus", "pool(1)", "Grow", key_display="+", id="workers.grow"),
         Binding("minus", "pool(-1)", "Shrink", key_display="-", id="workers.shrink"),
-        Binding("r", "rate_limit", "Rate limit", id="workers.rate_limit"),
-        Binding("a", "consumer('add')", "Consume queue", id="workers.add_consumer"),
-        Binding("c", "consumer('cancel')", "Stop consuming", id="workers.cancel_consumer"),
+        Binding("r", "rate_limit", "Rate", id="workers.rate_limit"),
+        Binding("a", "consumer('add')", "Consume", id="workers.add_consumer"),
+        Binding("c", "consumer('cancel')", "Unconsume", id="workers.cancel_consumer"),
         Binding("S", "shutdown", "Shutdown", id="workers.shutdown"),
-        Binding("P", "purge", "Purge queue", id="workers.purge"),
+        Binding("P", "purge", "Purge", id="workers.purge"),
         Binding("g", "refresh_now", "Refresh", show=False, id="workers.refresh"),
     ]
 
@@ -81,7 +81,7 @@ class WorkersScreen(Screen[str | None]):
         workers: DataTable[Text] = DataTable(id="workers-table", cursor_type="row", zebra_stripes=False)
         workers.add_columns(*WORKER_COLUMNS)
         yield workers
-        yield Static(Text("Queues (Tab: here; P purges the selected queue)", style="bold"), id="queues-title")
+        yield Static(Text("Queues  (Tab moves here; P purges the selected one)", style="bold"), id="queues-title")
         queues: DataTable[Text] = DataTable(id="queues-table", cursor_type="row")
         queues.add_columns(*QUEUE_COLUMNS)
         yield queues

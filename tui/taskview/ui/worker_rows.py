@@ -1,4 +1,6 @@
-"""The workers screen's rows, from a ``control.monitor.WorkersReport``: plain strings, no Textual."""
+"""The workers screen's rows and the summary's queued line, from a ``control.monitor.WorkersReport``.
+
+Plain strings, no Textual: unit-tested without a screen."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from ..control.workers import RESERVED, SCHEDULED, HeldTask, WorkerState
 from ..store import HeldRow
 from ..text import one_line
 
-WORKER_COLUMNS = ("WORKER", "STATUS", "POOL", "BUSY", "ACT", "RES", "SCH", "DONE", "LOAD", "UPTIME", "PREF", "QUEUES")
+WORKER_COLUMNS = ("WORKER", "STATUS", "POOL", "BUSY", "ACT", "RES", "SCH", "QUEUES", "DONE", "PREF", "LOAD", "UPTIME")
 QUEUE_COLUMNS = ("QUEUE", "READY", "CONSUMERS", "GROWTH", "LAST MINUTES")
 TASK_COLUMNS = ("STATE", "ID", "NAME", "ARGS", "RUNNING / ETA")
 #: The queue history's sparkline: this many refreshes.
@@ -55,11 +57,11 @@ def worker_row(worker: WorkerState) -> tuple[str, ...]:
         str(len(worker.active)),
         str(len(worker.reserved)),
         str(len(worker.scheduled)),
+        ", ".join(one_line(q) for q in worker.queues),
         "?" if worker.processed is None else f"{worker.processed:,}",
+        "?" if worker.prefetch is None else str(worker.prefetch),
         load,
         duration(worker.uptime),
-        "?" if worker.prefetch is None else str(worker.prefetch),
-        ", ".join(one_line(q) for q in worker.queues),
     )
 
 
