@@ -26,6 +26,7 @@ from ...control.workers import WorkerState
 from ...text import one_line
 from ..worker_rows import QUEUE_COLUMNS, WORKER_COLUMNS, header_line, queue_names, queue_row, worker_row
 from .confirm import ConfirmScreen
+from .help import HelpScreen
 from .prompt import PromptScreen
 from .worker_tasks import WorkerTasksScreen
 
@@ -40,14 +41,17 @@ class WorkersScreen(Screen[str | None]):
         Binding("escape", "dismiss(None)", "Back", id="workers.back"),
         Binding("w", "dismiss(None)", "Back", show=False, id="workers.close"),
         Binding("q", "app.quit", "Quit", show=False, id="workers.quit"),
+        Binding("question_mark", "help", "Help", key_display="?", id="workers.help"),
         Binding("plus", "pool(1)", "Grow", key_display="+", id="workers.grow"),
         Binding("minus", "pool(-1)", "Shrink", key_display="-", id="workers.shrink"),
         Binding("r", "rate_limit", "Rate", id="workers.rate_limit"),
-        Binding("a", "consumer('add')", "Consume", id="workers.add_consumer"),
-        Binding("c", "consumer('cancel')", "Unconsume", id="workers.cancel_consumer"),
+        # Out of the footer (in ?): at 80 columns it must show the shutdown and the purge.
+        Binding("a", "consumer('add')", "Consume a queue", show=False, id="workers.add_consumer"),
+        Binding("c", "consumer('cancel')", "Stop consuming a queue", show=False, id="workers.cancel_consumer"),
         Binding("S", "shutdown", "Shutdown", id="workers.shutdown"),
         Binding("P", "purge", "Purge", id="workers.purge"),
-        Binding("g", "refresh_now", "Refresh", show=False, id="workers.refresh"),
+        Binding("g", "refresh_now", "Refresh now", show=False, id="workers.refresh"),
+        Binding("enter", "noop", "A worker's tasks", show=False, id="workers.tasks"),  # the table's, for ?
     ]
 
     DEFAULT_CSS = """
@@ -151,6 +155,12 @@ class WorkersScreen(Screen[str | None]):
 
     def action_refresh_now(self) -> None:
         self.refresh_now()
+
+    def action_noop(self) -> None:
+        """Enter: the focused table's own (a worker's tasks); listed in ? for it."""
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))
 
     # --- actions ----------------------------------------------------------------------------------
 
