@@ -25,6 +25,8 @@ from taskview.control.workers import RESERVED, SCHEDULED
 from taskview.store import Store
 from taskview.ui.worker_rows import held_rows, queued_summary
 
+pytestmark = pytest.mark.slow  # real workers blocked, a pool grown, a worker killed mid-refresh: timing-heavy
+
 SLEEP = demo_tasks.PREFIX + "sleep"
 ADD = demo_tasks.PREFIX + "add"
 PREFETCH = 3  # with acks_late and one process: one task runs, two wait reserved in the worker
