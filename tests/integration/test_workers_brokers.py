@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.brokers import private_broker
+from helpers.brokers import private_broker, require_broker
 from helpers.control import DemoWorkerProcess, wait_status
 from taskview.control import demo_tasks
 from taskview.control.controller import Controller
@@ -242,3 +242,13 @@ def test_a_broker_that_is_down_says_so_and_keeps_the_last_answer(scheme: str):
     assert time.monotonic() - began < 5
     assert report.error is not None and "broker unreachable" in report.error and "pw-secret" not in report.error
     assert report.lines == [report.error] and report.queued is None and report.last_answer is None
+
+
+def test_a_refused_login_says_so():
+    from taskview.control.app_loading import load_app
+
+    wrong = require_broker("rabbitmq").replace("guest:guest@", "guest:not-the-password@")  # nothing gets in
+    monitor = WorkerMonitor(Controller(load_app(None, wrong)), lambda report: None)
+    report = monitor.refresh()
+    assert report.error is not None and report.error.startswith("broker refused the login: amqp://guest:****@")
+    assert "not-the-password" not in report.error and report.queued is None
