@@ -466,14 +466,16 @@ class Controller:
         return replies
 
     def _ask_many(
-        self, conn: Any, commands: Sequence[str], timeout: float, settle: float = 0.3
+        self, conn: Any, commands: Sequence[str], timeout: float, settle: float | None = None
     ) -> dict[str, dict[str, Any]]:
         """Broadcast several inspect ``commands`` at once and collect ``{command: {hostname: reply}}``.
 
-        Stops at ``timeout``, or ``settle`` seconds after the last reply once every worker
-        that answered anything has answered every command (a worker answering part of them
-        is waited for until ``timeout``: then its reply is partial).
+        Stops at ``timeout``, or ``settle`` seconds (half the timeout by default) after the last
+        reply once every worker that answered anything has answered every command: a worker
+        answering part of them is waited for until ``timeout`` (then its reply is partial), and
+        one that answers nothing within ``settle`` of the others is not waited for (silent).
         """
+        settle = timeout / 2 if settle is None else settle
         from kombu import Consumer
         from kombu.utils.uuid import uuid
 

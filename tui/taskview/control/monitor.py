@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .queues import DepthHistory, QueueDepth
-from .workers import HeldTask, WorkerBoard, WorkerState
+from .workers import COMMANDS, HeldTask, WorkerBoard, WorkerState
 
 if TYPE_CHECKING:
     from .controller import Controller
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two refreshes, by default (``--workers-every``).
 DEFAULT_INTERVAL = 5.0
+#: The registered task names are asked once every this many refreshes.
+REGISTERED_EVERY = 12
 
 
 @dataclass
@@ -70,6 +72,7 @@ class WorkerMonitor:
         self.history = DepthHistory()
         self.depths: dict[str, QueueDepth] = {}
         self.queue_error: str | None = None
+        self._refreshes = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -101,8 +104,14 @@ class WorkerMonitor:
     def refresh(self) -> WorkersReport:
         """One refresh, on the caller's thread."""
         began = time.monotonic()
-        got = self.controller.inspect_workers(self.inspect_timeout)
         board = self.board
+        # The task names a worker registers change only when it restarts: asked now and then,
+        # and when a worker is seen that has not told them yet.
+        commands = list(COMMANDS)
+        if self._refreshes % REGISTERED_EVERY and all(w.registered for w in board.online()):
+            commands.remove("registered")
+        self._refreshes += 1
+        got = self.controller.inspect_workers(self.inspect_timeout, commands)
         if isinstance(got, dict):
             board.update(got)
         else:
@@ -116,7 +125,8 @@ class WorkerMonitor:
             else:
                 self.queue_error = depths.message
         return WorkersReport(
-            workers=copy.deepcopy(list(board.workers.values())),
+            # a refresh gives a worker new lists, never changes one: a shallow copy is the monitor's own
+            workers=[copy.copy(worker) for worker in board.workers.values()],
             queued=board.queued_tasks() if board.error is None else None,
             consumers=board.consumed_queues(),
             depths=dict(self.depths),

@@ -285,13 +285,24 @@ def _add(size: str, n: int) -> str:
 
 
 def _fill(table: DataTable[Text], rows: list[tuple[str, tuple[str, ...]]]) -> None:
-    """Replace the rows, keeping the cursor on the same key when it is still there."""
+    """Show ``rows`` (key, cells): the same keys in the same order change only the cells that
+    changed (a refresh every few seconds redraws little); else the rows are replaced, the cursor
+    kept on the same key when it is still there."""
+    keys = [key for key, _ in rows]
+    shown = [row_key.value for row_key in table.rows]
+    if shown == keys:
+        columns = list(table.columns)
+        for key, row in rows:
+            old = table.get_row(key)
+            for column, (before, cell) in enumerate(zip(old, row, strict=False)):
+                if str(before) != cell:
+                    table.update_cell(key, columns[column], Text(cell))
+        return
     current = None
     if table.row_count:
         current = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
     table.clear()
     for key, row in rows:
         table.add_row(*(Text(cell) for cell in row), key=key)
-    keys = [key for key, _ in rows]
     if current in keys:
         table.move_cursor(row=keys.index(current), animate=False)
