@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 
+from helpers.worker_replies import W1, W2, replies, request, whole
 from taskview.control.app_loading import load_app
 from taskview.control.controller import Controller, Outcome
 from taskview.control.queues import DepthHistory, QueueDepth, sparkline
@@ -18,52 +19,6 @@ from taskview.control.workers import GONE_AFTER_MISSES, WorkerBoard
 from taskview.results.record import TaskRecord
 from taskview.store import Store
 from taskview.ui.worker_rows import held_rows, queued_summary, worker_row
-
-W1, W2 = "w1@host-a", "w2@host-b"
-
-
-def request(task_id: str, name: str = "shop.report", **more: object) -> dict:
-    info = {
-        "id": task_id,
-        "name": name,
-        "args": [1, "x"],
-        "kwargs": {"to": "a@b.c"},
-        "type": name,
-        "hostname": W1,
-        "time_start": None,
-        "acknowledged": False,
-        "delivery_info": {"exchange": "", "routing_key": "reports", "priority": 0, "redelivered": False},
-        "worker_pid": None,
-    }
-    info.update(more)
-    return info
-
-
-def replies(workers: dict[str, dict]) -> dict[str, dict]:
-    """{command: {worker: reply}} from {worker: {command: reply}}; a worker lacking a command did not answer it."""
-    commands = ("stats", "active", "reserved", "scheduled", "active_queues", "registered")
-    return {c: {w: r[c] for w, r in workers.items() if c in r} for c in commands}
-
-
-def whole(active=(), reserved=(), scheduled=(), pids=(101, 102)) -> dict:
-    return {
-        "stats": {
-            "total": {"shop.report": 7, "shop.mail": 3},
-            "pid": 100,
-            "uptime": 3725,
-            "prefetch_count": 8,
-            "pool": {
-                "max-concurrency": 2,
-                "processes": list(pids),
-                "implementation": "celery.concurrency.prefork:TaskPool",
-            },
-        },
-        "active": list(active),
-        "reserved": list(reserved),
-        "scheduled": list(scheduled),
-        "active_queues": [{"name": "reports", "exchange": {"name": "reports"}}, {"name": "celery"}],
-        "registered": ["shop.mail", "shop.report [rate_limit=5/m]"],
-    }
 
 
 def test_a_refresh_reads_what_each_worker_holds():
