@@ -7,7 +7,6 @@ workers give other pids, uptimes and times on every run (they are tested in test
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -26,15 +25,11 @@ NOW = 1_795_650_000.0
 
 
 @pytest.fixture(autouse=True)
-def utc():
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
+def utc(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     yield
-    if old is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = old
+    monkeypatch.undo()
     time.tzset()
 
 
@@ -54,7 +49,7 @@ def fixed_report() -> WorkersReport:
     depths["mail"] = QueueDepth("mail", None)  # does not exist
     history = {"reports": [0, 40, 180, 420, 760, 1204], "celery": [0, 0, 0, 0, 0, 0]}
     return WorkersReport(
-        workers=list(board.workers.values()),
+        workers=[worker for _, worker in sorted(board.workers.items())],
         queued=board.queued_tasks(),
         consumers=board.consumed_queues(),
         depths=depths,

@@ -426,11 +426,7 @@ class Controller:
         first: list[float] = []
 
         def on_message(body: Any, message: Any) -> None:
-            headers = message.headers or {}
-            expires = headers.get("expires")
-            if expires and time.time() > expires:
-                return
-            if headers.get("ticket") != ticket or not isinstance(body, dict):
+            if _reply_ticket(body, message) != ticket:
                 return
             for hostname, reply in body.items():
                 replies[str(hostname)] = reply
@@ -489,12 +485,8 @@ class Controller:
         last: list[float] = []
 
         def on_message(body: Any, message: Any) -> None:
-            headers = message.headers or {}
-            expires = headers.get("expires")
-            if expires and time.time() > expires:
-                return
-            command = tickets.get(str(headers.get("ticket")))
-            if command is None or not isinstance(body, dict):
+            command = tickets.get(str(_reply_ticket(body, message)))
+            if command is None:
                 return
             for hostname, reply in body.items():
                 replies[command][str(hostname)] = reply
@@ -577,6 +569,16 @@ def _reason(exc: BaseException) -> str:
     text = str(exc) or str(best) or type(exc).__name__
     text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
     return summary(text)
+
+
+def _reply_ticket(body: Any, message: Any) -> str | None:
+    """The ticket a control reply answers; None for a reply expired, or not a mapping of replies."""
+    headers = message.headers or {}
+    expires = headers.get("expires")
+    if (expires and time.time() > expires) or not isinstance(body, dict):
+        return None
+    ticket = headers.get("ticket")
+    return ticket if isinstance(ticket, str) else None
 
 
 def _release(conn: Any) -> None:

@@ -126,7 +126,7 @@ class WorkerMonitor:
                 self.queue_error = depths.message
         return WorkersReport(
             # a refresh gives a worker new lists, never changes one: a shallow copy is the monitor's own
-            workers=[copy.copy(worker) for worker in board.workers.values()],
+            workers=[copy.copy(worker) for _, worker in sorted(board.workers.items())],
             queued=board.queued_tasks() if board.error is None else None,
             consumers=board.consumed_queues(),
             depths=dict(self.depths),

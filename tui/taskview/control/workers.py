@@ -113,7 +113,7 @@ class WorkerBoard:
         for by_worker in replies.values():
             if isinstance(by_worker, Mapping):
                 answered.update(str(w) for w in by_worker)
-        for name in answered:
+        for name in sorted(answered):
             worker = self.workers.get(name)
             if worker is None:
                 worker = self.workers[name] = WorkerState(name)

@@ -11,6 +11,7 @@ from ..control.queues import sparkline
 from ..control.workers import RESERVED, SCHEDULED, HeldTask, WorkerState
 from ..store import HeldRow
 from ..text import one_line
+from . import formatting
 
 WORKER_COLUMNS = ("WORKER", "STATUS", "POOL", "BUSY", "ACT", "RES", "SCH", "QUEUES", "DONE", "PREF", "LOAD", "UPTIME")
 QUEUE_COLUMNS = ("QUEUE", "READY", "CONSUMERS", "GROWTH", "LAST MINUTES")
@@ -19,21 +20,8 @@ TASK_COLUMNS = ("STATE", "ID", "NAME", "ARGS", "RUNNING / ETA")
 SPARK_WIDTH = 24
 
 
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
-
-
 def clock_time(when: float | None) -> str:
-    return "?" if when is None else time.strftime("%H:%M:%S", time.localtime(when))
+    return "?" if when is None else formatting.clock(when, time.time())
 
 
 def worker_status(worker: WorkerState) -> str:
@@ -61,7 +49,7 @@ def worker_row(worker: WorkerState) -> tuple[str, ...]:
         "?" if worker.processed is None else f"{worker.processed:,}",
         "?" if worker.prefetch is None else str(worker.prefetch),
         load,
-        duration(worker.uptime),
+        formatting.duration(worker.uptime) or "?",
     )
 
 
@@ -110,7 +98,7 @@ def queued_summary(report: WorkersReport | None) -> str | None:
 
 def task_row(task: HeldTask, now: float) -> tuple[str, ...]:
     if task.kind == "active":
-        when = duration(now - task.started) if task.started is not None else "running"
+        when = formatting.duration(now - task.started) if task.started is not None else "running"
     elif task.eta is not None:
         when = f"eta {clock_time(task.eta)}"
     else:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -18,7 +17,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from ...text import one_line
+from .confirm import facts_table
 
 
 class PromptScreen(ModalScreen[list[str] | None]):
@@ -35,11 +34,7 @@ class PromptScreen(ModalScreen[list[str] | None]):
         self.hint = hint
 
     def compose(self) -> ComposeResult:
-        facts = Table.grid(padding=(0, 2))
-        facts.add_column(style="dim")
-        facts.add_column()
-        for label, value in self.facts:
-            facts.add_row(label, Text(one_line(value)))
+        facts = facts_table(self.facts)
         with Vertical(classes="modal-body"):
             yield Static(Text(self.title_text, style="bold"))
             yield Static(facts)
