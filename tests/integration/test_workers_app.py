@@ -9,7 +9,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable
 
-from helpers.pilot import summary_text, wait_until
+from helpers.pilot import plain, summary_text, wait_until
 from taskview.control import demo_tasks
 from taskview.control.controller import Controller
 from taskview.control.embedded import EmbeddedWorker
@@ -51,6 +51,12 @@ async def test_the_workers_screen_on_the_embedded_worker(tmp_path: Path):
             )
             await wait_until(pilot, lambda: set(later) <= set(inspector.table.task_ids))
             await wait_until(pilot, lambda: f"queued {backlog} 3" in summary_text(app), timeout=10)
+            # the detail of a row with no file says what it is
+            inspector.table.select_task(later[0])
+            await pilot.press("enter")
+            header = inspector.detail.query_one("#detail-header")
+            await wait_until(pilot, lambda: "held by its worker until its ETA" in plain(header))
+            await pilot.press("escape")
 
             await pilot.press("w")
             assert isinstance(app.screen, WorkersScreen)

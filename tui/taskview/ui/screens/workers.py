@@ -185,7 +185,7 @@ class WorkersScreen(Screen[str | None]):
         if worker is None:
             return
         size = "?" if worker.pool_size is None else str(worker.pool_size)
-        facts = [("worker", worker.name), ("pool", f"{worker.pool}, {size} processes now, {size} → {_add(size, n)}")]
+        facts = [("worker", worker.name), ("pool", f"{worker.pool}: {size} → {_add(size, n)} processes")]
         title = "Grow this worker's pool by one?" if n > 0 else "Shrink this worker's pool by one?"
         choice = ("y", "grow") if n > 0 else ("y", "shrink")
         command = "pool_grow" if n > 0 else "pool_shrink"
