@@ -64,7 +64,10 @@ def blocked_worker(url: str, tmp: Path, *, broker_dir: Path | None = None, extra
         long = controller.enqueue(SLEEP, (), {"seconds": 60}, queue=queue)
         assert long.ok, long
         wait_status(results, long.task_id, "STARTED")
-        waiting = [controller.enqueue(SLEEP, (), {"seconds": 0.1}, queue=queue).task_id for _ in range(6)]
+        # with priorities: on Redis each goes to a list of its own (queue, queue\x06\x163, ...), all counted
+        waiting = [
+            controller.enqueue(SLEEP, (), {"seconds": 0.1}, queue=queue, priority=n % 3 * 3).task_id for n in range(6)
+        ]
 
         # the queue fills behind the blocked worker: 1 runs, 2 reserved, 4 ready
         report = _until(
@@ -78,7 +81,10 @@ def blocked_worker(url: str, tmp: Path, *, broker_dir: Path | None = None, extra
         assert [t.task_id for t in worker.active] == [long.task_id]
         assert worker.active[0].name == SLEEP and worker.active[0].args == "seconds=60"
         reserved = [t.task_id for t in worker.reserved]
-        assert set(reserved) <= set(waiting[:3]), (reserved, waiting)
+        assert set(reserved) <= set(waiting), (reserved, waiting)
+        if url.startswith("redis"):  # the 4 ready ones are counted across the queue's priority lists
+            with app.connection_for_write() as conn:
+                assert conn.default_channel.client.keys(queue + "\x06\x16*")
         assert queue in worker.queues and worker.prefetch == PREFETCH
         assert report.consumers[queue] == 1 and queued_summary(report) == f"{queue} 4"
         assert report.lines == []
