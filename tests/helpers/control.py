@@ -157,6 +157,12 @@ class DemoWorkerProcess:
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> DemoWorkerProcess:
+        if self.proc is None:
+            self.start()
+        return self.wait_ready()
+
+    def start(self) -> DemoWorkerProcess:
+        """Start the worker without waiting for it (``with`` it later waits until it is ready)."""
         env = dict(os.environ)
         env.update(
             {
@@ -200,6 +206,10 @@ class DemoWorkerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        return self
+
+    def wait_ready(self) -> DemoWorkerProcess:
+        assert self.proc is not None
         deadline = time.monotonic() + 20
         while not self.ready_file.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:

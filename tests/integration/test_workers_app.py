@@ -1,10 +1,13 @@
-"""`w` pressed in the app, against the embedded worker (what `taskview --demo` runs): the workers
-screen with the worker and its queue, SCHEDULED rows in the main table and `queued` in the summary,
-Enter on the worker and on one of its tasks back to its row, a pool grow confirmed and its outcome,
-and the actions refused with --read-only."""
+"""`w` pressed in the app, against the embedded worker (what `taskview --demo` runs, kombu's
+filesystem broker): the workers screen with the worker and its queues (sized from the broker's
+folder), SCHEDULED rows in the main table and `queued` in the summary, Enter on the worker and on
+one of its tasks back to its row, a pool grow confirmed and its outcome, the actions refused with
+--read-only, a purge, and the worker killed under the screen's eyes."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 from textual.widgets import DataTable
@@ -91,3 +94,29 @@ async def test_the_workers_screen_on_the_embedded_worker(tmp_path: Path):
             await pilot.press("enter")
             await wait_until(pilot, lambda: app.screen is inspector)
             assert inspector.table.selected_id == long
+
+            # purge the backlog from the queues table: its name and count confirmed first
+            await pilot.press("w")
+            screen = app.screen
+            assert isinstance(screen, WorkersScreen)
+            await pilot.press("tab", "down")
+            assert screen.selected_queue() == backlog
+            await pilot.press("P")
+            assert isinstance(app.screen, ConfirmScreen)
+            assert (backlog, "3 ready (as last asked), every one deleted") in [
+                (queue, count) for _, queue in app.screen.facts[:1] for _, count in app.screen.facts[1:]
+            ]
+            await pilot.press("y")
+            outcome = screen.query_one("#workers-outcome")
+            await wait_until(pilot, lambda: f"purged queue {backlog}: 3 messages deleted" in str(outcome.render()))
+            await wait_until(pilot, lambda: f"queued {backlog}" not in summary_text(app))
+
+            # the worker killed: "has not answered since", then gone, and its tasks' rows with it
+            inspector.monitor.inspect_timeout = 0.3
+            assert worker.proc is not None
+            os.killpg(worker.proc.pid, signal.SIGKILL)
+            faults = screen.query_one("#workers-faults")
+            await wait_until(pilot, lambda: f"{worker.nodename} has not answered since" in str(faults.render()))
+            await wait_until(pilot, lambda: f"{worker.nodename} is gone" in str(faults.render()), timeout=15)
+            assert cells(screen.query_one("#workers-table", DataTable))[0][1] == "gone"
+            assert not any(store.get(t) for t in later)  # held no more, never sent from this screen

@@ -1,7 +1,11 @@
-"""Workers and queues with real workers on RabbitMQ (a vhost of the test's own), Redis (a redis-server
-of its own) and kombu's filesystem broker (the --demo path): a worker blocked by a long task while
-its queue fills, its RESERVED tasks, a purge, pool grow, a rate limit, consumers, a warm shutdown,
-and a worker killed in the middle of a refresh.
+"""Workers and queues with real workers on RabbitMQ (a vhost of the test's own) and Redis (a
+redis-server of its own): a worker blocked by a long task while its queue fills, its RESERVED tasks,
+a purge, pool grow, a rate limit, consumers, a warm shutdown, and a worker killed in the middle of a
+refresh. Kombu's filesystem broker (the --demo path) is in test_workers_app.py, through the screen.
+
+On the filesystem broker a worker runs Celery's synchronous loop: with its pool full and a task
+reserved it waits to hand it over and answers nothing (it shows as silent); tasks with an ETA wait
+in its timer instead, and it answers about them.
 
 Each broker space is the test's own: no other engineer's worker answers these broadcasts.
 """
@@ -21,7 +25,7 @@ from helpers.control import DemoWorkerProcess, wait_status
 from taskview.control import demo_tasks
 from taskview.control.controller import Controller
 from taskview.control.monitor import WorkerMonitor, WorkersReport
-from taskview.control.workers import RESERVED, SCHEDULED
+from taskview.control.workers import RESERVED
 from taskview.store import Store
 from taskview.ui.worker_rows import held_rows, queued_summary
 
@@ -47,8 +51,11 @@ def _worker(report: WorkersReport, name: str):
     return next(w for w in report.workers if w.name == name)
 
 
-def blocked_worker(url: str, tmp: Path, *, broker_dir: Path | None = None, extra: bool = False) -> None:
-    """``extra``: the whole story (pool grow, rate limit, a second worker, consumers, warm shutdown)."""
+def blocked_worker(
+    url: str, tmp: Path, *, broker_dir: Path | None = None, second: DemoWorkerProcess | None = None
+) -> None:
+    """``second`` (started): the whole story (pool grow, a second worker, consumers, warm shutdown)."""
+    extra = second is not None
     results = tmp / "results"
     blocked = DemoWorkerProcess(
         url, results, tmp, concurrency=1, extra_args=("--prefetch-multiplier", str(PREFETCH)), broker_dir=broker_dir
@@ -137,7 +144,8 @@ def blocked_worker(url: str, tmp: Path, *, broker_dir: Path | None = None, extra
         assert sorted(store.set_held(held_rows(report) or {}, time.time())) == sorted(reserved)
         assert not any(store.get(t) for t in reserved)
 
-        _consumers_and_shutdown(url, tmp, controller, monitor, blocked.nodename)
+        assert second is not None
+        _consumers_and_shutdown(second, controller, monitor, blocked.nodename)
 
         _killed_mid_refresh(monitor, blocked)
         app.close()
@@ -163,9 +171,11 @@ def _killed_mid_refresh(monitor: WorkerMonitor, worker: DemoWorkerProcess) -> No
     assert report.queued == {} and not _worker(report, worker.nodename).active
 
 
-def _consumers_and_shutdown(url: str, tmp: Path, controller: Controller, monitor: WorkerMonitor, first: str) -> None:
+def _consumers_and_shutdown(
+    second: DemoWorkerProcess, controller: Controller, monitor: WorkerMonitor, first: str
+) -> None:
     """A second worker: both show; it consumes a queue more, then stops; a warm shutdown ends it."""
-    with DemoWorkerProcess(url, tmp / "results", tmp, concurrency=1) as second:
+    with second:
         both = {first, second.nodename}
         report = _until(monitor, lambda r: both <= {w.name for w in r.workers if w.status == "online"})
         extra_queue = second.queue + "-more"
@@ -186,50 +196,16 @@ def _consumers_and_shutdown(url: str, tmp: Path, controller: Controller, monitor
 def test_blocked_worker_on_rabbitmq(tmp_path: Path):
     """Done when: two real workers on RabbitMQ, one blocked, its queue filling; reserved rows; purge; pool grow."""
     with private_broker("rabbitmq", tmp_path) as url:
-        blocked_worker(url, tmp_path, extra=True)
+        second = DemoWorkerProcess(url, tmp_path / "results", tmp_path, concurrency=1).start()  # meanwhile
+        try:
+            blocked_worker(url, tmp_path, second=second)
+        finally:
+            second.__exit__()
 
 
 def test_blocked_worker_on_redis(tmp_path: Path):
     with private_broker("redis", tmp_path) as url:
         blocked_worker(url, tmp_path)
-
-
-def test_the_filesystem_broker(tmp_path: Path):
-    """The --demo path. A worker there runs Celery's synchronous loop: with its pool full and a task
-    reserved it waits to hand it over and answers nothing, so that case shows as "not answering"
-    (below); tasks with an ETA wait in its timer instead, and it answers about them."""
-    results, broker_dir = tmp_path / "results", tmp_path / "broker"
-    with DemoWorkerProcess("filesystem://", results, tmp_path, concurrency=1, broker_dir=broker_dir) as worker:
-        app = demo_tasks.make_app(str(results), broker_dir=str(broker_dir), queue=worker.queue)
-        controller = Controller(app, ping_timeout=1.0)
-        backlog = worker.queue + "-backlog"  # no worker consumes it: it only fills
-        monitor = WorkerMonitor(controller, lambda report: None, inspect_timeout=0.6, app_queues=[backlog])
-        # ETA tasks first: each one received raises the prefetch (1 here) by one, the long task fits after
-        later = [controller.enqueue(ADD, (1, 2), {}, queue=worker.queue, countdown=120).task_id for _ in range(2)]
-        long = controller.enqueue(SLEEP, (), {"seconds": 60}, queue=worker.queue)
-        for _ in range(3):
-            assert controller.enqueue(ADD, (1, 2), {}, queue=backlog).ok
-        wait_status(results, long.task_id, "STARTED")
-        report = _until(monitor, lambda r: len(_worker(r, worker.nodename).scheduled) == 2 if r.workers else False)
-        held = _worker(report, worker.nodename)
-        assert [t.task_id for t in held.active] == [long.task_id]
-        assert sorted(t.task_id for t in held.scheduled) == sorted(later)
-        assert all(t.eta is not None and t.eta > time.time() + 60 for t in held.scheduled)
-        assert report.depths[backlog].ready == 3 and report.consumers.get(backlog) is None
-        rows = held_rows(report) or {}
-        store = Store()
-        assert sorted(store.set_held(rows, time.time())) == sorted(later)
-        assert {store.get(t).status for t in later} == {SCHEDULED}
-        assert all((store.get(t).args or "").startswith("eta ") for t in later)
-
-        purged = controller.purge(backlog)
-        assert purged.ok and purged.message == f"purged queue {backlog}: 3 messages deleted", purged
-        grown = controller.worker_command(worker.nodename, "pool_grow", {"n": 1})
-        assert grown.ok, grown
-        report = _until(monitor, lambda r: _worker(r, worker.nodename).pool_size == 2 and r.depths[backlog].ready == 0)
-
-        _killed_mid_refresh(monitor, worker)
-        app.close()
 
 
 @pytest.mark.parametrize("scheme", ["amqp", "redis"])
