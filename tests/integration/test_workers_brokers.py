@@ -143,6 +143,9 @@ def blocked_worker(
         # no longer held, and never sent by taskview: their rows go (their files say from now on)
         assert sorted(store.set_held(held_rows(report) or {}, time.time())) == sorted(reserved)
         assert not any(store.get(t) for t in reserved)
+        shrunk = controller.worker_command(blocked.nodename, "pool_shrink", {"n": 1})
+        assert shrunk.ok and shrunk.message == f"{blocked.nodename}: pool will shrink", shrunk
+        _until(monitor, lambda r: _worker(r, blocked.nodename).pool_size == 1)
 
         assert second is not None
         _consumers_and_shutdown(second, controller, monitor, blocked.nodename)
