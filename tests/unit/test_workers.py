@@ -14,11 +14,11 @@ import time
 from helpers.worker_replies import W1, W2, replies, request, whole
 from taskview.control.app_loading import load_app
 from taskview.control.controller import Controller, Outcome
-from taskview.control.queues import DepthHistory, QueueDepth, sparkline
+from taskview.control.queues import DepthHistory, QueueDepth
 from taskview.control.workers import GONE_AFTER_MISSES, WorkerBoard
 from taskview.results.record import TaskRecord
 from taskview.store import Store
-from taskview.ui.worker_rows import held_rows, queued_summary, worker_row
+from taskview.ui.worker_rows import held_rows, queued_summary, sparkline, worker_row
 
 
 def test_a_refresh_reads_what_each_worker_holds():

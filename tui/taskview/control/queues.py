@@ -130,17 +130,3 @@ class DepthHistory:
         if not points or len(points) < 2:
             return None
         return points[-1][1] - points[0][1]
-
-
-_BARS = "▁▂▃▄▅▆▇█"
-
-
-def sparkline(values: list[int], width: int) -> str:
-    """The last ``width`` values as bars, scaled from 0 to their maximum (all low when all zero)."""
-    values = values[-width:]
-    if not values:
-        return ""
-    top = max(values)
-    if top <= 0:
-        return _BARS[0] * len(values)
-    return "".join(_BARS[min(len(_BARS) - 1, round(v * (len(_BARS) - 1) / top))] for v in values)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 
 from ..control.monitor import WorkersReport
-from ..control.queues import sparkline
 from ..control.workers import RESERVED, SCHEDULED, HeldTask, WorkerState
 from ..store import HeldRow
 from ..text import one_line
@@ -132,3 +131,17 @@ def header_line(report: WorkersReport | None, interval: float, now: float) -> st
     stale = report.error is not None or age > 3 * interval
     when = f"last answer at {clock_time(report.last_answer)}" + (" (stale)" if stale else "")
     return f"{said} · {when} · every {interval:g} s"
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[int], width: int) -> str:
+    """The last ``width`` values as bars, scaled from 0 to their maximum (all low when all zero)."""
+    values = values[-width:]
+    if not values:
+        return ""
+    top = max(values)
+    if top <= 0:
+        return _BARS[0] * len(values)
+    return "".join(_BARS[min(len(_BARS) - 1, round(v * (len(_BARS) - 1) / top))] for v in values)
