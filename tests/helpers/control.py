@@ -130,11 +130,25 @@ class DemoWorkerProcess:
     shared broker interferes; the queue is deleted afterwards.
     """
 
-    def __init__(self, broker_url: str, results: Path, tmp: Path, *, concurrency: int = 2) -> None:
+    def __init__(
+        self,
+        broker_url: str,
+        results: Path,
+        tmp: Path,
+        *,
+        concurrency: int = 2,
+        extra_args: tuple[str, ...] = (),
+        broker_dir: Path | None = None,
+        queue: str | None = None,
+    ) -> None:
+        """``broker_url`` "filesystem://": kombu's filesystem broker in ``broker_dir``; ``extra_args``:
+        more ``celery worker`` options (``--prefetch-multiplier 4``); ``queue``: its queue (default: its own)."""
         tag = uuid.uuid4().hex[:8]
+        self.extra_args = tuple(extra_args)
+        self.broker_dir = broker_dir
         self.broker_url = broker_url
         self.results = Path(results)
-        self.queue = f"taskview-test-{tag}"
+        self.queue = queue or f"taskview-test-{tag}"
         self.nodename = f"taskview-test-{tag}@{socket.gethostname()}"
         self.ready_file = Path(tmp) / f"ready-{tag}"
         self.log_path = Path(tmp) / f"worker-{tag}.log"
@@ -143,6 +157,12 @@ class DemoWorkerProcess:
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> DemoWorkerProcess:
+        if self.proc is None:
+            self.start()
+        return self.wait_ready()
+
+    def start(self) -> DemoWorkerProcess:
+        """Start the worker without waiting for it (``with`` it later waits until it is ready)."""
         env = dict(os.environ)
         env.update(
             {
@@ -154,6 +174,8 @@ class DemoWorkerProcess:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.broker_dir is not None:
+            env[demo_tasks.ENV_BROKER_DIR] = str(self.broker_dir)
         cmd = [
             sys.executable,
             "-m",
@@ -172,6 +194,7 @@ class DemoWorkerProcess:
             "--without-mingle",
             "-l",
             "info",
+            *self.extra_args,
         ]
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
@@ -183,6 +206,10 @@ class DemoWorkerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        return self
+
+    def wait_ready(self) -> DemoWorkerProcess:
+        assert self.proc is not None
         deadline = time.monotonic() + 20
         while not self.ready_file.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:

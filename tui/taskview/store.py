@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from itertools import chain
 from operator import attrgetter
 
@@ -21,6 +21,10 @@ from .results.record import READY_STATES, Links, TaskRecord, display_status
 from .workflows import WorkflowIndex
 
 Transition = tuple[float, str]
+#: A task a worker holds, unstarted, as ``Store.set_held`` takes it: (status, name, worker, args preview).
+HeldRow = tuple[str, "str | None", "str | None", "str | None"]
+#: The statuses of rows with no file whose task has not started: not unfinished (no stale check).
+NOT_STARTED = frozenset({"PENDING", "RESERVED", "SCHEDULED"})
 
 
 class Store:
@@ -69,6 +73,11 @@ class Store:
         self.workflows = WorkflowIndex(self.records)
         # Per-name figures, error groups, time buckets (insights/): kept as records come and go.
         self.insights = Insights(self.records)
+        # Rows with no file yet, shown from what taskview knows: the tasks it sent (PENDING) and
+        # those workers hold without having started them (RESERVED, SCHEDULED; ``set_held``).
+        # A file read for one of them ends its entry: the file says from then on.
+        self._sent: set[str] = set()
+        self._held: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.records)
@@ -79,7 +88,7 @@ class Store:
     def get(self, task_id: str) -> TaskRecord | None:
         return self.records.get(task_id)
 
-    def add(self, record: TaskRecord, *, live: bool = False) -> bool:
+    def add(self, record: TaskRecord, *, live: bool = False, placeholder: bool = False) -> bool:
         """Take a record read from disk; True when the visible row changed.
 
         A file caught mid-write (empty, truncated) keeps the last good value:
@@ -87,11 +96,15 @@ class Store:
         the whole content. A file first read mid-write shows as such until then,
         and its first whole read is its first sight, not a change from unreadable.
         ``live``: the file is new since taskview started watching, so its first
-        write is when the task started running.
+        write is when the task started running. ``placeholder``: not read from a file (a row
+        of ``add_pending`` or ``set_held``).
         """
         task_id = record.task_id
         old = self.records.get(task_id)
         partial = record.error is not None and record.error.partial
+        if old is not None and (self._held or self._sent) and not placeholder:
+            self._sent.discard(task_id)
+            self._held.discard(task_id)
         if self._outside is not None:
             self._note_outside(task_id)
         if old is None:
@@ -220,7 +233,49 @@ class Store:
         """A task just sent: Celery writes no file until it starts, so it is PENDING until one comes."""
         if task_id in self.records:
             return
-        self.add(TaskRecord(task_id, TASK_PREFIX, status="PENDING", name=name, mtime=when))
+        self.add(TaskRecord(task_id, TASK_PREFIX, status="PENDING", name=name, mtime=when), placeholder=True)
+        self._sent.add(task_id)
+
+    def has_file(self, task_id: str) -> bool:
+        """Whether the task's row comes from its file (not a placeholder: sent, or held by a worker)."""
+        return task_id in self.records and task_id not in self._sent and task_id not in self._held
+
+    def set_held(self, held: Mapping[str, HeldRow], when: float) -> list[str]:
+        """The tasks workers hold without having started them are now ``held`` (id -> (status,
+        name, worker, args preview)); returns the ids whose rows changed.
+
+        A task with no row gets one in that status; a row with no file yet (a task taskview
+        sent, PENDING, or one held before) takes it. A task with a file keeps what its file
+        says. A row held before and no longer held goes back to PENDING when taskview sent
+        it, else leaves the table (started without a file, revoked, or back in its queue).
+        """
+        changed = []
+        records = self.records
+        for task_id, (status, name, worker, args) in held.items():
+            record = records.get(task_id)
+            if record is not None and not (task_id in self._held or task_id in self._sent):
+                continue  # its file says
+            if record is not None and record.status == status and record.worker == worker:
+                continue
+            name = name or (record.name if record is not None else None)
+            self.add(
+                TaskRecord(task_id, TASK_PREFIX, status=status, name=name, worker=worker, args=args, mtime=when),
+                placeholder=True,
+            )
+            self._held.add(task_id)
+            changed.append(task_id)
+        for task_id in [t for t in self._held if t not in held]:
+            self._held.discard(task_id)
+            record = records.get(task_id)
+            if record is None:
+                continue
+            if task_id in self._sent:
+                pending = TaskRecord(task_id, TASK_PREFIX, status="PENDING", name=record.name, mtime=when)
+                self.add(pending, placeholder=True)
+            else:
+                self.remove(task_id)
+            changed.append(task_id)
+        return changed
 
     def add_many(self, records: Iterable[TaskRecord], *, live: bool = False) -> list[str]:
         """Add a batch; returns the ids whose rows changed."""
@@ -335,6 +390,8 @@ class Store:
         self._workers.pop(task_id, None)
         self.stale.discard(task_id)
         self._in_between.pop(task_id, None)
+        self._sent.discard(task_id)
+        self._held.discard(task_id)
         record = self.records.pop(task_id, None)
         if record is None:
             return False
@@ -446,7 +503,7 @@ def unfinished_record(record: TaskRecord) -> bool:
         status is not None
         and record.error is None
         and status not in READY_STATES
-        and status != "PENDING"
+        and status not in NOT_STARTED
         and record.kind == "task"
     )
 
@@ -494,4 +551,14 @@ def _same_row(a: TaskRecord, b: TaskRecord) -> bool:
     )
 
 
-__all__ = ["RECENT_ORDER", "StaleCandidate", "Store", "Transition", "first_sight", "recent_key", "unfinished_record"]
+__all__ = [
+    "NOT_STARTED",
+    "RECENT_ORDER",
+    "HeldRow",
+    "StaleCandidate",
+    "Store",
+    "Transition",
+    "first_sight",
+    "recent_key",
+    "unfinished_record",
+]

@@ -105,6 +105,15 @@ __all__ = ["EXIT_USAGE", "check_directory", "fail", "main", "resolve_path"]
     "(~/.cache/taskview, or $XDG_CACHE_HOME/taskview), which lets a reopen read only the files that changed.",
 )
 @click.option(
+    "--workers-every",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With a broker: ask the workers what they hold, and the queues their sizes, every SECONDS "
+    "(0: never; w shows them).",
+)
+@click.option(
     "--log",
     "log_file",
     metavar="FILE",
@@ -146,6 +155,7 @@ def main(
     dry_run: bool = False,
     yes: bool = False,
     include_unfinished: bool = False,
+    workers_every: float = 5.0,
 ) -> None:
     """Inspect a Celery file-system result directory (result_backend = "file:///...").
 
@@ -214,7 +224,15 @@ def main(
         path = backend
     if demo:
         recorder = open_recorder(record_path) if record_path is not None else None
-        run_demo(path, allow_pickle=allow_pickle, poll=poll, read_only=read_only, recorder=recorder, cache=not no_cache)
+        run_demo(
+            path,
+            allow_pickle=allow_pickle,
+            poll=poll,
+            read_only=read_only,
+            recorder=recorder,
+            cache=not no_cache,
+            workers_every=workers_every,
+        )
         return
     if path is None:
         fail("missing PATH: the result directory (or try taskview --demo)")
@@ -278,6 +296,7 @@ def main(
         recorder=recorder,
         own_tasks=app_spec is not None,
         cache=not no_cache,
+        workers_every=workers_every,
     )
 
 

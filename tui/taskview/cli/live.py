@@ -25,6 +25,7 @@ def run_live(
     recorder: Recorder | None,
     own_tasks: bool = False,
     cache: bool = True,
+    workers_every: float = 5.0,
 ) -> None:
     """The live inspector on ``results`` until the user quits; the journal closed after.
     ``own_tasks``: ``n`` offers the app's own tasks (``-A``), not the demo tasks; ``cache``:
@@ -40,6 +41,7 @@ def run_live(
             recorder=recorder,
             own_tasks=own_tasks,
             cache_dir=cache_dir() if cache else None,
+            workers_every=workers_every,
         ).run()
     finally:
         if recorder is not None:
@@ -96,6 +98,7 @@ def run_demo(
     read_only: bool,
     recorder: Recorder | None = None,
     cache: bool = True,
+    workers_every: float = 5.0,
 ) -> None:
     """--demo: an embedded worker writing into PATH (or a fresh temporary directory), and the inspector on it."""
     import shutil
@@ -127,6 +130,7 @@ def run_demo(
             controller=controller,
             recorder=recorder,
             cache=cache,
+            workers_every=workers_every,
         )
     finally:
         worker.stop()

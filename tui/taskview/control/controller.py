@@ -127,6 +127,8 @@ class Controller:
         self._urls = _broker_urls(app)
         self.broker_display = _display(app, self._urls[0]) if self._urls else "?"
         self._threads = _DaemonThreads("taskview-control")
+        self._busy: set[str] = set()  # the kinds of single-flight call still waiting for the broker
+        self._busy_lock = threading.Lock()
         #: why the last ping_workers() returned None (one line, masked), else None
         self.last_ping_error: str | None = None
 
@@ -306,13 +308,105 @@ class Controller:
         self.last_ping_error = None
         return got
 
+    # -- workers and queues ------------------------------------------------------------
+
+    def inspect_workers(
+        self, timeout: float = 1.5, commands: Sequence[str] | None = None
+    ) -> dict[str, dict[str, Any]] | Outcome:
+        """``{command: {worker: reply}}`` of ``celery inspect`` stats, active, reserved, scheduled,
+        active_queues and registered, asked at once; an Outcome(False, why) when the broker could not
+        be asked. At most one waits for the broker at a time (else: an Outcome saying so)."""
+        from .workers import COMMANDS
+
+        asked = tuple(commands or COMMANDS)
+        got = self._call(
+            "inspect",
+            lambda conn: self._ask_many(conn, asked, timeout),
+            timeout=self.connect_timeout + timeout + 3.0,
+            single="inspect",
+        )
+        return got
+
+    def queue_depths(self, names: Sequence[str]) -> dict[str, Any] | Outcome:
+        """``{queue: control.queues.QueueDepth}``, asked of the broker without creating any queue."""
+        from .queues import queue_depths
+
+        return self._call("queue sizes", lambda conn: queue_depths(conn, names), single="queues")
+
+    def worker_command(self, worker: str, command: str, arguments: Mapping[str, Any] | None = None) -> Outcome:
+        """Send control ``command`` to ``worker`` only, and say what it answered (one line).
+
+        ``shutdown`` expects no answer (the worker stops; its warm shutdown lets running tasks finish)."""
+        what = command.replace("_", " ")
+        if self.read_only:
+            return Outcome(False, f"read-only: {what} not sent to {worker}")
+        expects_reply = command != "shutdown"
+
+        def send(conn: Any) -> Outcome:
+            mailbox = control_mailbox(self.app)(conn)
+            replies = mailbox._broadcast(
+                command,
+                dict(arguments or {}),
+                destination=[worker],
+                reply=expects_reply,
+                timeout=self.ping_timeout * 2,
+                limit=1,
+                channel=conn.default_channel,
+            )
+            if not expects_reply:
+                return Outcome(True, f"{what} sent to {worker}")
+            for reply in replies or ():
+                if isinstance(reply, dict) and worker in reply:
+                    answer = reply[worker]
+                    if isinstance(answer, dict) and "error" in answer:
+                        return Outcome(False, f"{worker} refused {what}: {answer['error']}")
+                    if isinstance(answer, dict) and "ok" in answer:
+                        return Outcome(True, f"{worker}: {answer['ok']}")
+                    return Outcome(True, f"{worker}: {answer}")
+            return Outcome(False, f"{what}: {worker} did not answer within {self.ping_timeout * 2:g} s")
+
+        return self._call(what, send)
+
+    def purge(self, queue: str) -> Outcome:
+        """Delete every ready message of ``queue`` (never creating it); the Outcome says how many."""
+        from .queues import purge_queue
+
+        if self.read_only:
+            return Outcome(False, f"read-only: queue {queue} not purged")
+
+        def run(conn: Any) -> Outcome:
+            count = purge_queue(conn, queue)
+            if count is None:
+                return Outcome(False, f"queue {queue} does not exist: nothing purged")
+            return Outcome(True, f"purged queue {queue}: {count} message{'' if count == 1 else 's'} deleted")
+
+        return self._call("purge", run)
+
     # -- machinery -------------------------------------------------------------------
 
-    def _call(self, what: str, fn: Callable[[Any], Any], *, timeout: float | None = None) -> Any:
-        """``fn(connection)`` on a daemon thread; its result, or an Outcome(False, why) on any failure."""
+    def _call(
+        self, what: str, fn: Callable[[Any], Any], *, timeout: float | None = None, single: str | None = None
+    ) -> Any:
+        """``fn(connection)`` on a daemon thread; its result, or an Outcome(False, why) on any failure.
+
+        ``single``: a kind of call of which at most one may wait for the broker at a time
+        (an abandoned one still running refuses the next, instead of stacking on a slow broker)."""
         timeout = self.call_timeout if timeout is None else timeout
+        if single is not None:
+            with self._busy_lock:
+                if single in self._busy:
+                    return Outcome(False, f"{what}: the last request is still waiting for broker {self.broker_display}")
+                self._busy.add(single)
 
         def run() -> Any:
+            try:
+                return attempt()
+            finally:
+                if single is not None:
+                    with self._busy_lock:
+                        self._busy.discard(single)
+
+        def attempt() -> Any:
             try:
                 conn = self._connect()
             except Exception as exc:
@@ -405,11 +499,7 @@ class Controller:
         first: list[float] = []
 
         def on_message(body: Any, message: Any) -> None:
-            headers = message.headers or {}
-            expires = headers.get("expires")
-            if expires and time.time() > expires:
-                return
-            if headers.get("ticket") != ticket or not isinstance(body, dict):
+            if _reply_ticket(body, message) != ticket:
                 return
             for hostname, reply in body.items():
                 replies[str(hostname)] = reply
@@ -438,6 +528,63 @@ class Controller:
                     if settle is None and len(replies) != last_count:
                         continue
                     break
+        try:
+            chan.after_reply_message_received(queue.name)
+        except Exception:
+            pass
+        return replies
+
+    def _ask_many(
+        self, conn: Any, commands: Sequence[str], timeout: float, settle: float | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Broadcast several inspect ``commands`` at once and collect ``{command: {hostname: reply}}``.
+
+        Stops at ``timeout``, or ``settle`` seconds (half the timeout by default) after the last
+        reply once every worker that answered anything has answered every command: a worker
+        answering part of them is waited for until ``timeout`` (then its reply is partial), and
+        one that answers nothing within ``settle`` of the others is not waited for (silent).
+        """
+        settle = timeout / 2 if settle is None else settle
+        from kombu import Consumer
+        from kombu.utils.uuid import uuid
+
+        from .compat import check_broadcasts
+
+        check_broadcasts(conn)
+        mailbox = control_mailbox(self.app)(conn)
+        chan = conn.default_channel
+        tickets = {uuid(): command for command in commands}
+        replies: dict[str, dict[str, Any]] = {command: {} for command in commands}
+        last: list[float] = []
+
+        def on_message(body: Any, message: Any) -> None:
+            command = tickets.get(str(_reply_ticket(body, message)))
+            if command is None:
+                return
+            for hostname, reply in body.items():
+                replies[command][str(hostname)] = reply
+            last[:] = [time.monotonic()]
+
+        queue = mailbox.reply_queue
+        consumer = Consumer(chan, [queue], accept=mailbox.accept, no_ack=True, callbacks=[on_message])
+        with consumer:
+            for ticket, command in tickets.items():
+                mailbox._publish(command, {}, reply_ticket=ticket, channel=chan, timeout=timeout)
+            deadline = time.monotonic() + timeout
+            while True:
+                now = time.monotonic()
+                stop = deadline
+                if last:
+                    everyone = set().union(*replies.values())
+                    if all(everyone <= set(got) for got in replies.values()):
+                        stop = min(deadline, last[0] + settle)
+                remaining = stop - now
+                if remaining <= 0:
+                    break
+                try:
+                    conn.drain_events(timeout=remaining)
+                except TimeoutError:
+                    continue
         try:
             chan.after_reply_message_received(queue.name)
         except Exception:
@@ -495,6 +642,16 @@ def _reason(exc: BaseException) -> str:
     text = str(exc) or str(best) or type(exc).__name__
     text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
     return summary(text)
+
+
+def _reply_ticket(body: Any, message: Any) -> str | None:
+    """The ticket a control reply answers; None for a reply expired, or not a mapping of replies."""
+    headers = message.headers or {}
+    expires = headers.get("expires")
+    if (expires and time.time() > expires) or not isinstance(body, dict):
+        return None
+    ticket = headers.get("ticket")
+    return ticket if isinstance(ticket, str) else None
 
 
 def _release(conn: Any) -> None:

@@ -53,10 +53,12 @@ class TaskviewApp(App[None]):
         own_tasks: bool = False,
         inspector: InspectorScreen | None = None,
         cache_dir: str | None = None,
+        workers_every: float = 5.0,
     ) -> None:
         """The live inspector on ``results`` (or the ``inspector`` screen given); ``own_tasks``:
         ``n`` offers the controller's app's tasks (``-A``); ``cache_dir``: where a big directory's
-        scan index is kept (``sources.scan_index``), None for none."""
+        scan index is kept (``sources.scan_index``), None for none; ``workers_every``: seconds between
+        two questions to the workers (0: never)."""
         super().__init__()
         keep_heap_compact()
         if inspector is None:
@@ -70,6 +72,7 @@ class TaskviewApp(App[None]):
                 recorder=recorder,
                 own_tasks=own_tasks,
                 cache_dir=cache_dir,
+                workers_every=workers_every,
             )
         #: The inspector screen, at the bottom of the stack whatever is pushed on it.
         self.inspector = inspector

@@ -20,6 +20,8 @@ KNOWN = {
     "RETRY": "dark_orange",
     "PENDING": "blue",
     "RECEIVED": "cyan",
+    "RESERVED": "cyan",
+    "SCHEDULED": "bright_blue",
     "GROUP": "bright_cyan",
     "unreadable": "reverse red",
 }
@@ -48,6 +50,8 @@ MONOCHROME = {
     "RETRY": "bold italic",
     "PENDING": "italic",
     "RECEIVED": "italic",
+    "RESERVED": "italic",
+    "SCHEDULED": "italic",
     "GROUP": "none",
     "unreadable": "reverse",
 }

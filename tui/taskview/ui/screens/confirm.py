@@ -29,11 +29,7 @@ class ConfirmScreen(ModalScreen[str | None]):
         self.choices = list(choices)
 
     def compose(self) -> ComposeResult:
-        facts = Table.grid(padding=(0, 2))
-        facts.add_column(style="dim")
-        facts.add_column()
-        for label, value in self.facts:
-            facts.add_row(label, Text(one_line(value)))
+        facts = facts_table(self.facts)
         keys = Text()
         for key, label in self.choices:
             keys.append(f" {key} ", style="bold reverse")
@@ -50,3 +46,13 @@ class ConfirmScreen(ModalScreen[str | None]):
         if event.character in {key for key, _ in self.choices}:
             event.stop()
             self.dismiss(event.character)
+
+
+def facts_table(facts: Sequence[tuple[str, str]]) -> Table:
+    """(label, value) rows, the labels dim, the values escaped on one line each."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column()
+    for label, value in facts:
+        table.add_row(label, Text(one_line(value)))
+    return table

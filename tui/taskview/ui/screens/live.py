@@ -19,6 +19,7 @@ from textual.message import Message
 
 from ...control.app_tasks import AppTask
 from ...control.bulk_plan import Done, Plan, outcome_line, plan
+from ...control.monitor import DEFAULT_INTERVAL, WorkerMonitor, WorkersReport, configured_queues
 from ...control.stale import StaleWatch
 from ...results.record import TaskRecord
 from ...results.scan import FullRead, ResultDirectory
@@ -26,12 +27,14 @@ from ...sources.tail import DirectoryTail, TailBatch
 from ...store import StaleCandidate, Store
 from ...view.enqueue import EnqueueRequest
 from ...workflows import GROUP, MISSING
+from ..worker_rows import held_rows, queued_summary
 from .bulk_progress import BulkProgress
 from .confirm import ConfirmScreen
 from .enqueue_form import EnqueueForm
 from .enqueue_menu import EnqueueMenu
 from .inspector import InspectorScreen
 from .task_picker import TaskPicker
+from .workers import WorkersScreen
 
 if TYPE_CHECKING:
     from ...control.controller import Controller, Outcome
@@ -49,6 +52,13 @@ STALE_CHECK_SECONDS = 5.0
 CONSUMERS_SECONDS = 60.0
 #: How long the inspector reads the first rows before its first frame.
 FIRST_SCREEN_SECONDS = 0.05
+
+
+@dataclass
+class WorkersReported(Message):
+    """A refresh of the workers and queues, from the monitor's thread."""
+
+    report: WorkersReport
 
 
 @dataclass
@@ -72,6 +82,7 @@ class LiveScreen(InspectorScreen):
         Binding("a", "mark_all", "Mark every row the filter keeps", show=False, id="live.mark_all"),
         Binding("u", "unmark_all", "Unmark all", show=False, id="live.unmark_all"),
         Binding("D", "forget", "Forget (delete result files)", show=False, id="live.forget"),
+        Binding("w", "workers", "Workers", show=False, id="live.workers"),
     ]
 
     def __init__(
@@ -84,9 +95,11 @@ class LiveScreen(InspectorScreen):
         recorder: Recorder | None = None,
         own_tasks: bool = False,
         cache_dir: str | None = None,
+        workers_every: float = DEFAULT_INTERVAL,
     ) -> None:
         """``own_tasks``: ``n`` offers the controller's app's own tasks (``-A``), else the demo tasks;
-        ``cache_dir``: where a big directory's first scan keeps its index, None for none."""
+        ``cache_dir``: where a big directory's first scan keeps its index, None for none;
+        ``workers_every``: seconds between two questions to the workers (0: never ask)."""
         super().__init__(Store(), clock=clock)
         self.results = results
         self.controller = controller
@@ -101,6 +114,10 @@ class LiveScreen(InspectorScreen):
         self._candidates: list[StaleCandidate] = []  # the store's stale candidates, as of
         self._candidates_version = -1  # ... this Store.unfinished_version
         self._recording_failed = False
+        self.workers_every = workers_every
+        self.monitor: WorkerMonitor | None = None
+        self.workers_report: WorkersReport | None = None  # the last, shown at once by `w`
+        self._workers_screen: WorkersScreen | None = None
 
     @property
     def place(self) -> str:
@@ -131,9 +148,60 @@ class LiveScreen(InspectorScreen):
         tail.start()
         if first is not None and first.records:
             self.on_records_arrived(RecordsArrived(first))
+        if self.controller is not None and self.workers_every > 0:
+            self.monitor = WorkerMonitor(
+                self.controller,
+                self._report_arrived,
+                interval=self.workers_every,
+                app_queues=configured_queues(self.controller.app),
+            ).start()
 
     def on_unmount(self) -> None:
         self.tail.stop()
+        if self.monitor is not None:
+            self.monitor.stop()
+
+    # --- w: the workers, their queues, the tasks they hold that have no file yet ------------------
+
+    def _report_arrived(self, report: WorkersReport) -> None:
+        self.post_message(WorkersReported(report))  # from the monitor's thread: thread-safe
+
+    def on_workers_reported(self, message: WorkersReported) -> None:
+        report = self.workers_report = message.report
+        held = held_rows(report)
+        if held is not None:
+            changed = self.store.set_held(held, time.time())
+            if changed:
+                self.rows_changed(changed, now=True)
+        self.summary.queued = queued_summary(report)
+        if self._workers_screen is not None:
+            self._workers_screen.show(report)
+
+    def action_workers(self) -> None:
+        if self.controller is None:
+            self.say(NOT_CONNECTED, error=True)
+            return
+        if self.monitor is None:
+            self.say("the workers are not asked (--workers-every 0)", error=True)
+            return
+        monitor = self.monitor
+        screen = WorkersScreen(
+            self.controller, self.workers_report, interval=monitor.interval, refresh_now=monitor.refresh_now
+        )
+        self._workers_screen = screen
+        self.app.push_screen(screen, self._workers_closed)
+
+    def _workers_closed(self, task_id: str | None) -> None:
+        self._workers_screen = None
+        if task_id is None:
+            return
+        self.refresh_rows()
+        if self.table.select_task(task_id):
+            self.table.focus()
+        elif task_id in self.store:
+            self.say("that task is hidden by the filter: Esc clears it", error=True)
+        else:
+            self.say(f"no row for {task_id} yet: it has no file, and no worker holds it unstarted", error=True)
 
     def _deliver(self, batch: TailBatch) -> None:
         log.debug(

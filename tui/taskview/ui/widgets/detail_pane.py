@@ -21,10 +21,17 @@ from textual.widgets.option_list import Option
 
 from ...results.problems import ProblemKind
 from ...results.record import TaskRecord, display_status
+from ...store import NOT_STARTED
 from ...text import one_line
 from ...view.detail import DetailContent
 from ..colors import status_style
 from ..formatting import duration, home_relative, size
+
+#: What a row with no file is, by its status (the workers screen's tasks have one: RESERVED, SCHEDULED).
+_HELD = {
+    "RESERVED": ", reserved by its worker (prefetched, waiting for a free process)",
+    "SCHEDULED": ", held by its worker until its ETA",
+}
 
 
 class DetailPane(Vertical):
@@ -156,10 +163,12 @@ class DetailPane(Vertical):
             style = "bold reverse" if self.app.no_color else "bold red"
             lines.append(Text(one_line(content.exception), style=style))
         error = content.full.error if content.full is not None else record.error
-        if record.status == "PENDING" and error is not None and error.kind is ProblemKind.GONE:
+        if record.status in NOT_STARTED and error is not None and error.kind is ProblemKind.GONE:
+            held = _HELD.get(record.status or "", "")
             lines.append(
                 Text(
-                    "no file yet: Celery writes one when the task starts (with task_track_started) or ends", style="dim"
+                    f"no file yet{held}: Celery writes one when the task starts (with task_track_started) or ends",
+                    style="dim",
                 )
             )
         elif error:

@@ -14,7 +14,7 @@ from ..colors import stale_style, status_style
 from ..formatting import home_relative
 
 # Built-in states first, in the order a task lives them; custom states after, by name.
-_ORDER = ("STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "PENDING", "RECEIVED")
+_ORDER = ("STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "RESERVED", "SCHEDULED", "PENDING", "RECEIVED")
 
 
 class SummaryBar(Widget):
@@ -44,6 +44,7 @@ class SummaryBar(Widget):
     # (sparkline, finished/s, failed/s) over the last minutes; None when nothing finished then.
     throughput: reactive[tuple[str, float, float] | None] = reactive(None)
     marked: reactive[int] = reactive(0)  # tasks marked for a bulk action (Space, a)
+    queued: reactive[str | None] = reactive(None)  # "celery 12 · fast 3": messages waiting per queue
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -80,6 +81,8 @@ class SummaryBar(Widget):
             chunks.append(
                 Text.assemble((line, "green"), f" {_rate(done)}", (f" ✗{_rate(failed)}", "red") if failed else "")
             )
+        if self.queued:
+            chunks.append(Text.assemble(("queued", "bold"), f" {one_line(self.queued)}"))
         # Where and how, always visible: on the right when everything fits on
         # one line, else on a line of its own under the counts.
         width = max(20, self.size.width - 2)
