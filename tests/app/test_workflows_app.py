@@ -134,6 +134,8 @@ def test_workflows_view_80x24(snap_compare, frozen):
         screen.table.select_task(chord)
         await pilot.press("right")
         pilot.app.clear_notifications()  # the toast saying how to open one: gone in 1.5 s
+        screen.refresh_rows()  # anything the scan's last batches left pending, in place now
+        await wait_until(pilot, lambda: len(screen.table.task_ids) == 13)  # 8 workflows, 2 of them open
         screen.update_summary()  # the counts as of now (not the scan's last word)
         # One line again once laid out (while scanning it said so on a second one): on a loaded machine, later.
         await wait_until(pilot, lambda: screen.summary.size.height == 1)
