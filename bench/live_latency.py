@@ -39,8 +39,10 @@ def _write(path: str, meta: dict) -> float:
     return time.time()
 
 
-def writer(directory: str, task_ids: list[str], rate: float, seconds: float, out) -> None:  # type: ignore[no-untyped-def]
-    """Rewrite our files round-robin at ``rate`` writes/s; then one final SUCCESS each."""
+def writer(directory: str, task_ids: list[str], rate: float, seconds: float, out, parents=None) -> None:  # type: ignore[no-untyped-def]
+    """Rewrite our files round-robin at ``rate`` writes/s; then one final SUCCESS each. ``parents``:
+    task id -> the parent_id its every write names (workflows of ten: a first task and nine under it)."""
+    parents = parents or {}
     log = []
     started = time.time()
     n = 0
@@ -48,35 +50,45 @@ def writer(directory: str, task_ids: list[str], rate: float, seconds: float, out
         task_id = task_ids[n % len(task_ids)]
         n += 1
         meta = {"status": "PROGRESS", "result": {"current": n, "total": TOTAL}, "task_id": task_id, "date_done": None}
+        if parents.get(task_id):
+            meta["parent_id"] = parents[task_id]
         log.append((task_id, n, _write(os.path.join(directory, f"celery-task-meta-{task_id}"), meta)))
         delay = started + n / rate - time.time()
         if delay > 0:
             time.sleep(delay)
     for task_id in task_ids:
         meta = {"status": "SUCCESS", "result": n, "task_id": task_id, "date_done": "2026-11-25T00:00:00+00:00"}
+        if parents.get(task_id):
+            meta["parent_id"] = parents[task_id]
         _write(os.path.join(directory, f"celery-task-meta-{task_id}"), meta)
     out.put(log)
 
 
-def prepare(directory: Path) -> list[str]:
+def prepare(directory: Path, parents: dict[str, str] | None = None) -> list[str]:
     directory.mkdir(parents=True, exist_ok=True)
     for entry in os.scandir(directory):
         os.unlink(entry.path)
     ids = [str(uuid.uuid4()) for _ in range(FILES)]
+    if parents is not None:  # workflows of ten
+        parents.update({task_id: ids[at - at % 10] for at, task_id in enumerate(ids) if at % 10})
     for task_id in ids:
-        _write(
-            str(directory / f"celery-task-meta-{task_id}"), {"status": "STARTED", "result": None, "task_id": task_id}
-        )
+        meta = {"status": "STARTED", "result": None, "task_id": task_id}
+        if parents and task_id in parents:
+            meta["parent_id"] = parents[task_id]
+        _write(str(directory / f"celery-task-meta-{task_id}"), meta)
     return ids
 
 
-def run_writers(directory: Path, ids: list[str], rate: float, seconds: float) -> list[tuple[str, int, float]]:
+def run_writers(
+    directory: Path, ids: list[str], rate: float, seconds: float, parents: dict[str, str] | None = None
+) -> list[tuple[str, int, float]]:
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
     share = len(ids) // WRITERS
     procs = [
         ctx.Process(
-            target=writer, args=(str(directory), ids[i * share : (i + 1) * share], rate / WRITERS, seconds, out)
+            target=writer,
+            args=(str(directory), ids[i * share : (i + 1) * share], rate / WRITERS, seconds, out, parents),
         )
         for i in range(WRITERS)
     ]
@@ -97,7 +109,10 @@ def latencies(written: list[tuple[str, int, float]], seen: dict[tuple[str, int],
     return values, len(written) - len(values)
 
 
-async def measure_taskview(directory: Path, ids: list[str], rate: float, seconds: float) -> dict:
+async def measure_taskview(
+    directory: Path, ids: list[str], rate: float, seconds: float, parents: dict[str, str] | None = None
+) -> dict:
+    """``parents``: the files make workflows, shown as such (``t``)."""
     from taskview.results.scan import ResultDirectory
     from taskview.ui.app import TaskviewApp
     from taskview.ui.screens.live import LiveScreen, RecordsArrived
@@ -124,8 +139,11 @@ async def measure_taskview(directory: Path, ids: list[str], rate: float, seconds
     async with app.run_test(size=(120, 40)) as pilot:
         while app.inspector.scan is not None or len(app.inspector.store) < FILES:
             await pilot.pause(0.05)
+        if parents is not None:
+            await pilot.press("t")
+            await pilot.press(*["right", "down"] * 20)  # a screenful of workflows open
         loop = asyncio.get_running_loop()
-        written = await loop.run_in_executor(None, run_writers, directory, ids, rate, seconds)
+        written = await loop.run_in_executor(None, run_writers, directory, ids, rate, seconds, parents)
         deadline = time.time() + 5
         while time.time() < deadline:
             if all(
@@ -176,6 +194,9 @@ def run(rate: float = 2000, seconds: float = 30, floor_seconds: float = 10) -> l
     floor = measure_floor(directory, ids, rate, floor_seconds)
     ids = prepare(directory)
     tv = asyncio.run(measure_taskview(directory, ids, rate, seconds))
+    parents: dict[str, str] = {}
+    ids = prepare(directory, parents)
+    flows = asyncio.run(measure_taskview(directory, ids, rate, seconds, parents))
     achieved = tv["writes"] / seconds
     p50, p99 = percentile(tv["latencies"], 0.5), percentile(tv["latencies"], 0.99)
     f50, f99 = percentile(floor["latencies"], 0.5), percentile(floor["latencies"], 0.99)
@@ -186,6 +207,18 @@ def run(rate: float = 2000, seconds: float = 30, floor_seconds: float = 10) -> l
         Figure("live: write -> row, p50", p50 * 1000, "ms", f50 * 1000, "bare watchdog", "", None),
         Figure("live: write -> row, p99", p99 * 1000, "ms", f99 * 1000, "bare watchdog", "< 250 ms", p99 < 0.25),
         Figure("live: final states lost", tv["lost"], "files", None, "", f"0 of {FILES}", tv["lost"] == 0),
+        Figure(
+            "live, workflows view: write -> row, p99",
+            percentile(flows["latencies"], 0.99) * 1000,
+            "ms",
+            p99 * 1000,
+            "flat view",
+            "< 250 ms",
+            percentile(flows["latencies"], 0.99) < 0.25,
+        ),
+        Figure(
+            "live, workflows view: states lost", flows["lost"], "files", None, "", f"0 of {FILES}", flows["lost"] == 0
+        ),
         Figure(
             "live: versions coalesced (not lost)",
             tv["coalesced"],

@@ -58,12 +58,17 @@ def clean(outdir: Path):
             p.unlink()
 
 
-def generate(outdir: Path):
-    labels: dict[str, str] = {}  # file name -> what it is
+class Labels(dict):
+    """File name -> what it is."""
 
-    def label(task_id, text):
-        labels[f"{TASK_PREFIX}{task_id}"] = text
+    def label(self, task_id, text):
+        self[f"{TASK_PREFIX}{task_id}"] = text
         return task_id
+
+
+def generate(outdir: Path):
+    labels = Labels()
+    label = labels.label
 
     with CeleryWorker(
         outdir, serializer="json", compression="", extended=True, pool="prefork", concurrency=3, name="sample-worker"
@@ -160,11 +165,8 @@ def generate_workflows(outdir: Path) -> dict[str, str]:
     """Real worker output of each shape of workflow, into ``outdir`` (``sample_workflows``):
     a chain, a chain whose middle link fails, a group saved with GroupResult.save(), a chord, a task
     starting children, a task starting a group, a retried task. Returns file name -> what it is."""
-    labels: dict[str, str] = {}
-
-    def label(task_id, text):
-        labels[f"{TASK_PREFIX}{task_id}"] = text
-        return task_id
+    labels = Labels()
+    label = labels.label
 
     with CeleryWorker(
         outdir, serializer="json", compression="", extended=True, pool="prefork", concurrency=2, name="sample-flows"

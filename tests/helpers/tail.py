@@ -31,3 +31,29 @@ def run_tail(directory: Path, **options) -> tuple[DirectoryTail, queue.SimpleQue
     tail = DirectoryTail(ResultDirectory(str(directory)), batches.put, **options)
     tail.start()
     return tail, batches
+
+
+class Followed:
+    """A store fed by a directory tail, batch by batch, in this thread (as the live inspector feeds its own)."""
+
+    def __init__(self, directory: Path) -> None:
+        from taskview.store import Store
+
+        self.store = Store()
+        self.tail, self._batches = run_tail(directory, tick=0.02)
+
+    def until(self, condition, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition(self.store):
+            assert time.monotonic() < deadline, {i: r.status for i, r in self.store.records.items()}
+            try:
+                batch = self._batches.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.store.add_many(batch.records, live=not batch.scanning)
+            for task_id in batch.removed:
+                self.store.remove(task_id)
+
+    def status(self, task_id: str) -> str | None:
+        record = self.store.get(task_id)
+        return record.status if record is not None else None

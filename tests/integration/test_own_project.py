@@ -5,7 +5,6 @@ a queued task revoked, and the tasks a killed worker leaves in every unfinished 
 from __future__ import annotations
 
 import json
-import queue
 import time
 from pathlib import Path
 
@@ -14,34 +13,9 @@ from celery import chain, group
 
 from helpers.celery_harness import CeleryWorker
 from helpers.cli import dump, run
-from helpers.tail import run_tail
+from helpers.tail import Followed
 from taskview.control.stale import StaleWatch
 from taskview.query import compile_query
-from taskview.store import Store
-
-
-class Followed:
-    """A store fed by a directory tail, batch by batch, in this thread."""
-
-    def __init__(self, directory: Path) -> None:
-        self.store = Store()
-        self.tail, self._batches = run_tail(directory, tick=0.02)
-
-    def until(self, condition, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition(self.store):
-            assert time.monotonic() < deadline, {i: r.status for i, r in self.store.records.items()}
-            try:
-                batch = self._batches.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            self.store.add_many(batch.records, live=not batch.scanning)
-            for task_id in batch.removed:
-                self.store.remove(task_id)
-
-    def status(self, task_id: str) -> str | None:
-        record = self.store.get(task_id)
-        return record.status if record is not None else None
 
 
 def wait_scheduled(worker: CeleryWorker, task_id: str, timeout: float = 30.0) -> None:

@@ -3,38 +3,14 @@ one Celery's own AsyncResult / GroupResult graph gives, and --tree prints it."""
 
 from __future__ import annotations
 
-import queue
-import time
-
 import pytest
 from celery import chain, chord, group
 
 from helpers.celery_harness import CeleryWorker
 from helpers.cli import run
-from helpers.tail import run_tail
-from taskview.store import Store
+from helpers.tail import Followed
 
 pytestmark = [pytest.mark.integration]
-
-
-class Followed:
-    """A store fed by a directory tail, batch by batch, in this thread (as the live inspector feeds its own)."""
-
-    def __init__(self, directory) -> None:
-        self.store = Store()
-        self.tail, self._batches = run_tail(directory, tick=0.02)
-
-    def until(self, condition, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition(self.store):
-            assert time.monotonic() < deadline, {i: r.status for i, r in self.store.records.items()}
-            try:
-                batch = self._batches.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            self.store.add_many(batch.records, live=not batch.scanning)
-            for task_id in batch.removed:
-                self.store.remove(task_id)
 
 
 @pytest.fixture(scope="module")

@@ -217,3 +217,17 @@ def test_dump_root_id_is_the_files_own_or_the_first_of_its_workflow(tmp_path: Pa
     write_jsonl(ResultDirectory(str(copy)), out, 1)
     row = next(json.loads(line) for line in out.getvalue().splitlines() if chained in line.decode())
     assert row["root_id"] == "r00t" and row["result"] == "root-0123456789abcdef0123456789abcdef-0"
+
+
+def test_tree_flags_that_do_not_go_together_are_one_line_errors(tmp_path: Path):
+    from helpers.cli import run
+
+    for args in (
+        [str(FLOWS), "--tree", "nothing-has-this-id"],
+        [str(FLOWS), "--tree", by_name("tsum")[:4], "--dump", "jsonl"],
+        [str(FLOWS), "--json"],
+        [str(tmp_path / "x.tgz"), "--tree", "abc"],
+    ):
+        (tmp_path / "x.tgz").write_bytes(b"")
+        done = run(*args, check=False)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and not done.stdout, (args, done.stderr)

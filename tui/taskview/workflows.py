@@ -354,7 +354,8 @@ class WorkflowIndex:
 
 def settle(ups: dict[str, str], groups: dict[str, str]) -> dict[str, str]:
     """Every node's root, from each node's next one up (``ups``: a task's parent, else its group) and
-    each group's (``groups``: where its members came from); nodes that are their own root are left out.
+    each group's (``groups``: where its members came from); a node with no way up is its own root (left
+    out, but where a cycle closes).
 
     Pointer jumping: at each pass a node not at its root yet takes its up's up, doubling the jump, a few
     passes in C over dicts rather than a walk in Python from each of 100k tasks. A cycle, which never
@@ -369,17 +370,14 @@ def settle(ups: dict[str, str], groups: dict[str, str]) -> dict[str, str]:
             break
         inner.update({node_id: inner[up] for node_id, up in moving.items()})
         moving = {node_id: up for node_id in moving if (up := inner[node_id]) in inner and up != node_id}
-    roots = {node_id: inner.get(up, up) for node_id, up in ups.items()}
-    unsettled = [node_id for node_id, up in roots.items() if up == node_id or up in roots]
+    # A cycle settles on nodes naming themselves, or never settles: its nodes are walked, once for them all.
+    unsettled = [node_id for node_id, up in inner.items() if up == node_id or up in inner]
     if unsettled:
         walked: dict[str, str] = {}
         for node_id in unsettled:
-            roots[node_id] = _walk_up(ups, node_id, walked)
-        roots = {node_id: roots.get(up, up) for node_id, up in roots.items()}  # those below a cycle
-        for node_id, up in list(roots.items()):
-            if up == node_id:
-                del roots[node_id]  # its own root
-    return roots
+            inner[node_id] = _walk_up(ups, node_id, walked)
+        inner = {node_id: inner.get(up, up) for node_id, up in inner.items()}  # those below a cycle
+    return {node_id: inner.get(up, up) for node_id, up in ups.items()}
 
 
 def _walk_up(ups: dict[str, str], node_id: str, memo: dict[str, str]) -> str:

@@ -247,6 +247,8 @@ def main(
 
         if record_path is not None:
             fail(f"--record records a live directory; {directory} is a file (an archive or a journal)")
+        if tree_of is not None:
+            fail(f"--tree reads a directory; {directory} is a file (an archive or a journal)")
         run_file_or_replay(
             directory,
             replay=replay,
