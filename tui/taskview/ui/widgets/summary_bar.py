@@ -96,8 +96,16 @@ class SummaryBar(Widget):
         lines = _pack(chunks, width)
         if len(lines) != self._lines:
             self._lines = len(lines)
-            self.refresh(layout=True)  # one line more or less: the table below moves
+            # One line more or less: the table below moves. Asked for once this render is
+            # over: a layout asked from inside a render can be lost with it (the bar then
+            # kept an empty second line).
+            self.call_later(self.refresh, layout=True)
         return Text("\n").join(lines)
+
+    @property
+    def line_count(self) -> int:
+        """How many lines it drew last (its height, once laid out)."""
+        return self._lines
 
 
 def _rate(per_second: float) -> str:
