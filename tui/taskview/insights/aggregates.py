@@ -350,13 +350,19 @@ class Insights:
 
     def buckets(self, width: int, until: float | None = None) -> Buckets:
         """Finished and failed tasks per bucket over the whole span (up to ``until``: a replay's
-        clock), the bucket the smallest of minute, 5 minutes, hour, day that fits ``width``."""
+        clock), the bucket the smallest that fits ``width``: 10 or 30 seconds when the whole span
+        lies in the last RECENT_SPAN (kept per TICK), else a minute, 5 minutes, an hour, a day."""
         span = self.span()
         if span is None:
             return Buckets(MINUTE, 0, [], [])
         first, last = span
         if until is not None:
             last = max(first, min(last, until))
+        oldest_tick = self._newest_tick - RECENT_SPAN // TICK + 1
+        if first >= oldest_tick * TICK and self._recent_done:
+            fine = self._fine_buckets(width, until)
+            if fine is not None:
+                return fine
         size = next(
             (s for s in BUCKET_SIZES if (last - first) // s + 1 <= width),
             BUCKET_SIZES[-1],
@@ -374,6 +380,25 @@ class Insights:
             if 0 <= at < count:
                 failed[at] += n
         return Buckets(size, start * size, done, failed)
+
+    def _fine_buckets(self, width: int, until: float | None) -> Buckets | None:
+        """``buckets`` from the TICK counts, for a span within the last RECENT_SPAN; None if too wide."""
+        first = min(self._recent_done)
+        last = max(self._recent_done)
+        if until is not None:
+            last = max(first, min(last, int(until // TICK)))
+        for per in (1, 3):
+            start, count = first // per, last // per - first // per + 1
+            if count <= width:
+                done, failed = [0] * count, [0] * count
+                for tick, n in self._recent_done.items():
+                    if 0 <= tick // per - start < count:
+                        done[tick // per - start] += n
+                for tick, n in self._recent_failed.items():
+                    if 0 <= tick // per - start < count:
+                        failed[tick // per - start] += n
+                return Buckets(TICK * per, start * per * TICK, done, failed)
+        return None
 
     def throughput(self, now: float, bins: int = RECENT_SPAN // TICK) -> tuple[list[int], list[int]]:
         """Finished and failed tasks per TICK seconds, the last ``bins`` before ``now``."""

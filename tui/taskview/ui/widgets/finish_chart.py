@@ -8,7 +8,7 @@ from textual_plotext import PlotextPlot
 
 from ...insights.aggregates import Buckets
 
-_UNIT = {60: "minute", 300: "5 minutes", 3600: "hour", 86400: "day", 604800: "week"}
+_UNIT = {10: "10 seconds", 30: "30 seconds", 60: "minute", 300: "5 minutes", 3600: "hour", 86400: "day", 604800: "week"}
 
 
 class FinishChart(PlotextPlot):
@@ -38,5 +38,7 @@ class FinishChart(PlotextPlot):
 def _label(epoch: float, size: int) -> str:
     moment = time.localtime(epoch)
     if size < 86400:
+        if size < 60:
+            return time.strftime("%H:%M:%S", moment)
         return time.strftime("%H:%M", moment) if size < 3600 else time.strftime("%d %H:00", moment)
     return time.strftime("%b %d", moment)
