@@ -25,7 +25,9 @@
    result file name the last one in the archive wins (as tar itself extracts them), in
    the place of the first.
 
-(There is no ``--tree`` flag: ``taskview --help`` lists none, so there is no tree view to cover.)
+3. The headless paths that came later (``--tree``, ``--stats --format prometheus``, ``--fail-on``
+   and the dry runs of ``forget``, ``retry`` and ``revoke``) read a result directory holding the
+   pickle the same way: never unpickled without ``--allow-pickle``.
 """
 
 from __future__ import annotations
@@ -232,3 +234,40 @@ def test_duplicate_member_names_the_last_wins_in_the_first_ones_place(runs: Runs
         )
     else:
         assert statuses == {"dup": "REVOKED", "other": "SUCCESS", "shadow": None}
+
+
+# --- 3. the later headless paths ------------------------------------------------------
+
+LATER_MODES = {
+    "tree": ("--tree", PICKLED_ID),
+    "tree-json": ("--tree", PLAIN_ID, "--json"),
+    "stats-prometheus": ("--stats", "--format", "prometheus"),
+    "fail-on": ("--fail-on", "status:SUCCESS>5"),
+    "forget-dry-run": ("forget", "status:SUCCESS", "--dry-run"),
+    "retry-dry-run": ("retry", "status:SUCCESS", "--dry-run"),
+    "revoke-dry-run": ("revoke", "--dry-run", "--", "-status:SUCCESS"),  # a query starting with -: after --
+}
+
+
+@pytest.mark.parametrize("allow", [False, True], ids=["default", "allow-pickle"])
+@pytest.mark.parametrize("mode", LATER_MODES)
+def test_the_later_headless_paths_unpickle_only_with_allow_pickle(runs: Runs, mode: str, allow: bool):
+    def prepare(folder: Path, mode: str) -> tuple[list[str], None, Path]:
+        canary = folder / "canary"
+        source = pickled_source("directory", folder / "source", canary)
+        args = list(LATER_MODES[mode])
+        if "--" in args:  # options before the end of them
+            at = args.index("--")
+            args[at:at] = ["--allow-pickle"] if allow else []
+        else:
+            args += ["--allow-pickle"] if allow else []
+        return [str(source), *args], None, canary
+
+    proc, canary = runs.get(f"later-{'allow' if allow else 'default'}", LATER_MODES, mode, prepare)
+    assert proc.returncode == 0, proc.stderr  # --fail-on: 1 SUCCESS is not more than 5
+    if allow:
+        assert canary.exists(), f"--allow-pickle loads the pickle through {mode}: the canary fires (this test can fail)"
+    else:
+        assert not canary.exists(), f"unpickled by {mode}"
+        if mode == "tree":
+            assert "unreadable" in proc.stdout and PICKLED_ID in proc.stdout
