@@ -17,6 +17,7 @@ from taskview.sources.scan_index import (
     IndexProblem,
     IndexWriter,
     ShareWalk,
+    cache_dir,
     index_name,
     load_share,
     open_index,
@@ -139,6 +140,7 @@ def test_an_index_cut_short_or_with_its_table_out_of_place(directory: Path, tmp_
     assert why(directory, good[:-1] + b" ", tmp_path) == "cut short (no trailer)"
     assert why(directory, good[:-17] + b"000000000000000g\n", tmp_path) == "cut short (no trailer)"
     assert why(directory, good[:-17] + b"%016X\n" % 0xAB, tmp_path) == "cut short (no trailer)"  # upper case
+    assert why(directory, good[:-17] + b"00000000000000X0\n", tmp_path) == "cut short (no trailer)"
     out = "cut short (its table is out of the file)"
     assert why(directory, good[:-17] + b"%016x\n" % (len(head) - 1), tmp_path) == out  # in the header
     assert why(directory, good[:-17] + b"%016x\n" % (len(good) - 16), tmp_path) == out  # in the trailer
@@ -174,10 +176,22 @@ def why_not(directory: Path, data: bytes, tmp_path: Path) -> str | None:
 
 
 def test_chunks_that_match_their_crc_but_not_their_table_are_corrupt(directory: Path, tmp_path: Path):
-    not_a_batch = b'{"strings": 1}\n'
     outside = batch_line(record("a1"), record("a9"))[0]  # holds a9, the table says a1 to a5
     good = batch_line(record("b1"))
-    data = index_bytes(header_of(directory), [(not_a_batch, ("0", "0")), (outside, ("a1", "a5")), good])
+    not_a_batch = b'{"strings": 1}\n'
+    bad_crc = batch_line(record("d1"))[0]
+    outside_again = batch_line(record("e1"), record("e9"))[0]
+    data = index_bytes(header_of(directory), [(outside, ("a1", "a5")), good, (not_a_batch, ("c1", "c1"))])
+    head_len = data.index(b"\n") + 1
+    body = data[head_len : data.rindex(b'{"chunks"')]
+    table = json.loads(data[data.rindex(b'{"chunks"') : -17])["chunks"]
+    # one more chunk whose CRC the table gets wrong, and one more out of its range (each kind twice over)
+    table.append(["d1", "d1", head_len + len(body), len(bad_crc), zlib.crc32(bad_crc) ^ 1])
+    body += bad_crc
+    table.append(["e1", "e5", head_len + len(body), len(outside_again), zlib.crc32(outside_again)])
+    body += outside_again
+    data = data[:head_len] + body + json.dumps({"chunks": table}).encode() + b"\n"
+    data += b"%016x\n" % (head_len + len(body))
     path = tmp_path / "index"
     path.write_bytes(data)
     st = os.stat(directory)
@@ -187,7 +201,29 @@ def test_chunks_that_match_their_crc_but_not_their_table_are_corrupt(directory: 
         found, corrupt = load_share(fd, header, None, None)
     finally:
         os.close(fd)
-    assert corrupt == 2 and sorted(found) == ["b1"]
+    assert corrupt == 4 and sorted(found) == ["b1"]
+
+
+def test_a_name_that_is_not_utf_8_crosses_escaped(directory: Path, tmp_path: Path):
+    odd = "a\udcff"  # a file name's undecodable byte, kept as a surrogate: orjson refuses it
+    line = json.dumps(records_to_batch([record(odd)])).encode() + b"\n"
+    data = index_bytes(header_of(directory), [(line, (odd, odd))])
+    path = tmp_path / "index"
+    path.write_bytes(data)
+    st = os.stat(directory)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        found, corrupt = load_share(fd, read_header(fd, st.st_dev, st.st_ino, MAX), None, None)
+    finally:
+        os.close(fd)
+    assert list(found) == [odd] and corrupt == 0
+
+
+def test_a_walk_with_no_chunk_in_its_share(directory: Path):
+    for header in (Header(0, 0, MAX, 1000.0, []), Header(0, 0, MAX, 1000.0, [("a", "b", 10, 5, 0)])):
+        walk = ShareWalk(-1, header, "c", None)  # never reads: no chunk overlaps [c, ...)
+        assert walk.get("c1") is None and walk.get("d") is None and walk.records() == []
+        assert walk.problem is None and walk.corrupt == 0
 
 
 def test_rows_with_an_error_are_not_trusted(directory: Path, tmp_path: Path):
@@ -248,3 +284,38 @@ def test_the_writer_adds_a_newline_skips_empty_batches_and_can_discard(directory
     assert not discarded.writing and not discarded.commit()
     assert sorted(p.name for p in cache.iterdir()) == [Path(writer.path).name]  # its temporary removed
     discarded.discard()  # twice: nothing to do
+
+
+def test_what_the_debug_lines_say(directory: Path, tmp_path: Path, caplog, monkeypatch):
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    st = os.stat(directory)
+    path = cache / index_name(st.st_dev, st.st_ino)
+    path.symlink_to(tmp_path / "elsewhere")
+    with caplog.at_level("DEBUG", logger="taskview.sources.scan_index"):
+        assert open_index(str(directory), str(cache), MAX) is None
+    assert caplog.messages == [f"scan index {path} ignored: cannot open it: Too many levels of symbolic links"]
+    caplog.clear()
+    path.unlink()
+    path.write_bytes(b"")
+    path.chmod(0o640)
+    with caplog.at_level("DEBUG", logger="taskview.sources.scan_index"):
+        assert open_index(str(directory), str(cache), MAX) is None
+    uid = os.geteuid()
+    assert caplog.messages == [f"scan index {path} ignored: not the user's own with mode 0600 (uid {uid}, mode 640)"]
+    caplog.clear()
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    with caplog.at_level("DEBUG", logger="taskview.sources.scan_index"):
+        assert not IndexWriter(str(directory), str(blocker / "taskview"), MAX, 2000.0).writing
+    assert caplog.messages == [f"scan index not written: cannot write in {blocker}/taskview: Not a directory"]
+
+
+def test_the_cache_directory_without_xdg(monkeypatch):
+    home = os.path.join(os.path.expanduser("~"), ".cache", "taskview")
+    assert cache_dir({"HOME": "/elsewhere"}) == home  # no XDG_CACHE_HOME: the home's .cache
+    assert cache_dir({"XDG_CACHE_HOME": ""}) == home
+    monkeypatch.setenv("XDG_CACHE_HOME", "/from/the/environment")
+    assert cache_dir() == "/from/the/environment/taskview"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert cache_dir() == home
