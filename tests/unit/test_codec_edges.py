@@ -285,3 +285,95 @@ def test_the_lean_json_read_of_dump():
 def test_a_decode_error_is_a_problem():
     assert decode(b"").error == Problem(ProblemKind.EMPTY, "empty (being written?)")
     assert decode(b"").serializer is None and decode(b"").compression is None
+
+
+# --- the paths after orjson gives up, and the libraries' odd failures ----------------------------
+
+
+def test_json_that_only_pythons_json_reads_still_gets_its_tags_restored_and_its_cut_said():
+    long = b'{"r": 12345678901234567890123, "t": {"__type__": "decimal", "__value__": "1.5"}}'
+    assert decode(long).meta == {"r": 12345678901234567890123, "t": Decimal("1.5")}
+    nan = decode(b'{"r": NaN, "t": {"__type__": "decimal", "__value__": "1.5"}}').meta
+    assert nan["t"] == Decimal("1.5") and nan["r"] != nan["r"]
+    # cut inside a string, or at the end, on each path: truncated, at the file's length
+    for cut in (
+        b'{"r": 12345678901234567890123, "s": "ab',
+        b'{"r": 12345678901234567890123, "s": 1',
+        b'{"r": NaN, "s": "ab',
+        b'{"t": {"__type__": "decimal", "__value__": "1',
+        b'{"t": {"__type__": "decimal", "__value__": "1"',
+    ):
+        assert problem(cut) == ("TRUNCATED", f"truncated JSON at byte {len(cut)}"), cut
+
+
+def test_msgpack_strings_are_text_and_its_odd_failures_are_named():
+    assert decode(msgpack.packb({"status": "SUCCESS", "result": [1, "a"]})).meta == {
+        "status": "SUCCESS",
+        "result": [1, "a"],
+    }
+    assert problem(b"\x81\xa1a\xc1") == ("INVALID", "invalid msgpack: FormatError")  # 0xc1: never used
+    assert problem(b"\x81\xa1a" + b"\x91" * 100_000) == ("INVALID", "invalid msgpack: StackError")
+
+
+def test_a_yaml_error_without_a_place_or_a_problem():
+    # libyaml's reader refuses a control character (after the 4096 bytes sniffing looks at)
+    assert problem(b"a: " + b"x" * 5000 + b"\x01\n") == ("INVALID", "invalid YAML: syntax error")
+
+
+def test_a_decoders_long_message_is_cut_to_one_short_line(monkeypatch):
+    def refuse(body: bytes) -> bytes:
+        raise ValueError("x" * 300 + "\nsecond line")
+
+    monkeypatch.setitem(kombu.compression._decoders, "application/x-refused", refuse)
+    kind, message = problem(compressed(b"application/x-refused", b"body"))
+    assert kind == "INVALID"
+    assert message == "broken application/x-refused compression: " + "x" * 119 + "…"
+
+
+def test_a_stream_cut_after_more_than_the_bound_is_too_large_not_truncated():
+    body = zlib.compress(b"{" + b" " * 1023 + b"}")[:-4]  # 1025 bytes out, the checksum cut off
+    assert problem(compressed(b"application/x-gzip", body), max_bytes=1024) == (
+        "TOO_LARGE",
+        "too large to decode: over 1.0 KiB after gzip decompression",
+    )
+
+
+@pytest.mark.parametrize(
+    "ctype, compress",
+    [
+        (b"application/x-gzip", zlib.compress),
+        (b"application/x-bz2", bz2.compress),
+        (b"application/x-lzma", lambda data: lzma.compress(data, preset=0)),  # a 256 KiB dictionary
+        (b"application/zstd", zstd.compress),
+    ],
+)
+def test_a_decompression_bomb_never_comes_out_whole(ctype: bytes, compress):
+    import tracemalloc
+
+    bomb = compressed(ctype, compress(b"{" + b" " * (8 << 20) + b"}"))  # 8 MiB out
+    tracemalloc.start()
+    try:
+        kind, _ = problem(bomb, max_bytes=64 << 10)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kind == "TOO_LARGE" and peak < 2 << 20  # at most the bound (and some), never the 8 MiB
+
+
+def test_without_the_optional_decompressors_the_message_says_what_to_install(monkeypatch):
+    import sys
+
+    import backports
+
+    monkeypatch.setitem(sys.modules, "brotli", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "backports.zstd", None)
+    monkeypatch.setitem(sys.modules, "compression", None)
+    monkeypatch.delattr(backports, "zstd", raising=False)
+    assert problem(compressed(b"application/x-brotli", b"x")) == (
+        "UNSUPPORTED",
+        "compressed with brotli: pip install brotli to read it",
+    )
+    assert problem(compressed(b"application/zstd", b"x")) == (
+        "UNSUPPORTED",
+        "compressed with zstd: pip install backports.zstd to read it",
+    )

@@ -273,6 +273,8 @@ def test_the_writer_adds_a_newline_skips_empty_batches_and_can_discard(directory
     line, _ = batch_line(record("a1"))
     writer.add(line[:-1], [record("a1")])  # the newline added
     writer.add(b"ignored", [])
+    (temporary,) = cache.iterdir()  # written beside the index, under a name _tidy knows
+    assert temporary.name.startswith(".scan-") and temporary.name.endswith(".tmp")
     assert writer.commit()
     data = Path(writer.path).read_bytes()
     head, rest = data.split(b"\n", 1)
