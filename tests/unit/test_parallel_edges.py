@@ -47,10 +47,23 @@ def slow_pid(_share: object) -> int:
     return os.getpid()
 
 
+def children() -> set[int]:
+    """This process's children (any thread's), as the kernel lists them."""
+    found: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children") as listing:
+            found.update(int(pid) for pid in listing.read().split())
+    return found
+
+
 def test_a_caller_that_stops_early_leaves_no_child_behind():
+    before = children()
     results = run_forked(slow_pid, list(range(6)), jobs=3)
     index, pid = next(results)
     assert 0 <= index < 6 and pid > 0
+    forked = children() - before
+    assert len(forked) == 2
     results.close()  # the children are killed and reaped, their pipes closed
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
+    for child in forked:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(child, os.WNOHANG)
