@@ -27,9 +27,15 @@ def pid_of(_share: object) -> int:
     return os.getpid()
 
 
+def pid_and_children(_share: object) -> list:
+    return [os.getpid(), sorted(children())]
+
+
 def test_one_job_forks_nothing():
-    assert map_forked(pid_of, [1, 2, 3], jobs=1) == [os.getpid()] * 3
-    assert map_forked(pid_of, [1, 2, 3], jobs=0) == [os.getpid()] * 3
+    before = sorted(children())
+    # a child forked would compute a share, or be among the children while this process computes one
+    assert map_forked(pid_and_children, [1, 2, 3], jobs=1) == [[os.getpid(), before]] * 3
+    assert map_forked(pid_and_children, [1, 2, 3], jobs=0) == [[os.getpid(), before]] * 3
 
 
 def test_when_fork_fails_this_process_does_every_share(monkeypatch):

@@ -321,3 +321,70 @@ def test_the_cache_directory_without_xdg(monkeypatch):
     assert cache_dir() == "/from/the/environment/taskview"
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert cache_dir() == home
+
+
+def test_the_writers_layout_byte_by_byte(directory: Path, tmp_path: Path):
+    writer = IndexWriter(str(directory), str(tmp_path / "cache"), MAX, 2000.0)
+    one, _ = batch_line(record("a1"))
+    two, _ = batch_line(record("b1"))
+    writer.add(one, [record("a1")])  # already ends with a newline: written as it is
+    writer.add(two[:-1], [record("b1")])
+    assert writer.commit()
+    data = Path(writer.path).read_bytes()
+    head_len = data.index(b"\n") + 1
+    assert data[head_len : head_len + len(one) + len(two)] == one + two
+    table = json.dumps(
+        {
+            "chunks": [
+                ["a1", "a1", head_len, len(one), zlib.crc32(one)],
+                ["b1", "b1", head_len + len(one), len(two), zlib.crc32(two)],
+            ]
+        }
+    ).encode()
+    assert data[head_len + len(one) + len(two) :] == table + b"\n" + b"%016x\n" % (head_len + len(one) + len(two))
+
+
+def test_a_write_that_fails_ends_the_index_and_says_why(directory: Path, tmp_path: Path, caplog, monkeypatch):
+    cache = tmp_path / "cache"
+    writer = IndexWriter(str(directory), str(cache), MAX, 2000.0)
+
+    def disk_full(fd: int, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full)
+    with caplog.at_level("DEBUG", logger="taskview.sources.scan_index"):
+        writer.add(batch_line(record("a1"))[0], [record("a1")])
+    monkeypatch.undo()
+    assert caplog.messages == ["scan index not written: cannot write: No space left on device"]
+    assert not writer.writing and not writer.commit() and list(cache.iterdir()) == []
+    caplog.clear()
+    other = IndexWriter(str(directory), str(cache), MAX, 2000.0)
+    other.add(batch_line(record("a1"))[0], [record("a1")])
+
+    def cross_device(source: str, target: str) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "replace", cross_device)
+    with caplog.at_level("DEBUG", logger="taskview.sources.scan_index"):
+        assert other.commit() is False
+    assert caplog.messages == ["scan index not written: cannot write: Invalid cross-device link"]
+    assert list(cache.iterdir()) == []  # the temporary removed
+
+
+def test_a_cache_directory_others_may_enter_but_not_write_in_is_used(directory: Path, tmp_path: Path, caplog):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cache.chmod(0o711)
+    (cache / "old-notes.tmp").write_text("")  # not a temporary of ours, however old
+    os.utime(cache / "old-notes.tmp", (0, 0))
+    writer = IndexWriter(str(directory), str(cache), MAX, 2000.0)
+    assert writer.writing and writer.commit()
+    assert (cache / "old-notes.tmp").exists()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with caplog.at_level("DEBUG", logger="taskview.sources.scan_index"):
+        assert not IndexWriter(str(directory), str(shared), MAX, 2000.0).writing
+    assert caplog.messages == [
+        f"scan index not written: cannot write in {shared}: {shared} is not a private directory of the user's own"
+    ]
