@@ -83,3 +83,25 @@ def test_a_broken_batch_says_so():
     del batch["columns"][0]
     with pytest.raises(ValueError, match="^a batch whose columns do not line up$"):
         records_from_batch(batch)
+
+
+def test_links_are_shared_by_value_up_to_a_bound(monkeypatch):
+    from taskview.results.record import shared_links
+
+    monkeypatch.setattr(record_module, "_LINKS", {})
+    monkeypatch.setattr(record_module, "_MAX_LINKS", 2)
+    x, y, z = (Links(TASK_PREFIX, group_id=g) for g in ("gx", "gy", "gz"))
+    assert shared_links(x) is x and shared_links(y) is y
+    assert shared_links(Links(TASK_PREFIX, group_id="gx")) is x  # an equal one: the first
+    assert shared_links(z) is z and record_module._LINKS == {z: z}  # full: emptied, then z kept
+
+
+def test_an_exception_line_needs_a_type_and_keeps_eight_arguments_and_200_characters():
+    from taskview.results.record import exception_line
+
+    assert exception_line({"exc_type": "", "exc_message": ["x"]}) is None
+    assert exception_line({"exc_type": 5, "exc_message": "m"}) is None
+    assert exception_line({"exc_type": "E", "exc_message": list("abcdefghi")}) == "E: a, b, c, d, e, f, g, h"
+    exact = "m" * 197  # "E: " and 197 characters: 200, kept whole
+    assert exception_line({"exc_type": "E", "exc_message": [exact]}) == "E: " + exact
+    assert exception_line({"exc_type": "E", "exc_message": [exact + "n"]}) == "E: " + "m" * 196 + "…"
