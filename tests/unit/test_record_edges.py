@@ -105,3 +105,37 @@ def test_an_exception_line_needs_a_type_and_keeps_eight_arguments_and_200_charac
     exact = "m" * 197  # "E: " and 197 characters: 200, kept whole
     assert exception_line({"exc_type": "E", "exc_message": [exact]}) == "E: " + exact
     assert exception_line({"exc_type": "E", "exc_message": [exact + "n"]}) == "E: " + "m" * 196 + "…"
+
+
+def summary(meta: dict):
+    from taskview.results.codec import decode
+    from taskview.results.record import summarize
+
+    raw = orjson.dumps(meta)
+    return summarize("t1", "task", TASK_PREFIX, decode(raw), size=len(raw), mtime=5.0)
+
+
+def test_what_a_summary_leaves_out():
+    started = summary({"status": "STARTED", "result": {"pid": "12", "hostname": "w@h"}, "task_id": "t1"})
+    assert started.running is None and started.worker == "w@h"
+    for group_id in ("", 5):
+        record = summary({"status": "SUCCESS", "group_id": group_id, "task_id": "t1"})
+        assert record.group_id is None and record.links is None
+
+
+def test_a_yaml_summary_cut_before_its_status_says_at_which_byte():
+    from taskview.results.codec import decode
+    from taskview.results.record import summarize
+
+    raw = b"children: []\ndate_done: null\n"  # PyYAML writes keys sorted: cut before status
+    record = summarize("t1", "task", TASK_PREFIX, decode(raw), size=len(raw), mtime=5.0)
+    assert record.error is not None and record.error.message == f"truncated YAML at byte {len(raw)} (no status yet)"
+
+
+def test_names_and_workers_up_to_199_characters_are_interned():
+    for length in (199, 200):
+        name, worker = (uuid.uuid4().hex * 8)[:length], (uuid.uuid4().hex * 8)[:length]
+        record = summary({"status": "SUCCESS", "name": name, "worker": worker, "task_id": "t1"})
+        assert record.name == name and record.worker == worker
+        assert (sys.intern("".join(list(name))) is record.name) is (length < 200)
+        assert (sys.intern("".join(list(worker))) is record.worker) is (length < 200)
