@@ -1,0 +1,75 @@
+"""results/parallel.py at its bounds: when it splits, how many shares it takes, one job forking
+nothing, a fork that fails, and a caller that stops early (its children killed and reaped)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from taskview.results.parallel import MAX_SHARES, MIN_FILES_TO_SPLIT, map_forked, run_forked, split
+
+
+def test_a_directory_of_exactly_the_threshold_is_split():
+    assert len(split(list(range(MIN_FILES_TO_SPLIT)), 2)) > 1
+    assert split(list(range(MIN_FILES_TO_SPLIT - 1)), 2) == [list(range(MIN_FILES_TO_SPLIT - 1))]
+
+
+def test_at_most_max_shares():
+    assert MAX_SHARES == 2048
+    assert len(list(run_forked(len, [[1]] * 2048, jobs=1))) == 2048
+    with pytest.raises(ValueError, match="^2049 shares: at most 2048$"):
+        list(run_forked(len, [[1]] * 2049, jobs=1))
+
+
+def pid_of(_share: object) -> int:
+    return os.getpid()
+
+
+def pid_and_children(_share: object) -> list:
+    return [os.getpid(), sorted(children())]
+
+
+def test_one_job_forks_nothing():
+    before = sorted(children())
+    # a child forked would compute a share, or be among the children while this process computes one
+    assert map_forked(pid_and_children, [1, 2, 3], jobs=1) == [[os.getpid(), before]] * 3
+    assert map_forked(pid_and_children, [1, 2, 3], jobs=0) == [[os.getpid(), before]] * 3
+
+
+def test_when_fork_fails_this_process_does_every_share(monkeypatch):
+    def no_fork() -> int:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    before = len(os.listdir("/proc/self/fd"))
+    assert map_forked(pid_of, [1, 2, 3, 4], jobs=3) == [os.getpid()] * 4
+    assert len(os.listdir("/proc/self/fd")) == before  # the pipes of the forks that failed closed
+
+
+def slow_pid(_share: object) -> int:
+    time.sleep(0.2)
+    return os.getpid()
+
+
+def children() -> set[int]:
+    """This process's children (any thread's), as the kernel lists them."""
+    found: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children") as listing:
+            found.update(int(pid) for pid in listing.read().split())
+    return found
+
+
+def test_a_caller_that_stops_early_leaves_no_child_behind():
+    before = children()
+    results = run_forked(slow_pid, list(range(6)), jobs=3)
+    index, pid = next(results)
+    assert 0 <= index < 6 and pid > 0
+    forked = children() - before
+    assert len(forked) == 2
+    results.close()  # the children are killed and reaped, their pipes closed
+    for child in forked:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(child, os.WNOHANG)
