@@ -13,6 +13,7 @@ import pytest
 
 from taskview.results.record import ROW_FIELDS, TaskRecord, records_to_batch
 from taskview.sources.scan_index import (
+    VERSION,
     Header,
     IndexProblem,
     IndexWriter,
@@ -38,7 +39,7 @@ def header_of(directory: Path, **changes) -> dict:
     st = os.stat(directory)
     header = {
         "format": "taskview-scan-index",
-        "version": 1,
+        "version": VERSION,
         "taskview": version("taskview"),
         "fields": list(ROW_FIELDS),
         "dev": st.st_dev,
@@ -111,7 +112,7 @@ def test_a_good_index_by_hand_is_read(directory: Path, tmp_path: Path):
     "changes, reason",
     [
         ({"format": "something-else"}, "not a taskview scan index"),
-        ({"version": 2}, "another version: 2, this is 1"),
+        ({"version": VERSION + 1}, f"another version: {VERSION + 1}, this is {VERSION}"),
         ({"taskview": "0.0.1"}, "another taskview: '0.0.1', this is "),
         ({"fields": ["task_id"]}, "another fields: ['task_id'], this is "),
         ({"dev": 1}, "written for another directory (device and inode differ)"),
