@@ -17,6 +17,7 @@ from taskview.results.files import (
     ResultName,
     os_reason,
     parse_name,
+    plain_task_names,
     read_file,
     too_large,
 )
@@ -159,3 +160,9 @@ def test_gone_and_cut_short():
     assert cut.reason == "cut short"
     assert cut.message == "cut short, unchanged for 3 s: truncated JSON at byte 8192"
     assert cut_short(truncated, 2.5).message == "cut short, unchanged for 2.5 s: truncated JSON at byte 8192"
+
+
+def test_plain_task_names_are_what_parse_name_makes_of_them():
+    names = ["celery-task-meta-3f2a", "celery-task-meta-x", "celery-task-meta-" + "9" * 36]
+    assert plain_task_names(names) == [parse_name(name) for name in names]
+    assert plain_task_names([]) == []

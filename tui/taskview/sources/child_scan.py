@@ -40,13 +40,11 @@ from typing import Any, cast
 
 import orjson
 
-from ..results.files import TASK_PREFIX, ResultName, parse_name
+from ..results.files import TASK_PREFIX, ResultName, parse_name, plain_task_names
 from ..results.parallel import default_jobs
 from ..results.record import TaskRecord, records_from_batch, records_to_batch
 from ..results.scan import ResultDirectory
 from .scan_index import IndexChunk, IndexProblem, ShareWalk, read_header
-
-_new_tuple = tuple.__new__
 
 #: Rows per line. The first screenful never waits for the child: the tail
 #: reads it itself before starting the readers.
@@ -449,9 +447,7 @@ def _share(results: ResultDirectory, low: str | None, high: str | None) -> list[
         ceiling = TASK_PREFIX + high
         plain = [name for name in plain if name < ceiling]
     plain.sort()  # by name: by id, all sharing one prefix
-    cut = len(TASK_PREFIX)
-    share = [_new_tuple(ResultName, ("task", name[cut:], TASK_PREFIX)) for name in plain]
-    listing = list(zip(plain, share, strict=True))
+    listing = list(zip(plain, plain_task_names(plain), strict=True))
     picked: dict[str, tuple[str, ResultName]] = {}
     for name in others:
         parsed = parse_name(name)
