@@ -87,6 +87,27 @@ def test_a_first_step_shows_a_screenful_before_the_rest_is_read():
     assert changed and ids(model.rows) == sorted(store.records)
 
 
+def test_a_sparse_filter_shows_its_first_screenful_at_the_step_that_finds_it():
+    """Matches far down the order: the first step shows none, the step that finds a screenful shows
+    it (not only the last step), the steps after show nothing new until the end."""
+    store = sample_store()
+    model = TableModel(store, filter_slice=2, first_slice=2)
+    model.sort("id", True)
+    failures = sorted((r.task_id for r in store.records.values() if r.status == "FAILURE"), reverse=True)
+    order = sorted(store.records, reverse=True)
+    where = sorted(order.index(f) for f in failures)
+    last_slice = (len(order) - 1) // 2 * 2
+    assert len(failures) == 2 and where[0] >= 2 and where[1] < last_slice  # neither in the first nor last slice
+    model.set_filter(compile_query("status:FAILURE"))
+    assert model.step_filter(0.0, screenful=2) and model.rows == []  # one slice, nothing yet
+    shown = []
+    while model.filtering:
+        if model.step_filter(0.0):
+            shown.append((ids(model.rows), model.filtering))
+    # shown at the step that found both, while the filter still runs, then at its end
+    assert shown == [(failures, True), (failures, False)]
+
+
 def test_a_task_that_changes_while_a_filter_runs_is_in_its_final_rows(tmp_path: Path):
     """The filter walks the order as it was; what changed meanwhile goes in when it ends."""
     target = tmp_path / "results"
