@@ -36,6 +36,7 @@ SECTIONS = (
     "memory",
     "detail",
     "workflows",
+    "ui-gaps",
 )
 
 
@@ -77,6 +78,7 @@ def main() -> int:
     import live_latency
     import memory
     import scan_bench
+    import ui_gaps
     import workflows
 
     section("scan", lambda: [f for count in sizes for f in scan_bench.run(dirs[count], count, repeats)])
@@ -94,6 +96,7 @@ def main() -> int:
     section("memory", lambda: memory.run([(dirs[count], count) for count in sizes]))
     section("detail", detail_memory.run)
     section("workflows", workflows.run)
+    section("ui-gaps", lambda: ui_gaps.run(5 if args.quick else 10, 8 if args.quick else 15))
 
     missed = [f for f in figures if f.ok is False]
     print(
