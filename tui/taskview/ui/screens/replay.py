@@ -88,14 +88,17 @@ class ReplayScreen(InspectorScreen, inherit_bindings=False):
         now = time.monotonic()
         elapsed, self._last_tick = now - self._last_tick, now
         if self.player.playing:
-            self._moved(self.player.advance(elapsed))
+            self._moved(self.player.advance(elapsed), at_once=False)
 
-    def _moved(self, touched: set[str] | None) -> None:
-        """Show what the player changed: ``None`` means the store was rebuilt."""
+    def _moved(self, touched: set[str] | None, *, at_once: bool = True) -> None:
+        """Show what the player changed: ``None`` means the store was rebuilt. ``at_once``: a key
+        moved the clock (a step, a seek): its rows now; playing, they come with the next refresh."""
         if touched is None:
             self.store_rebuilt()
         else:
             self.rows_changed(touched, now=False)
+            if at_once:
+                self.refresh_rows()
         self.timeline_bar.show(self.player)
         self.table.refresh_changed()  # ages count from the replay clock
         if self.detail.display and (touched is None or self.table.selected_id in touched):
