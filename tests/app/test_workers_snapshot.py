@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from textual.widgets import DataTable
 
 from helpers.worker_replies import W1, W2, replies, request, whole
 from taskview.control.app_loading import load_app
@@ -71,3 +72,29 @@ def test_workers_screen_80x24(snap_compare, tmp_path):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_a_cell_that_grows_widens_its_column(tmp_path):
+    """A refresh changes cells in place: a pool grown from 2 to 10 processes shows as "prefork 10",
+    not cut to the width "prefork 2" had."""
+    (tmp_path / "results").mkdir()
+    controller = Controller(load_app(None, "amqp://guest:guest@127.0.0.1:1//"))  # never asked here
+    app = TaskviewApp(ResultDirectory(str(tmp_path / "results")), workers_every=0)
+
+    def report(pids: tuple[int, ...]) -> WorkersReport:
+        board = WorkerBoard(clock=lambda: NOW)
+        board.update(replies({W2: whole(pids=pids)}))
+        workers = [worker for _, worker in sorted(board.workers.items())]
+        return WorkersReport(workers, board.queued_tasks(), board.consumed_queues(), {}, {}, NOW, None)
+
+    screen = WorkersScreen(controller, report((201, 202)), interval=5.0, refresh_now=lambda: None)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await app.push_screen(screen)
+        await pilot.pause()
+        screen.show(report(tuple(range(201, 211))))
+        await pilot.pause()
+        table = screen.query_one("#workers-table", DataTable)
+        cells = [str(cell) for cell in table.get_row(W2)]
+        widths = [column.content_width for column in table.ordered_columns]
+        assert cells[2:4] == ["prefork 10", "0/10"]
+        assert widths[2] >= len("prefork 10") and widths[3] >= len("0/10")  # drawn whole

@@ -296,7 +296,7 @@ def _fill(table: DataTable[Text], rows: list[tuple[str, tuple[str, ...]]]) -> No
             old = table.get_row(key)
             for column, (before, cell) in enumerate(zip(old, row, strict=False)):
                 if str(before) != cell:
-                    table.update_cell(key, columns[column], Text(cell))
+                    table.update_cell(key, columns[column], Text(cell), update_width=True)  # "prefork 10"
         return
     current = None
     if table.row_count:
