@@ -83,7 +83,7 @@ def test_retry_needs_a_stored_name_and_a_finished_or_stale_task(samples: Path):
     assert request.queue == "celery" and request.args == metas[failure.task_id]["args"]
     reasons = {s.task_id: s.reason for s in bulk.skipped}
     no_name = next(r for r in records if r.status == "REVOKED" and r.name is None)
-    assert reasons[no_name.task_id] == "no name stored (result_extended off)"
+    assert reasons[no_name.task_id] == "no name in its file (result_extended off, or failed before it ran)"
     started = next(r for r in records if r.status == "STARTED")
     assert reasons[started.task_id] == "unfinished"
     assert started.task_id in {t.task_id for t in plan("retry", records, metas=metas, stale={started.task_id}).targets}

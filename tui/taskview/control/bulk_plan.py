@@ -193,7 +193,9 @@ def _why_not(
         return "file unreadable now"
     name = meta.get("name")
     if not isinstance(name, str) or not name:
-        return "no name stored (result_extended off)"
+        # result_extended off, or a task Celery failed before it ran (a chain link or chord body after a
+        # failure: written from the failed task, without its own request)
+        return "no name in its file (result_extended off, or failed before it ran)"
     args = meta.get("args") or []
     kwargs = meta.get("kwargs") or {}
     if not isinstance(args, (list, tuple)) or not isinstance(kwargs, dict):
