@@ -187,24 +187,32 @@ def test_headless_tree_text_and_json():
     assert len(doc["tree"]["children"][0]["children"]) == 2
 
 
-def test_dump_root_id_is_the_files_own_or_the_first_of_its_workflow(tmp_path: Path):
+def test_dump_root_id_is_the_files_own_or_the_first_of_its_workflow(tmp_path: Path, monkeypatch):
     import csv
     import io
     import shutil
 
+    from taskview import headless
     from taskview.headless import write_csv, write_jsonl
+    from taskview.results import parallel
+
+    monkeypatch.setattr(parallel, "MIN_FILES_TO_SPLIT", 4)  # the sample workflows' files in shares
+    monkeypatch.setattr(parallel, "MIN_SHARE", 3)
+    assert len(headless._shares(ResultDirectory(str(FLOWS)), 2)) > 2
 
     store = workflow_store(ResultDirectory(str(FLOWS)))
     index = store.workflows
     expected = {task_id: index.root_of(task_id) for task_id in store.records}
     assert len(set(expected.values())) == 8
-    out = io.BytesIO()
-    write_jsonl(ResultDirectory(str(FLOWS)), out, 1)
-    rows = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert {row["task_id"]: row["root_id"] for row in rows} == expected
-    text = io.StringIO()
-    write_csv(ResultDirectory(str(FLOWS)), text, 1)
-    assert {row["task_id"]: row["root_id"] for row in csv.DictReader(io.StringIO(text.getvalue()))} == expected
+    for jobs in (1, 2):  # 2: a forked process writes some shares and notes their links for this one
+        out = io.BytesIO()
+        write_jsonl(ResultDirectory(str(FLOWS)), out, jobs)
+        rows = [json.loads(line) for line in out.getvalue().splitlines()]
+        assert {row["task_id"]: row["root_id"] for row in rows} == expected, jobs
+        text = io.StringIO()
+        write_csv(ResultDirectory(str(FLOWS)), text, jobs)
+        dumped = {row["task_id"]: row["root_id"] for row in csv.DictReader(io.StringIO(text.getvalue()))}
+        assert dumped == expected, jobs
     # A file naming its own root keeps it; one whose content looks like a mark is left as it is.
     copy = tmp_path / "flows"
     shutil.copytree(FLOWS, copy)

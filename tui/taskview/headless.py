@@ -258,7 +258,11 @@ def _write_split(
     roots in place."""
     shares = _shares(results, jobs)
     spills = [_spill_file(mode) for _ in shares]
-    done: dict[int, tuple[int, list[Any]]] = {}
+    # What each share noted for its marks goes to a file of its own, not back through run_forked's
+    # pipe: hundreds of KB a share, which a child would block on until this process, busy with
+    # a share of its own, read it (the two cores then worked one at a time).
+    notes = [_spill_file("w+b") for _ in shares]
+    done: dict[int, tuple[int, bool]] = {}
     copied = 0
     try:
         try:
@@ -267,31 +271,42 @@ def _write_split(
             raise OutputError(exc) from exc
 
         def write_share(index: int) -> list[Any]:
-            spill = spills[index]
-            spill.seek(0)
-            spill.truncate()  # a failed child's part is redone from the start
+            spill, note = spills[index], notes[index]
+            for file in (spill, note):
+                file.seek(0)
+                file.truncate()  # a failed child's part is redone from the start
             marks.taken()  # nothing of another share
             count = write_rows(results, shares[index], spill)
             spill.flush()
-            return [count, marks.taken()]
+            noted = marks.taken()
+            note.write(orjson.dumps(noted))
+            note.flush()
+            return [count, bool(noted[0])]
 
         waiting = False
-        for index, (count, noted) in run_forked(write_share, range(len(shares)), jobs):
-            done[index] = (count, noted)
-            waiting = waiting or bool(noted[0])
+        for index, (count, marked) in run_forked(write_share, range(len(shares)), jobs):
+            done[index] = (count, marked)
+            waiting = waiting or marked
             while not waiting and copied in done:  # the next spill in order is whole: out it goes
                 _copy_out(spills[copied], out)
                 spills[copied].close()  # its memory back now, not at the end
                 copied += 1
         if copied < len(shares):
-            roots = RootMarks.roots_of(done[index][1] for index in range(len(shares)))
+            roots = RootMarks.roots_of(_read_note(notes[index]) for index in range(len(shares)))
             for index in range(copied, len(shares)):
                 _copy_patched(spills[index], out, marks, roots[index], csv="b" not in mode)
                 spills[index].close()
         return sum(count for count, _ in done.values())
     finally:
-        for spill in spills:
+        for spill in (*spills, *notes):
             spill.close()
+
+
+def _read_note(note: IO[bytes]) -> list[Any]:
+    """A share's noted links (``RootMarks.taken``), as its process wrote them."""
+    note.flush()
+    noted: list[Any] = orjson.loads(os.pread(note.fileno(), os.fstat(note.fileno()).st_size, 0))
+    return noted
 
 
 def _copy_patched(spill: IO[Any], out: IO[Any], marks: RootMarks, roots: list[str], *, csv: bool) -> None:
