@@ -31,6 +31,7 @@ from ...store import Store, Transition
 from ...text import one_line
 from ...view.detail import DetailContent, prepare, with_members
 from ...view.insights import throughput_line
+from ...view.refresh_pace import FLOOD_SECONDS, RefreshPace
 from ...view.table_model import TableModel
 from ...view.workflow_tree import WorkflowTree
 from ..formatting import size
@@ -42,15 +43,6 @@ log = logging.getLogger(__name__)
 
 #: How long a notice stays in the summary bar.
 NOTICE_SECONDS = 10.0
-#: How often changed rows are put in place and the counts redrawn, under a trickle of changes
-#: (a change after a quiet moment shows at once). Each time, new rows push the whole
-#: table down, every line of it drawn again: that redraw is most of what a trickle costs
-#: (5 a second: 5.9 % of a core at 30 writes/s, 2 a second: 3.4 %; htop draws every 1.5 s).
-REFRESH_SECONDS = 0.5
-#: Under a flood (FLOOD_CHANGES or more waiting), this often: a change waits at most about this
-#: long to show (bench live: p99 < 250 ms at 2,000 writes/s), and each redraw carries many changes.
-FLOOD_REFRESH_SECONDS = 0.15
-FLOOD_CHANGES = 20  # in FLOOD_REFRESH_SECONDS: above ~130 changes a second
 #: How often a filter's since:/before: window moves on with the clock.
 WINDOW_SECONDS = 10.0
 #: The most a copy sends to the terminal's clipboard (OSC 52): terminals take about this much.
@@ -112,8 +104,7 @@ class InspectorScreen(Screen[None]):
         self.workflow_tree: WorkflowTree | None = None
         self.clock = clock  # wall time for ages; tests freeze it, a replay plays it
         self._counts_stale = True  # the store changed since the counts were drawn
-        self._rows_shown = 0.0  # when changed rows were last put in place (time.monotonic)
-        self._changes = 0  # tasks changed live since then
+        self.pace = RefreshPace()  # when changed rows are put in place
         self._notice_timer: Timer | None = None
         self._filter_timer: Timer | None = None
 
@@ -167,7 +158,7 @@ class InspectorScreen(Screen[None]):
         self.filter_box.display = False
         self.detail.display = False
         self.table.focus()
-        self.set_interval(FLOOD_REFRESH_SECONDS, self._refresh_due)
+        self.set_interval(FLOOD_SECONDS, self._refresh_due)
         self.set_interval(1.0, self.tick)
         self.set_interval(WINDOW_SECONDS, self.slide_time_window)
 
@@ -175,34 +166,28 @@ class InspectorScreen(Screen[None]):
 
     def rows_changed(self, task_ids: Collection[str], *, now: bool) -> None:
         """These tasks changed, came or went in the store. ``now``: put them in place as
-        soon as may be (live changes, a task we sent): at once when the rows were last put
-        in place a refresh's time ago or more, else at the next refresh, so that a stream
-        of changes redraws the screen twice a second (a flood: about 7 times), not at each
-        of its batches. Otherwise at the next refresh."""
+        soon as may be (live changes, a task we sent): at once when they are due (``RefreshPace``:
+        after a quiet moment), else at the next refresh that is, so that a stream of changes
+        redraws the screen twice a second (a flood: about 7 times), not at each of its batches.
+        Otherwise at the next refresh."""
         self.model.touch(task_ids)
         self._counts_stale = True
         if now:
-            self._changes += len(task_ids)  # live ones: a first scan's batches are no flood to show
-            if self._due(0.0):
+            self.pace.changed(len(task_ids))
+            if self.pace.due():
                 self.refresh_rows()
 
-    def _due(self, jitter: float) -> bool:
-        """Whether changed rows are due to be put in place: a refresh's time since the last, or a
-        flood's (``jitter``: how early a timer may fire)."""
-        waited = time.monotonic() - self._rows_shown + jitter
-        return waited >= REFRESH_SECONDS or (waited >= FLOOD_REFRESH_SECONDS and self._changes >= FLOOD_CHANGES)
-
     def _refresh_due(self) -> None:
-        if self._due(0.01):
+        if self.pace.due(early=0.01):  # a timer may fire a little early
             self.refresh_rows()
 
     def refresh_rows(self) -> None:
-        """Every refresh's time: changed rows in place, counts redrawn; idle when nothing came."""
+        """When due: changed rows in place, counts redrawn; idle when nothing came."""
         if self.workflow_tree is not None and self._counts_stale:
             self.workflow_tree.forget_summaries()  # a member changed: its root says so at the next draw
         changed = self.model.refresh()
         if changed:
-            self._rows_shown, self._changes = time.monotonic(), 0
+            self.pace.shown()
         self._show(changed, arrived=True)
         if self._counts_stale:
             self.update_summary()
@@ -250,7 +235,7 @@ class InspectorScreen(Screen[None]):
     def tick(self) -> None:
         """Once a second: ages and running times move on (the rows showing one that changed are redrawn,
         unless rows were put in place within the second: that redrew them)."""
-        if time.monotonic() - self._rows_shown >= 1.0:
+        if self.pace.quiet_for() >= 1.0:
             self.table.refresh_changed()
         self.update_summary()
 

@@ -1,0 +1,64 @@
+"""The pace of the table's redraws under live changes: a trickle twice a second, a flood every
+0.15 s, a change after a quiet moment at once. Driven by a hand-moved clock."""
+
+from __future__ import annotations
+
+from taskview.view.refresh_pace import RefreshPace
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_first_change_and_one_after_a_quiet_moment_are_due_at_once():
+    clock = Clock()
+    pace = RefreshPace(clock)
+    pace.changed(1)
+    assert pace.due()
+    pace.shown()
+    clock.now += 0.5  # quiet for half a second
+    pace.changed(1)
+    assert pace.due()
+
+
+def test_a_trickle_waits_half_a_second_between_redraws():
+    clock = Clock()
+    pace = RefreshPace(clock)
+    pace.shown()
+    for n in range(1, 15):  # 14 changes in 0.49 s: no flood
+        clock.now = 1000.0 + n * 0.035
+        pace.changed(1)
+        assert not pace.due()
+    clock.now = 1000.5
+    assert pace.due()  # 0.5 s since the last redraw
+
+
+def test_a_flood_is_shown_every_0_15_s_and_counts_from_the_last_redraw():
+    clock = Clock()
+    pace = RefreshPace(clock)
+    pace.shown()
+    pace.changed(19)
+    clock.now = 1000.25
+    assert not pace.due()  # 19 waiting: a trickle's pace
+    pace.changed(1)
+    assert pace.due()  # 20 waiting after 0.15 s or more
+    clock.now = 1000.140625
+    assert not pace.due() and pace.due(early=0.01)  # a timer firing 10 ms early still finds it due
+    pace.shown()
+    pace.changed(100)
+    assert not pace.due()  # the count starts again at the redraw, and so does the time
+    clock.now = 1000.296875  # 0.15625 s later
+    assert pace.due()
+
+
+def test_quiet_for_is_the_time_since_the_last_redraw():
+    clock = Clock()
+    pace = RefreshPace(clock)
+    assert pace.quiet_for() > 1e9  # never redrawn
+    pace.shown()
+    clock.now += 2.5
+    assert pace.quiet_for() == 2.5
