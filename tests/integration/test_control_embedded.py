@@ -167,7 +167,10 @@ def test_a_worker_that_cannot_start_says_why(tmp_path: Path):
 # -- taskview ends: no worker may be left ---------------------------------------------------
 
 HOST_SCRIPT = textwrap.dedent("""
-    import os, sys, time
+    import os, signal, sys, time
+    # Ctrl+C as a terminal delivers it: a test run started in the background (no job control)
+    # hands its children SIGINT ignored, and Python then leaves it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from taskview.control.embedded import EmbeddedWorker, install_cleanup_handlers
     install_cleanup_handlers()
     worker = EmbeddedWorker(sys.argv[1]).start()
