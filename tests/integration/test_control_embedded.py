@@ -168,9 +168,11 @@ def test_a_worker_that_cannot_start_says_why(tmp_path: Path):
 
 HOST_SCRIPT = textwrap.dedent("""
     import os, signal, sys, time
-    # Ctrl+C as a terminal delivers it: a test run started in the background (no job control)
-    # hands its children SIGINT ignored, and Python then leaves it ignored.
+    # Ctrl+C and a hangup as in a terminal: a test run started in the background (no job
+    # control) or under nohup hands its children SIGINT or SIGHUP ignored, and then taskview
+    # rightly goes on (install_cleanup_handlers leaves an ignored SIGHUP ignored).
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     from taskview.control.embedded import EmbeddedWorker, install_cleanup_handlers
     install_cleanup_handlers()
     worker = EmbeddedWorker(sys.argv[1]).start()
@@ -210,7 +212,7 @@ ENDINGS = {
 
 @pytest.mark.slow
 def test_no_worker_outlives_taskview(tmp_path: Path):
-    """Each way taskview can end, all at once (each host runs its own worker)."""
+    """Each way taskview can end, all at once (each host runs its own worker, in a terminal session)."""
     hosts = {how: run_host(tmp_path / how, how) for how in ENDINGS}
     try:
         for how, (proc, broker_dir) in hosts.items():
