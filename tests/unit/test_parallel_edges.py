@@ -73,3 +73,28 @@ def test_a_caller_that_stops_early_leaves_no_child_behind():
     for child in forked:
         with pytest.raises(ChildProcessError):
             os.waitpid(child, os.WNOHANG)
+
+
+def test_the_callers_process_comes_back_with_the_results_and_only_it_does():
+    # In a process of its own (forked here), since a caller that took the child's way would end
+    # with os._exit(0): that process reports its pid and results, and nothing else may report.
+    report_read, report_write = os.pipe()
+    caller = os.fork()
+    if caller == 0:
+        try:
+            os.close(report_read)
+            results = map_forked(pid_of, [1, 2, 3, 4], jobs=2)
+            os.write(report_write, repr((os.getpid(), results)).encode() + b"\n")
+        finally:
+            os._exit(0)
+    os.close(report_write)
+    reports = b""
+    while chunk := os.read(report_read, 4096):  # until every holder of the write end is gone
+        reports += chunk
+    os.close(report_read)
+    os.waitpid(caller, 0)
+    lines = reports.splitlines()
+    assert len(lines) == 1
+    pid, results = eval(lines[0])  # a repr of ints written above
+    assert pid == caller and len(results) == 4  # which process computed which share is a race
+    assert all(isinstance(p, int) and p > 0 for p in results)
