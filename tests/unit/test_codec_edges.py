@@ -377,3 +377,14 @@ def test_without_the_optional_decompressors_the_message_says_what_to_install(mon
         "UNSUPPORTED",
         "compressed with zstd: pip install backports.zstd to read it",
     )
+
+
+def test_a_tag_written_with_escaped_keys_reads_alike_with_or_without_a_long_number():
+    # Its key is "__type__" once parsed, but the bytes do not say so: whichever parser reads the
+    # file (orjson, or Python's json for the long number), the tag is treated the same way.
+    tag = rb'{"\u005f_type__": "decimal", "__value__": "1.5"}'
+    short = decode(b'{"status": "SUCCESS", "result": ' + tag + b"}")
+    long = decode(b'{"status": "SUCCESS", "result": ' + tag + b', "args": [12345678901234567890123]}')
+    assert short.error is None and long.error is None
+    assert long.meta["args"] == [12345678901234567890123]
+    assert long.meta["result"] == short.meta["result"] == {"__type__": "decimal", "__value__": "1.5"}
