@@ -103,6 +103,7 @@ def test_reading_one_file_in_full(tmp_path: Path):
 def test_statuses_are_what_the_records_say(tmp_path: Path):
     directory = copy_of_samples(tmp_path)
     (directory / f"{TASK_PREFIX}cut").write_bytes(b'{"status": "SUC')
+    (directory / f"{TASK_PREFIX}yamlcut").write_bytes(b"children: []\ndate_done: null\n")  # cut before status
     (directory / f"{TASK_PREFIX}dir").mkdir()
     results = ResultDirectory(str(directory))
     records = {r.task_id: r for batch in results.scan() for r in batch}
@@ -111,6 +112,7 @@ def test_statuses_are_what_the_records_say(tmp_path: Path):
     for task_id, record in records.items():
         assert statuses[task_id] == (record.status, record.error), task_id
     assert statuses["dir"][1].kind is ProblemKind.NOT_A_FILE and statuses["cut"][1].kind is ProblemKind.TRUNCATED
+    assert statuses["yamlcut"][1].message == "truncated YAML at byte 29 (no status yet)"
     listing = [(n, p) for n, p in results.listing() if p.task_id == "cut"]
     assert [(name.task_id, status) for name, status, _ in results.statuses(listing)] == [("cut", None)]
 
@@ -199,6 +201,8 @@ def test_the_lean_read_of_a_dump_gives_every_file_what_the_careful_read_does(tmp
     assert [_comparable(m) for m in archive.read_metas()] == [
         _flat_of(archive.read_full(name)) for name, _ in archive.listing()
     ]
+    some = [name for name, _ in archive.listing()][1:3]
+    assert [m[0].task_id for m in archive.read_metas(["notes.txt", *some])] == [parse_name(n).task_id for n in some]
 
 
 def _flat_of(full: FullRead | None) -> tuple:

@@ -371,3 +371,14 @@ def test_a_live_change_leaves_or_joins_the_filter_in_its_place_oldest_first():
     assert model.refresh()
     assert ids(model.rows) == ["b", "c"]
     assert model.counts() == {"FAILURE": 2}
+
+
+def test_a_filter_not_stepped_yet_counts_no_row():
+    store = hand_store(("a", 10.0, "SUCCESS"), ("b", 30.0, "SUCCESS"), ("c", 20.0, "FAILURE"))
+    model = TableModel(store)
+    model.resort()
+    model.set_filter(compile_query("status:SUCCESS"))
+    assert model.filtering and model.counts() == {}  # nothing matched so far
+    while model.filtering:
+        model.step_filter(1.0)
+    assert model.counts() == {"SUCCESS": 2}
