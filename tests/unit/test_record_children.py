@@ -115,3 +115,10 @@ def test_a_summary_leaves_the_task_itself_out_of_its_children():
     raw = json.dumps(meta).encode()
     record = summarize(own, "task", TASK_PREFIX, decode(raw), size=len(raw), mtime=1.0)
     assert record.links is not None and record.links.children == ("c1",)
+
+
+def test_a_group_file_that_cannot_be_decoded_is_a_row_saying_why():
+    raw = b'{"result": [["g1", null], [[["m1", "g1"], null]'  # cut while written
+    record = summarize("g1", "group", "celery-taskset-meta-", decode(raw), size=len(raw), mtime=1.0)
+    assert record.error is not None and record.error.message == f"truncated JSON at byte {len(raw)}"
+    assert record.links is None
