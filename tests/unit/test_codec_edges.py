@@ -388,3 +388,17 @@ def test_a_tag_written_with_escaped_keys_reads_alike_with_or_without_a_long_numb
     assert short.error is None and long.error is None
     assert long.meta["args"] == [12345678901234567890123]
     assert long.meta["result"] == short.meta["result"] == {"__type__": "decimal", "__value__": "1.5"}
+
+
+def test_json_cut_inside_a_literal_or_a_number_is_truncated_not_invalid():
+    # orjson says "unexpected end of data"; Python's json would call a cut "tru" no value at all
+    for cut in (b'{"status": "SUCCESS", "result": tru', b'{"status": "SUCCESS", "result": nul', b'{"status": -'):
+        decoded = decode(cut)
+        assert decoded.error is not None and decoded.error.message == f"truncated JSON at byte {len(cut)}", cut
+
+
+def test_a_type_tag_that_is_not_text_stays_a_dict():
+    raw = b'{"status": "SUCCESS", "result": {"__type__": ["decimal"], "__value__": "1.5"}, "n": 1}'
+    decoded = decode(raw)
+    assert decoded.error is None
+    assert decoded.meta["result"] == {"__type__": ["decimal"], "__value__": "1.5"}
