@@ -402,3 +402,10 @@ def test_a_type_tag_that_is_not_text_stays_a_dict():
     decoded = decode(raw)
     assert decoded.error is None
     assert decoded.meta["result"] == {"__type__": ["decimal"], "__value__": "1.5"}
+
+
+def test_text_starting_with_a_bar_is_yaml_not_json():
+    # "|" opens a YAML block of text: only "{" (or "[" after spaces) is JSON
+    decoded = decode(b"|\n  a block of text\n")
+    assert decoded.serializer == "yaml"
+    assert decoded.error is not None and decoded.error.message == "not a Celery result: yaml str, not a mapping"
