@@ -409,3 +409,14 @@ def test_text_starting_with_a_bar_is_yaml_not_json():
     decoded = decode(b"|\n  a block of text\n")
     assert decoded.serializer == "yaml"
     assert decoded.error is not None and decoded.error.message == "not a Celery result: yaml str, not a mapping"
+
+
+def test_a_control_character_first_is_binary_and_a_utf_8_bom_says_text_whatever_follows():
+    first = decode(b"\x05 hello\n")
+    assert first.serializer is None and first.error is not None
+    assert first.error.message == "not a Celery result: unrecognised binary data (05 20 68 65 6c 6c 6f 0a...)"
+    # after a UTF-8 BOM, bytes that are not UTF-8 or a control character: YAML that does not parse
+    for bom_text in (b"\xef\xbb\xbfstatus: SUCCESS\nresult: \xff\n", b"\xef\xbb\xbfstatus: SUCCESS\x01\n"):
+        decoded = decode(bom_text)
+        assert decoded.serializer == "yaml" and decoded.error is not None, bom_text
+        assert decoded.error.message == "invalid YAML: syntax error", bom_text
