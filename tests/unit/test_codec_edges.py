@@ -420,3 +420,10 @@ def test_a_control_character_first_is_binary_and_a_utf_8_bom_says_text_whatever_
         decoded = decode(bom_text)
         assert decoded.serializer == "yaml" and decoded.error is not None, bom_text
         assert decoded.error.message == "invalid YAML: syntax error", bom_text
+
+
+def test_a_compressed_file_that_fails_to_decode_still_says_its_compression():
+    cut = COMPRESSED_MAGIC + b"application/x-gzip\x00" + zlib.compress(b'{"status": "SUC')
+    decoded = decode(cut)
+    assert decoded.compression == "application/x-gzip" and decoded.serializer == "json"
+    assert decoded.error is not None and decoded.error.message == "truncated JSON at byte 15"
