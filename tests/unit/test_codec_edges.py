@@ -173,6 +173,9 @@ def test_nesting_deeper_than_any_parser_goes_is_a_problem_not_a_crash():
     deep = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     assert problem(deep) == ("INVALID", "json nested too deeply")
     assert decode(deep).serializer == "json"
+    zipped = decode(COMPRESSED_MAGIC + b"application/x-gzip\x00" + zlib.compress(deep))
+    assert zipped.compression == "application/x-gzip" and zipped.error is not None
+    assert zipped.error.message == "json nested too deeply"
 
 
 def test_pickle_faults_with_allow_pickle():
