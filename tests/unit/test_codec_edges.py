@@ -118,6 +118,14 @@ def test_a_compression_a_kombu_plugin_registered_is_used(monkeypatch):
     )
 
 
+def test_a_plugins_decoder_that_gives_no_bytes_is_undecodable_data_not_a_crash(monkeypatch):
+    monkeypatch.setitem(kombu.compression._decoders, "application/x-nothing", lambda body: None)
+    assert problem(compressed(b"application/x-nothing", b"body")) == (
+        "INVALID",
+        "undecodable data: object of type 'NoneType' has no len()",
+    )
+
+
 def test_compression_names():
     assert _compression_name("application/x-gzip") == "gzip"
     assert _compression_name("application/x-bz2") == "bzip2"
