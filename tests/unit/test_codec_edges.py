@@ -438,3 +438,11 @@ def test_a_compressed_file_that_fails_to_decode_still_says_its_compression():
     decoded = decode(cut)
     assert decoded.compression == "application/x-gzip" and decoded.serializer == "json"
     assert decoded.error is not None and decoded.error.message == "truncated JSON at byte 15"
+
+
+def test_a_compressed_yaml_file_with_a_date_no_calendar_holds_is_undecodable_and_says_its_compression():
+    # PyYAML raises ValueError (not a YAMLError) for a timestamp like 2001-13-45
+    data = b"status: SUCCESS\ndate_done: 2001-13-45\n"
+    decoded = decode(COMPRESSED_MAGIC + b"application/x-gzip\x00" + zlib.compress(data))
+    assert decoded.serializer == "yaml" and decoded.compression == "application/x-gzip"
+    assert decoded.error is not None and decoded.error.message == "undecodable yaml: month must be in 1..12"
