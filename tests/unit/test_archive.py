@@ -15,7 +15,7 @@ import pytest
 from helpers.archives import make_archive
 from helpers.cli import run
 from helpers.samples import SAMPLE_NAMES, SAMPLE_RESULTS
-from taskview.results.archive import ArchiveError, ResultArchive
+from taskview.results.archive import ArchiveError, ResultArchive, _reason
 from taskview.results.scan import ResultDirectory
 
 
@@ -154,6 +154,16 @@ def rows(results: ResultArchive) -> dict[str, tuple[str | None, str | None, floa
     return {
         r.task_id: (r.status, r.error and r.error.message, r.mtime, r.size) for batch in results.scan() for r in batch
     }
+
+
+def test_a_tar_members_time_that_no_calendar_holds_reads_as_0(tmp_path: Path):
+    # tar's fields hold any number (pax: any decimal): from 0 up to 10**11 s (the year 5138) is a time
+    body = b'{"status": "SUCCESS", "result": 1}'
+    times = {"half": 0.5, "zero": 0, "before": -5, "last": 1e11 - 1, "bound": 1e11, "far": 2**40}
+    members = [(f"celery-task-meta-{task_id}", body, tarfile.REGTYPE, "", when) for task_id, when in times.items()]
+    archive = ResultArchive(str(tar_with(tmp_path / "t.tar", members)))
+    found = {task_id: row[2] for task_id, row in rows(archive).items()}
+    assert found == {"half": 0.5, "zero": 0.0, "before": 0.0, "last": 99_999_999_999.0, "bound": 0.0, "far": 0.0}
 
 
 def test_two_members_of_one_result_name_give_one_row_the_later_member(tmp_path: Path):
@@ -379,6 +389,13 @@ def test_what_an_archive_that_cannot_be_read_says(tmp_path: Path):
     with pytest.raises(ArchiveError) as caught:
         ResultArchive(str(tmp_path / "missing.zip"))
     assert str(caught.value) == f"cannot read archive {tmp_path / 'missing.zip'}: No such file or directory"
+
+
+def test_a_failure_without_text_is_named_by_its_type_and_a_long_one_by_its_first_line():
+    assert _reason(zipfile.BadZipFile()) == "BadZipFile"
+    assert _reason(EOFError("  ")) == "EOFError"
+    assert _reason(tarfile.ReadError("bad header\nat block 3")) == "bad header"
+    assert _reason(OSError(5, "Input/output error")) == "Input/output error"
 
 
 def test_results_after_a_folder_entry_or_another_file_are_all_listed(tmp_path: Path):

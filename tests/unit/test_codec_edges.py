@@ -118,6 +118,14 @@ def test_a_compression_a_kombu_plugin_registered_is_used(monkeypatch):
     )
 
 
+def test_a_plugins_decoder_that_gives_no_bytes_is_undecodable_data_not_a_crash(monkeypatch):
+    monkeypatch.setitem(kombu.compression._decoders, "application/x-nothing", lambda body: None)
+    assert problem(compressed(b"application/x-nothing", b"body")) == (
+        "INVALID",
+        "undecodable data: object of type 'NoneType' has no len()",
+    )
+
+
 def test_compression_names():
     assert _compression_name("application/x-gzip") == "gzip"
     assert _compression_name("application/x-bz2") == "bzip2"
@@ -173,6 +181,9 @@ def test_nesting_deeper_than_any_parser_goes_is_a_problem_not_a_crash():
     deep = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     assert problem(deep) == ("INVALID", "json nested too deeply")
     assert decode(deep).serializer == "json"
+    zipped = decode(COMPRESSED_MAGIC + b"application/x-gzip\x00" + zlib.compress(deep))
+    assert zipped.compression == "application/x-gzip" and zipped.error is not None
+    assert zipped.error.message == "json nested too deeply"
 
 
 def test_pickle_faults_with_allow_pickle():
@@ -377,3 +388,61 @@ def test_without_the_optional_decompressors_the_message_says_what_to_install(mon
         "UNSUPPORTED",
         "compressed with zstd: pip install backports.zstd to read it",
     )
+
+
+def test_a_tag_written_with_escaped_keys_reads_alike_with_or_without_a_long_number():
+    # Its key is "__type__" once parsed, but the bytes do not say so: whichever parser reads the
+    # file (orjson, or Python's json for the long number), the tag is treated the same way.
+    tag = rb'{"\u005f_type__": "decimal", "__value__": "1.5"}'
+    short = decode(b'{"status": "SUCCESS", "result": ' + tag + b"}")
+    long = decode(b'{"status": "SUCCESS", "result": ' + tag + b', "args": [12345678901234567890123]}')
+    assert short.error is None and long.error is None
+    assert long.meta["args"] == [12345678901234567890123]
+    assert long.meta["result"] == short.meta["result"] == {"__type__": "decimal", "__value__": "1.5"}
+
+
+def test_json_cut_inside_a_literal_or_a_number_is_truncated_not_invalid():
+    # orjson says "unexpected end of data"; Python's json would call a cut "tru" no value at all
+    for cut in (b'{"status": "SUCCESS", "result": tru', b'{"status": "SUCCESS", "result": nul', b'{"status": -'):
+        decoded = decode(cut)
+        assert decoded.error is not None and decoded.error.message == f"truncated JSON at byte {len(cut)}", cut
+
+
+def test_a_type_tag_that_is_not_text_stays_a_dict():
+    raw = b'{"status": "SUCCESS", "result": {"__type__": ["decimal"], "__value__": "1.5"}, "n": 1}'
+    decoded = decode(raw)
+    assert decoded.error is None
+    assert decoded.meta["result"] == {"__type__": ["decimal"], "__value__": "1.5"}
+
+
+def test_text_starting_with_a_bar_is_yaml_not_json():
+    # "|" opens a YAML block of text: only "{" (or "[" after spaces) is JSON
+    decoded = decode(b"|\n  a block of text\n")
+    assert decoded.serializer == "yaml"
+    assert decoded.error is not None and decoded.error.message == "not a Celery result: yaml str, not a mapping"
+
+
+def test_a_control_character_first_is_binary_and_a_utf_8_bom_says_text_whatever_follows():
+    first = decode(b"\x05 hello\n")
+    assert first.serializer is None and first.error is not None
+    assert first.error.message == "not a Celery result: unrecognised binary data (05 20 68 65 6c 6c 6f 0a...)"
+    # after a UTF-8 BOM, bytes that are not UTF-8 or a control character: YAML that does not parse
+    for bom_text in (b"\xef\xbb\xbfstatus: SUCCESS\nresult: \xff\n", b"\xef\xbb\xbfstatus: SUCCESS\x01\n"):
+        decoded = decode(bom_text)
+        assert decoded.serializer == "yaml" and decoded.error is not None, bom_text
+        assert decoded.error.message == "invalid YAML: syntax error", bom_text
+
+
+def test_a_compressed_file_that_fails_to_decode_still_says_its_compression():
+    cut = COMPRESSED_MAGIC + b"application/x-gzip\x00" + zlib.compress(b'{"status": "SUC')
+    decoded = decode(cut)
+    assert decoded.compression == "application/x-gzip" and decoded.serializer == "json"
+    assert decoded.error is not None and decoded.error.message == "truncated JSON at byte 15"
+
+
+def test_a_compressed_yaml_file_with_a_date_no_calendar_holds_is_undecodable_and_says_its_compression():
+    # PyYAML raises ValueError (not a YAMLError) for a timestamp like 2001-13-45
+    data = b"status: SUCCESS\ndate_done: 2001-13-45\n"
+    decoded = decode(COMPRESSED_MAGIC + b"application/x-gzip\x00" + zlib.compress(data))
+    assert decoded.serializer == "yaml" and decoded.compression == "application/x-gzip"
+    assert decoded.error is not None and decoded.error.message == "undecodable yaml: month must be in 1..12"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +75,84 @@ def test_a_caller_that_stops_early_leaves_no_child_behind():
     for child in forked:
         with pytest.raises(ChildProcessError):
             os.waitpid(child, os.WNOHANG)
+
+
+def test_the_callers_process_comes_back_with_the_results_and_only_it_does():
+    # In a process of its own (forked here), since a caller that took the child's way would end
+    # with os._exit(0): that process reports its pid and results, and nothing else may report.
+    report_read, report_write = os.pipe()
+    caller = os.fork()
+    if caller == 0:
+        try:
+            os.close(report_read)
+            results = map_forked(pid_of, [1, 2, 3, 4], jobs=2)
+            os.write(report_write, repr((os.getpid(), results)).encode() + b"\n")
+        finally:
+            os._exit(0)
+    os.close(report_write)
+    reports = b""
+    while chunk := os.read(report_read, 4096):  # until every holder of the write end is gone
+        reports += chunk
+    os.close(report_read)
+    os.waitpid(caller, 0)
+    lines = reports.splitlines()
+    assert len(lines) == 1
+    pid, results = eval(lines[0])  # a repr of ints written above
+    assert pid == caller and len(results) == 4  # which process computed which share is a race
+    assert all(isinstance(p, int) and p > 0 for p in results)
+
+
+def _calls(log: Path) -> list[tuple[int, int]]:
+    """(pid, share) of every call of a share's function so far, in order."""
+    return [(int(pid), int(share)) for pid, share in (line.split() for line in log.read_text().splitlines())]
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.005)
+
+
+def test_an_answer_that_comes_after_the_last_share_is_kept_not_computed_again(tmp_path: Path):
+    parent, log = os.getpid(), tmp_path / "calls"
+    log.touch()
+
+    def logged(share: int) -> int:
+        with open(log, "a") as calls:
+            calls.write(f"{os.getpid()} {share}\n")
+        if os.getpid() == parent:
+            # this process holds its first share until the child has claimed one
+            _wait_for(lambda: any(pid != parent for pid, _ in _calls(log)), "the child never claimed a share")
+        else:
+            # the child answers only once this process has claimed every other share, and
+            # some time after: its answer comes while this process waits for the children
+            _wait_for(lambda: sum(pid == parent for pid, _ in _calls(log)) == 3, "the parent never took three")
+            time.sleep(0.2)
+        return share * 10
+
+    results = list(run_forked(logged, [0, 1, 2, 3], jobs=2))
+    assert sorted(results) == [(0, 0), (1, 10), (2, 20), (3, 30)]  # each share once
+    assert sorted(share for _, share in _calls(log)) == [0, 1, 2, 3]  # computed once each
+
+
+def test_a_child_that_dies_keeps_the_answers_it_gave_before(tmp_path: Path):
+    """Its answers cross the pipe as each share ends (unbuffered): a child that dies without
+    an exception (killed, say) has only the share it was on redone."""
+    parent, log = os.getpid(), tmp_path / "calls"
+    log.touch()
+
+    def logged(share: int) -> int:
+        with open(log, "a") as calls:
+            calls.write(f"{os.getpid()} {share}\n")
+        if os.getpid() == parent:
+            _wait_for(lambda: sum(pid != parent for pid, _ in _calls(log)) >= 3, "the child never took three")
+        elif sum(pid == os.getpid() for pid, _ in _calls(log)) == 3:
+            os._exit(3)  # on its third share: no answer for it, nor a flush of anything
+        return share * 10
+
+    assert map_forked(logged, list(range(8)), 2) == [n * 10 for n in range(8)]
+    calls = _calls(log)
+    child_shares = [share for pid, share in calls if pid != parent]
+    assert len(child_shares) == 3
+    assert sorted(share for _, share in calls) == sorted([*range(8), child_shares[-1]])  # only that one twice

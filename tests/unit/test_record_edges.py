@@ -139,3 +139,12 @@ def test_names_and_workers_up_to_199_characters_are_interned():
         assert record.name == name and record.worker == worker
         assert (sys.intern("".join(list(name))) is record.name) is (length < 200)
         assert (sys.intern("".join(list(worker))) is record.worker) is (length < 200)
+
+
+def test_statuses_up_to_63_characters_are_interned():
+    # a custom state is any string a task sets: a long one (hostile or not) stays out of the intern table
+    for length in (63, 64):
+        status = ("PROGRESS_" + uuid.uuid4().hex * 2)[:length]
+        record = summary({"status": status, "result": None, "task_id": "t1"})
+        assert record.status == status
+        assert (sys.intern("".join(list(status))) is record.status) is (length < 64), length

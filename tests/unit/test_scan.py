@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
+import zlib
 from pathlib import Path
 
 import msgspec
@@ -12,6 +14,7 @@ from helpers.archives import make_archive
 from helpers.samples import SAMPLE_NAMES, SAMPLE_RESULTS
 from helpers.unsafe_inputs import progress_that_breaks_summaries
 from taskview.results.archive import ResultArchive
+from taskview.results.codec import COMPRESSED_MAGIC
 from taskview.results.files import TASK_PREFIX, parse_name
 from taskview.results.problems import ProblemKind
 from taskview.results.scan import FullRead, ResultDirectory, parsed_listing
@@ -100,6 +103,7 @@ def test_reading_one_file_in_full(tmp_path: Path):
 def test_statuses_are_what_the_records_say(tmp_path: Path):
     directory = copy_of_samples(tmp_path)
     (directory / f"{TASK_PREFIX}cut").write_bytes(b'{"status": "SUC')
+    (directory / f"{TASK_PREFIX}yamlcut").write_bytes(b"children: []\ndate_done: null\n")  # cut before status
     (directory / f"{TASK_PREFIX}dir").mkdir()
     results = ResultDirectory(str(directory))
     records = {r.task_id: r for batch in results.scan() for r in batch}
@@ -108,6 +112,7 @@ def test_statuses_are_what_the_records_say(tmp_path: Path):
     for task_id, record in records.items():
         assert statuses[task_id] == (record.status, record.error), task_id
     assert statuses["dir"][1].kind is ProblemKind.NOT_A_FILE and statuses["cut"][1].kind is ProblemKind.TRUNCATED
+    assert statuses["yamlcut"][1].message == "truncated YAML at byte 29 (no status yet)"
     listing = [(n, p) for n, p in results.listing() if p.task_id == "cut"]
     assert [(name.task_id, status) for name, status, _ in results.statuses(listing)] == [("cut", None)]
 
@@ -196,6 +201,8 @@ def test_the_lean_read_of_a_dump_gives_every_file_what_the_careful_read_does(tmp
     assert [_comparable(m) for m in archive.read_metas()] == [
         _flat_of(archive.read_full(name)) for name, _ in archive.listing()
     ]
+    some = [name for name, _ in archive.listing()][1:3]
+    assert [m[0].task_id for m in archive.read_metas(["notes.txt", *some])] == [parse_name(n).task_id for n in some]
 
 
 def _flat_of(full: FullRead | None) -> tuple:
@@ -205,3 +212,48 @@ def _flat_of(full: FullRead | None) -> tuple:
 
 def _comparable(meta_read: tuple) -> tuple:
     return meta_read[:6]  # the last, "plain", says which way it was read
+
+
+def test_the_lean_read_of_a_dump_reads_tags_long_numbers_pickles_and_big_payloads_as_the_careful_read(
+    tmp_path: Path,
+):
+    """read_metas against read_full, "plain" included (what --dump converts), on the files its
+    inline checks send the careful way: by hand, which of them hold only JSON's own types."""
+    directory = tmp_path / "results"
+    directory.mkdir()
+    big = b'{"status": "SUCCESS", "result": "' + b"x" * 3000 + b'"}'
+    files = {
+        "tagged": b'{"status": "SUCCESS", "result": {"__type__": "datetime", "__value__": "2026-01-01T00:00:00"}}',
+        "spacedlong": b' {"status": "SUCCESS", "args": [1234567890123456789012], "kwargs": {}}',
+        "textlong": b'{"status": "SUCCESS", "result": "1234567890123456789012"}',
+        "nan": b'{"status": "SUCCESS", "result": NaN}',
+        "pickled": pickle.dumps({"status": "SUCCESS", "result": 1}, protocol=4),
+        "zipped": COMPRESSED_MAGIC + b"application/x-gzip\x00" + zlib.compress(big),
+        "plain": b'{"status": "SUCCESS", "result": 2}',
+    }
+    for task_id, data in files.items():
+        (directory / f"{TASK_PREFIX}{task_id}").write_bytes(data)
+    names = [f"{TASK_PREFIX}{task_id}" for task_id in files]
+    plain = {"tagged": False, "spacedlong": False, "textlong": True, "nan": False, "pickled": False}
+    plain |= {"zipped": True, "plain": True}
+    for allow_pickle in (False, True):
+        for max_bytes in (1 << 20, len(big) - 1):  # the second: the gzip file fits, what it holds does not
+            results = ResultDirectory(str(directory), allow_pickle=allow_pickle, max_bytes=max_bytes)
+            lean = list(results.read_metas(names))
+            careful = []
+            for name in names:
+                full = results.read_full(name)
+                assert full is not None and full.decoded is not None
+                careful.append((*_flat_of(full), full.decoded.plain))
+            assert lean == careful, (allow_pickle, max_bytes)
+            readable = {m[0].task_id: m[6] for m in lean if m[5] is None}
+            expected = {k: v for k, v in plain.items() if (allow_pickle or k != "pickled")}
+            if max_bytes < len(big):
+                del expected["zipped"]
+            assert readable == expected, (allow_pickle, max_bytes)
+    strict = ResultDirectory(str(directory), max_bytes=len(big) - 1)
+    errors = {m[0].task_id: m[5].kind for m in strict.read_metas(names) if m[5] is not None}
+    assert errors == {"pickled": ProblemKind.PICKLE_REFUSED, "zipped": ProblemKind.TOO_LARGE}
+    # kombu's tags as their repr (--dump): plain JSON then, read inline
+    (tagged,) = ResultDirectory(str(directory)).read_metas(names[:1], tags_as_repr=True)
+    assert tagged[4] == {"status": "SUCCESS", "result": "datetime.datetime(2026, 1, 1, 0, 0)"} and tagged[6] is True

@@ -190,6 +190,35 @@ def test_a_flood_re_sorts_a_small_store_at_once_and_a_big_one_at_most_every_four
     assert model.rows == ordered(store, "id", True)
 
 
+def test_a_store_of_exactly_big_store_tasks_is_big_and_re_sorted_only_after_more_than_half_a_second(monkeypatch):
+    store = sample_store()
+    now = [100.0]
+    model = TableModel(store, clock=lambda: now[0])
+    model.sort("id", True)
+    victim = model.rows[0].task_id
+    store.remove(victim)
+    monkeypatch.setattr(table_model, "BIG_STORE", len(store))  # exactly that many tasks: big
+    model.sort_seconds = 0.0  # a quick last sort: the floor of half a second applies
+    model.touch([*(f"gone-{n}" for n in range(INCREMENTAL_LIMIT + 1)), victim])
+    now[0] = 100.5  # exactly half a second after the last sort: not more
+    assert not model.refresh() and victim in ids(model.rows)
+    now[0] = 100.75
+    assert model.refresh() and victim not in ids(model.rows)
+
+
+def test_exactly_incremental_limit_changes_are_moved_one_by_one_even_in_a_big_store(monkeypatch):
+    store = sample_store()
+    model = TableModel(store, clock=lambda: 100.0)
+    model.sort("id", True)
+    monkeypatch.setattr(table_model, "BIG_STORE", 5)  # big: a full sort would wait
+    model.sort_seconds = 1.0
+    victim = model.rows[0].task_id
+    store.remove(victim)
+    model.touch([*(f"gone-{n}" for n in range(INCREMENTAL_LIMIT - 1)), victim])  # INCREMENTAL_LIMIT in all
+    assert model.refresh() and victim not in ids(model.rows)
+    assert model.rows == ordered(store, "id", True)
+
+
 def test_a_new_sort_keeps_the_filter():
     store = sample_store()
     model = TableModel(store)
@@ -363,3 +392,14 @@ def test_a_live_change_leaves_or_joins_the_filter_in_its_place_oldest_first():
     assert model.refresh()
     assert ids(model.rows) == ["b", "c"]
     assert model.counts() == {"FAILURE": 2}
+
+
+def test_a_filter_not_stepped_yet_counts_no_row():
+    store = hand_store(("a", 10.0, "SUCCESS"), ("b", 30.0, "SUCCESS"), ("c", 20.0, "FAILURE"))
+    model = TableModel(store)
+    model.resort()
+    model.set_filter(compile_query("status:SUCCESS"))
+    assert model.filtering and model.counts() == {}  # nothing matched so far
+    while model.filtering:
+        model.step_filter(1.0)
+    assert model.counts() == {"SUCCESS": 2}

@@ -137,6 +137,18 @@ def test_first_screenful_then_the_first_scan_reports_what_went_in_between(tmp_pa
     assert ids(batches) == sorted(set(ALL_IDS) - {gone.task_id})
 
 
+def test_a_directory_gone_after_the_first_screenful_is_a_notice_that_still_reports_its_rows_gone(tmp_path):
+    directory = results_dir(tmp_path)
+    tail, batches = make_tail(directory, first_batch=4)
+    early = tail.read_first_screenful()
+    shutil.rmtree(directory)  # between the first screenful and the first scan
+    tail._scan(initial=True)
+    (only,) = batches
+    assert only.scan_done and only.records == []
+    assert only.notice == f"cannot list {directory}: No such file or directory"
+    assert only.removed == [r.task_id for r in early.records]
+
+
 def test_first_screenful_stops_at_its_deadline_and_says_nothing_of_an_unlistable_directory(tmp_path):
     directory = results_dir(tmp_path)
     tail, _ = make_tail(directory)
