@@ -59,8 +59,11 @@ def children() -> set[int]:
     """This process's children (any thread's), as the kernel lists them."""
     found: set[int] = set()
     for task in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{task}/children") as listing:
-            found.update(int(pid) for pid in listing.read().split())
+        try:
+            with open(f"/proc/self/task/{task}/children") as listing:
+                found.update(int(pid) for pid in listing.read().split())
+        except FileNotFoundError:
+            continue  # a thread that ended since the listing (an earlier test's): no children of its own now
     return found
 
 
