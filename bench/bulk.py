@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import demo_workers, private_redis  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,83 +48,61 @@ def bench_mark() -> None:
     print(f"mark 1M rows: {mark * 1000:.0f} ms   (baseline: set() of 1M ids {bare * 1000:.0f} ms)   target < 300 ms")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def bench_revoke() -> None:
     from celery import Celery
 
-    from taskview.control.bulk import execute
-    from taskview.control.bulk_plan import plan
     from taskview.control.controller import Controller
-    from taskview.results.record import TaskRecord
 
     if not shutil.which("redis-server"):
         print("revoke: redis-server is not on PATH: skipped")
         return
     work = Path(tempfile.mkdtemp(prefix="taskview-bench-bulk-"))
-    port = free_port()
-    url = f"redis://127.0.0.1:{port}/0"
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(work)],
-        stdout=subprocess.DEVNULL,
-    )
-    worker = None
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        env = dict(os.environ, CELERY_BROKER_URL=url, TASKVIEW_DEMO_RESULTS=str(work / "results"))
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "taskview.control.demo_tasks", "worker", "-P", "solo",
-             "-n", f"bench-{port}@%h", "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "error"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        app = Celery("bench-bulk", broker=url, set_as_current=False)
-        controller = Controller(app)
-        deadline = time.monotonic() + 30
-        while not controller.ping(timeout=0.5):
-            assert time.monotonic() < deadline and worker.poll() is None, "the worker did not answer"
-        records = [TaskRecord(str(uuid.uuid4()), "celery-task-meta-", status="STARTED", name="x") for _ in range(1000)]
-        bulk = plan("revoke", records)
-
-        def taskview_revokes() -> None:
-            done = execute(bulk, controller=controller)
-            assert all(d.ok for d in done), done[0]
-
-        def broker_round_trip() -> None:
-            with app.connection_for_write() as conn:
-                producer = conn.Producer()
-                for r in records:
-                    producer.publish({"revoke": r.task_id}, routing_key="taskview-bench-sink", retry=False)
-
-        def celery_revokes() -> None:
-            with app.connection_for_write() as conn:
-                for r in records:
-                    app.control.revoke(r.task_id, connection=conn)
-
-        ours = best(taskview_revokes)
-        floor = best(broker_round_trip)
-        celery = best(celery_revokes)
-        print(
-            f"1,000 revokes: {ours:.2f} s   (baseline: the broker's own 1,000 publishes {floor:.2f} s; "
-            f"Celery's app.control.revoke one by one {celery:.2f} s)   target < 5 s"
-        )
+        with (
+            private_redis(work) as url,
+            demo_workers(url, work / "results", ["bench-bulk@%h"], "--without-heartbeat") as (worker,),
+        ):
+            app = Celery("bench-bulk", broker=url, set_as_current=False)
+            controller = Controller(app)
+            deadline = time.monotonic() + 30
+            while not controller.ping(timeout=0.5):
+                assert time.monotonic() < deadline and worker.poll() is None, "the worker did not answer"
+            _revokes(app, controller)
     finally:
-        if worker is not None:
-            os.killpg(worker.pid, 9)
-            worker.wait()
-        server.kill()
-        server.wait()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _revokes(app, controller) -> None:  # type: ignore[no-untyped-def]
+    """taskview's 1,000 revokes, the broker's own 1,000 publishes, Celery's revoke one by one."""
+    from taskview.control.bulk import execute
+    from taskview.control.bulk_plan import plan
+    from taskview.results.record import TaskRecord
+
+    records = [TaskRecord(str(uuid.uuid4()), "celery-task-meta-", status="STARTED", name="x") for _ in range(1000)]
+    bulk = plan("revoke", records)
+
+    def taskview_revokes() -> None:
+        done = execute(bulk, controller=controller)
+        assert all(d.ok for d in done), done[0]
+
+    def broker_round_trip() -> None:
+        with app.connection_for_write() as conn:
+            producer = conn.Producer()
+            for r in records:
+                producer.publish({"revoke": r.task_id}, routing_key="taskview-bench-sink", retry=False)
+
+    def celery_revokes() -> None:
+        with app.connection_for_write() as conn:
+            for r in records:
+                app.control.revoke(r.task_id, connection=conn)
+
+    ours = best(taskview_revokes)
+    floor = best(broker_round_trip)
+    celery = best(celery_revokes)
+    print(
+        f"1,000 revokes: {ours:.2f} s   (baseline: the broker's own 1,000 publishes {floor:.2f} s; "
+        f"Celery's app.control.revoke one by one {celery:.2f} s)   target < 5 s"
+    )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
-"""Shared pieces of the benchmark suite: where directories live, timing, reporting."""
+"""Shared pieces of the benchmark suite: where directories live, timing, reporting, a private broker
+and workers."""
 
 from __future__ import annotations
 
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,3 +100,56 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def private_redis(work: Path) -> Iterator[str]:
+    """A redis-server of our own on a free port (no one else's workers answer on it): its URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(work)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.kill()
+        server.wait()
+
+
+@contextmanager
+def demo_workers(url: str, results: Path, names: list[str], *options: str) -> Iterator[list[subprocess.Popen]]:
+    """Solo workers of taskview's demo tasks on ``url``, one process group each (``names``: their node
+    names; ``options``: more of ``celery worker``'s), killed with their groups after."""
+    env = dict(os.environ, CELERY_BROKER_URL=url, TASKVIEW_DEMO_RESULTS=str(results))
+    command = [PYTHON, "-m", "celery", "-A", "taskview.control.demo_tasks", "worker", "-P", "solo", "-l", "error"]
+    procs = [
+        subprocess.Popen(
+            [*command, "-n", name, "--without-gossip", "--without-mingle", *options],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for name in names
+    ]
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, 9)
+            proc.wait()

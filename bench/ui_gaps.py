@@ -21,74 +21,22 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
-from common import Figure, percentile
+from common import Figure, demo_workers, percentile, private_redis
 
 WORKERS = 10
 TASKS = 5000
 BEAT = 0.01
 SCREEN = (120, 40)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def private_redis(work: Path) -> Iterator[str]:
-    """A redis-server of our own on a free port (no one else's workers answer on it): its URL."""
-    port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(work)],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.kill()
-        server.wait()
-
-
-@contextmanager
-def workers(url: str, results: Path, count: int) -> Iterator[None]:
-    env = dict(os.environ, CELERY_BROKER_URL=url, TASKVIEW_DEMO_RESULTS=str(results))
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "taskview.control.demo_tasks", "worker", "-P", "solo",
-             "-n", f"gap{n}@%h", "--without-gossip", "--without-mingle", "-l", "error"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        for n in range(count)
-    ]  # fmt: skip
-    try:
-        yield
-    finally:
-        for proc in procs:
-            os.killpg(proc.pid, 9)
-            proc.wait()
 
 
 def write_tasks(results: Path, count: int) -> None:
@@ -231,7 +179,8 @@ def run(rest_seconds: float = 10, workers_seconds: float = 15) -> list[Figure]:
         results = work / "results"
         write_tasks(results, TASKS)
         rest = asyncio.run(at_rest(results, rest_seconds))
-        with private_redis(work) as url, workers(url, work / "worker-results", WORKERS):
+        names = [f"gap{n}@%h" for n in range(WORKERS)]
+        with private_redis(work) as url, demo_workers(url, work / "worker-results", names):
             busy = asyncio.run(with_workers(results, url, workers_seconds))
     finally:
         shutil.rmtree(work, ignore_errors=True)
