@@ -304,9 +304,14 @@ def _write_split(
 
 def _read_note(note: IO[bytes]) -> list[Any]:
     """A share's noted links (``RootMarks.taken``), as its process wrote them."""
-    note.flush()
-    noted: list[Any] = orjson.loads(os.pread(note.fileno(), os.fstat(note.fileno()).st_size, 0))
+    noted: list[Any] = orjson.loads(_whole(note))
     return noted
+
+
+def _whole(spill: IO[Any]) -> bytes:
+    """Everything written to ``spill`` (by this process or a forked one: the file is shared)."""
+    spill.flush()
+    return os.pread(spill.fileno(), os.fstat(spill.fileno()).st_size, 0)
 
 
 def _copy_patched(spill: IO[Any], out: IO[Any], marks: RootMarks, roots: list[str], *, csv: bool) -> None:
@@ -314,9 +319,7 @@ def _copy_patched(spill: IO[Any], out: IO[Any], marks: RootMarks, roots: list[st
     if not roots:
         _copy_out(spill, out)
         return
-    spill.flush()
-    data = os.pread(spill.fileno(), os.fstat(spill.fileno()).st_size, 0)
-    patched = marks.patch(data, roots, csv)
+    patched = marks.patch(_whole(spill), roots, csv)
     try:
         if csv:
             out.write(patched.decode("utf-8"))

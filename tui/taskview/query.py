@@ -29,6 +29,8 @@ from .insights.aggregates import error_key
 from .results.record import UNREADABLE, Links, TaskRecord, display_status
 
 Predicate = Callable[[TaskRecord], bool]
+#: The most distinct values a filter remembers its answer for (names could be unique per task).
+MEMO_LIMIT = 10_000
 
 FIELDS = (
     "status",
@@ -184,7 +186,7 @@ def _free_text(needle: str) -> Predicate | None:
 
     def test(text: str) -> bool:
         answer = needle in text.lower()
-        if len(seen) < 10_000:
+        if len(seen) < MEMO_LIMIT:
             seen[text] = answer
         return answer
 
@@ -273,7 +275,7 @@ def root_of(record: TaskRecord, records: Mapping[str, TaskRecord] | None = None)
     return task_id
 
 
-def _memo(test: Callable[[str], bool], limit: int = 10_000) -> Callable[[str], bool]:
+def _memo(test: Callable[[str], bool], limit: int = MEMO_LIMIT) -> Callable[[str], bool]:
     """``test`` remembered per distinct value (bounded: names could be unique per task)."""
     seen: dict[str, bool] = {}
 
