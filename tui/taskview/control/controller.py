@@ -20,9 +20,10 @@ import signal as _signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import dataclass
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,9 @@ from .secrets import mask_text, mask_url
 
 if TYPE_CHECKING:  # importing celery costs ~0.3 s: only when a function needs it
     from celery import Celery
+
+#: Broadcasts a control command with a reply ticket: ``publish(command, ticket, timeout)``.
+Publish = Callable[[str, str, float], None]
 
 
 @dataclass(frozen=True)
@@ -486,14 +490,8 @@ class Controller:
         seconds after the first reply (enough to know that a worker runs, and
         most of the others on a local broker).
         """
-        from kombu import Consumer
         from kombu.utils.uuid import uuid
 
-        from .compat import check_broadcasts
-
-        check_broadcasts(conn)  # kombu < 5.3's filesystem transport: no worker would ever answer
-        mailbox = control_mailbox(self.app)(conn)
-        chan = conn.default_channel
         ticket = uuid()
         replies: dict[str, Any] = {}
         first: list[float] = []
@@ -506,10 +504,8 @@ class Controller:
             if not first:
                 first.append(time.monotonic())
 
-        queue = mailbox.reply_queue
-        consumer = Consumer(chan, [queue], accept=mailbox.accept, no_ack=True, callbacks=[on_message])
-        with consumer:
-            mailbox._publish(command, {}, reply_ticket=ticket, channel=chan, timeout=timeout)
+        with self._replies(conn, on_message) as publish:
+            publish(command, ticket, timeout)
             last_count = 0
             deadline = time.monotonic() + timeout
             while True:
@@ -528,10 +524,6 @@ class Controller:
                     if settle is None and len(replies) != last_count:
                         continue
                     break
-        try:
-            chan.after_reply_message_received(queue.name)
-        except Exception:
-            pass
         return replies
 
     def _ask_many(
@@ -545,14 +537,8 @@ class Controller:
         one that answers nothing within ``settle`` of the others is not waited for (silent).
         """
         settle = timeout / 2 if settle is None else settle
-        from kombu import Consumer
         from kombu.utils.uuid import uuid
 
-        from .compat import check_broadcasts
-
-        check_broadcasts(conn)
-        mailbox = control_mailbox(self.app)(conn)
-        chan = conn.default_channel
         tickets = {uuid(): command for command in commands}
         replies: dict[str, dict[str, Any]] = {command: {} for command in commands}
         last: list[float] = []
@@ -565,11 +551,9 @@ class Controller:
                 replies[command][str(hostname)] = reply
             last[:] = [time.monotonic()]
 
-        queue = mailbox.reply_queue
-        consumer = Consumer(chan, [queue], accept=mailbox.accept, no_ack=True, callbacks=[on_message])
-        with consumer:
+        with self._replies(conn, on_message) as publish:
             for ticket, command in tickets.items():
-                mailbox._publish(command, {}, reply_ticket=ticket, channel=chan, timeout=timeout)
+                publish(command, ticket, timeout)
             deadline = time.monotonic() + timeout
             while True:
                 now = time.monotonic()
@@ -585,11 +569,30 @@ class Controller:
                     conn.drain_events(timeout=remaining)
                 except TimeoutError:
                     continue
+        return replies
+
+    @contextmanager
+    def _replies(self, conn: Any, on_message: Callable[[Any, Any], None]) -> Iterator[Publish]:
+        """The workers' replies to control commands, each given to ``on_message``, while the block
+        runs; the block broadcasts with the function it gets: ``publish(command, ticket, timeout)``."""
+        from kombu import Consumer
+
+        from .compat import check_broadcasts
+
+        check_broadcasts(conn)  # kombu < 5.3's filesystem transport: no worker would ever answer
+        mailbox = control_mailbox(self.app)(conn)
+        chan = conn.default_channel
+        queue = mailbox.reply_queue
+
+        def publish(command: str, ticket: str, timeout: float) -> None:
+            mailbox._publish(command, {}, reply_ticket=ticket, channel=chan, timeout=timeout)
+
+        with Consumer(chan, [queue], accept=mailbox.accept, no_ack=True, callbacks=[on_message]):
+            yield publish
         try:
             chan.after_reply_message_received(queue.name)
         except Exception:
             pass
-        return replies
 
     def _explain(self, what: str, exc: BaseException, *, connecting: bool = False) -> str:
         from .compat import BroadcastUnsupported
