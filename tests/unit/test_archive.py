@@ -407,3 +407,33 @@ def test_results_after_a_folder_entry_or_another_file_are_all_listed(tmp_path: P
         for name in SAMPLE_NAMES[:3]:
             zf.writestr(f"results/{name}", (SAMPLE_RESULTS / name).read_bytes())
     assert [name for name, _ in ResultArchive(str(archive)).listing()] == SAMPLE_NAMES[:3]
+
+
+@pytest.mark.parametrize("suffix", [".tar", ".zip"])
+def test_a_member_bigger_than_its_header_says_is_read_only_to_the_bound_and_refused(tmp_path: Path, suffix: str):
+    """The bound holds without the header too: a member whose header understated its size (the
+    header check passes) is read no further than max_bytes + 1 bytes, then refused."""
+    data = b'{"status": "SUCCESS", "result": "' + b"x" * 100 + b'"}'
+    archive = make_archive(tmp_path / f"one{suffix}", extra=[("r/celery-task-meta-one", data)])
+    results = ResultArchive(str(archive), max_bytes=50)
+    member = results._members["celery-task-meta-one"]
+    results._members["celery-task-meta-one"] = member._replace(size=10)  # a lying header
+    full = results.read_full("celery-task-meta-one")
+    assert full is not None and full.decoded is None
+    assert (full.read.data, full.read.size, full.read.mtime) == (None, 51, member.mtime)
+    assert full.read.error is not None and full.read.error.message == "too large to read (over 50 bytes)"
+
+
+def test_a_tar_member_without_a_file_to_read_reads_as_empty(tmp_path: Path):
+    """tarfile gives no file for a folder: were one taken for a regular member, it reads as empty."""
+    archive = tmp_path / "dir.tar"
+    with tarfile.open(archive, "w") as tar:
+        info = tarfile.TarInfo("celery-task-meta-dir")
+        info.type = tarfile.DIRTYPE
+        tar.addfile(info)
+    results = ResultArchive(str(archive))
+    member = results._members["celery-task-meta-dir"]
+    assert not member.regular
+    results._members["celery-task-meta-dir"] = member._replace(regular=True)
+    read = results.read_full("celery-task-meta-dir").read
+    assert (read.data, read.size, read.error) == (b"", 0, None)
