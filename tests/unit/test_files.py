@@ -37,6 +37,13 @@ from taskview.results.problems import PARTIAL_KINDS, Problem, ProblemKind, cut_s
         ("proj-celery-taskset-meta-g1", ("group", "g1", "proj-celery-taskset-meta-")),
         ("proj.celery-task-meta-3f2a", ("task", "3f2a", "proj.celery-task-meta-")),
         ("celery-task-meta-celery-task-meta-x", ("task", "celery-task-meta-x", TASK_PREFIX)),
+        # after a keyprefix too: the keyprefix ends at the first prefix, the rest is the id
+        ("proj:celery-task-meta-a:celery-task-meta-b", ("task", "a:celery-task-meta-b", "proj:celery-task-meta-")),
+        (
+            "p.celery-taskset-meta-a.celery-taskset-meta-b",
+            ("group", "a.celery-taskset-meta-b", "p.celery-taskset-meta-"),
+        ),
+        ("_celery-task-meta-3f2a", ("task", "3f2a", "_celery-task-meta-")),  # a keyprefix of a separator alone
         ("celery-task-meta-", None),
         ("celery-taskset-meta-", None),
         ("proj:celery-task-meta-", None),
