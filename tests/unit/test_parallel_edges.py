@@ -159,3 +159,30 @@ def test_a_child_that_dies_keeps_the_answers_it_gave_before(tmp_path: Path):
     child_shares = [share for pid, share in calls if pid != parent]
     assert len(child_shares) == 3
     assert sorted(share for _, share in calls) == sorted([*range(8), child_shares[-1]])  # only that one twice
+
+
+def test_every_childs_answers_are_read_at_the_end_not_only_the_first_childs(tmp_path: Path):
+    """At the end this process reads each child's pipe until the child exits: the answers of a
+    second child, that come then, are kept, not computed again here."""
+    parent, log = os.getpid(), tmp_path / "calls"
+    log.touch()
+
+    def logged(share: int) -> int:
+        with open(log, "a") as calls:
+            calls.write(f"{os.getpid()} {share}\n")
+        if os.getpid() == parent:
+            # this process holds its first share until both children have claimed one
+            children = lambda: {pid for pid, _ in _calls(log)} - {parent}  # noqa: E731
+            _wait_for(lambda: len(children()) == 2, "the children never claimed a share each")
+        else:
+            # each child answers once this process has claimed its two shares, and some time
+            # after: the answers come while this process waits for the children
+            _wait_for(lambda: sum(pid == parent for pid, _ in _calls(log)) == 2, "the parent never took two")
+            time.sleep(0.2)
+        return share * 10
+
+    results = list(run_forked(logged, [0, 1, 2, 3], jobs=3))
+    assert sorted(results) == [(0, 0), (1, 10), (2, 20), (3, 30)]
+    calls = _calls(log)
+    assert sorted(share for _, share in calls) == [0, 1, 2, 3]  # computed once each
+    assert len({pid for pid, _ in calls}) == 3  # by this process and both children
