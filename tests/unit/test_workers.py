@@ -202,3 +202,40 @@ def test_one_inspect_at_a_time_on_a_slow_broker():
         assert isinstance(first[0], Outcome) and "no answer within 0.6 s" in first[0].message
         third = controller.inspect_workers(0.2)  # the first one over: asked again
         assert isinstance(third, Outcome) and "no answer within 0.6 s" in third.message
+
+
+def test_held_rows_are_placeholders_with_what_the_workers_said():
+    """Each held task is looked at, whatever comes before it; rows made for held tasks are
+    placeholders (no file), with the name, time and prefix a row needs."""
+    store = Store()
+    store.add(TaskRecord("filed", "celery-task-meta-", status="STARTED", name="shop.a", worker=W1, mtime=1.0))
+    store.add_pending("mine", "shop.mail", 2.0)
+    held = {
+        "filed": ("RESERVED", "shop.a", W1, None),  # its file says: skipped
+        "anon": ("RESERVED", None, W2, None),  # no name known: none
+        "other": ("SCHEDULED", "shop.report", W1, "2"),
+    }
+    assert store.set_held(held, 10.0) == ["anon", "other"]
+    other, anon = store.get("other"), store.get("anon")
+    assert (other.status, other.name, other.worker, other.mtime, other.prefix) == (
+        "SCHEDULED",
+        "shop.report",
+        W1,
+        10.0,
+        "celery-task-meta-",
+    )
+    assert (anon.name, anon.worker, anon.mtime) == (None, W2, 10.0)
+    assert store.get("filed").status == "STARTED" and store.has_file("filed")
+    assert not store.has_file("other") and not store.has_file("anon") and not store.has_file("unknown")
+    # unchanged rows first, then one that changes: every one is looked at
+    held = {"anon": ("RESERVED", None, W2, None), "other": ("SCHEDULED", "shop.report", W1, "2")}
+    assert store.set_held({**held, "mine": ("RESERVED", "shop.mail", W2, None)}, 20.0) == ["mine"]
+    mine = store.get("mine")
+    assert (mine.status, mine.name, mine.mtime, mine.prefix) == ("RESERVED", "shop.mail", 20.0, "celery-task-meta-")
+    # no longer held: taskview's own task back to PENDING, still a placeholder; the others go
+    assert sorted(store.set_held({}, 30.0)) == ["anon", "mine", "other"]
+    mine = store.get("mine")
+    assert (mine.status, mine.name, mine.mtime, mine.prefix) == ("PENDING", "shop.mail", 30.0, "celery-task-meta-")
+    assert not store.has_file("mine") and store.get("other") is None and store.get("anon") is None
+    assert store.set_held({}, 31.0) == []  # nothing is held any more: nothing changes
+    assert store.counts() == {"STARTED": 1, "PENDING": 1}
