@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import pickle
+import pickletools
 import re
 import zlib
 
@@ -136,6 +137,12 @@ def test_sniffing_picks_each_serializer_from_its_first_bytes():
     assert sniff(b"\xde\x00\x10") == "msgpack"
     assert sniff(pickle.dumps({}, protocol=2)) == "pickle"
     assert sniff(pickle.dumps({}, protocol=5)) == "pickle"
+    # protocols 0 and 1: "(dp" and "}q" as pickle writes them; "}(" once its unused memo
+    # puts are taken out (pickletools.optimize)
+    assert sniff(pickle.dumps({"status": "SUCCESS"}, protocol=0)) == "pickle"
+    assert sniff(pickle.dumps({"status": "SUCCESS"}, protocol=1)) == "pickle"
+    meta = {"status": "SUCCESS", "result": 1}  # two keys and more: a MARK, then SETITEMS
+    assert sniff(pickletools.optimize(pickle.dumps(meta, protocol=1))) == "pickle"
     assert sniff(b"children: []\nstatus: SUCCESS\n") == "yaml"
     assert sniff(b"\x00\x00\x00") is None
 
