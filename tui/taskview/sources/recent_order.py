@@ -68,11 +68,18 @@ class RecentOrder:
         self._ready: list[TaskRecord] | None = None  # an order made and not taken yet
         self.add(list(records))
 
-    def add(self, records: list[TaskRecord]) -> None:
-        """Records new to the order (their times set: ``store.first_sight``)."""
+    def add(self, records: list[TaskRecord], *, ids_ascending: bool = False) -> None:
+        """Records new to the order (their times set: ``store.first_sight``); ``ids_ascending``:
+        they come in ascending id order (a reader's batch)."""
         if records:
-            run = list(records)
-            _sort_recent(run)
+            if ids_ascending:
+                # Descending ids, then a stable sort by the time alone: ties stay by descending id,
+                # with no pass over them (half the time of ``_sort_recent``).
+                run = records[::-1]
+                run.sort(key=_by_change, reverse=True)
+            else:
+                run = list(records)
+                _sort_recent(run)
             self._fresh.append(run)
             self._fresh_count += len(records)
 
