@@ -413,7 +413,11 @@ def _reuse(
     if not unread:
         hits = cast("list[tuple[IndexChunk, int]]", kept)  # every file was: no None in it
         by_chunk = groupby(hits, key=itemgetter(0))
-        return [_dumps(chunk.batch_of([row for _, row in rows])) for chunk, rows in by_chunk], reused
+        lines = []
+        for chunk, hits_in_chunk in by_chunk:
+            rows = [row for _, row in hits_in_chunk]
+            lines.append(chunk.line if chunk.whole(rows) else _dumps(chunk.batch_of(rows)))
+        return lines, reused
     records: list[TaskRecord | None] = [None] * len(kept)
     wanted: dict[IndexChunk, list[int]] = {}
     for at, hit in enumerate(kept):
