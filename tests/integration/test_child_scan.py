@@ -12,7 +12,7 @@ from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS
 from helpers.tail import collect, run_tail
 from taskview.results.record import ROW_FIELDS, records_from_batch, records_to_batch
 from taskview.results.scan import ResultDirectory
-from taskview.sources.child_scan import ChildScanFailed, scan_in_child, worth_a_child
+from taskview.sources.child_scan import ChildScanFailed, ReaderProcess, scan_in_child, worth_a_child
 
 
 def rows(records) -> dict[str, list]:
@@ -84,6 +84,18 @@ def test_stopping_the_tail_stops_its_reader_process(samples: Path):
     finally:
         tail.stop()
     assert tail._reader is not None and all(r._process.poll() is not None for r in tail._reader.readers)
+
+
+def test_a_reader_process_runs_below_the_inspectors_priority(samples: Path):
+    # Two readers and the inspector on two cores: the inspector goes first (and a worker too).
+    reader = ReaderProcess(ResultDirectory(str(samples)))
+    try:
+        batches = reader.batches(lambda: False)
+        assert next(batches)  # its first batch: it is past its start-up
+        pid = reader._process.pid
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(os.getpriority(os.PRIO_PROCESS, 0) + 5, 19)
+    finally:
+        reader.stop()
 
 
 def test_the_reader_process_unpickles_only_with_allow_pickle(tmp_path: Path):

@@ -19,6 +19,7 @@ from taskview.results.record import (
     args_preview,
     classify,
     display_status,
+    display_statuses,
     epoch,
     progress_of,
     records_from_batch,
@@ -159,6 +160,17 @@ def test_display_status():
     assert display_status(TaskRecord("g", "proj:" + GROUP_PREFIX)) == "GROUP"
     broken = Problem(ProblemKind.INVALID, "invalid JSON")
     assert display_status(TaskRecord("t", TASK_PREFIX, status="SUCCESS", error=broken)) == "unreadable"
+
+
+def test_display_statuses_of_a_batch_are_each_records_display_status():
+    broken = Problem(ProblemKind.INVALID, "invalid JSON")
+    plain = [TaskRecord("a", TASK_PREFIX, status="SUCCESS"), TaskRecord("b", TASK_PREFIX, status="STARTED")]
+    assert display_statuses(plain) == ["SUCCESS", "STARTED"]
+    # One row with no status, or one with an error, and each is shown as display_status shows it.
+    assert display_statuses([*plain, TaskRecord("g", GROUP_PREFIX)]) == ["SUCCESS", "STARTED", "GROUP"]
+    errored = [*plain, TaskRecord("c", TASK_PREFIX, status="SUCCESS", error=broken)]
+    assert display_statuses(errored) == ["SUCCESS", "STARTED", "unreadable"]
+    assert display_statuses([]) == []
 
 
 # --- small parts ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS
 from taskview.results.record import ROW_FIELDS, TaskRecord, records_from_batch, records_to_batch
 from taskview.results.scan import ResultDirectory
 from taskview.sources import child_scan
-from taskview.sources.scan_index import IndexWriter, cache_dir, index_name, load_share, open_index
+from taskview.sources.scan_index import IndexChunk, IndexWriter, cache_dir, index_name, load_share, open_index
 
 HOUR_AGO = time.time() - 3600
 
@@ -249,6 +249,27 @@ def test_the_reader_reads_only_what_changed(samples: Path, tmp_path: Path, monke
     by_id = {r.task_id: r for r in records}
     assert by_id[started.name.removeprefix("celery-task-meta-")].status == "REVOKED"
     assert removed.name.removeprefix("celery-task-meta-") not in by_id and "new-one" in by_id
+
+
+def test_a_reopen_of_an_unchanged_directory_forwards_the_index_chunks_as_they_are(
+    samples: Path, tmp_path: Path, monkeypatch
+):
+    aged(samples)
+    index = write_index(samples, tmp_path / "cache")
+    chunks = index.read_bytes().splitlines(keepends=True)[1:-2]  # between the header and the table
+
+    def made_again(self, rows):
+        raise AssertionError("a whole chunk's batch made again")
+
+    monkeypatch.setattr(IndexChunk, "batch_of", made_again)
+    fd = os.open(index, os.O_RDONLY)
+    out = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out))
+    assert child_scan.main([str(samples), "--index-fd", str(fd)]) == 0
+    sys.stdout.flush()
+    *lines, note = out.getvalue().splitlines(keepends=True)
+    assert lines == chunks and len(chunks) == -(-SAMPLE_COUNT // 5)
+    assert json.loads(note) == {"index": {"reused": SAMPLE_COUNT, "read": 0, "problem": None}}
 
 
 def test_a_same_size_rewrite_with_a_new_mtime_is_read_again(samples: Path, tmp_path: Path, monkeypatch):

@@ -72,6 +72,21 @@ def test_a_scanned_batch_counts_indexes_and_orders_every_row_as_adding_each_woul
     assert store.counts() == {"SUCCESS": 2, "PROGRESS": 2, "GROUP": 1, "FAILURE": 1, "PENDING": 1}
 
 
+def test_a_scanned_batch_of_statuses_only_finds_its_unfinished_tasks():
+    # No group, no error: the batch's statuses are taken in bulk.
+    store = Store()
+    store.add_scanned(
+        [
+            scanned("x", 10.0, "STARTED", worker="w1", running=3),
+            scanned("y", 20.0, "SUCCESS", date_done=19.0),
+            scanned("z", 30.0, "CHARGING", worker="w2"),  # a custom state: running
+            scanned("p", 40.0, "PENDING"),
+        ]
+    )
+    assert store.unfinished == {"x", "z"}
+    assert store.counts() == {"STARTED": 1, "SUCCESS": 1, "CHARGING": 1, "PENDING": 1}
+
+
 def test_scanned_batches_of_id_ranges_in_any_order_read_back_in_id_order():
     store = Store()
     store.add_scanned([scanned("m", 1.0), scanned("n", 1.0)])
@@ -315,15 +330,20 @@ def test_a_scanned_file_of_a_task_sent_meanwhile_says_its_row_changed():
         unique_by=lambda pair: pair[1],
     ),
     st.integers(1, 4),
+    st.booleans(),
 )
-def test_the_recent_order_of_runs_is_by_time_then_id_both_descending(pairs, runs):
+def test_the_recent_order_of_runs_is_by_time_then_id_both_descending(pairs, runs, by_id):
     # Written out, not from the code's own key: newest time first, and of equal times the
-    # greater id first.
+    # greater id first. ``by_id``: each run comes in ascending id order, as a reader's batches do.
     records = [scanned(f"t{n:02d}", when) for when, n in pairs]
     expected = [f"t{n:02d}" for _, n in sorted(pairs, key=lambda pair: (-pair[0], -pair[1]))]
     order = RecentOrder(step=3)
     for k in range(runs):
-        order.add(records[k::runs])
+        run = records[k::runs]
+        if by_id:
+            order.add(sorted(run, key=lambda record: record.task_id), ids_ascending=True)
+        else:
+            order.add(run)
         order.step(seconds=0.0)
     merge = order.finishing()
     while merge.step():

@@ -152,7 +152,7 @@ def test_rows_for_the_store_say_the_eta_and_the_summary_the_queues_that_hold_mes
     from taskview.control.monitor import WorkersReport
     from taskview.control.workers import HeldTask
 
-    eta = 1796119200.0
+    eta = float(int(time.time()))  # today: shown as a time of day (another day shows its date)
     queued = {
         "r": HeldTask("r", "shop.report", "reserved", W1, args="1"),
         "s": HeldTask("s", "shop.mail", "scheduled", W1, eta=eta),

@@ -11,13 +11,13 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from itertools import chain
-from operator import attrgetter
+from itertools import chain, compress
+from operator import attrgetter, not_
 
 from .insights.aggregates import Insights
 from .query import Predicate
 from .results.files import TASK_PREFIX
-from .results.record import READY_STATES, Links, TaskRecord, display_status
+from .results.record import READY_STATES, Links, TaskRecord, display_status, display_statuses
 from .workflows import WorkflowIndex
 
 Transition = tuple[float, str]
@@ -307,10 +307,12 @@ class Store:
             self._outside = set()
         current.update(zip(ids, records, strict=True))
         self.workflows.add_many(records)
-        self._counts.update(map(display_status, records))
-        self.insights.add_bulk(records)
+        statuses = display_statuses(records)
+        self._counts.update(statuses)
+        self.insights.add_bulk(records, statuses)
+        # Only the few rows that may be unfinished, or unreadable, are looked at one by one.
         unfinished = self.unfinished
-        for record in records:
+        for record in compress(records, map(not_, map(_SETTLED.__contains__, statuses))):
             status = record.status
             if status not in READY_STATES and status is not None and record.error is None and status != "PENDING":
                 if record.kind == "task":
@@ -459,6 +461,8 @@ class Store:
 
 
 _by_id = attrgetter("task_id")
+#: Display statuses of rows that are neither unfinished tasks nor unreadable (``add_scanned``).
+_SETTLED = frozenset({*READY_STATES, "PENDING", "GROUP", ""})
 
 #: The order the inspector opens in: the newest change first (ties: the greater id first).
 RECENT_ORDER = ("last_change", True)

@@ -160,11 +160,13 @@ class IndexChunk:
     """One chunk of an index, decoded (a reader's batch line of an earlier scan), and its rows
     that may be trusted if their file is unchanged, by task id."""
 
-    __slots__ = ("batch", "rows", "prefixes", "mtimes", "sizes")
+    __slots__ = ("batch", "rows", "prefixes", "mtimes", "sizes", "line")
 
-    def __init__(self, batch: dict[str, Any], rows: dict[str, int]) -> None:
+    def __init__(self, batch: dict[str, Any], rows: dict[str, int], line: bytes = b"") -> None:
         self.batch = batch
         self.rows = rows
+        #: The chunk as it lies in the index (a batch line, its newline included).
+        self.line = line
         columns, strings = batch["columns"], batch["strings"]
         self.prefixes = [strings[at] for at in columns[_PREFIX]]
         self.mtimes, self.sizes = columns[_MTIME], columns[_SIZE]
@@ -172,6 +174,11 @@ class IndexChunk:
     def batch_of(self, rows: list[int]) -> dict[str, Any]:
         """A batch line of these rows (ascending), as the reader would have made it."""
         return select_rows(self.batch, rows)
+
+    def whole(self, rows: list[int]) -> bool:
+        """Whether these rows (ascending, distinct) are every row of the chunk: its ``line`` is
+        then their batch line as it is (a reopen of an unchanged directory makes no batch again)."""
+        return bool(self.line) and len(rows) == len(self.mtimes) and rows[-1] == len(rows) - 1
 
     def records(self, rows: list[int]) -> list[TaskRecord]:
         return records_from_batch(self.batch_of(rows))
@@ -316,6 +323,7 @@ class ShareWalk:
                 and (low is None or task_id >= low)
                 and (high is None or task_id < high)
             },
+            data,
         )
 
 

@@ -551,7 +551,7 @@ class DirectoryTail:
             scanned += len(records)
             new = self._sort_out(records, early, order, max(scanned, len(early)))
             by_id[index] += new
-            order.add(new)
+            order.add(new, ids_ascending=True)
             batch = TailBatch(records=new, scanning=True, in_id_order=True, order=order.take())
             batch.scanned = max(scanned, len(early))
             self.deliver(batch)

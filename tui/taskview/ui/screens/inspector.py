@@ -18,7 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
@@ -83,12 +83,14 @@ class InspectorScreen(Screen[None]):
     # The detail pane beside the table when there is room for both.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
 
+    # Bound to the summary bar, which repaints itself: a reactive that repainted the screen
+    # would have redrawn every line of it, table included, at each batch of a first scan.
     #: A notice in the summary bar (it goes after NOTICE_SECONDS).
-    notice: reactive[str | None] = reactive(None)
+    notice: var[str | None] = var(None)
     #: Follow: newest change on top, selection pinned to it.
-    follow: reactive[bool] = reactive(False)
+    follow: var[bool] = var(False)
     #: Files the first scan has read so far; None once it is done (or when there is none).
-    scan: reactive[int | None] = reactive(None)
+    scan: var[int | None] = var(None)
 
     #: The summary's throughput sparkline (a replay has its timeline's instead).
     show_throughput = True
