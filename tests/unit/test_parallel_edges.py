@@ -110,6 +110,11 @@ def _calls(log: Path) -> list[tuple[int, int]]:
     return [(int(pid), int(share)) for pid, share in (line.split() for line in log.read_text().splitlines())]
 
 
+def _note_call(log: Path, share: int) -> None:
+    with open(log, "a") as calls:
+        calls.write(f"{os.getpid()} {share}\n")
+
+
 def _wait_for(condition: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + 10
     while not condition():
@@ -122,8 +127,7 @@ def test_an_answer_that_comes_after_the_last_share_is_kept_not_computed_again(tm
     log.touch()
 
     def logged(share: int) -> int:
-        with open(log, "a") as calls:
-            calls.write(f"{os.getpid()} {share}\n")
+        _note_call(log, share)
         if os.getpid() == parent:
             # this process holds its first share until the child has claimed one
             _wait_for(lambda: any(pid != parent for pid, _ in _calls(log)), "the child never claimed a share")
@@ -146,8 +150,7 @@ def test_a_child_that_dies_keeps_the_answers_it_gave_before(tmp_path: Path):
     log.touch()
 
     def logged(share: int) -> int:
-        with open(log, "a") as calls:
-            calls.write(f"{os.getpid()} {share}\n")
+        _note_call(log, share)
         if os.getpid() == parent:
             _wait_for(lambda: sum(pid != parent for pid, _ in _calls(log)) >= 3, "the child never took three")
         elif sum(pid == os.getpid() for pid, _ in _calls(log)) == 3:
@@ -168,8 +171,7 @@ def test_every_childs_answers_are_read_at_the_end_not_only_the_first_childs(tmp_
     log.touch()
 
     def logged(share: int) -> int:
-        with open(log, "a") as calls:
-            calls.write(f"{os.getpid()} {share}\n")
+        _note_call(log, share)
         if os.getpid() == parent:
             # this process holds its first share until both children have claimed one
             children = lambda: {pid for pid, _ in _calls(log)} - {parent}  # noqa: E731

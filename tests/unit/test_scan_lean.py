@@ -58,16 +58,20 @@ def _spy(calls: list[tuple[Any, ...]], function: Callable[..., Any]) -> Callable
     return spy
 
 
+def _spied(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[tuple[Any, ...]]:
+    """The calls of ``owner.name`` from now on (args, then the keyword arguments as a dict)."""
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(owner, name, _spy(calls, getattr(owner, name)))
+    return calls
+
+
 def test_a_first_scan_reads_plain_json_inline_and_hands_every_other_file_its_parsed_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     results, listing = _directory(tmp_path)
-    careful: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(results, "read_record", _spy(careful, results.read_record))
-    parses: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(scan_module, "parse_name", _spy(parses, parse_name))
-    summarized: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(scan_module, "summarize_safely", _spy(summarized, scan_module.summarize_safely))
+    careful = _spied(monkeypatch, results, "read_record")
+    parses = _spied(monkeypatch, scan_module, "parse_name")
+    summarized = _spied(monkeypatch, scan_module, "summarize_safely")
     records = {r.task_id: r for r in results.read_summaries(listing)}
     assert len(records) == len(listing)
     # by hand: only these two pass every test of the inline read
@@ -95,12 +99,9 @@ def test_a_dump_reads_plain_json_inline_decodes_what_it_read_otherwise_and_reads
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     results, listing = _directory(tmp_path)
-    full_reads: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(results, "read_full", _spy(full_reads, results.read_full))
-    decodes: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(scan_module, "decode", _spy(decodes, decode))
-    parses: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(scan_module, "parse_name", _spy(parses, parse_name))
+    full_reads = _spied(monkeypatch, results, "read_full")
+    decodes = _spied(monkeypatch, scan_module, "decode")
+    parses = _spied(monkeypatch, scan_module, "parse_name")
     names = ["notes.txt", *(name for name, _ in listing)]
     metas = {m[0].task_id: m for m in results.read_metas(names)}
     assert len(metas) == len(listing)
@@ -143,8 +144,7 @@ def test_a_dump_reads_plain_json_inline_decodes_what_it_read_otherwise_and_reads
 def test_stats_decode_without_exact_numbers_and_the_other_reads_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """--stats reads only statuses: decode skips its exact-number and type-tag steps for it."""
     results, listing = _directory(tmp_path)
-    decodes: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(scan_module, "decode", _spy(decodes, decode))
+    decodes = _spied(monkeypatch, scan_module, "decode")
     read_ones = 9  # every file but "big" (over max_bytes), "dir" and "gone"
     statuses = {name.task_id: status for name, status, _error in results.statuses(listing)}
     assert statuses["long"] == "SUCCESS" and [kw["exact"] for *_a, kw in decodes] == [False] * read_ones
@@ -189,8 +189,7 @@ def test_stats_breakdowns_by_hand(tmp_path: Path):
 
 def test_a_scan_and_the_careful_reads_parse_each_name_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     results, listing = _directory(tmp_path)
-    parses: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(scan_module, "parse_name", _spy(parses, parse_name))
+    parses = _spied(monkeypatch, scan_module, "parse_name")
     real = [(name, parsed) for name, parsed in listing if not name.endswith("gone")]
     directory_listing = results.listing()
     assert sorted(directory_listing) == sorted(real)
@@ -213,8 +212,7 @@ def test_the_lean_read_of_an_archive_hands_on_its_parsed_names(
 
     results = ResultArchive(str(make_archive(tmp_path / f"results{suffix}")))
     listing = results.listing()
-    parses: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(archive_module, "parse_name", _spy(parses, parse_name))
+    parses = _spied(monkeypatch, archive_module, "parse_name")
     monkeypatch.setattr(scan_module, "parse_name", _spy(parses, parse_name))
     assert [r.task_id for r in results.read_summaries(listing)] == [p.task_id for _, p in listing]
     assert parses == []
