@@ -349,3 +349,18 @@ def test_the_recent_order_of_runs_is_by_time_then_id_both_descending(pairs, runs
     while merge.step():
         pass
     assert ids(order.done_with(merge)) == expected
+
+
+def test_a_scanned_file_that_is_unreadable_for_good_has_its_status_known_at_once():
+    """Only a file caught mid-write waits for its next write: one that is no result at all says
+    "unreadable" from the first scan on."""
+    store = Store()
+    broken = Problem(ProblemKind.NOT_A_RESULT, "not a Celery result")
+    cut = Problem(ProblemKind.TRUNCATED, "truncated JSON")
+    batch = [
+        TaskRecord("broken", TASK_PREFIX, mtime=1.0, error=broken),
+        TaskRecord("cut", TASK_PREFIX, mtime=2.0, error=cut),
+    ]
+    assert store.add_scanned(batch) == ["broken", "cut"]
+    assert store.known_status("broken") == "unreadable" and store.known_status("cut") is None
+    assert store.counts() == {"unreadable": 2} and not store.unfinished
