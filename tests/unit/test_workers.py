@@ -239,3 +239,14 @@ def test_held_rows_are_placeholders_with_what_the_workers_said():
     assert not store.has_file("mine") and store.get("other") is None and store.get("anon") is None
     assert store.set_held({}, 31.0) == []  # nothing is held any more: nothing changes
     assert store.counts() == {"STARTED": 1, "PENDING": 1}
+
+
+def test_a_task_removed_and_read_again_from_its_file_is_no_placeholder_any_more():
+    """remove (a forgotten task) drops what the store knew of it: sent by taskview, held by a worker."""
+    store = Store()
+    store.add_pending("sent", "shop.mail", 1.0)
+    store.set_held({"held": ("RESERVED", "shop.report", W1, None)}, 2.0)
+    for task_id in ("sent", "held"):
+        assert store.remove(task_id) and store.get(task_id) is None
+        store.add(TaskRecord(task_id, "celery-task-meta-", status="SUCCESS", mtime=3.0))
+        assert store.has_file(task_id), task_id
