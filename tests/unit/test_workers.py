@@ -250,3 +250,11 @@ def test_a_task_removed_and_read_again_from_its_file_is_no_placeholder_any_more(
         assert store.remove(task_id) and store.get(task_id) is None
         store.add(TaskRecord(task_id, "celery-task-meta-", status="SUCCESS", mtime=3.0))
         assert store.has_file(task_id), task_id
+
+
+def test_the_file_of_a_task_taskview_sent_makes_it_filed_with_no_worker_holding_anything():
+    store = Store()
+    store.add_pending("sent", "shop.mail", 1.0)
+    assert not store.has_file("sent")
+    store.add(TaskRecord("sent", "celery-task-meta-", status="STARTED", mtime=2.0))
+    assert store.has_file("sent")
