@@ -76,12 +76,14 @@ def blocked_worker(
             controller.enqueue(SLEEP, (), {"seconds": 0.1}, queue=queue, priority=n % 3 * 3).task_id for n in range(6)
         ]
 
-        # the queue fills behind the blocked worker: 1 runs, 2 reserved, 4 ready
+        # the queue fills behind the blocked worker: 1 runs, 2 reserved, 4 ready; asked until it
+        # answers whole (on a loaded machine some polls get part of its replies in 0.6 s, and say so)
         report = _until(
             monitor,
             lambda r: any(w.name == blocked.nodename and len(w.reserved) == PREFETCH - 1 for w in r.workers)
             and r.depths.get(queue) is not None
-            and r.depths[queue].ready == 4,
+            and r.depths[queue].ready == 4
+            and not r.lines,
         )
         worker = _worker(report, blocked.nodename)
         assert worker.status == "online" and worker.pool == "prefork" and worker.pool_size == 1
