@@ -81,10 +81,11 @@ def test_a_scanned_batch_of_statuses_only_finds_its_unfinished_tasks():
             scanned("y", 20.0, "SUCCESS", date_done=19.0),
             scanned("z", 30.0, "CHARGING", worker="w2"),  # a custom state: running
             scanned("p", 40.0, "PENDING"),
+            scanned("q", 50.0, "GROUP", worker="w3"),  # a task's custom state, named as groups show
         ]
     )
-    assert store.unfinished == {"x", "z"}
-    assert store.counts() == {"STARTED": 1, "SUCCESS": 1, "CHARGING": 1, "PENDING": 1}
+    assert store.unfinished == {"x", "z", "q"}
+    assert store.counts() == {"STARTED": 1, "SUCCESS": 1, "CHARGING": 1, "PENDING": 1, "GROUP": 1}
 
 
 def test_scanned_batches_of_id_ranges_in_any_order_read_back_in_id_order():

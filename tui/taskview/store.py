@@ -461,8 +461,9 @@ class Store:
 
 
 _by_id = attrgetter("task_id")
-#: Display statuses of rows that are neither unfinished tasks nor unreadable (``add_scanned``).
-_SETTLED = frozenset({*READY_STATES, "PENDING", "GROUP", ""})
+#: Display statuses of rows that are neither unfinished tasks nor unreadable (``add_scanned``):
+#: not "GROUP", which a task's own custom state may be too.
+_SETTLED = frozenset({*READY_STATES, "PENDING"})
 
 #: The order the inspector opens in: the newest change first (ties: the greater id first).
 RECENT_ORDER = ("last_change", True)

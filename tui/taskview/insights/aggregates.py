@@ -32,7 +32,7 @@ from operator import attrgetter, is_not
 from operator import floordiv as _floordiv
 from typing import Any
 
-from ..results.record import READY_STATES, Links, TaskRecord, display_status, display_statuses
+from ..results.record import READY_STATES, Links, TaskRecord, display_status
 from .grouping import group_key
 
 #: Minutes are the finest bucket over a whole directory's span.
@@ -125,15 +125,13 @@ class Insights:
             if new.status == "RETRY" and (old is None or old.status != "RETRY" or old.mtime != new.mtime):
                 self._retried(new)
 
-    def add_bulk(self, records: list[TaskRecord], statuses: list[str] | None = None) -> None:
+    def add_bulk(self, records: list[TaskRecord], statuses: list[str]) -> None:
         """``change(None, r)`` for each of a first scan's records, in bulk: a first scan adds a
         million at times, so what every record needs is done in C (counts, minutes), and only
         the few that need more (failures, runtimes, retries, PENDING) go through ``_put``.
-        ``statuses``: their ``display_statuses``, when the caller has them."""
+        ``statuses``: their ``display_statuses`` (the store's counts take them too)."""
         self.version += 1
         names = list(map(_name, records))
-        if statuses is None:
-            statuses = display_statuses(records)
         self.by_name_status.update(zip(names, statuses, strict=True))
         # The finished ones (a record with an error shows no status of Celery's): name and date_done, in C.
         finished = list(map(READY_STATES.__contains__, statuses))

@@ -162,7 +162,7 @@ class IndexChunk:
 
     __slots__ = ("batch", "rows", "prefixes", "mtimes", "sizes", "line")
 
-    def __init__(self, batch: dict[str, Any], rows: dict[str, int], line: bytes = b"") -> None:
+    def __init__(self, batch: dict[str, Any], rows: dict[str, int], line: bytes) -> None:
         self.batch = batch
         self.rows = rows
         #: The chunk as it lies in the index (a batch line, its newline included).
@@ -178,7 +178,7 @@ class IndexChunk:
     def whole(self, rows: list[int]) -> bool:
         """Whether these rows (ascending, distinct) are every row of the chunk: its ``line`` is
         then their batch line as it is (a reopen of an unchanged directory makes no batch again)."""
-        return bool(self.line) and len(rows) == len(self.mtimes) and rows[-1] == len(rows) - 1
+        return len(rows) == len(self.mtimes) and rows[-1] == len(rows) - 1
 
     def records(self, rows: list[int]) -> list[TaskRecord]:
         return records_from_batch(self.batch_of(rows))
