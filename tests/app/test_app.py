@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,10 @@ from textual.widgets import Input, OptionList, TextArea
 from helpers.pilot import loaded, plain, summary_text, wait_until
 from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS, by_name, finished_now, status_of
 from taskview.results.scan import ResultDirectory
+from taskview.sources.tail import TailBatch
 from taskview.ui.app import TaskviewApp
 from taskview.ui.screens.help import HelpScreen
+from taskview.ui.screens.live import RecordsArrived
 from taskview.ui.widgets.detail_pane import DetailPane
 from taskview.ui.widgets.task_table import TaskTable
 
@@ -199,6 +202,28 @@ async def test_q_quits(app):
         await loaded(pilot, app)
         await pilot.press("q")
         assert not app.is_running and app.return_code == 0
+
+
+async def test_a_scans_census_gives_whole_counts_while_its_rows_come(app):
+    """A reopen's readers send how many tasks the scan will hold by status before their rows:
+    the summary shows those counts, saying rows are still loading, until the scan is done; a
+    filter's counts are its own, as ever."""
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app)
+        screen = app.inspector
+        census = Counter(SUCCESS=900, FAILURE=99)
+        screen.post_message(RecordsArrived(TailBatch(scanning=True, scanned=5, census=census)))
+        await wait_until(pilot, lambda: "counted; rows loading… 5/999" in summary_text(app))
+        text = summary_text(app)
+        assert "999 tasks" in text and "SUCCESS 900" in text and "FAILURE 99" in text and "STARTED" not in text
+        await pilot.press("slash", *"status:FAILURE")
+        await wait_until(pilot, lambda: "2/21 match" in summary_text(app))  # the rows in the table
+        assert "FAILURE 2" in summary_text(app)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: "999 tasks" in summary_text(app))
+        screen.post_message(RecordsArrived(TailBatch(scanning=True, scanned=SAMPLE_COUNT, scan_done=True)))
+        await wait_until(pilot, lambda: f"{SAMPLE_COUNT} tasks" in summary_text(app))
+        assert "loading" not in summary_text(app) and "FAILURE 2" in summary_text(app)
 
 
 async def test_an_empty_directory(tmp_path: Path):

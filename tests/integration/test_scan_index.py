@@ -30,15 +30,20 @@ def aged(directory: Path) -> None:
         os.utime(path, (HOUR_AGO, HOUR_AGO), follow_symlinks=False)
 
 
-def first_scan(directory: Path, cache: Path | None):
-    """The records a big directory's first scan sends (in a reader process: child_scan_bytes=0), and the tail."""
+def scan_batches(directory: Path, cache: Path | None):
+    """The batches of a big directory's first scan (in reader processes: child_scan_bytes=0), and the tail."""
     tail, batches = run_tail(
         directory, child_scan_bytes=0, first_batch=3, cache_dir=None if cache is None else str(cache)
     )
     try:
-        seen = collect(batches, lambda seen: any(b.scan_done for b in seen))
+        return collect(batches, lambda seen: any(b.scan_done for b in seen)), tail
     finally:
         tail.stop()
+
+
+def first_scan(directory: Path, cache: Path | None):
+    """The records a big directory's first scan sends, and the tail."""
+    seen, tail = scan_batches(directory, cache)
     records = {}
     for batch in seen:
         for record in batch.records:
@@ -87,6 +92,40 @@ def test_a_reopened_directory_reads_only_what_changed(samples: Path, tmp_path: P
 
     # That scan wrote the index anew, with what it found.
     assert b"arrived-since" in index.read_bytes()
+
+
+def test_a_reopen_sends_whole_counts_before_the_rows_are_all_in(samples: Path, tmp_path: Path):
+    """The readers check every file against the index, then send their census: one batch says
+    how many tasks the scan will hold by status, before the last rows come."""
+    aged(samples)
+    cache = tmp_path / "cache"
+    first_scan(samples, cache)
+    started, revoked = (status_file(samples, s) for s in ("STARTED", "REVOKED"))
+    shutil.copyfile(revoked, started)
+    (samples / "celery-task-meta-cut-short").write_bytes(b'{"status": "SUCC')
+    seen, _ = scan_batches(samples, cache)
+    [at] = [n for n, batch in enumerate(seen) if batch.census is not None]
+    # sample_results/ counted by hand, a STARTED task since REVOKED, and a file caught mid-write.
+    assert seen[at].census == {
+        "SUCCESS": 12,
+        "FAILURE": 2,
+        "REVOKED": 3,
+        "RETRY": 1,
+        "PROGRESS": 1,
+        "GOING_TO_SLEEP": 1,
+        "GROUP": 1,
+        "unreadable": 1,
+    }
+    assert seen[at].scanning and not seen[at].scan_done
+    assert any(batch.records for batch in seen[at + 1 :])  # rows still to come when it arrived
+
+
+def test_a_first_scan_without_an_index_sends_no_census(samples: Path, tmp_path: Path):
+    aged(samples)
+    for cache in (None, tmp_path / "cache"):  # none kept, and none there yet
+        seen, _ = scan_batches(samples, cache)
+        assert sum(len(b.records) for b in seen) >= SAMPLE_COUNT
+        assert all(batch.census is None for batch in seen)
 
 
 def test_a_scan_cut_short_leaves_the_last_index_and_no_temporary(samples: Path, tmp_path: Path):

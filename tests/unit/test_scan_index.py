@@ -10,12 +10,24 @@ import shutil
 import stat
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS
-from taskview.results.record import ROW_FIELDS, TaskRecord, records_from_batch, records_to_batch
+from taskview.results import problems
+from taskview.results.codec import decode
+from taskview.results.files import GROUP_PREFIX, TASK_PREFIX
+from taskview.results.record import (
+    ROW_FIELDS,
+    TaskRecord,
+    batch_census,
+    display_status,
+    records_from_batch,
+    records_to_batch,
+    summarize,
+)
 from taskview.results.scan import ResultDirectory
 from taskview.sources import child_scan
 from taskview.sources.scan_index import IndexChunk, IndexWriter, cache_dir, index_name, load_share, open_index
@@ -80,7 +92,7 @@ def read_with_index(directory: Path, index: Path | None, *extra: str, monkeypatc
         batch = json.loads(line)
         if "index" in batch:
             note = batch["index"]
-        else:
+        elif "census" not in batch:
             records += records_from_batch(batch)
     return records, note
 
@@ -267,9 +279,95 @@ def test_a_reopen_of_an_unchanged_directory_forwards_the_index_chunks_as_they_ar
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out))
     assert child_scan.main([str(samples), "--index-fd", str(fd)]) == 0
     sys.stdout.flush()
-    *lines, note = out.getvalue().splitlines(keepends=True)
+    census, *lines, note = out.getvalue().splitlines(keepends=True)
     assert lines == chunks and len(chunks) == -(-SAMPLE_COUNT // 5)
     assert json.loads(note) == {"index": {"reused": SAMPLE_COUNT, "read": 0, "problem": None}}
+    assert json.loads(census) == {"census": SAMPLE_CENSUS}
+
+
+#: sample_results/ by display status, counted by hand (the group result has no status of its own).
+SAMPLE_CENSUS = {
+    "SUCCESS": 12,
+    "FAILURE": 2,
+    "REVOKED": 2,
+    "STARTED": 1,
+    "RETRY": 1,
+    "PROGRESS": 1,
+    "GOING_TO_SLEEP": 1,
+    "GROUP": 1,
+}
+
+
+def test_a_reopens_census_comes_before_its_rows_and_counts_what_it_sends(samples: Path, tmp_path: Path, monkeypatch):
+    """Every file checked against the index first, then one census line, then the rows: the
+    inspector shows whole counts long before it has taken in every row."""
+    aged(samples)
+    index = write_index(samples, tmp_path / "cache")
+    started = next(p for p in samples.iterdir() if json.loads(p.read_bytes()).get("status") == "STARTED")
+    revoked = next(p for p in samples.iterdir() if json.loads(p.read_bytes()).get("status") == "REVOKED")
+    retry = next(p for p in samples.iterdir() if json.loads(p.read_bytes()).get("status") == "RETRY")
+    shutil.copyfile(revoked, started)  # STARTED -> REVOKED
+    retry.unlink()
+    shutil.copyfile(revoked, samples / "celery-task-meta-new-one")
+    (samples / "celery-task-meta-cut-short").write_bytes(b'{"status": "SUCC')  # caught mid-write
+    fd = os.open(index, os.O_RDONLY)
+    out = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out))
+    assert child_scan.main([str(samples), "--index-fd", str(fd)]) == 0
+    sys.stdout.flush()
+    first, *lines, note = [json.loads(line) for line in out.getvalue().splitlines()]
+    expected = dict(SAMPLE_CENSUS, REVOKED=4, unreadable=1)
+    del expected["STARTED"], expected["RETRY"]
+    assert first == {"census": expected}
+    assert all("columns" in line for line in lines) and "index" in note
+    sent = [r for line in lines for r in records_from_batch(line)]
+    assert len(sent) == sum(expected.values()) == SAMPLE_COUNT + 1
+    assert Counter(map(display_status, sent)) == expected
+
+
+def test_a_reader_that_must_read_many_changed_files_sends_no_census(samples: Path, tmp_path: Path, monkeypatch):
+    """Past CENSUS_MOST_READS files read again, the rows go as they are read: no census would
+    be worth holding every row back until the last changed file is read."""
+    aged(samples)
+    index = write_index(samples, tmp_path / "cache")
+    for path in sorted(samples.iterdir())[:3]:
+        os.utime(path, (HOUR_AGO + 5, HOUR_AGO + 5))  # three files to read again
+    monkeypatch.setattr(child_scan, "ROWS", 2)
+    monkeypatch.setattr(child_scan, "CENSUS_MOST_READS", 2)
+    fd = os.open(index, os.O_RDONLY)
+    out = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out))
+    assert child_scan.main([str(samples), "--index-fd", str(fd)]) == 0
+    sys.stdout.flush()
+    *lines, note = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert all("columns" in line for line in lines)
+    assert note == {"index": {"reused": SAMPLE_COUNT - 3, "read": 3, "problem": None}}
+    assert rows(r for line in lines for r in records_from_batch(line)) == rows(fresh_records(samples))
+
+    monkeypatch.setattr(child_scan, "CENSUS_MOST_READS", 3)  # at the limit: still one
+    out = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out))
+    assert child_scan.main([str(samples), "--index-fd", str(os.open(index, os.O_RDONLY))]) == 0
+    sys.stdout.flush()
+    assert json.loads(out.getvalue().splitlines()[0]) == {"census": SAMPLE_CENSUS}
+
+
+def test_a_census_counts_what_the_store_will_hold():
+    """By display status, from the status column; a group by its kind, a file caught mid-write as
+    unreadable; a file gone before it was read not at all (the tail removes it)."""
+
+    def record(task_id: str, raw: bytes, kind: str = "task", prefix: str = TASK_PREFIX) -> TaskRecord:
+        return summarize(task_id, kind, prefix, decode(raw), size=len(raw), mtime=1.0)
+
+    done, custom = record("a", b'{"status": "SUCCESS"}'), record("b", b'{"status": "PROGRESS"}')
+    group = record("c", b'{"result": []}', "group", GROUP_PREFIX)
+    cut = record("d", b'{"status": "SUCC')
+    gone = summarize("e", "task", TASK_PREFIX, None, size=0, mtime=1.0, error=problems.gone())
+    assert batch_census(records_to_batch([done, custom, done])) == Counter({"SUCCESS": 2, "PROGRESS": 1})
+    assert batch_census(records_to_batch([done, group, cut, gone, custom])) == Counter(
+        {"SUCCESS": 1, "GROUP": 1, "unreadable": 1, "PROGRESS": 1}
+    )
+    assert batch_census(records_to_batch([])) == Counter()
 
 
 def test_a_same_size_rewrite_with_a_new_mtime_is_read_again(samples: Path, tmp_path: Path, monkeypatch):

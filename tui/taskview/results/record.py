@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import reprlib
 import sys
+from collections import Counter
 from datetime import datetime, timezone
 from itertools import chain, repeat
 from operator import attrgetter, is_not
@@ -169,6 +170,7 @@ ROW_FIELDS = ("task_id", "prefix", "status", "name", "worker", "args", "date_don
 _SHARED = frozenset({"prefix", "status", "name", "worker"})
 _ROW = attrgetter(*ROW_FIELDS)
 _ERROR = ROW_FIELDS.index("error")
+_STATUS = ROW_FIELDS.index("status")
 
 
 #: One int object per distinct file size. Files of one kind of task mostly share
@@ -326,6 +328,22 @@ def display_statuses(records: list[TaskRecord]) -> list[str]:
     if None in statuses or any(map(is_not, map(_error_of, records), repeat(None))):
         return list(map(display_status, records))
     return statuses
+
+
+def batch_census(batch: dict[str, Any]) -> Counter[str]:
+    """How many rows of a batch (``records_to_batch``) the store will count under each display
+    status: every row but a file gone before it could be read (the tail removes those). Counted
+    from the status column, in C, when every row has a status and no error; else by record."""
+    columns = batch["columns"]
+    statuses, errors = columns[_STATUS], columns[_ERROR]
+    if -1 not in statuses and errors.count(None) == len(errors):
+        strings = batch["strings"]
+        return Counter({strings[at]: n for at, n in Counter(statuses).items()})
+    return Counter(
+        display_status(record)
+        for record in records_from_batch(batch)
+        if record.error is None or record.error.kind is not ProblemKind.GONE
+    )
 
 
 def classify(kind: str, decoded: Decoded, size: int) -> tuple[str | None, Problem | None]:

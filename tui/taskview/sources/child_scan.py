@@ -17,8 +17,11 @@ order (the store's, the tail's) without sorting a million ids itself.
 With an index of an earlier scan (``scan_index``: its descriptor inherited), a
 reader ``lstat``s the files of its share and reads only those whose name, mtime
 or size differ from what the index holds; the others' indexed summaries are
-sent as if read. Its last line is a note: ``{"index": {"reused": N, "read": M,
-"problem": ...}}``.
+sent as if read. It checks its whole share before it sends a row, and sends
+first its census, how many rows it will send under each display status
+(``{"census": {"SUCCESS": N, ...}}``): the inspector has complete counts in
+seconds, long before it has taken in a million rows. Its last line is a note:
+``{"index": {"reused": N, "read": M, "problem": ...}}``.
 
     python -m taskview.sources.child_scan DIR [--allow-pickle] [--max-bytes N] [--from HEX] [--to HEX] [--index-fd N]
 """
@@ -33,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from itertools import groupby
 from operator import itemgetter
@@ -42,13 +46,18 @@ import orjson
 
 from ..results.files import TASK_PREFIX, ResultName, parse_name, plain_task_names
 from ..results.parallel import default_jobs
-from ..results.record import TaskRecord, records_from_batch, records_to_batch
+from ..results.record import TaskRecord, batch_census, records_from_batch, records_to_batch
 from ..results.scan import ResultDirectory
 from .scan_index import IndexChunk, IndexProblem, ShareWalk, read_header
 
 #: Rows per line. The first screenful never waits for the child: the tail
 #: reads it itself before starting the readers.
 ROWS = 2000
+#: Lines a reader writes at once after its census (a pipe takes 64 KiB: it blocks until read).
+LINES_A_WRITE = 8
+#: A reader with an index sends no census once it has read this many files that changed since
+#: (~0.5 s): its rows go as they are read instead of all after the last of them.
+CENSUS_MOST_READS = 20_000
 #: A directory file this big holds tens of thousands of entries (ext4: ~32 B each):
 #: worth a process. Smaller ones are read in the tail's own thread.
 BIG_DIRECTORY_BYTES = 512 * 1024
@@ -128,6 +137,8 @@ class ReaderProcess:
         self.on_line = on_line
         #: What the reader said of the index at its end (its note), once it has.
         self.note: dict[str, Any] | None = None
+        #: Rows it will send by display status, once it said (with an index only).
+        self.census: Counter[str] | None = None
         # stderr to a file: a pipe read only at the end would block a child that says a lot.
         self._errors = tempfile.TemporaryFile()
         try:
@@ -184,10 +195,14 @@ class ReaderProcess:
     def _take(self, line: bytes) -> list[TaskRecord] | None:
         """The records of one line (given to ``on_line`` too), or None for the reader's note."""
         batch = _parse(line)
-        if "index" in batch and "columns" not in batch:
-            note = batch["index"]
-            self.note = note if isinstance(note, dict) else None
-            return None
+        if "columns" not in batch:
+            if "index" in batch:
+                note = batch["index"]
+                self.note = note if isinstance(note, dict) else None
+                return None
+            if "census" in batch:
+                self.census = _census(batch["census"])
+                return None
         records = _records(batch)
         if self.on_line is not None:
             self.on_line(line, records)
@@ -276,6 +291,16 @@ class ReaderPool:
             selector.close()
             self.stop()
 
+    def census(self) -> Counter[str] | None:
+        """The rows every reader will send, by display status, once each has said (None before,
+        and without an index)."""
+        counts: Counter[str] = Counter()
+        for reader in self.readers:
+            if reader.census is None:
+                return None
+            counts.update(reader.census)
+        return counts
+
     def stop(self) -> None:
         for reader in self.readers:
             reader.stop()
@@ -294,6 +319,12 @@ def _parse(line: bytes) -> dict[str, Any]:
     if not isinstance(batch, dict):
         raise ChildScanFailed("the reader process wrote something that is not a batch")
     return batch
+
+
+def _census(counts: Any) -> Counter[str]:
+    if type(counts) is not dict or not all(type(n) is int and n >= 0 for n in counts.values()):
+        raise ChildScanFailed("the reader process wrote a census that is not one")
+    return Counter(counts)
 
 
 def _records(batch: dict[str, Any]) -> list[TaskRecord]:
@@ -338,16 +369,36 @@ def main(argv: list[str]) -> int:
         walk = _indexed(results, index_fd, low, high, note) if index_fd is not None and not allow_pickle else None
         dir_fd = os.open(results.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if walk is not None else -1
         try:
-            for start in range(0, len(listing), ROWS):
-                share = listing[start : start + ROWS]
-                if walk is not None:
-                    lines, reused = _reuse(results, share, walk, dir_fd)
+            if walk is None:
+                for start in range(0, len(listing), ROWS):
+                    share = listing[start : start + ROWS]
+                    out.write(_dumps(records_to_batch(list(results.read_summaries(share)))))
+                    out.flush()
+            else:
+                # Every file of the share checked against the index before any row is sent: the
+                # census of what the store will hold comes first (complete counts in seconds),
+                # then the rows, which take the inspector much longer to take in. Unless many
+                # files changed: reading them all before the first row would hold the rows back.
+                census: Counter[str] | None = Counter()
+                held: list[bytes] = []
+                for start in range(0, len(listing), ROWS):
+                    share = listing[start : start + ROWS]
+                    lines, reused = _reuse(results, share, walk, dir_fd, census)
                     note["reused"] += reused
-                else:
-                    lines = [_dumps(records_to_batch(list(results.read_summaries(share))))]
-                note["read"] += len(share)
-                out.write(b"".join(lines))
-                out.flush()
+                    if census is None:
+                        out.write(b"".join(lines))
+                        out.flush()
+                        continue
+                    held += lines
+                    if start + len(share) - note["reused"] > CENSUS_MOST_READS:
+                        census = None  # no census: the rows go as they are read
+                        _write_lines(out, held)
+                        held = []
+                if census is not None:
+                    out.write(_dumps({"census": dict(census)}))
+                    out.flush()
+                    _write_lines(out, held)
+            note["read"] += len(listing)
         finally:
             if dir_fd >= 0:
                 os.close(dir_fd)
@@ -366,6 +417,12 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def _write_lines(out: Any, lines: list[bytes]) -> None:
+    for start in range(0, len(lines), LINES_A_WRITE):
+        out.write(b"".join(lines[start : start + LINES_A_WRITE]))
+        out.flush()
+
+
 def _indexed(
     results: ResultDirectory, fd: int, low: str | None, high: str | None, note: dict[str, Any]
 ) -> ShareWalk | None:
@@ -381,9 +438,14 @@ def _indexed(
 
 
 def _reuse(
-    results: ResultDirectory, share: list[tuple[str, ResultName]], walk: ShareWalk, dir_fd: int
+    results: ResultDirectory,
+    share: list[tuple[str, ResultName]],
+    walk: ShareWalk,
+    dir_fd: int,
+    census: Counter[str] | None,
 ) -> tuple[list[bytes], int]:
-    """The batch lines of ``share`` (in its order), and how many of its files the index gave:
+    """The batch lines of ``share`` (in its order), and how many of its files the index gave
+    (``census``, when given, counts their rows by display status):
     a file the index holds under the same name, with the same mtime and size (a regular file,
     not a symlink), keeps its indexed summary; the rest are read. When none is read (a reopen
     of an unchanged directory), the index's rows are forwarded as they are, a line a chunk,
@@ -416,7 +478,14 @@ def _reuse(
         lines = []
         for chunk, hits_in_chunk in by_chunk:
             rows = [row for _, row in hits_in_chunk]
-            lines.append(chunk.line if chunk.whole(rows) else _dumps(chunk.batch_of(rows)))
+            if chunk.whole(rows):
+                lines.append(chunk.line)
+                batch = chunk.batch
+            else:
+                batch = chunk.batch_of(rows)
+                lines.append(_dumps(batch))
+            if census is not None:
+                census.update(batch_census(batch))
         return lines, reused
     records: list[TaskRecord | None] = [None] * len(kept)
     wanted: dict[IndexChunk, list[int]] = {}
@@ -431,7 +500,10 @@ def _reuse(
     for at, hit in enumerate(kept):
         if hit is None:
             records[at] = fresh.get(share[at][1][1])
-    return [_dumps(records_to_batch([record for record in records if record is not None]))], reused
+    batch = records_to_batch([record for record in records if record is not None])
+    if census is not None:
+        census.update(batch_census(batch))
+    return [_dumps(batch)], reused
 
 
 def _share(results: ResultDirectory, low: str | None, high: str | None) -> list[tuple[str, ResultName]]:

@@ -26,6 +26,7 @@ import queue
 import stat
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
@@ -77,6 +78,9 @@ class TailBatch:
     # Every record the first scan has sent so far (up to this batch), in the store's
     # RECENT_ORDER, for Store.adopt_order: the table's next sort is made already.
     order: list[TaskRecord] | None = None
+    # How many rows the whole first scan will hold by display status, known before they all
+    # came (a reopen's readers check every file against the scan index first): sent once.
+    census: Counter[str] | None = None
 
 
 class _OverflowWatch(logging.Handler):
@@ -541,7 +545,11 @@ class DirectoryTail:
         by_id: list[list[TaskRecord]] = [[] for _ in range(len(bounds) + 1)]
         order = RecentOrder(early.values())
         scanned = 0
+        census_sent = False
         for index, records in pool.batches(self._stop.is_set, lambda: 0.0 if order.busy else 0.05):
+            if not census_sent and (census := pool.census()) is not None:
+                census_sent = True
+                self.deliver(TailBatch(scanning=True, scanned=max(scanned, len(early)), census=census))
             if index < 0:  # nothing to read now: merge a piece
                 order.step()
                 ready = order.take()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Collection
 from typing import ClassVar
 
@@ -91,6 +92,10 @@ class InspectorScreen(Screen[None]):
     follow: var[bool] = var(False)
     #: Files the first scan has read so far; None once it is done (or when there is none).
     scan: var[int | None] = var(None)
+
+    #: The first scan's counts by display status, whole before its rows are all in (a reopen
+    #: checks every file against the scan index first): shown while it runs, when no filter is.
+    census: Counter[str] | None = None
 
     #: The summary's throughput sparkline (a replay has its timeline's instead).
     show_throughput = True
@@ -244,8 +249,12 @@ class InspectorScreen(Screen[None]):
     def update_summary(self) -> None:
         self._counts_stale = False
         model, summary = self.model, self.summary
-        summary.counts = model.counts()
-        summary.total = model.total
+        census = self.census
+        if census is not None and model.predicate is None:
+            summary.counts, summary.total = census, census.total()  # whole while the rows come
+        else:
+            summary.counts, summary.total = model.counts(), model.total
+        summary.scan_total = None if census is None else census.total()
         summary.filtered = model.predicate is not None
         summary.filtering = model.filtering
         summary.stale = len(self.store.stale)
@@ -332,8 +341,10 @@ class InspectorScreen(Screen[None]):
             self.app.call_from_thread(self.say, f"this task has no {part}")
         elif len(text) > COPY_LIMIT:
             self.app.call_from_thread(
-                self.say, f"the {part} is {size(len(text))}, more than a terminal's clipboard takes: "
-                "taskview DIR --dump jsonl prints it", error=True,
+                self.say,
+                f"the {part} is {size(len(text))}, more than a terminal's clipboard takes: "
+                "taskview DIR --dump jsonl prints it",
+                error=True,
             )
         else:
             self.app.call_from_thread(self._copied, part, text)

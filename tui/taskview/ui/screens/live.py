@@ -232,6 +232,9 @@ class LiveScreen(InspectorScreen):
             recorder.after(store, olds, batch.records, changed, batch.removed, live=not batch.scanning)
         if batch.scanning:
             self.scan = None if batch.scan_done else batch.scanned
+            if batch.census is not None or batch.scan_done:
+                self.census = None if batch.scan_done else batch.census
+                self._counts_stale = True
             # Records hold no cycles, but the cyclic GC walks every list and dict of a million
             # of them again and again while they arrive (a tenth of a second a walk at 1M): no
             # automatic collection runs during the first scan. Instead, once a second, the
@@ -442,9 +445,7 @@ class LiveScreen(InspectorScreen):
         )
         self.app.push_screen(screen, lambda key: self._revoke_chosen(record.task_id, key))
 
-    def _confirm_workflow_revoke(
-        self, root: str, record: TaskRecord | None, unfinished: list[str], total: int
-    ) -> None:
+    def _confirm_workflow_revoke(self, root: str, record: TaskRecord | None, unfinished: list[str], total: int) -> None:
         facts = [("workflow", root), ("unfinished", f"{len(unfinished)} of its {total} tasks")]
         if record is not None:
             facts[1:1] = [("name", record.name or "?"), ("status", record.status or "?")]

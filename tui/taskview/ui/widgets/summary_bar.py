@@ -35,6 +35,7 @@ class SummaryBar(Widget):
     filtered: reactive[bool] = reactive(False)
     filtering: reactive[bool] = reactive(False)  # a filter is being applied in slices
     scan: reactive[int | None] = reactive(None)  # files read by the first scan; None once done
+    scan_total: reactive[int | None] = reactive(None)  # the files the scan will have read, once known
     place: reactive[str] = reactive("")  # the directory (or archive, or journal)
     mode: reactive[str] = reactive("")  # how changes are noticed, and the broker
     notice: reactive[str | None] = reactive(None)
@@ -62,7 +63,10 @@ class SummaryBar(Widget):
         if self.marked:
             chunks.append(Text(f"{self.marked:,} marked", style="bold reverse"))
         if self.scan is not None:
-            chunks.append(Text(f"scanning… {self.scan:,} files read", style="bold yellow"))
+            if self.scan_total is not None:
+                chunks.append(Text(f"counted; rows loading… {self.scan:,}/{self.scan_total:,}", style="bold yellow"))
+            else:
+                chunks.append(Text(f"scanning… {self.scan:,} files read", style="bold yellow"))
         if self.follow:
             chunks.append(Text("follow", style="bold cyan"))
         problem = self.problem
