@@ -549,6 +549,12 @@ class DirectoryTail:
         for index, records in pool.batches(self._stop.is_set, lambda: 0.0 if order.busy else 0.05):
             if not census_sent and (census := pool.census()) is not None:
                 census_sent = True
+                log.debug(
+                    "first scan of %s: counts whole (the readers' census of %d files) after %.3f s",
+                    self.results.path,
+                    census.total(),
+                    time.monotonic() - began,
+                )
                 self.deliver(TailBatch(scanning=True, scanned=max(scanned, len(early)), census=census))
             if index < 0:  # nothing to read now: merge a piece
                 order.step()
