@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS
 from helpers.tail import collect, run_tail
 from taskview.results.record import ROW_FIELDS, records_from_batch, records_to_batch
 from taskview.results.scan import ResultDirectory
-from taskview.sources.child_scan import ChildScanFailed, ReaderProcess, scan_in_child, worth_a_child
+from taskview.sources.child_scan import ChildScanFailed, ReaderPool, ReaderProcess, scan_in_child, worth_a_child
+from taskview.sources.scan_index import IndexWriter, open_index
 
 
 def rows(records) -> dict[str, list]:
@@ -29,6 +31,34 @@ def test_child_rows_equal_an_in_process_scan(samples: Path):
     assert len(there) == SAMPLE_COUNT + 2 and there == here
     record = next(r for batch in scan_in_child(results, lambda: False) for r in batch if r.status == "SUCCESS")
     assert record.status is "SUCCESS"  # noqa: F632 - one string shared by every row again
+
+
+def test_batch_lines_longer_than_a_pipe_read_arrive_whole(samples: Path, tmp_path: Path):
+    """A reader's line of 2,000 rows is several 64 KiB pipe reads, and a read may end in the
+    next line (a reopen's readers write theirs several at a time): each line joined whole."""
+    sources = sorted(samples.glob("celery-task-meta-*"))
+    for n in range(5000):
+        os.link(sources[n % len(sources)], samples / f"celery-task-meta-linked-{n:05}")
+    for path in samples.iterdir():
+        os.utime(path, (time.time() - 3600,) * 2)  # older than the index: its rows are trusted
+    results = ResultDirectory(str(samples))
+    expected = rows(r for batch in results.scan() for r in batch)
+    assert len(expected) == SAMPLE_COUNT + 5000
+    writer = IndexWriter(str(samples), str(tmp_path), results.max_bytes, time.time())
+    for index_fd in (None, "reopen"):
+        if index_fd is not None:
+            assert writer.commit()
+            opened = open_index(str(samples), str(tmp_path), results.max_bytes)
+            assert opened is not None
+            index_fd = opened[0]
+        on_line = writer.add if index_fd is None else None
+        pool = ReaderPool(results, ["linked-02500"], index_fd=index_fd, on_line=on_line)
+        if index_fd is not None:
+            os.close(index_fd)
+        got = [records for _, records in pool.batches(lambda: False, lambda: 0.05)]
+        assert max(map(len, got)) == 2000  # lines of ~250 KB crossed the pipe
+        assert rows(r for records in got for r in records) == expected
+    assert [reader.note["reused"] for reader in pool.readers] == [SAMPLE_COUNT + 2500, 2500]
 
 
 def test_the_tail_reads_a_big_directory_in_a_child(samples: Path):

@@ -156,7 +156,9 @@ class ReaderProcess:
         except OSError as exc:
             self._errors.close()
             raise ChildScanFailed(f"cannot start a reader process: {exc.strerror or exc}") from None
-        self._pending = b""  # the start of a line still being written
+        # The start of a line still being written, in the pieces read (a pipe hands 64 KiB at
+        # a time, a batch line is several times that: joined once, when its end comes).
+        self._pending: list[bytes] = []
 
     @property
     def fd(self) -> int:
@@ -185,10 +187,19 @@ class ReaderProcess:
             data = os.read(self.fd, 1 << 20)
         except BlockingIOError:
             return [], False
+        pending = self._pending
         if not data:
-            last = self._take(self._pending) if self._pending.strip() else None
+            rest = b"".join(pending)
+            last = self._take(rest) if rest.strip() else None
             return ([] if last is None else [last]), True
-        *lines, self._pending = (self._pending + data).split(b"\n")
+        if b"\n" not in data:
+            pending.append(data)
+            return [], False
+        *lines, rest = data.split(b"\n")
+        if pending:
+            pending.append(lines[0])
+            lines[0] = b"".join(pending)
+        self._pending = [rest] if rest else []
         taken = [self._take(line) for line in lines if line]
         return [records for records in taken if records is not None], False
 
