@@ -48,6 +48,9 @@ def run(sizes: list[tuple[Path, int]]) -> list[Figure]:
     for path, count in sizes:
         peak = measure(path, count)
         per_task = (peak - empty) / count
+        # Issue 14: under 450 B a task at 1M; smaller directories carry the interpreter's and
+        # Textual's fixed costs over fewer tasks, so they get the earlier 500 B.
+        limit = 450 if count >= 1_000_000 else 500
         figures.append(
             Figure(
                 f"memory: {size_label(count)} tasks, peak RSS",
@@ -66,8 +69,8 @@ def run(sizes: list[tuple[Path, int]]) -> list[Figure]:
                 "B/task",
                 None,
                 "",
-                "< 500 B/task",
-                per_task < 500,
+                f"< {limit} B/task",
+                per_task < limit,
             )
         )
     return figures
