@@ -120,6 +120,29 @@ def test_a_reopen_sends_whole_counts_before_the_rows_are_all_in(samples: Path, t
     assert any(batch.records for batch in seen[at + 1 :])  # rows still to come when it arrived
 
 
+def test_a_reopen_of_an_unchanged_directory_keeps_its_index_as_it_is(samples: Path, tmp_path: Path):
+    """Nothing changed since the index was written: no new one is written (at 1M, 113 MB a
+    reopen), none is left half-written; once a file changed, the next scan writes it anew."""
+    aged(samples)
+    cache = tmp_path / "cache"
+    _, tail = first_scan(samples, cache)
+    assert not tail.index_kept
+    [index] = cache.iterdir()
+    before = index.stat()
+    (samples / "celery-task-meta-0ed8f19c-de1d-4d76-8ca4-fec237612888").unlink()  # a file gone is no change
+    again, tail = first_scan(samples, cache)
+    assert tail.index_kept and tail.index_use == {"reused": SAMPLE_COUNT - 1, "read": 0}
+    assert list(cache.iterdir()) == [index]  # no temporary left
+    assert (index.stat().st_ino, index.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert len(again) == SAMPLE_COUNT - 1
+
+    started, revoked = (status_file(samples, s) for s in ("STARTED", "REVOKED"))
+    shutil.copyfile(revoked, started)
+    _, tail = first_scan(samples, cache)
+    assert not tail.index_kept and tail.index_use == {"reused": SAMPLE_COUNT - 2, "read": 1}
+    assert list(cache.iterdir()) == [index] and index.stat().st_ino != before.st_ino  # written anew
+
+
 def test_a_first_scan_without_an_index_sends_no_census(samples: Path, tmp_path: Path):
     aged(samples)
     for cache in (None, tmp_path / "cache"):  # none kept, and none there yet

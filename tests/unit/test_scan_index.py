@@ -282,7 +282,7 @@ def test_a_reopen_of_an_unchanged_directory_forwards_the_index_chunks_as_they_ar
     census, *lines, note = out.getvalue().splitlines(keepends=True)
     assert lines == chunks and len(chunks) == -(-SAMPLE_COUNT // 5)
     assert json.loads(note) == {"index": {"reused": SAMPLE_COUNT, "read": 0, "problem": None}}
-    assert json.loads(census) == {"census": SAMPLE_CENSUS}
+    assert json.loads(census) == {"census": SAMPLE_CENSUS, "unchanged": True}
 
 
 #: sample_results/ by display status, counted by hand (the group result has no status of its own).
@@ -318,7 +318,7 @@ def test_a_reopens_census_comes_before_its_rows_and_counts_what_it_sends(samples
     first, *lines, note = [json.loads(line) for line in out.getvalue().splitlines()]
     expected = dict(SAMPLE_CENSUS, REVOKED=4, unreadable=1)
     del expected["STARTED"], expected["RETRY"]
-    assert first == {"census": expected}
+    assert first == {"census": expected, "unchanged": False}
     assert all("columns" in line for line in lines) and "index" in note
     sent = [r for line in lines for r in records_from_batch(line)]
     assert len(sent) == sum(expected.values()) == SAMPLE_COUNT + 1
@@ -349,7 +349,7 @@ def test_a_reader_that_must_read_many_changed_files_sends_no_census(samples: Pat
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out))
     assert child_scan.main([str(samples), "--index-fd", str(os.open(index, os.O_RDONLY))]) == 0
     sys.stdout.flush()
-    assert json.loads(out.getvalue().splitlines()[0]) == {"census": SAMPLE_CENSUS}
+    assert json.loads(out.getvalue().splitlines()[0]) == {"census": SAMPLE_CENSUS, "unchanged": False}
 
 
 def test_a_census_counts_what_the_store_will_hold():

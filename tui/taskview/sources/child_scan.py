@@ -18,9 +18,11 @@ With an index of an earlier scan (``scan_index``: its descriptor inherited), a
 reader ``lstat``s the files of its share and reads only those whose name, mtime
 or size differ from what the index holds; the others' indexed summaries are
 sent as if read. It checks its whole share before it sends a row, and sends
-first its census, how many rows it will send under each display status
-(``{"census": {"SUCCESS": N, ...}}``): the inspector has complete counts in
-seconds, long before it has taken in a million rows. Its last line is a note:
+first its census, how many rows it will send under each display status, and
+whether every file of its share was as indexed (``{"census": {"SUCCESS": N,
+...}, "unchanged": true}``): the inspector has complete counts in seconds, long
+before it has taken in a million rows, and writes no new index of a directory
+that did not change. Its last line is a note:
 ``{"index": {"reused": N, "read": M, "problem": ...}}``.
 
     python -m taskview.sources.child_scan DIR [--allow-pickle] [--max-bytes N] [--from HEX] [--to HEX] [--index-fd N]
@@ -139,6 +141,8 @@ class ReaderProcess:
         self.note: dict[str, Any] | None = None
         #: Rows it will send by display status, once it said (with an index only).
         self.census: Counter[str] | None = None
+        #: Its census said every file of its share is as the index holds it.
+        self.unchanged = False
         # stderr to a file: a pipe read only at the end would block a child that says a lot.
         self._errors = tempfile.TemporaryFile()
         try:
@@ -213,6 +217,7 @@ class ReaderProcess:
                 return None
             if "census" in batch:
                 self.census = _census(batch["census"])
+                self.unchanged = batch.get("unchanged") is True
                 return None
         records = _records(batch)
         if self.on_line is not None:
@@ -312,6 +317,11 @@ class ReaderPool:
             counts.update(reader.census)
         return counts
 
+    @property
+    def unchanged(self) -> bool:
+        """Every reader said in its census that its whole share is as the index holds it."""
+        return all(reader.unchanged for reader in self.readers)
+
     def stop(self) -> None:
         for reader in self.readers:
             reader.stop()
@@ -406,7 +416,10 @@ def main(argv: list[str]) -> int:
                         _write_lines(out, held)
                         held = []
                 if census is not None:
-                    out.write(_dumps({"census": dict(census)}))
+                    # Unchanged: every file of the share as indexed (none read, no chunk
+                    # corrupt): an index written anew would hold what the last one does.
+                    unchanged = note["reused"] == len(listing) and not (walk.corrupt or walk.problem)
+                    out.write(_dumps({"census": dict(census), "unchanged": unchanged}))
                     out.flush()
                     _write_lines(out, held)
             note["read"] += len(listing)

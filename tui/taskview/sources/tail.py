@@ -126,6 +126,7 @@ class DirectoryTail:
         self.cache_dir = None if results.allow_pickle else cache_dir
         #: How the first scan's readers used the index: {"reused": files not read again, "read": files read}.
         self.index_use: dict[str, int] | None = None
+        self.index_kept = False  # the last index kept as it was: no file changed since
         self.fs_type = filesystem_type(results.path)
         self.network = is_network_filesystem(self.fs_type)
         if poll_interval is None and self.network:
@@ -556,6 +557,12 @@ class DirectoryTail:
                     time.monotonic() - began,
                 )
                 self.deliver(TailBatch(scanning=True, scanned=max(scanned, len(early)), census=census))
+                if writer is not None and pool.unchanged:
+                    # Nothing changed since the index was written: it stays as it is (a new
+                    # one, 113 MB at 1M, would say the same), and what was written goes.
+                    writer.discard()
+                    self.index_kept = True
+                    log.debug("scan index of %s kept: no file changed since it was written", self.results.path)
             if index < 0:  # nothing to read now: merge a piece
                 order.step()
                 ready = order.take()
