@@ -765,6 +765,8 @@ def test_a_child_scan_that_fails_says_so_in_the_log(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="taskview.sources.tail"):
         tail._scan(initial=True)
     (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert line.startswith(f"reading {not_a_directory} in a child process failed (") and line.endswith(
-        "): reading it here"
+    # Why, as the reader process said it (its last line on stderr).
+    assert line == (
+        f"reading {not_a_directory} in a child process failed (cannot read {not_a_directory}: Not a directory): "
+        "reading it here"
     )
