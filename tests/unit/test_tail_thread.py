@@ -45,6 +45,24 @@ def test_the_tail_thread_follows_a_directory_by_inotify_and_stops(tmp_path: Path
         (directory / ("." + first)).rename(directory / moved)
         seen = collect(batches, lambda seen: "moved-in" in ids(seen), timeout=10)
         assert all(b.notice is None for b in seen)
+        # A directory made and deleted in it is none of the tail's business: the next file's
+        # event (after it, in inotify's order) comes as an event, not with a rescan's notice.
+        (directory / "sub").mkdir()
+        (directory / "sub").rmdir()
+        shutil.copyfile(SAMPLE_RESULTS / first, directory / first)
+        seen = collect(batches, lambda seen: task_id(first) in ids(seen), timeout=10)
+        assert all(b.notice is None for b in seen)
+        # The directory itself deleted, then made again: said both ways, read again.
+        shutil.rmtree(directory)
+        gone = (
+            f"{directory}: directory gone (deleted or renamed); showing the rows last read, waiting for it to come back"
+        )
+        collect(batches, lambda seen: any(b.notice == gone for b in seen), timeout=10)
+        directory.mkdir()
+        shutil.copyfile(SAMPLE_RESULTS / second, directory / second)
+        back = f"{directory}: a directory is back at this path; rescanned"
+        seen = collect(batches, lambda seen: any(b.notice == back for b in seen), timeout=10)
+        assert ids([b for b in seen if b.notice == back]) == {task_id(second)}
     finally:
         observer = tail._observer
         tail.stop()
