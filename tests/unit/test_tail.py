@@ -476,7 +476,7 @@ def test_identity_of_a_directory_a_symlink_to_one_a_file_and_nothing(tmp_path):
     assert tail_module._identity(str(tmp_path / "link")) == (st.st_dev, st.st_ino, str(directory))
     assert tail_module._identity(str(directory / SAMPLE_NAMES[0])) == "no longer a directory"
     assert tail_module._identity(str(tmp_path / "missing")) == "directory gone (deleted or renamed)"
-    assert tail_module._identity(str(directory / SAMPLE_NAMES[0] / "x")).startswith("directory unreadable: ")
+    assert tail_module._identity(str(directory / SAMPLE_NAMES[0] / "x")) == "directory unreadable: Not a directory"
 
 
 def test_a_directory_that_goes_and_comes_back_is_said_once_each_way_and_read_again(tmp_path, caplog):
@@ -1015,3 +1015,27 @@ def test_the_loop_waits_for_a_directory_that_went_and_reads_it_again_when_back(t
     _, batches = run_loop(directory, step, poll_interval=0.01)
     assert batches[-1].notice == f"{directory}: a directory is back at this path; rescanned"
     assert ids([batches[-1]]) == ALL_IDS  # every file read again
+
+
+def test_a_tail_on_a_network_filesystem_polls_unless_told_how(tmp_path, monkeypatch):
+    directory = results_dir(tmp_path)
+    monkeypatch.setattr(tail_module, "filesystem_type", lambda path: "nfs4" if path == str(directory) else "ext4")
+    nfs, _ = make_tail(directory, poll_interval=None)
+    assert (nfs.fs_type, nfs.network, nfs.poll_interval) == ("nfs4", True, 2.0)
+    assert nfs.mode == "polling 2s (nfs4: network filesystem)"
+    told, _ = make_tail(directory, poll_interval=0.5)
+    assert told.poll_interval == 0.5 and told.network
+    local, _ = make_tail(tmp_path, poll_interval=None)
+    assert (local.fs_type, local.network, local.mode) == ("ext4", False, "inotify")
+
+
+def test_a_new_tail_keeps_no_index_with_allow_pickle_and_raises_its_own_overflow_flag(tmp_path):
+    directory = results_dir(tmp_path)
+    kept = DirectoryTail(ResultDirectory(str(directory)), [].append, cache_dir="/cache")
+    pickled = DirectoryTail(ResultDirectory(str(directory), allow_pickle=True), [].append, cache_dir="/cache")
+    assert kept.cache_dir == "/cache" and pickled.cache_dir is None
+    line = logging.LogRecord("watchdog.observers.inotify_c", logging.WARNING, __file__, 1, "overflowed", (), None)
+    kept._overflow_log.emit(line)
+    assert kept._overflowed.is_set() and kept._wake.is_set()
+    kept.stop()  # never started: nothing to join
+    assert kept._thread is None

@@ -33,7 +33,8 @@ def test_the_tail_thread_follows_a_directory_by_inotify_and_stops(tmp_path: Path
         assert ids(seen) == {task_id(first)}
         thread = tail._thread
         assert thread is not None and thread.name == "taskview-tail" and thread.daemon and thread.is_alive()
-        assert tail.mode == "inotify" and tail._observer is not None
+        # The observer's thread a daemon too: a tail never stopped holds no exit up.
+        assert tail.mode == "inotify" and tail._observer is not None and tail._observer.daemon
         assert tail._overflow_log in logging.getLogger(INOTIFY_LOG).handlers
         # A file written (closed after writing), one moved in, one deleted: each an event.
         shutil.copyfile(SAMPLE_RESULTS / second, directory / second)
