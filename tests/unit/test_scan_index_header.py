@@ -389,3 +389,100 @@ def test_a_cache_directory_others_may_enter_but_not_write_in_is_used(directory: 
     assert caplog.messages == [
         f"scan index not written: cannot write in {shared}: {shared} is not a private directory of the user's own"
     ]
+
+
+def two_rows() -> dict:
+    """A reader's batch line of a1 (SUCCESS) and a2 (FAILURE, with an exception line and a group),
+    as records_to_batch makes it."""
+    return {
+        "strings": ["celery-task-meta-", "SUCCESS", "FAILURE", "proj.add", "w1"],
+        "columns": [
+            ["a1", "a2"],  # task_id
+            [0, 0],  # prefix
+            [1, 2],  # status
+            [3, 3],  # name
+            [4, 4],  # worker
+            ["1, 2", "1, 2"],  # args
+            [50.0, 50.0],  # date_done
+            [100.0, 100.0],  # mtime
+            [10, 10],  # size
+            [None, None],  # error
+            [None, None],  # running
+        ],
+        "links": [["ValueError: bad", "g-1", None, None, []]],
+        "linked": [[1], [0]],
+    }
+
+
+def walk_one_chunk(directory: Path, tmp_path: Path, line: bytes) -> tuple[dict[str, TaskRecord], int]:
+    """load_share of an index of one chunk (ids a1 to a2) holding ``line``, its CRC right."""
+    path = tmp_path / "index"
+    path.write_bytes(index_bytes(header_of(directory), [(line, ("a1", "a2"))]))
+    st = os.stat(directory)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return load_share(fd, read_header(fd, st.st_dev, st.st_ino, MAX), None, None)
+    finally:
+        os.close(fd)
+
+
+def test_a_batch_by_hand_is_read_and_one_without_links_too(directory: Path, tmp_path: Path):
+    found, corrupt = walk_one_chunk(directory, tmp_path, json.dumps(two_rows()).encode() + b"\n")
+    assert corrupt == 0 and sorted(found) == ["a1", "a2"]
+    assert (found["a2"].status, found["a2"].name, found["a2"].exc, found["a2"].group_id) == (
+        "FAILURE",
+        "proj.add",
+        "ValueError: bad",
+        "g-1",
+    )
+    batch = two_rows()
+    del batch["links"], batch["linked"]  # the readers' batches need neither (records_from_batch)
+    found, corrupt = walk_one_chunk(directory, tmp_path, json.dumps(batch).encode() + b"\n")
+    assert corrupt == 0 and sorted(found) == ["a1", "a2"] and found["a2"].exc is None
+
+
+def _changed(change) -> bytes:
+    batch = two_rows()
+    change(batch)
+    return json.dumps(batch).encode() + b"\n"
+
+
+def _set(path: tuple, value):
+    def change(batch: dict) -> None:
+        *parents, last = path
+        held = batch
+        for key in parents:
+            held = held[key]
+        held[last] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param(b"[1, 2]\n", id="not an object"),
+        pytest.param(b'{"columns": [\n', id="not JSON"),
+        pytest.param(_changed(_set(("strings",), "abcde")), id="strings not a list"),
+        pytest.param(_changed(_set(("strings", 4), 4)), id="a string that is not one"),
+        pytest.param(_changed(_set(("columns", 9), [None])), id="a column shorter than the others"),
+        pytest.param(_changed(_set(("columns", 5), "xy")), id="a column not a list"),
+        pytest.param(_changed(_set(("columns", 7, 1), "100.0")), id="a column of another type"),
+        pytest.param(_changed(_set(("columns", 3, 1), 5)), id="a name past the strings"),
+        pytest.param(_changed(_set(("columns", 3, 1), -2)), id="a name before the strings"),
+        pytest.param(_changed(_set(("columns", 1, 1), -1)), id="a row without a prefix"),
+        pytest.param(_changed(_set(("links",), {})).replace(b"[[1], [0]]", b"[[], []]"), id="links not a list"),
+        pytest.param(_changed(_set(("linked",), [[1], [0], []])), id="linked not a pair"),
+        pytest.param(_changed(_set(("linked",), [{}, []])), id="linked rows not a list"),
+        pytest.param(_changed(_set(("linked",), [[0, 1], [0]])), id="more linked rows than links named"),
+        pytest.param(_changed(_set(("linked",), [[1], [0.0]])), id="a link named by no int"),
+        pytest.param(_changed(_set(("linked",), [[2], [0]])), id="a linked row past the batch"),
+        pytest.param(_changed(_set(("linked",), [[-1], [0]])), id="a linked row before the batch"),
+        pytest.param(_changed(_set(("linked",), [[1], [1]])), id="a link past the links"),
+        pytest.param(_changed(_set(("linked",), [[1], [-1]])), id="a link before the links"),
+        pytest.param(_changed(_set(("links", 0), ["ValueError: bad", "g-1", None, None])), id="a link of four fields"),
+    ],
+)
+def test_a_chunk_that_is_no_well_formed_batch_is_corrupt(directory: Path, tmp_path: Path, line: bytes):
+    """Each check of a chunk's batch alone: its CRC is right, so only the batch's shape tells."""
+    assert walk_one_chunk(directory, tmp_path, line) == ({}, 1)

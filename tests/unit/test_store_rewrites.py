@@ -69,6 +69,18 @@ def test_a_file_without_result_extended_keeps_the_links_the_task_was_known_by():
     assert (d.group_id, d.parent_id) == (None, "parent-2")
 
 
+def test_a_file_without_result_extended_keeps_the_children_the_task_was_known_with():
+    store = Store()
+    store.add(sent("a", Links(TASK_PREFIX, group_id="g-1", children=("child-1", "child-2"))))
+    store.add(revoked("a"))
+    assert (store.records["a"].group_id, store.records["a"].links.children) == ("g-1", ("child-1", "child-2"))
+    # A file naming children of its own, but no link, keeps its own children and takes the links.
+    store.add(sent("b", Links(TASK_PREFIX, parent_id="parent-1", children=("child-1",))))
+    store.add(revoked("b", Links(TASK_PREFIX, exc="TaskRevokedError: revoked", children=("child-3",))))
+    b = store.records["b"]
+    assert (b.exc, b.parent_id, b.links.children) == ("TaskRevokedError: revoked", "parent-1", ("child-3",))
+
+
 def test_a_task_running_when_first_seen_live_starts_then_and_not_when_read_by_a_scan():
     store = Store()
     store.add(TaskRecord("live", TASK_PREFIX, status="PROGRESS", mtime=50.0), live=True)

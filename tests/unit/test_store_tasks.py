@@ -149,6 +149,8 @@ def test_a_first_read_mid_write_is_not_history_and_does_not_cost_the_runtime():
     assert store.add(record("t", PROGRESS[:40], 1000.0), live=True)  # still being written
     assert store.add(record("t", PROGRESS, 1000.5), live=True)
     assert store.counts() == {"PROGRESS": 1}
+    # The insights count the whole read in place of the reads mid-write, not beside them.
+    assert store.insights.by_name_status == {("sampletasks.progress", "PROGRESS"): 1}
     assert "t" not in store.transitions  # no "unreadable -> PROGRESS"
     assert store.history("t") == [(1000.5, "PROGRESS")]
     progress = store.get("t")

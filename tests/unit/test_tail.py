@@ -476,10 +476,11 @@ def test_identity_of_a_directory_a_symlink_to_one_a_file_and_nothing(tmp_path):
     assert tail_module._identity(str(tmp_path / "link")) == (st.st_dev, st.st_ino, str(directory))
     assert tail_module._identity(str(directory / SAMPLE_NAMES[0])) == "no longer a directory"
     assert tail_module._identity(str(tmp_path / "missing")) == "directory gone (deleted or renamed)"
-    assert tail_module._identity(str(directory / SAMPLE_NAMES[0] / "x")).startswith("directory unreadable: ")
+    assert tail_module._identity(str(directory / SAMPLE_NAMES[0] / "x")) == "directory unreadable: Not a directory"
 
 
-def test_a_directory_that_goes_and_comes_back_is_said_once_each_way_and_read_again(tmp_path):
+def test_a_directory_that_goes_and_comes_back_is_said_once_each_way_and_read_again(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="taskview.sources.tail")
     directory, tail, batches = scanned_tail(tmp_path)
     assert tail._directory_usable() is True and batches == []
     away = tmp_path / "away"
@@ -510,6 +511,12 @@ def test_a_directory_that_goes_and_comes_back_is_said_once_each_way_and_read_aga
     assert ids(batches) == ALL_IDS  # every file read again: (mtime, size) say nothing across directories
     assert tail.problem is None and tail._reread_all is False
     assert tail._directory_usable() is True and len(batches) == 1
+    assert tail._observer is None and tail.mode == "polling 1s"  # a polling tail starts no inotify when it re-attaches
+    assert [r.getMessage() for r in caplog.records if r.name == "taskview.sources.tail"] == [
+        f"directory {directory}: directory gone (deleted or renamed)",
+        f"directory {directory}: no longer a directory",
+        f"{directory}: a directory is back at this path; rescanned",
+    ]
 
 
 def test_a_directory_replaced_within_one_tick_is_read_again(tmp_path):
@@ -765,6 +772,270 @@ def test_a_child_scan_that_fails_says_so_in_the_log(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="taskview.sources.tail"):
         tail._scan(initial=True)
     (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert line.startswith(f"reading {not_a_directory} in a child process failed (") and line.endswith(
-        "): reading it here"
+    # Why, as the reader process said it (its last line on stderr).
+    assert line == (
+        f"reading {not_a_directory} in a child process failed (cannot read {not_a_directory}: Not a directory): "
+        "reading it here"
     )
+
+
+class _Writer:
+    """An IndexWriter's part that _index_used sees: commit (True when the index is in place) and path."""
+
+    def __init__(self, commits: bool) -> None:
+        self.commits, self.committed, self.path = commits, 0, "/cache/scan-1-2.v2"
+
+    def commit(self) -> bool:
+        self.committed += 1
+        return self.commits
+
+
+def _pool(*notes):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(readers=[SimpleNamespace(note=note) for note in notes])
+
+
+def test_what_the_readers_said_of_the_index_is_summed_and_logged(tmp_path, caplog):
+    directory = results_dir(tmp_path)
+    tail, batches = make_tail(directory, cache_dir=str(tmp_path / "cache"))
+    writer = _Writer(commits=True)
+    notes = (
+        {"reused": 5, "read": 2, "problem": None},
+        None,  # a reader that said nothing (killed)
+        {"reused": "5", "read": 1.0, "problem": "cut short"},  # not ints: not counted
+        {"read": 3, "problem": ""},
+    )
+    with caplog.at_level(logging.DEBUG, logger="taskview.sources.tail"):
+        tail._index_used(_pool(*notes), writer)
+    assert tail.index_use == {"reused": 5, "read": 5} and writer.committed == 1 and batches == []
+    assert [r.getMessage() for r in caplog.records if r.name == "taskview.sources.tail"] == [
+        f"scan index of {directory} written: /cache/scan-1-2.v2",
+        f"scan index of {directory} ignored by a reader: cut short",
+        f"first scan of {directory}: 5 files unchanged since the index, 5 read",
+    ]
+
+
+def test_an_index_not_put_in_place_or_not_kept_is_not_said_written(tmp_path, caplog):
+    directory = results_dir(tmp_path)
+    tail, _ = make_tail(directory, cache_dir=str(tmp_path / "cache"))
+    with caplog.at_level(logging.DEBUG, logger="taskview.sources.tail"):
+        tail._index_used(_pool({"reused": 0, "read": 4}), _Writer(commits=False))
+        tail._index_used(_pool({"reused": 1, "read": 2}), None)
+    assert tail.index_use == {"reused": 1, "read": 2}
+    assert [r.getMessage() for r in caplog.records if r.name == "taskview.sources.tail"] == [
+        f"first scan of {directory}: 0 files unchanged since the index, 4 read",
+        f"first scan of {directory}: 1 files unchanged since the index, 2 read",
+    ]
+    # No cache directory (--allow-pickle, or none given): no index use to say, even with a writer.
+    plain, _ = make_tail(directory)
+    writer = _Writer(commits=True)
+    plain._index_used(_pool({"reused": 3, "read": 0}), writer)
+    assert plain.index_use is None and writer.committed == 1
+
+
+# --- the tail's loop, run in the test's own thread: each batch delivered says what comes next ---------
+
+
+def run_loop(directory: Path, step, **options) -> tuple[DirectoryTail, list[TailBatch]]:
+    """``tail._run()`` until ``step(tail, batches)`` (called after each batch) stops it."""
+    batches: list[TailBatch] = []
+    tail: DirectoryTail
+
+    def deliver(batch: TailBatch) -> None:
+        batches.append(batch)
+        step(tail, batches)
+
+    tail = DirectoryTail(ResultDirectory(str(directory)), deliver, child_scan_bytes=1 << 62, **options)
+    tail._run()
+    return tail, batches
+
+
+def test_the_loop_polls_a_directory_and_sends_what_went(tmp_path):
+    directory = results_dir(tmp_path)
+    went = directory / SAMPLE_NAMES[0]
+
+    def step(tail: DirectoryTail, batches: list[TailBatch]) -> None:
+        if batches[-1].scan_done:
+            went.unlink()  # seen by the next poll's rescan
+        elif batches[-1].removed:
+            tail._stop.set()
+
+    tail, batches = run_loop(directory, step, poll_interval=0.01)
+    assert tail.mode == "polling 0.01s" and tail._observer is None
+    *first, last = batches
+    assert ids(first) == ALL_IDS and first[-1].scan_done
+    assert last.removed == [task_id(went)] and last.records == [] and not last.scanning
+
+
+def test_the_loop_reads_queued_events_and_rescans_after_an_overflow(tmp_path, monkeypatch):
+    directory = results_dir(tmp_path)
+    changed = directory / SAMPLE_NAMES[1]
+    monkeypatch.setattr(DirectoryTail, "_start_inotify", lambda self: None)  # the events come from the test
+
+    def step(tail: DirectoryTail, batches: list[TailBatch]) -> None:
+        last = batches[-1]
+        if last.scan_done:
+            changed.write_bytes(changed.read_bytes() + b" ")
+            tail._events.put(str(directory / changed.name))
+            tail._wake.set()  # as the inotify handler does
+        elif last.notice is None:
+            (directory / SAMPLE_NAMES[0]).unlink()  # no event for it: the overflow's rescan finds it gone
+            tail._overflowed.set()
+            tail._wake.set()
+        else:
+            tail._stop.set()
+            tail._wake.set()  # as stop() does: the loop ends without its idle wait
+
+    tail, batches = run_loop(directory, step, poll_interval=None, tick=0.001)
+    assert tail.mode == "inotify"
+    *first, event, rescan = batches
+    assert first[-1].scan_done and [r.task_id for r in event.records] == [task_id(changed)]
+    assert rescan.notice == "inotify queue overflowed: rescanned the directory"
+    assert rescan.removed == [task_id(directory / SAMPLE_NAMES[0])] and rescan.records == []
+    assert not tail._overflowed.is_set()
+
+
+def test_the_loop_says_watching_stopped_when_something_breaks(tmp_path, caplog):
+    directory = results_dir(tmp_path)
+    broken: list[bool] = []
+
+    def step(tail: DirectoryTail, batches: list[TailBatch]) -> None:
+        if not broken:
+            broken.append(True)
+            raise RuntimeError("the UI went away")
+
+    with caplog.at_level(logging.ERROR, logger="taskview.sources.tail"):
+        _, batches = run_loop(directory, step, poll_interval=0.01)
+    assert batches[-1].notice == "watching stopped: the UI went away" and batches[-1].records == []
+    assert [r.getMessage() for r in caplog.records if r.name == "taskview.sources.tail"] == ["directory tail failed"]
+
+
+def test_stopping_inotify_stops_the_observer_once_and_forgets_it(tmp_path):
+    class Observer:
+        stopped = 0
+
+        def stop(self) -> None:
+            self.stopped += 1
+
+    tail, _ = make_tail(results_dir(tmp_path))
+    observer = Observer()
+    tail._observer = observer
+    tail._stop_inotify()
+    assert observer.stopped == 1 and tail._observer is None
+    tail._stop_inotify()  # none left: nothing to stop
+    assert observer.stopped == 1
+
+
+# --- what a reader's batch brings that is not new and whole ---------------------------------------
+
+
+def read_as(task_id: str, mtime: float = 100.0, size: int = 10, kind: ProblemKind | None = None):
+    from taskview.results.problems import Problem
+    from taskview.results.record import TaskRecord
+
+    error = None if kind is None else Problem(kind, kind.value)
+    status = None if kind is not None else "SUCCESS"
+    return TaskRecord(task_id, TASK_PREFIX, status, mtime=mtime, size=size, error=error)
+
+
+def test_a_readers_batch_sends_the_files_gone_since_the_listing_and_watches_those_read_mid_write(tmp_path):
+    from taskview.sources.recent_order import RecentOrder
+
+    tail, batches = make_tail(results_dir(tmp_path))
+    tail._known.put(read_as("b-gone"))  # known here (read as an event): its going is said
+    whole, gone, cut, gone_unknown = (
+        read_as("a-whole"),
+        read_as("b-gone", kind=ProblemKind.GONE),
+        read_as("c-cut", mtime=120.0, size=4, kind=ProblemKind.TRUNCATED),
+        read_as("d-gone", kind=ProblemKind.GONE),
+    )
+    new = tail._sort_out([whole, gone, cut, gone_unknown], {}, RecentOrder(), 7)
+    assert new == [whole, cut]  # the gone ones are no rows; the cut one shows meanwhile
+    assert (whole.first_seen, cut.first_seen) == (100.0, 120.0)  # first_sight: their mtimes
+    (batch,) = batches
+    assert (batch.removed, batch.records, batch.scanning, batch.scanned) == (["b-gone"], [], True, 7)
+    assert list(tail._cut) == ["celery-task-meta-c-cut"] and tail._cut["celery-task-meta-c-cut"][:2] == (120.0, 4)
+    assert sorted(tail._known) == ["c-cut"]
+    # A batch of errors alone goes the same way.
+    assert tail._sort_out([read_as("e-gone", kind=ProblemKind.GONE)], {}, RecentOrder(), 8) == []
+    assert len(batches) == 1  # nothing known went
+
+
+def test_a_readers_batch_sends_again_what_changed_since_the_first_screenful_even_by_its_mtime_alone(tmp_path):
+    from taskview.sources.recent_order import RecentOrder
+    from taskview.store import first_sight
+
+    tail, batches = make_tail(results_dir(tmp_path))
+    early = {"a": read_as("a", mtime=100.0), "b": read_as("b", mtime=100.0, size=4, kind=ProblemKind.TRUNCATED)}
+    first_sight(early.values())  # as read_first_screenful does
+    tail._cut["celery-task-meta-b"] = (100.0, 4, 0.0)  # read mid-write in the first screenful
+    same, rewritten, fresh = read_as("a", mtime=100.0), read_as("b", mtime=130.0, size=4), read_as("c")
+    new = tail._sort_out([same, rewritten, fresh], early, RecentOrder(early.values()), 9)
+    assert new == [fresh]
+    (batch,) = batches
+    assert (batch.records, batch.scanning, batch.scanned) == ([rewritten], True, 9)
+    assert tail._cut == {}  # whole now: no longer waited on
+
+
+def test_the_loop_reconciles_what_inotify_missed(tmp_path, monkeypatch):
+    """No event for a deleted file: the reconcile's rescan finds it gone (its interval here 0, so it
+    comes after twenty times a tenth of the first scan's time)."""
+    directory = results_dir(tmp_path)
+    monkeypatch.setattr(DirectoryTail, "_start_inotify", lambda self: None)
+    monkeypatch.setattr(tail_module, "IDLE_SECONDS", 0.01)
+
+    def step(tail: DirectoryTail, batches: list[TailBatch]) -> None:
+        if batches[-1].scan_done:
+            (directory / SAMPLE_NAMES[0]).unlink()
+        elif len([b for b in batches if b.removed]) == 1:
+            (directory / SAMPLE_NAMES[1]).unlink()  # found by the next reconcile, as soon after this one
+        else:
+            tail._stop.set()
+
+    _, batches = run_loop(directory, step, poll_interval=None, reconcile_interval=0.0)
+    *_, one, two = batches
+    assert one.removed == [task_id(directory / SAMPLE_NAMES[0])] and one.notice is None
+    assert two.removed == [task_id(directory / SAMPLE_NAMES[1])] and two.notice is None
+
+
+def test_the_loop_waits_for_a_directory_that_went_and_reads_it_again_when_back(tmp_path):
+    directory = results_dir(tmp_path)
+    away = tmp_path / "away"
+
+    def step(tail: DirectoryTail, batches: list[TailBatch]) -> None:
+        notice = batches[-1].notice or ""
+        if batches[-1].scan_done:
+            directory.rename(away)
+        elif notice.startswith(f"{directory}: directory gone"):
+            away.rename(directory)
+        elif notice.startswith(f"{directory}: a directory is back"):
+            tail._stop.set()
+
+    _, batches = run_loop(directory, step, poll_interval=0.01)
+    assert batches[-1].notice == f"{directory}: a directory is back at this path; rescanned"
+    assert ids([batches[-1]]) == ALL_IDS  # every file read again
+
+
+def test_a_tail_on_a_network_filesystem_polls_unless_told_how(tmp_path, monkeypatch):
+    directory = results_dir(tmp_path)
+    monkeypatch.setattr(tail_module, "filesystem_type", lambda path: "nfs4" if path == str(directory) else "ext4")
+    nfs, _ = make_tail(directory, poll_interval=None)
+    assert (nfs.fs_type, nfs.network, nfs.poll_interval) == ("nfs4", True, 2.0)
+    assert nfs.mode == "polling 2s (nfs4: network filesystem)"
+    told, _ = make_tail(directory, poll_interval=0.5)
+    assert told.poll_interval == 0.5 and told.network
+    local, _ = make_tail(tmp_path, poll_interval=None)
+    assert (local.fs_type, local.network, local.mode) == ("ext4", False, "inotify")
+
+
+def test_a_new_tail_keeps_no_index_with_allow_pickle_and_raises_its_own_overflow_flag(tmp_path):
+    directory = results_dir(tmp_path)
+    kept = DirectoryTail(ResultDirectory(str(directory)), [].append, cache_dir="/cache")
+    pickled = DirectoryTail(ResultDirectory(str(directory), allow_pickle=True), [].append, cache_dir="/cache")
+    assert kept.cache_dir == "/cache" and pickled.cache_dir is None
+    line = logging.LogRecord("watchdog.observers.inotify_c", logging.WARNING, __file__, 1, "overflowed", (), None)
+    kept._overflow_log.emit(line)
+    assert kept._overflowed.is_set() and kept._wake.is_set()
+    kept.stop()  # never started: nothing to join
+    assert kept._thread is None
