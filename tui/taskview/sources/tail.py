@@ -126,7 +126,6 @@ class DirectoryTail:
         self.cache_dir = None if results.allow_pickle else cache_dir
         #: How the first scan's readers used the index: {"reused": files not read again, "read": files read}.
         self.index_use: dict[str, int] | None = None
-        self.index_kept = False  # the last index kept as it was: no file changed since
         self.fs_type = filesystem_type(results.path)
         self.network = is_network_filesystem(self.fs_type)
         if poll_interval is None and self.network:
@@ -158,6 +157,8 @@ class DirectoryTail:
         self._cut: dict[str, tuple[float, int, float]] = {}  # filename -> (mtime, size, monotonic) of a cut read
         # task id -> record of the first screenful, when read before the watch started (read_first_screenful).
         self._early: dict[str, TaskRecord] | None = None
+        # Last, so that the mutants numbered before it in mutation/EQUIVALENT.md keep their numbers.
+        self.index_kept = False  # the last index kept as it was: no file changed since
 
     @property
     def mode(self) -> str:
