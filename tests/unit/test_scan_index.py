@@ -368,6 +368,11 @@ def test_a_census_counts_what_the_store_will_hold():
         {"SUCCESS": 1, "GROUP": 1, "unreadable": 1, "PROGRESS": 1}
     )
     assert batch_census(records_to_batch([])) == Counter()
+    # A string table holding one status twice (an index written by something else): both counted.
+    twice = records_to_batch([done, custom, done])
+    twice["strings"].append("SUCCESS")
+    twice["columns"][ROW_FIELDS.index("status")][0] = len(twice["strings"]) - 1
+    assert batch_census(twice) == Counter({"SUCCESS": 2, "PROGRESS": 1})
 
 
 def test_a_same_size_rewrite_with_a_new_mtime_is_read_again(samples: Path, tmp_path: Path, monkeypatch):

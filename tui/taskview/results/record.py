@@ -338,7 +338,10 @@ def batch_census(batch: dict[str, Any]) -> Counter[str]:
     statuses, errors = columns[_STATUS], columns[_ERROR]
     if -1 not in statuses and errors.count(None) == len(errors):
         strings = batch["strings"]
-        return Counter({strings[at]: n for at, n in Counter(statuses).items()})
+        counts: Counter[str] = Counter()
+        for at, n in Counter(statuses).items():
+            counts[strings[at]] += n  # += : a table from an index on disk may hold a string twice
+        return counts
     return Counter(
         display_status(record)
         for record in records_from_batch(batch)
