@@ -368,6 +368,7 @@ def test_a_census_counts_what_the_store_will_hold():
         {"SUCCESS": 1, "GROUP": 1, "unreadable": 1, "PROGRESS": 1}
     )
     assert batch_census(records_to_batch([])) == Counter()
+    assert batch_census(records_to_batch([done, group])) == Counter({"SUCCESS": 1, "GROUP": 1})  # no status, no error
     # A string table holding one status twice (an index written by something else): both counted.
     twice = records_to_batch([done, custom, done])
     twice["strings"].append("SUCCESS")
