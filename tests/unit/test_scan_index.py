@@ -376,6 +376,76 @@ def test_a_census_counts_what_the_store_will_hold():
     assert batch_census(twice) == Counter({"SUCCESS": 2, "PROGRESS": 1})
 
 
+def test_a_census_counts_a_row_with_both_a_status_and_an_error_as_unreadable():
+    """A row's error wins over its status (``display_status``): counted once, as unreadable."""
+    done = summarize("a", "task", TASK_PREFIX, decode(b'{"status": "SUCCESS"}'), size=21, mtime=1.0)
+    batch = records_to_batch([done, done, done])
+    batch["columns"][ROW_FIELDS.index("error")][1] = ["truncated", "truncated JSON", " at byte 9"]
+    assert batch_census(batch) == Counter({"SUCCESS": 2, "unreadable": 1})
+    assert batch_census(batch) == Counter(map(display_status, records_from_batch(batch)))
+
+
+def test_readers_whose_shares_cut_a_chunk_send_each_row_once(samples: Path, tmp_path: Path, monkeypatch):
+    """The readers of a reopen may share the ids elsewhere than those of the scan that wrote the
+    index: a chunk holding ids of two shares is never forwarded whole (each reader sends only its
+    own rows of it); the chunks wholly in a share are."""
+    aged(samples)
+    index = write_index(samples, tmp_path / "cache", chunk=5)
+    ids = [r.task_id for r in fresh_records(samples)]
+    cut = ids[7]  # inside the second chunk (ids 5-9)
+    made: list[list[int]] = []
+    real_batch_of = IndexChunk.batch_of
+    monkeypatch.setattr(IndexChunk, "batch_of", lambda self, rows: made.append(rows) or real_batch_of(self, rows))
+    first, note = read_with_index(samples, index, "--to", cut.encode().hex(), monkeypatch=monkeypatch)
+    assert note == {"reused": 7, "read": 0, "problem": None}
+    second, note = read_with_index(samples, index, "--from", cut.encode().hex(), monkeypatch=monkeypatch)
+    assert note == {"reused": SAMPLE_COUNT - 7, "read": 0, "problem": None}
+    assert [r.task_id for r in first] == ids[:7] and [r.task_id for r in second] == ids[7:]
+    assert rows(first + second) == rows(fresh_records(samples))
+    assert made == [[0, 1], [2, 3, 4]]  # only the cut chunk's rows made again, on each side
+
+
+def test_a_reader_reads_again_an_unchanged_file_the_index_holds_but_does_not_trust(
+    samples: Path, tmp_path: Path, monkeypatch
+):
+    """A chunk whose files are all unchanged is forwarded whole only when every row of it may be
+    trusted: a file written just before the indexing scan, or indexed with an error, is read."""
+    aged(samples)
+    racy, broken = sorted(samples.iterdir())[2], sorted(samples.iterdir())[8]
+    now = time.time()
+    os.utime(racy, (now - 1, now - 1))
+    broken.write_bytes(b'{"status": "SUCC')  # indexed as unreadable
+    os.utime(broken, (HOUR_AGO, HOUR_AGO))
+    index = write_index(samples, tmp_path / "cache", started=now, chunk=5)
+    records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
+    assert note == {"reused": SAMPLE_COUNT - 2, "read": 2, "problem": None}
+    assert rows(records) == rows(fresh_records(samples))
+
+
+def test_a_file_that_cannot_be_stated_in_a_whole_chunk_is_checked_file_by_file(
+    samples: Path, tmp_path: Path, monkeypatch
+):
+    """A file of an indexed chunk that cannot be ``lstat``ed when the chunk is checked: the
+    chunk is not forwarded, its files are checked one by one, and that one is read."""
+    aged(samples)
+    index = write_index(samples, tmp_path / "cache", chunk=5)
+    target = sorted(samples.iterdir())[6].name
+    real_stat = os.stat
+    failed = []
+
+    def stat_once(path, *args, **kwargs):
+        if path == target:
+            failed.append(path)
+            raise PermissionError(13, "not now")
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(child_scan.os, "stat", stat_once)
+    records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
+    assert failed == [target, target]  # the chunk's check, then its own
+    assert note == {"reused": SAMPLE_COUNT - 1, "read": 1, "problem": None}
+    assert rows(records) == rows(fresh_records(samples))
+
+
 def test_a_same_size_rewrite_with_a_new_mtime_is_read_again(samples: Path, tmp_path: Path, monkeypatch):
     aged(samples)
     cache = tmp_path / "cache"

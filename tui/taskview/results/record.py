@@ -11,7 +11,7 @@ import reprlib
 import sys
 from collections import Counter
 from datetime import datetime, timezone
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
 from operator import attrgetter, is_not
 from typing import Any
 
@@ -171,6 +171,7 @@ _SHARED = frozenset({"prefix", "status", "name", "worker"})
 _ROW = attrgetter(*ROW_FIELDS)
 _ERROR = ROW_FIELDS.index("error")
 _STATUS = ROW_FIELDS.index("status")
+_PREFIX = ROW_FIELDS.index("prefix")
 
 
 #: One int object per distinct file size. Files of one kind of task mostly share
@@ -336,17 +337,27 @@ def batch_census(batch: dict[str, Any]) -> Counter[str]:
     from the status column, in C, when every row has a status and no error; else by record."""
     columns = batch["columns"]
     statuses, errors = columns[_STATUS], columns[_ERROR]
-    if -1 not in statuses and errors.count(None) == len(errors):
-        strings = batch["strings"]
-        counts: Counter[str] = Counter()
-        for at, n in Counter(statuses).items():
+    strings = batch["strings"]
+    counts: Counter[str] = Counter()
+    for at, n in Counter(statuses).items():
+        if at != -1:
             counts[strings[at]] += n  # += : a table from an index on disk may hold a string twice
+    if -1 not in statuses and errors.count(None) == len(errors):
         return counts
-    return Counter(
-        display_status(record)
-        for record in records_from_batch(batch)
-        if record.error is None or record.error.kind is not ProblemKind.GONE
-    )
+    # The few rows whose display status is not their status: one by one.
+    rows = range(len(statuses))
+    odd = set(compress(rows, map(is_not, errors, repeat(None)))) | set(compress(rows, map((-1).__eq__, statuses)))
+    prefixes = columns[_PREFIX]
+    for row in odd:
+        error, status = errors[row], statuses[row]
+        if status != -1:
+            counts[strings[status]] -= 1  # counted above
+        if error is not None:
+            if Problem.from_row(error).kind is not ProblemKind.GONE:
+                counts[UNREADABLE] += 1
+        else:
+            counts["GROUP" if strings[prefixes[row]].endswith(GROUP_PREFIX) else ""] += 1
+    return +counts
 
 
 def classify(kind: str, decoded: Decoded, size: int) -> tuple[str | None, Problem | None]:

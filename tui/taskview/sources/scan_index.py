@@ -183,6 +183,12 @@ class IndexChunk:
     def records(self, rows: list[int]) -> list[TaskRecord]:
         return records_from_batch(self.batch_of(rows))
 
+    @property
+    def all_trusted(self) -> bool:
+        """Every row of the chunk may be trusted if its file is unchanged (``rows`` holds those:
+        a chunk's ids are distinct)."""
+        return len(self.rows) == len(self.mtimes)
+
 
 #: What each column of a batch may hold (JSON's types), in ROW_FIELDS order.
 _COLUMN_TYPES: tuple[frozenset[type], ...] = tuple(
@@ -272,6 +278,16 @@ class ShareWalk:
         if (self._done and task_id > self._last) or task_id < self._first or self.chunk is None:
             return None
         return self.chunk.rows.get(task_id)
+
+    def reach(self, task_id: str) -> tuple[IndexChunk | None, str | None]:
+        """The chunk holding ``task_id`` and its last id; else None and the first id of the next
+        chunk (None: no chunk after). Asked in ascending order, with ``locate``."""
+        self.locate(task_id)
+        if self.chunk is not None and self._first <= task_id <= self._last:
+            return self.chunk, self._last
+        if self._first > task_id:
+            return None, self._first  # the chunk read ahead (or a corrupt one: its files read)
+        return None, None if self._done else self._chunks[self._next][0]
 
     def get(self, task_id: str) -> TaskRecord | None:
         row = self.locate(task_id)
