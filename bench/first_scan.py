@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from common import PYTHON, TASKVIEW, Figure, median, size_label, time_command, warm
+from taskview.sources.child_scan import reader_count
 
 SCREEN = (120, 40)
 #: The UI timer's period: a gap longer than this is a frame the UI could not run.
@@ -121,15 +122,35 @@ def run(path: Path, count: int, repeats: int) -> list[Figure]:
     ]
 
 
+def census_floor(path: Path) -> float:
+    """Seconds for as many bare-Python processes as the inspector has readers, launched at
+    once, to list the directory and ``lstat`` a share of its files each (``floor.py --lstat``):
+    what a reopen's census cannot be faster than."""
+    readers = reader_count()
+    floor = str(Path(__file__).resolve().parent / "floor.py")
+    started = time.perf_counter()
+    processes = [
+        subprocess.Popen([PYTHON, floor, str(path), "--lstat", str(k), str(readers)], stdout=subprocess.DEVNULL)
+        for k in range(readers)
+    ]
+    for process in processes:
+        if process.wait() != 0:
+            raise RuntimeError("floor.py --lstat failed")
+    return time.perf_counter() - started
+
+
 def run_reopen(path: Path, count: int, repeats: int) -> list[Figure]:
     """A first open writing the scan index and a reopen using it, ``repeats`` times, each pair
-    with a fresh cache directory (the files unchanged in between: the warm-cache reopen)."""
+    with a fresh cache directory (the files unchanged in between: the warm-cache reopen), and
+    between them the census's floor (``census_floor``)."""
     warm(path)
     first: list[dict[str, float]] = []
     again: list[dict[str, float]] = []
+    floors: list[float] = []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="taskview-bench-cache-") as cache:
             first.append(run_one(path, count, cache))
+            floors.append(census_floor(path))
             again.append(run_one(path, count, cache))
     label = size_label(count)
     counts = median([s["counts"] for s in again])
@@ -145,6 +166,15 @@ def run_reopen(path: Path, count: int, repeats: int) -> list[Figure]:
             "first open",
             "< 3 s",
             counts < 3,
+        ),
+        Figure(
+            f"reopen {label}: complete counts, beside the floor",
+            counts,
+            "s",
+            median(floors),
+            f"list + lstat, {reader_count()} processes",
+            "",
+            None,
         ),
         Figure(f"reopen {label}: every row in", done, "s", median([s["done"] for s in first]), "first open", "", None),
         Figure(f"reopen {label}: longest UI gap", gap, "ms", first_gap, "first open", "< 50 ms", gap < 50),
