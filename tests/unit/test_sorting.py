@@ -21,8 +21,8 @@ def test_ordered_defaults_to_the_last_change_newest_first():
     assert [r.task_id for r in ordered(store)] == ["new", "mid", "old"]
 
 
-def test_update_order_with_nothing_touched_is_a_copy_of_the_order():
+def test_update_order_with_nothing_touched_leaves_the_order_as_it_is():
     store = sample_store()
     order = ordered(store, "status", False)
     again = update_order(store.records, order, [], "status", False)
-    assert again == order and again is not order
+    assert again is order and again == ordered(store, "status", False)

@@ -726,6 +726,33 @@ def test_a_quiet_tail_sleeps_until_an_event_or_its_idle_check(tmp_path, monkeypa
     assert time.monotonic() - started >= 0.05
 
 
+def test_a_stream_of_changes_is_gathered_into_a_batch_at_most_every_stream_seconds(tmp_path):
+    """A change after a quiet moment is read after one tick; under a stream the next batch waits
+    until ``stream_seconds`` after the last; a flood (STREAM_FLOOD changes queued) does not wait."""
+    import time
+
+    tail = DirectoryTail(ResultDirectory(str(tmp_path)), lambda batch: None, tick=0.01)
+    tail.stream_seconds = 0.6
+
+    def waited() -> float:
+        tail._wake.set()
+        started = time.monotonic()
+        assert tail._wait() is True
+        return time.monotonic() - started
+
+    assert waited() < 0.3  # the first change: a tick
+    assert waited() >= 0.5  # the next, at once: gathered until 0.6 s after the first
+    for n in range(tail_module.STREAM_FLOOD):
+        tail._events.put(f"celery-task-meta-{n}")
+    assert waited() < 0.3  # a flood goes at once
+    time.sleep(0.65)
+    assert waited() < 0.3  # a quiet moment since: a tick again
+    tail._stop.set()
+    started = time.monotonic()
+    tail._gather()
+    assert time.monotonic() - started < 0.3  # stopped: no wait
+
+
 # --- what each scan sends and logs, found by mutants ---------------------------------------------
 
 

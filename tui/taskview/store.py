@@ -78,6 +78,8 @@ class Store:
         # A file read for one of them ends its entry: the file says from then on.
         self._sent: set[str] = set()
         self._held: set[str] = set()
+        # What a view's order may still hold of each task changed live (see ``track_replaced``).
+        self._replaced: dict[str, TaskRecord | None] | None = None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -279,7 +281,23 @@ class Store:
 
     def add_many(self, records: Iterable[TaskRecord], *, live: bool = False) -> list[str]:
         """Add a batch; returns the ids whose rows changed."""
+        replaced = self._replaced
+        if replaced is not None:
+            records = list(records)
+            get = self.records.get
+            for record in records:
+                replaced.setdefault(record.task_id, get(record.task_id))
         return [r.task_id for r in records if self.add(r, live=live)]
+
+    def track_replaced(self) -> dict[str, TaskRecord | None]:
+        """A dict the store fills from now on with the record each task had before a batch
+        (``add_many``) or a removal first changed it (None: new), for a view to find where
+        the task sits in an order it made before (``update_order``): the view empties it when
+        it has put them in place. Other changes are not in it (the view then looks up the
+        task's current record)."""
+        if self._replaced is None:
+            self._replaced = {}
+        return self._replaced
 
     def add_scanned(self, records: list[TaskRecord]) -> list[str]:
         """Take a first scan's records in bulk (what ``add`` does for a first sight, for a
@@ -405,6 +423,8 @@ class Store:
             self._ids_gone.add(task_id)
         self._counts[display_status(record)] -= 1
         self.insights.change(record, None)
+        if self._replaced is not None:
+            self._replaced.setdefault(task_id, record)
         return True
 
     def history(self, task_id: str) -> list[Transition]:
@@ -495,6 +515,7 @@ def first_sight(records: Iterable[TaskRecord]) -> None:
         record.first_seen = record.last_change = done if done is not None and status in ready else record.mtime
         if status == "STARTED":
             record.started = record.mtime
+
 
 #: An unfinished task as the stale check needs it: (task id, worker node name, pool process id).
 StaleCandidate = tuple[str, "str | None", "int | None"]

@@ -113,24 +113,64 @@ def update_order(
     sort_key: str,
     reverse: bool,
     predicate: Predicate | None = None,
+    was: Mapping[str, TaskRecord | None] | None = None,
 ) -> list[TaskRecord]:
-    """``order`` (an ``ordered``) after the tasks in ``touched`` changed, came or went;
-    ``current`` is the store's id -> record.
+    """``order`` (an ``ordered``), changed in place and returned, after the tasks in
+    ``touched`` changed, came or went; ``current`` is the store's id -> record.
 
-    The same list ``ordered`` would give, in O(N + k log N) instead of a
-    full sort: one pass drops the touched tasks' records, then the current
-    record of each one still shown goes back in by binary search. For live
-    updates to a big directory.
+    The same list ``ordered`` would give, without a full sort: the touched tasks'
+    records are taken out, then the current record of each one still shown goes back
+    in, by binary search. ``was``: the record each touched task had when ``order`` was
+    made (None: it had none; ``Store.track_replaced``): each is then found by binary
+    search too, in O(k log N) with no walk of the order (a million rows: 0.2-0.5 s a
+    walk). A task it does not name is looked for as the store holds it; one not found
+    where it sorts makes it walk the whole order (a filter's rows: those left out do).
     """
     touched = set(touched)
-    kept = [r for r in order if r.task_id not in touched] if touched else list(order)
     before = _comes_before(sort_key, reverse)
+    if touched and (was is None or not _take_out(order, touched, current, was, before)):
+        order[:] = [r for r in order if r.task_id not in touched]
     for task_id in sorted(touched):
         record = current.get(task_id)
         if record is None or (predicate is not None and not predicate(record)):
             continue
-        kept.insert(_insertion_point(kept, record, before), record)
-    return kept
+        order.insert(_insertion_point(order, record, before), record)
+    return order
+
+
+_NOT_NAMED = object()
+
+
+def _take_out(
+    order: list[TaskRecord],
+    touched: set[str],
+    current: Mapping[str, TaskRecord],
+    was: Mapping[str, TaskRecord | None],
+    before: Callable[[TaskRecord, TaskRecord], bool],
+) -> bool:
+    """Take the touched tasks' records out of ``order`` where they sort; False (``order``
+    untouched) when one may be in it elsewhere."""
+    places = []
+    for task_id in touched:
+        old = was.get(task_id, _NOT_NAMED)
+        if old is _NOT_NAMED:
+            old = current.get(task_id)
+            if old is None:
+                return False  # gone, and what it was is not known
+        if old is None:
+            continue  # new since the order was made
+        assert isinstance(old, TaskRecord)
+        at = _insertion_point(order, old, before)
+        if at < len(order) and order[at] is old:
+            places.append(at)
+        else:
+            # Not where it sorts: left out by a filter, or the order holds another record
+            # of it (a filter's end put the current one in), or it is not sorted as
+            # expected. Only a walk can tell.
+            return False
+    for at in sorted(places, reverse=True):
+        del order[at]
+    return True
 
 
 def position(order: list[TaskRecord], record: TaskRecord, sort_key: str, reverse: bool) -> int | None:

@@ -539,7 +539,7 @@ class LiveScreen(InspectorScreen):
         if model.filtering:
             self.say("the filter is still being applied: press a again when it is done")
             return
-        rows = model.rows
+        rows = list(model.rows)  # as confirmed: a refresh changes the model's in place
         if not rows:
             self.say("no rows to mark")
             return
