@@ -48,6 +48,8 @@ COLUMNS, ROWS = 120, 40
 #: Rows of the directory the writers rewrite.
 FILES = 5000
 WRITERS = 4
+#: Rows of a directory the 30 writes/s are measured in too (BENCH_DIR/cpu-writes-big).
+BIG_FILES = 100_000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 #: Escape sequences, to read the screen's text (as tests/helpers/terminal.py does).
 _SEQUENCE = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
@@ -226,12 +228,12 @@ def writer(directory: str, seed: int, rate: float, seconds: float, out) -> None:
     out.put((n, started_tasks))
 
 
-def prepare(directory: Path) -> None:
-    """A fresh directory of FILES real result files (the same ones every run)."""
+def prepare(directory: Path, count: int = FILES) -> None:
+    """A fresh directory of ``count`` real result files (the same ones every run)."""
     from make_results import MARKER, make
 
     (directory / MARKER).unlink(missing_ok=True)
-    make(directory, FILES)
+    make(directory, count)
 
 
 def run_writers(directory: Path, rate: float, seconds: float) -> tuple[int, int]:
@@ -329,7 +331,7 @@ def measure_floor(rate: float, seconds: float) -> Window:
 def measure_inspector(directory: Path, count: int, rate: float, seconds: float, *, settle: float) -> Window:
     """The inspector over ``directory`` (``count`` rows) for ``seconds``, with writers at ``rate`` (0: idle)."""
     if rate:
-        prepare(directory)
+        prepare(directory, count)
     app = Inspector(directory)
     try:
         app.wait_for_rows(count, timeout=1800)
@@ -367,6 +369,20 @@ def run(rates: tuple[int, ...], seconds: float, idle_dir: Path, idle_count: int,
                 tv.cpu <= target if target else None,
             )
         )
+    # The same trickle among many rows: what is done per write must not grow with the directory.
+    big = measure_inspector(BENCH_DIR / "cpu-writes-big", BIG_FILES, 30, seconds, settle=5)
+    small = next((f for f in figures if f.name.startswith("CPU, 30 writes/s")), None)
+    figures.append(
+        Figure(
+            f"CPU, 30 writes/s ({size_label(BIG_FILES)} rows +)",
+            big.cpu,
+            "%",
+            small.value if small is not None else None,
+            f"{size_label(FILES)} rows",
+            "<= 5 % of a core",
+            big.cpu <= 5.0,
+        )
+    )
     empty = measure_inspector(empty_dir(), 0, 0, idle_seconds, settle=3)
     idle = measure_inspector(idle_dir, idle_count, 0, idle_seconds, settle=5)
     print(f"   idle: {idle.terminal:,.0f} B/s to the terminal (empty directory {empty.terminal:,.0f} B/s)", flush=True)
@@ -388,12 +404,20 @@ def _main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "floor":
         floor_reader(sys.argv[2])
         return
-    # bench/cpu_watch.py [SECONDS [RATE...]]: the write figures alone, for profiling runs.
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
-    rates = tuple(int(r) for r in sys.argv[2:]) or (30, 300, 2000)
+    # bench/cpu_watch.py [--rows N] [SECONDS [RATE...]]: the write figures alone, for profiling runs.
+    # --rows N: the inspector among N rows (BENCH_DIR/cpu-writes-N).
+    args = sys.argv[1:]
+    rows = FILES
+    if "--rows" in args:
+        at = args.index("--rows")
+        rows = int(args[at + 1])
+        del args[at : at + 2]
+    seconds = float(args[0]) if args else 10.0
+    rates = tuple(int(r) for r in args[1:]) or (30, 300, 2000)
     for rate in rates:
         floor = measure_floor(rate, seconds)
-        tv = measure_inspector(BENCH_DIR / "cpu-writes", FILES, rate, seconds, settle=2)
+        where = BENCH_DIR / ("cpu-writes" if rows == FILES else f"cpu-writes-{rows}")
+        tv = measure_inspector(where, rows, rate, seconds, settle=2 if rows == FILES else 5)
         print(
             f"{rate} writes/s ({tv.writes / seconds:.0f} done): taskview {tv.cpu:.1f} %, floor {floor.cpu:.1f} %,"
             f" {tv.terminal / 1024:.1f} KiB/s to the terminal",

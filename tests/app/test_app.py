@@ -451,3 +451,20 @@ async def test_a_since_filter_moves_on_with_the_clock(samples: Path):
         now[0] = newest + 3600  # an hour later: none of them in the window any more
         app.inspector.slide_time_window()
         await wait_until(pilot, lambda: table.task_ids == [])
+
+
+async def test_the_once_a_second_tick_leaves_a_screen_redrawn_within_the_second_alone(app):
+    """Under a stream of changes the rows and the summary are redrawn when rows are put in place:
+    the tick adds no frame of its own then; after a quiet second it redraws what aged."""
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app)
+        screen = app.inspector
+        drawn: list[str] = []
+        screen.update_summary = lambda: drawn.append("summary")  # type: ignore[method-assign]
+        screen.table.refresh_changed = lambda: drawn.append("rows")  # type: ignore[method-assign]
+        screen.pace.shown()  # rows put in place just now
+        screen.tick()
+        assert drawn == []
+        screen.pace._shown -= 1.0  # a second later, nothing put in place since
+        screen.tick()
+        assert drawn == ["rows", "summary"]
