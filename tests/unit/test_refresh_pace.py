@@ -1,5 +1,5 @@
-"""The pace of the table's redraws under live changes: a trickle twice a second, a flood every
-0.15 s, a change after a quiet moment at once. Driven by a hand-moved clock."""
+"""The pace of the table's redraws under live changes: a trickle twice a second, a flood (more than
+~133 changes a second) every 0.15 s, a change after a quiet moment at once. Driven by a hand-moved clock."""
 
 from __future__ import annotations
 
@@ -42,16 +42,38 @@ def test_a_flood_is_shown_every_0_15_s_and_counts_from_the_last_redraw():
     pace = RefreshPace(clock)
     pace.shown()
     pace.changed(19)
-    clock.now = 1000.25
+    clock.now = 1000.150390625  # (a binary fraction: 0.15 s and a little more, exactly)
     assert not pace.due()  # 19 waiting: a trickle's pace
     pace.changed(1)
-    assert pace.due()  # 20 waiting after 0.15 s or more
+    assert pace.due()  # 20 waiting after 0.15 s
     clock.now = 1000.140625
     assert not pace.due() and pace.due(early=0.01)  # a timer firing 10 ms early still finds it due
     pace.shown()
     pace.changed(100)
     assert not pace.due()  # the count starts again at the redraw, and so does the time
     clock.now = 1000.296875  # 0.15625 s later
+    assert pace.due()
+
+
+def test_a_steady_stream_below_a_flood_is_a_trickle_however_many_changes_wait():
+    """20 changes in 0.15 s is a flood (~133 a second); 70 a second is not, even once 20 or more
+    have waited: it is redrawn twice a second, not every 0.29 s."""
+    clock = Clock()
+    pace = RefreshPace(clock)
+    pace.shown()
+    for n in range(1, 35):  # 70 a second
+        clock.now = 1000.0 + n / 70
+        pace.changed(1)
+        assert not pace.due()
+    clock.now = 1000.25
+    pace.changed(33)  # 67 waiting after 0.25 s: 268 a second, a flood
+    assert pace.due()
+    clock.now = 1000.5
+    pace.shown()
+    clock.now = 1000.8
+    pace.changed(39)
+    assert not pace.due()  # 39 in 0.3 s (130 a second): not yet
+    pace.changed(1)
     assert pace.due()
 
 
