@@ -385,6 +385,19 @@ def test_a_census_counts_a_row_with_both_a_status_and_an_error_as_unreadable():
     assert batch_census(batch) == Counter(map(display_status, records_from_batch(batch)))
 
 
+def test_a_census_counts_each_of_several_groups_unreadable_and_statusless_rows():
+    def record(task_id: str, raw: bytes, kind: str = "task", prefix: str = TASK_PREFIX) -> TaskRecord:
+        return summarize(task_id, kind, prefix, decode(raw), size=len(raw), mtime=1.0)
+
+    done = record("a", b'{"status": "SUCCESS"}')
+    groups = [record(g, b'{"result": []}', "group", GROUP_PREFIX) for g in ("b", "c")]
+    cuts = [record(c, b'{"status": "SUCC') for c in ("d", "e")]
+    bare = [TaskRecord(t, TASK_PREFIX) for t in ("f", "g")]  # no status and no error (an index by hand)
+    batch = records_to_batch([done, *groups, *cuts, *bare])
+    assert batch_census(batch) == Counter({"SUCCESS": 1, "GROUP": 2, "unreadable": 2, "": 2})
+    assert batch_census(batch) == Counter(map(display_status, records_from_batch(batch)))
+
+
 def test_readers_whose_shares_cut_a_chunk_send_each_row_once(samples: Path, tmp_path: Path, monkeypatch):
     """The readers of a reopen may share the ids elsewhere than those of the scan that wrote the
     index: a chunk holding ids of two shares is never forwarded whole (each reader sends only its

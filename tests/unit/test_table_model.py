@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,11 @@ from hypothesis import strategies as st
 from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS, sample_store
 from taskview.query import compile_query
 from taskview.results.codec import decode
-from taskview.results.record import TaskRecord, summarize
+from taskview.results.record import TaskRecord, display_status, summarize
 from taskview.results.scan import ResultDirectory
 from taskview.store import Store
 from taskview.view import table_model
-from taskview.view.sorting import SORT_KEYS, ordered
+from taskview.view.sorting import SORT_KEYS, ordered, update_order
 from taskview.view.table_model import INCREMENTAL_LIMIT, TableModel
 
 QUERIES = ["status:SUCCESS,FAILURE", "-status:SUCCESS", "add", "name:sleep", "e6", "sample-worker", "nothing-matches"]
@@ -450,6 +451,7 @@ def test_live_changes_put_in_place_leave_exactly_a_full_sort(sort_key, reverse, 
             model.refresh()
             assert ids(model.everything) == ids(ordered(store, sort_key, reverse))
             assert ids(model.rows) == ids(ordered(store, sort_key, reverse, predicate))
+            assert model.counts() == +Counter(map(display_status, model.rows))
         else:
             model.touch([op[1]])
     model.refresh()
@@ -471,8 +473,36 @@ def test_a_live_change_is_put_in_place_without_a_walk_of_the_order():
     store.add_many([TaskRecord("t050", "celery-task-meta-", status="FAILURE", mtime=500.0)], live=True)
     store.add_many([TaskRecord("new", "celery-task-meta-", status="STARTED", mtime=400.0)], live=True)
     store.remove("t100")
-    model.touch(["t050", "new", "t100"])
+    model.touch(["t050", "new", "t100", "t007"])  # t007: touched with no change (a stale judgement)
     assert model.refresh()
     assert model.rows is model.everything  # changed in place
     assert ids(list.__iter__(model.rows))[:3] == ["t050", "new", "t199"]
     assert "t100" not in ids(list.__iter__(model.rows)) and len(model.rows) == 200
+    assert ids(list.__iter__(model.rows)) == ids(ordered(store, "last_change", True))
+
+
+def test_a_live_change_within_a_filter_is_put_in_place_without_a_walk_of_its_rows():
+    store = hand_store(*((f"t{n:03}", float(n), "SUCCESS" if n % 2 else "FAILURE") for n in range(200)))
+    model = TableModel(store)
+    model.sort("last_change", True)
+    run_filter(model, "status:FAILURE")
+
+    class Unwalkable(list):
+        def __iter__(self):
+            raise AssertionError("the filter's rows were walked")
+
+    model.rows = Unwalkable(model.rows)
+    store.add_many([TaskRecord("t050", "celery-task-meta-", status="FAILURE", mtime=500.0)], live=True)
+    model.touch(["t050"])
+    assert model.refresh()
+    assert ids(list.__iter__(model.rows)) == ids(ordered(store, "last_change", True, model.predicate))
+    assert model.counts() == {"FAILURE": 100}
+
+
+def test_a_task_gone_from_the_store_leaves_an_order_that_does_not_say_what_it_was():
+    """``update_order`` given no record of what a task was, for a task the store no longer holds:
+    it is looked for by a walk (it may be anywhere), and taken out."""
+    store = hand_store(("a", 1.0, "SUCCESS"), ("b", 2.0, "SUCCESS"), ("c", 3.0, "SUCCESS"))
+    order = ordered(store, "last_change", True)
+    store.remove("b")
+    assert ids(update_order(store.records, order, ["b"], "last_change", True, was={})) == ["c", "a"]

@@ -114,6 +114,7 @@ def update_order(
     reverse: bool,
     predicate: Predicate | None = None,
     was: Mapping[str, TaskRecord | None] | None = None,
+    moved: tuple[list[TaskRecord], list[TaskRecord]] | None = None,
 ) -> list[TaskRecord]:
     """``order`` (an ``ordered``), changed in place and returned, after the tasks in
     ``touched`` changed, came or went; ``current`` is the store's id -> record.
@@ -125,16 +126,22 @@ def update_order(
     search too, in O(k log N) with no walk of the order (a million rows: 0.2-0.5 s a
     walk). A task it does not name is looked for as the store holds it; one not found
     where it sorts makes it walk the whole order (a filter's rows: those left out do).
+    ``moved``: two lists it fills with the records taken out and those put in (a filter's
+    counts follow them, rather than count every row again).
     """
     touched = set(touched)
     before = _comes_before(sort_key, reverse)
-    if touched and (was is None or not _take_out(order, touched, current, was, before)):
+    out, into = moved if moved is not None else ([], [])
+    if touched and (was is None or not _take_out(order, touched, current, was, before, out)):
+        if moved is not None:
+            out += [r for r in order if r.task_id in touched]
         order[:] = [r for r in order if r.task_id not in touched]
     for task_id in sorted(touched):
         record = current.get(task_id)
         if record is None or (predicate is not None and not predicate(record)):
             continue
         order.insert(_insertion_point(order, record, before), record)
+        into.append(record)
     return order
 
 
@@ -147,9 +154,10 @@ def _take_out(
     current: Mapping[str, TaskRecord],
     was: Mapping[str, TaskRecord | None],
     before: Callable[[TaskRecord, TaskRecord], bool],
+    out: list[TaskRecord],
 ) -> bool:
-    """Take the touched tasks' records out of ``order`` where they sort; False (``order``
-    untouched) when one may be in it elsewhere."""
+    """Take the touched tasks' records out of ``order`` where they sort (into ``out``); False
+    (``order`` and ``out`` untouched) when one may be in it elsewhere."""
     places = []
     for task_id in touched:
         old = was.get(task_id, _NOT_NAMED)
@@ -169,7 +177,7 @@ def _take_out(
             # expected. Only a walk can tell.
             return False
     for at in sorted(places, reverse=True):
-        del order[at]
+        out.append(order.pop(at))
     return True
 
 

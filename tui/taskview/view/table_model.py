@@ -117,10 +117,16 @@ class TableModel:
         if self.predicate is None:
             self.rows = self.everything
         elif self._filter is None:
+            out: list[TaskRecord] = []
+            into: list[TaskRecord] = []
             self.rows = update_order(
-                self.store.records, self.rows, applied, self.sort_key, self.reverse, self.predicate, was
+                self.store.records, self.rows, applied, self.sort_key, self.reverse, self.predicate, was, (out, into)
             )
-            self._filter_counts = Counter(map(display_status, self.rows))
+            # The rows' counts moved by what went out and came in: not a count of every row again.
+            counts = self._filter_counts
+            counts.subtract(map(display_status, out))
+            counts.update(map(display_status, into))
+            self._filter_counts = +counts
         else:
             self._filter_pending.update(applied)
             return False
