@@ -31,6 +31,7 @@ SECTIONS = (
     "first-scan",
     "reopen",
     "live",
+    "refresh",
     "cpu",
     "interaction",
     "memory",
@@ -76,6 +77,7 @@ def main() -> int:
     import first_screen
     import interaction
     import live_latency
+    import live_refresh
     import memory
     import scan_bench
     import ui_gaps
@@ -87,6 +89,7 @@ def main() -> int:
     section("first-scan", lambda: first_scan.run(dirs[biggest], biggest, 2 if args.quick else 3))
     section("reopen", lambda: first_scan.run_reopen(dirs[biggest], biggest, 2 if args.quick else 3))
     section("live", lambda: live_latency.run(2000, 10 if args.quick else 30, 10))
+    section("refresh", lambda: live_refresh.run(dirs[biggest], biggest))
     section(
         "cpu",
         lambda: cpu_watch.run((30, 300), 10 if args.quick else 30, dirs[biggest], biggest, 10 if args.quick else 30),
