@@ -77,6 +77,25 @@ def test_a_steady_stream_below_a_flood_is_a_trickle_however_many_changes_wait():
     assert pace.due()
 
 
+def test_a_redraw_that_took_long_waits_four_times_as_long_before_the_next():
+    """The workflows view's rows built again over a big store (a quarter of a second at 100k
+    tasks): the next redraw, flood or trickle, waits until at most a fifth of the time went to them."""
+    clock = Clock()
+    pace = RefreshPace(clock)
+    pace.shown(cost=0.3)
+    pace.changed(10_000)  # a flood
+    clock.now = 1001.19
+    assert not pace.due()
+    clock.now = 1001.2
+    assert pace.due()
+    pace.shown(cost=0.001)  # a cheap one: the usual pace again
+    pace.changed(1)
+    clock.now = 1001.5
+    assert not pace.due()
+    clock.now = 1001.7
+    assert pace.due()
+
+
 def test_quiet_for_is_the_time_since_the_last_redraw():
     clock = Clock()
     pace = RefreshPace(clock)

@@ -20,6 +20,9 @@ TRICKLE_SECONDS = 0.5
 #: Between two redraws under a flood: FLOOD_CHANGES or more for each FLOOD_SECONDS waited (~133 a second).
 FLOOD_SECONDS = 0.15
 FLOOD_CHANGES = 20
+#: A redraw that took long (the workflows view's rows built again over a big store) waits this
+#: many times as long before the next: at most a fifth of the UI's time goes to them.
+COST_SHARE = 4
 
 
 class RefreshPace:
@@ -29,6 +32,7 @@ class RefreshPace:
         self._clock = clock
         self._shown = -float("inf")  # when changed rows were last put in place
         self._changes = 0  # live changes since then
+        self._gap = 0.0  # the least time between two redraws, from what the last one cost
 
     def changed(self, count: int) -> None:
         """``count`` tasks changed live (a first scan's batches are no flood to show: not counted)."""
@@ -37,19 +41,22 @@ class RefreshPace:
     def due(self, early: float = 0.0) -> bool:
         """Whether changed rows are due to be put in place; ``early``: how early a timer may fire."""
         waited = self._clock() - self._shown + early
+        if waited < self._gap:
+            return False
         if waited >= TRICKLE_SECONDS:
             return True
         # The rate since the last redraw, over FLOOD_SECONDS at least (a millisecond of jitter forgiven).
         elapsed = max(FLOOD_SECONDS, waited - early - 0.001)
         return waited >= FLOOD_SECONDS and self._changes >= FLOOD_CHANGES * (elapsed / FLOOD_SECONDS)
 
-    def shown(self) -> None:
-        """Changed rows were put in place now."""
+    def shown(self, cost: float = 0.0) -> None:
+        """Changed rows were put in place now; ``cost``: the seconds that took."""
         self._shown, self._changes = self._clock(), 0
+        self._gap = COST_SHARE * cost
 
     def quiet_for(self) -> float:
         """Seconds since changed rows were last put in place."""
         return self._clock() - self._shown
 
 
-__all__ = ["FLOOD_CHANGES", "FLOOD_SECONDS", "TRICKLE_SECONDS", "RefreshPace"]
+__all__ = ["COST_SHARE", "FLOOD_CHANGES", "FLOOD_SECONDS", "TRICKLE_SECONDS", "RefreshPace"]
