@@ -190,13 +190,13 @@ class InspectorScreen(Screen[None]):
 
     def refresh_rows(self) -> None:
         """When due: changed rows in place, counts redrawn; idle when nothing came."""
-        began = time.perf_counter()
         if self.workflow_tree is not None and self._counts_stale:
             self.workflow_tree.forget_summaries()  # a member changed: its root says so at the next draw
-        changed = self.model.refresh()
+        changed = self.model.refresh()  # a full re-sort in it is spaced by the model itself
+        began = time.perf_counter()
         self._show(changed, arrived=True)
         if changed:
-            self.pace.shown(cost=time.perf_counter() - began)
+            self.pace.shown(cost=time.perf_counter() - began)  # what showing them cost (a workflows view's build)
         if self._counts_stale:
             self.update_summary()
 
