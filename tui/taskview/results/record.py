@@ -334,7 +334,7 @@ def display_statuses(records: list[TaskRecord]) -> list[str]:
 def batch_census(batch: dict[str, Any]) -> Counter[str]:
     """How many rows of a batch (``records_to_batch``) the store will count under each display
     status: every row but a file gone before it could be read (the tail removes those). Counted
-    from the status column, in C, when every row has a status and no error; else by record."""
+    from the status column, in C; the few rows with no status or with an error, one by one."""
     columns = batch["columns"]
     statuses, errors = columns[_STATUS], columns[_ERROR]
     strings = batch["strings"]

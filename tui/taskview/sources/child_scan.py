@@ -480,7 +480,7 @@ def _reconciled(
             assert bound is not None
             end = bisect_right(ids, bound, start)
             run = listing[start:end]
-            if chunk.all_trusted and _as_indexed(run, chunk, dir_fd):
+            if chunk.all_trusted and _as_indexed(run, ids[start:end], chunk, dir_fd):
                 if census is not None:
                     census.update(batch_census(chunk.batch))
                 yield end, [chunk.line], len(run)
@@ -494,11 +494,10 @@ def _reconciled(
         start = end
 
 
-def _as_indexed(run: list[tuple[str, ResultName]], chunk: IndexChunk, dir_fd: int) -> bool:
-    """Whether the files of ``run`` are the chunk's rows, in order (ids and prefixes), each a
-    regular file with the mtime and size the chunk holds."""
-    columns = chunk.batch["columns"]
-    if len(run) != len(chunk.mtimes) or [parsed[1] for _, parsed in run] != columns[0]:
+def _as_indexed(run: list[tuple[str, ResultName]], ids: list[str], chunk: IndexChunk, dir_fd: int) -> bool:
+    """Whether the files of ``run`` (their task ids: ``ids``) are the chunk's rows, in order (ids
+    and prefixes), each a regular file with the mtime and size the chunk holds."""
+    if len(run) != len(chunk.mtimes) or ids != chunk.batch["columns"][0]:
         return False
     if [parsed[2] for _, parsed in run] != chunk.prefixes:
         return False
