@@ -13,7 +13,9 @@ Writes: 4 writer processes rewrite the files of a directory of 5,000 real result
 a lifecycle (STARTED, PROGRESS, then SUCCESS or FAILURE, with the samples' content), so
 statuses, counts and the order change as on a busy server. Baseline, same run and load:
 a bare watchdog reader (close-write events only) that reads and decodes every changed
-file, in a process of its own, measured the same way.
+file, in a process of its own, measured the same way. The 30 writes/s are also measured
+among 100,000 files, beside the 5,000 files' figure: what a write costs must not grow with
+the directory.
 
 Idle: no writes, after the first scan of a big directory has ended (its child process
 gone, then a few seconds to settle); the baseline is the inspector over an empty
@@ -48,7 +50,7 @@ COLUMNS, ROWS = 120, 40
 #: Rows of the directory the writers rewrite.
 FILES = 5000
 WRITERS = 4
-#: Rows of a directory the 30 writes/s are measured in too (BENCH_DIR/cpu-writes-big).
+#: Rows of a directory the 30 writes/s are measured in too (``writes_dir``).
 BIG_FILES = 100_000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 #: Escape sequences, to read the screen's text (as tests/helpers/terminal.py does).
@@ -305,7 +307,7 @@ def _window(pid: int, seconds: float, directory: Path | None, rate: float) -> Wi
 
 
 def measure_floor(rate: float, seconds: float) -> Window:
-    directory = BENCH_DIR / "cpu-writes"
+    directory = writes_dir(FILES)
     prepare(directory)
     proc = subprocess.Popen(
         [PYTHON, __file__, "floor", str(directory)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -328,6 +330,17 @@ def measure_floor(rate: float, seconds: float) -> Window:
     return window
 
 
+def writes_dir(rows: int) -> Path:
+    """Where the writers write among ``rows`` files (at FILES, the floor's directory too)."""
+    return BENCH_DIR / ("cpu-writes" if rows == FILES else f"cpu-writes-{rows}")
+
+
+def measure_writes(rows: int, rate: float, seconds: float) -> Window:
+    """The inspector among ``rows`` files while the writers write at ``rate`` (a big directory's
+    first scan settles longer: its reader processes end, its index is written)."""
+    return measure_inspector(writes_dir(rows), rows, rate, seconds, settle=2 if rows == FILES else 5)
+
+
 def measure_inspector(directory: Path, count: int, rate: float, seconds: float, *, settle: float) -> Window:
     """The inspector over ``directory`` (``count`` rows) for ``seconds``, with writers at ``rate`` (0: idle)."""
     if rate:
@@ -347,11 +360,12 @@ def measure_inspector(directory: Path, count: int, rate: float, seconds: float, 
 
 def run(rates: tuple[int, ...], seconds: float, idle_dir: Path, idle_count: int, idle_seconds: float) -> list[Figure]:
     figures = []
-    writes_dir = BENCH_DIR / "cpu-writes"
+    cpu_at: dict[int, float] = {}
     targets = {30: 5.0, 300: 25.0}
     for rate in rates:
         floor = measure_floor(rate, seconds)
-        tv = measure_inspector(writes_dir, FILES, rate, seconds, settle=2)
+        tv = measure_writes(FILES, rate, seconds)
+        cpu_at[rate] = tv.cpu
         target = targets.get(rate)
         print(
             f"   {rate:,} writes/s asked: {tv.writes / seconds:,.0f} achieved ({tv.new_files:,} new files;"
@@ -370,14 +384,13 @@ def run(rates: tuple[int, ...], seconds: float, idle_dir: Path, idle_count: int,
             )
         )
     # The same trickle among many rows: what is done per write must not grow with the directory.
-    big = measure_inspector(BENCH_DIR / "cpu-writes-big", BIG_FILES, 30, seconds, settle=5)
-    small = next((f for f in figures if f.name.startswith("CPU, 30 writes/s")), None)
+    big = measure_writes(BIG_FILES, 30, seconds)
     figures.append(
         Figure(
             f"CPU, 30 writes/s ({size_label(BIG_FILES)} rows +)",
             big.cpu,
             "%",
-            small.value if small is not None else None,
+            cpu_at.get(30),
             f"{size_label(FILES)} rows",
             "<= 5 % of a core",
             big.cpu <= 5.0,
@@ -405,7 +418,7 @@ def _main() -> None:
         floor_reader(sys.argv[2])
         return
     # bench/cpu_watch.py [--rows N] [SECONDS [RATE...]]: the write figures alone, for profiling runs.
-    # --rows N: the inspector among N rows (BENCH_DIR/cpu-writes-N).
+    # --rows N: the inspector among N rows (``writes_dir``).
     args = sys.argv[1:]
     rows = FILES
     if "--rows" in args:
@@ -416,8 +429,7 @@ def _main() -> None:
     rates = tuple(int(r) for r in args[1:]) or (30, 300, 2000)
     for rate in rates:
         floor = measure_floor(rate, seconds)
-        where = BENCH_DIR / ("cpu-writes" if rows == FILES else f"cpu-writes-{rows}")
-        tv = measure_inspector(where, rows, rate, seconds, settle=2 if rows == FILES else 5)
+        tv = measure_writes(rows, rate, seconds)
         print(
             f"{rate} writes/s ({tv.writes / seconds:.0f} done): taskview {tv.cpu:.1f} %, floor {floor.cpu:.1f} %,"
             f" {tv.terminal / 1024:.1f} KiB/s to the terminal",
