@@ -254,6 +254,9 @@ class LiveScreen(InspectorScreen):
                 log.debug("first scan: garbage collected in %.3f s", time.perf_counter() - began)
         if batch.notice:
             self.show_notice(batch.notice)
+            # A notice comes with a change of the directory's state (gone, back): said with it,
+            # not at the next summary update (the bar said "gone" and "back" together till then).
+            self.summary.problem = self.problem
         if self.table.selected_id in changed:
             self.load_detail()
         # Every task read is touched, not only the changed rows: a file read again with
