@@ -243,8 +243,8 @@ async def test_an_inotify_overflow_is_said_in_the_status_bar(samples: Path):
     try:
         async with app.run_test(size=(160, 30)) as pilot:
             try:
-                await wait_until(pilot, lambda: app.inspector.tail._observer is not None, timeout=5)
-                await pilot.pause(0.2)  # the observer's thread makes its inotify instance as it starts
+                # The tail's thread makes its inotify instance before its first scan.
+                await wait_until(pilot, lambda: app.inspector.tail._watch is not None, timeout=5)
             finally:
                 limit_file.write_text(old)
             await started(pilot, app)

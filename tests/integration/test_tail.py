@@ -8,6 +8,7 @@ import os
 import queue
 import shutil
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -232,3 +233,44 @@ def test_a_first_screenful_file_deleted_while_the_directory_is_away_is_still_rem
 def test_the_first_screenful_stops_at_its_deadline(samples: Path):
     tail = DirectoryTail(ResultDirectory(str(samples)), queue.SimpleQueue().put, first_batch=10)
     assert len(tail.read_first_screenful(0.0).records) == 1  # a slow disk: what was read by then
+
+
+@pytest.mark.slow
+def test_changes_during_a_long_first_scan_are_read_off_inotify_so_it_does_not_overflow(samples: Path):
+    """The tail's thread reads inotify itself: while it scans, it must still empty the kernel's queue
+    (here shrunk to 8 events for its instance), or a busy directory's first scan ends in an overflow
+    and a rescan. The scan is slowed to a batch of one file at a time, two events written per batch."""
+    limit_file = Path("/proc/sys/fs/inotify/max_queued_events")
+    if os.geteuid() != 0:
+        pytest.skip("needs root to shrink /proc/sys/fs/inotify/max_queued_events for one inotify instance")
+    source = next(p for p in sorted(SAMPLE_RESULTS.iterdir()) if b'"SUCCESS"' in p.read_bytes()).read_bytes()
+    go = threading.Event()
+    batches: queue.SimpleQueue[TailBatch] = queue.SimpleQueue()
+    written: list[str] = []
+
+    def deliver(batch: TailBatch) -> None:
+        batches.put(batch)
+        if batch.scanning and not batch.scan_done and go.wait(10):
+            name = f"during-{len(written)}"
+            (samples / f"celery-task-meta-{name}").write_bytes(source)  # created, then closed after writing
+            written.append(name)
+
+    tail = DirectoryTail(ResultDirectory(str(samples)), deliver, first_batch=1, scan_batch=1, tick=0.01)
+    old = limit_file.read_text()
+    limit_file.write_text("8\n")
+    try:
+        tail.start()
+        deadline = time.monotonic() + 10
+        while tail._watch is None and tail._observer is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+    finally:
+        limit_file.write_text(old)  # the limit is taken when an instance is created
+    try:
+        go.set()
+        seen = collect(batches, lambda seen: any(b.scan_done for b in seen), timeout=20)
+        assert len(written) > 8  # more than the queue holds, written while the scan went on
+        seen += collect(batches, lambda after: set(written) <= ids(seen) | ids(after), timeout=20)
+        assert [b.notice for b in seen if b.notice] == []  # no overflow, no rescan
+    finally:
+        tail.stop()

@@ -6,12 +6,17 @@ on a temporary directory), and its end. Each wait is for a batch, with a deadlin
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import threading
 from pathlib import Path
+
+import pytest
 
 from helpers.samples import SAMPLE_NAMES, SAMPLE_RESULTS
 from helpers.tail import collect, ids, run_tail
 from taskview.results.files import parse_name
+from taskview.sources import tail as tail_module
 
 INOTIFY_LOG = "watchdog.observers.inotify_c"
 
@@ -22,7 +27,11 @@ def task_id(name: str) -> str:
     return parsed.task_id
 
 
-def test_the_tail_thread_follows_a_directory_by_inotify_and_stops(tmp_path: Path):
+@pytest.mark.parametrize("native", [True, False], ids=["inotify-read-by-the-tail", "watchdog-observer"])
+def test_the_tail_thread_follows_a_directory_by_inotify_and_stops(tmp_path: Path, monkeypatch, native: bool):
+    """On Linux the tail's thread reads inotify itself; elsewhere watchdog's observer (made to run here)."""
+    monkeypatch.setattr(tail_module, "NATIVE_INOTIFY", native)
+    threads_before = set(threading.enumerate())
     directory = tmp_path / "results"
     directory.mkdir()
     first, second = SAMPLE_NAMES[0], SAMPLE_NAMES[1]
@@ -33,9 +42,16 @@ def test_the_tail_thread_follows_a_directory_by_inotify_and_stops(tmp_path: Path
         assert ids(seen) == {task_id(first)}
         thread = tail._thread
         assert thread is not None and thread.name == "taskview-tail" and thread.daemon and thread.is_alive()
-        # The observer's thread a daemon too: a tail never stopped holds no exit up.
-        assert tail.mode == "inotify" and tail._observer is not None and tail._observer.daemon
-        assert tail._overflow_log in logging.getLogger(INOTIFY_LOG).handlers
+        assert tail.mode == "inotify"
+        if native:
+            # No thread but the tail's: it waits on the watch's descriptor itself.
+            assert tail._observer is None and tail._watch is not None
+            assert set(threading.enumerate()) - threads_before == {thread}
+            watch_fd = tail._watch.fileno()
+        else:
+            # The observer's thread a daemon too: a tail never stopped holds no exit up.
+            assert tail._watch is None and tail._observer is not None and tail._observer.daemon
+            assert tail._overflow_log in logging.getLogger(INOTIFY_LOG).handlers
         # A file written (closed after writing), one moved in, one deleted: each an event.
         shutil.copyfile(SAMPLE_RESULTS / second, directory / second)
         seen = collect(batches, lambda seen: task_id(second) in ids(seen), timeout=10)
@@ -68,7 +84,12 @@ def test_the_tail_thread_follows_a_directory_by_inotify_and_stops(tmp_path: Path
         observer = tail._observer
         tail.stop()
     assert not thread.is_alive()  # joined
-    assert observer is not None and observer.stopped_event.is_set()  # told to stop (not joined: a daemon)
+    if native:
+        assert observer is None and tail._watch is None
+        with pytest.raises(OSError):
+            os.fstat(watch_fd)  # closed (unless reused: nothing else opens files in this test's process now)
+    else:
+        assert observer is not None and observer.stopped_event.is_set()  # told to stop (not joined: a daemon)
     assert tail._overflow_log not in logging.getLogger(INOTIFY_LOG).handlers
 
 

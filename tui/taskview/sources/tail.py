@@ -1,11 +1,12 @@
 """Follow a result directory: a first scan in batches, then every change, off the UI thread.
 
-inotify (watchdog) is restricted to close-after-write, delete and move: Celery
-writes files in place, and only IN_CLOSE_WRITE says a write is whole. The
-handler only queues the path and wakes the tail's thread, which waits a tick
-(50 ms) more and drains the queue keeping one read per file, so a flood of
-writes costs one read per file per tick; with nothing queued it sleeps (a quiet
-directory costs a wake-up a second, not twenty). A full
+inotify is restricted to close-after-write, delete and move: Celery writes
+files in place, and only IN_CLOSE_WRITE says a write is whole. On Linux the
+tail's thread waits on the inotify descriptor itself (``inotify_watch``);
+elsewhere a watchdog observer queues each path and wakes it. Woken, it waits a
+tick (50 ms) more and takes what is queued keeping one read per file, so a flood
+of writes costs one read per file per tick; with nothing queued it sleeps (a
+quiet directory costs a wake-up a second, not twenty). A full
 rescan follows an inotify overflow, and a periodic reconcile catches anything
 else missed. ``poll_interval`` replaces inotify for network filesystems.
 
@@ -24,6 +25,7 @@ import logging
 import os
 import queue
 import stat
+import sys
 import threading
 import time
 from collections import Counter
@@ -43,13 +45,18 @@ from .fsinfo import filesystem_type, is_network_filesystem
 from .known import KnownRecords
 from .recent_order import RecentOrder
 from .scan_index import Header, IndexWriter, open_index
+from .wakeup import Wakeup
 
 if TYPE_CHECKING:
     from watchdog.observers.api import BaseObserver
 
+    from .inotify_watch import DirectoryWatch
+
 log = logging.getLogger(__name__)
 
 NETWORK_POLL_INTERVAL = 2.0
+#: Watch with inotify directly (the tail's thread reads it); elsewhere a watchdog observer.
+NATIVE_INOTIFY = sys.platform == "linux"
 #: With nothing queued, the directory is still checked (cut files settled, reconciles run) this often.
 IDLE_SECONDS = 1.0
 #: A reconcile waits at least this many times as long as the last one took.
@@ -90,7 +97,7 @@ class TailBatch:
 class _OverflowWatch(logging.Handler):
     """watchdog only logs an inotify overflow; this turns the log line into a flag."""
 
-    def __init__(self, flag: threading.Event, wake: threading.Event) -> None:
+    def __init__(self, flag: threading.Event, wake: Wakeup) -> None:
         super().__init__(logging.WARNING)
         self.flag = flag
         self.wake = wake
@@ -135,9 +142,10 @@ class DirectoryTail:
         if poll_interval is None and self.network:
             poll_interval = NETWORK_POLL_INTERVAL
         self.poll_interval = poll_interval
-        self._events: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._events: queue.SimpleQueue[str] = queue.SimpleQueue()  # paths, from watchdog's observer
+        self._watched_names: set[str] = set()  # names, read from the inotify watch and not yet taken
         self._stop = threading.Event()
-        self._wake = threading.Event()  # something is queued (or stop): the thread has work
+        self._wake = Wakeup()  # something is queued (or stop): the thread has work
         self._overflowed = threading.Event()
         self._watch_lost = threading.Event()  # inotify saw the watched directory itself deleted
         self._overflow_log = _OverflowWatch(self._overflowed, self._wake)
@@ -150,7 +158,10 @@ class DirectoryTail:
         self._thread: threading.Thread | None = None
         self._reader: ReaderPool | None = None  # the reader processes of a first scan
         self.readers = reader_count()  # how many, for a big directory's first scan
-        self._observer: BaseObserver | None = None
+        self._observer: BaseObserver | None = None  # watchdog's, where inotify is not read directly
+        # Linux: the directory's inotify watch, waited on and read by the tail's thread (and
+        # closed by it: stop() from another thread only asks it to end).
+        self._watch: DirectoryWatch | None = None
         self._observer_lock = threading.Lock()
         # inotify watches what a symlink points to only when given the real path.
         self._watched = os.path.realpath(results.path)
@@ -211,6 +222,8 @@ class DirectoryTail:
         logging.getLogger("watchdog.observers.inotify_c").removeHandler(self._overflow_log)
         if self._thread is not None:
             self._thread.join(timeout=2)
+        if self._thread is None or not self._thread.is_alive():
+            self._stop_inotify()  # a thread still running closes its watch itself when it ends
 
     # --- the thread ------------------------------------------------------------
 
@@ -249,15 +262,21 @@ class DirectoryTail:
         except Exception as exc:  # keep the UI alive and say what broke
             log.exception("directory tail failed")
             self.deliver(TailBatch(notice=f"watching stopped: {exc}"))
+        finally:
+            self._stop_inotify()
 
     def _wait(self) -> bool:
         """Until there is something to do (or a tick, polling); False once stopped."""
         if self.poll_interval is not None:
             return not self._stop.wait(self.poll_interval)
-        if self._wake.wait(IDLE_SECONDS) and not self._stop.wait(self.tick):
+        watching = () if self._watch is None else (self._watch.fileno(),)
+        if self._wake.wait(IDLE_SECONDS, *watching) and not self._stop.wait(self.tick):
             # A tick after the first event: a burst of writes to one file is read once.
             self._wake.clear()  # before the queue is drained: a later event wakes it again
             self._gather()
+        # Every queued event read now: the loop may skip this tick (the directory gone), and
+        # the descriptor would stay readable and never let the thread sleep.
+        self._pull_watch()
         return not self._stop.is_set()
 
     #: See STREAM_SECONDS (tests make it 0).
@@ -272,9 +291,27 @@ class DirectoryTail:
         (``RefreshPace``). Not under a flood (``STREAM_FLOOD`` changes queued): it shows at the
         flood's pace, as soon as may be."""
         rest = self._gathered + self.stream_seconds - time.monotonic()
-        if rest > 0 and self._events.qsize() < STREAM_FLOOD:
+        if rest > 0 and self._queued() < STREAM_FLOOD:
             self._stop.wait(rest)
         self._gathered = time.monotonic()
+
+    def _queued(self) -> int:
+        """How many changes wait to be read."""
+        self._pull_watch()
+        return self._events.qsize() + len(self._watched_names)
+
+    def _pull_watch(self) -> None:
+        """Read the inotify watch's queued events (without waiting) into the names to read and the flags.
+        Also between a scan's batches: the kernel queues 16,384 events (fs.inotify.max_queued_events),
+        and a first scan of a 1M directory takes ~15 s, 1,000 writes a second at most."""
+        if self._watch is None:
+            return
+        changes = self._watch.read()
+        self._watched_names |= changes.names
+        if changes.overflowed:
+            self._overflowed.set()
+        if changes.ended:
+            self._watch_lost.set()
 
     def _watch_or_poll(self) -> None:
         """Start inotify; when it cannot be (e.g. fs.inotify.max_user_instances reached), poll and say so."""
@@ -287,6 +324,17 @@ class DirectoryTail:
 
     def _start_inotify(self) -> None:
         """Watch ``self._watched``; raises OSError when inotify cannot be used."""
+        if NATIVE_INOTIFY:
+            from .inotify_watch import DirectoryWatch
+
+            watch = DirectoryWatch(self._watched)
+            with self._observer_lock:
+                self._watch = watch
+        else:
+            self._start_observer()
+
+    def _start_observer(self) -> None:
+        """Watch ``self._watched`` with watchdog's observer, which queues paths in ``_events``."""
         from watchdog.events import (
             DirDeletedEvent,
             FileClosedEvent,
@@ -332,8 +380,11 @@ class DirectoryTail:
     def _stop_inotify(self) -> None:
         with self._observer_lock:
             observer, self._observer = self._observer, None
+            watch, self._watch = self._watch, None
         if observer is not None:
             observer.stop()  # not joined: its thread is a daemon and may be stuck on a dead watch
+        if watch is not None:
+            watch.close()
 
     # --- the directory itself ----------------------------------------------------
 
@@ -406,7 +457,9 @@ class DirectoryTail:
         self.deliver(batch)
 
     def _drain_events(self) -> set[str]:
-        names: set[str] = set()
+        """The names of the entries changed since the last drain, each once."""
+        self._pull_watch()
+        names, self._watched_names = self._watched_names, set()
         prefix = self._watched + os.sep
         while True:
             try:
@@ -486,6 +539,7 @@ class DirectoryTail:
                     scanned += 1
                     if len(batch.records) >= limit:
                         batch.scanned = scanned
+                        self._pull_watch()  # see _pull_watch: a long scan must not overflow inotify
                         self.deliver(batch)
                         batch, limit = TailBatch(scanning=initial), self.scan_batch
         except OSError as exc:
@@ -570,6 +624,7 @@ class DirectoryTail:
         scanned = 0
         census_sent = False
         for index, records in pool.batches(self._stop.is_set, lambda: 0.0 if order.busy else 0.05):
+            self._pull_watch()
             if not census_sent and (census := pool.census()) is not None:
                 census_sent = True
                 log.debug(
@@ -606,6 +661,7 @@ class DirectoryTail:
         order.exclude(gone)
         merge = order.finishing()
         while merge.step():
+            self._pull_watch()
             if self._stop.is_set():
                 return
         log.debug(
