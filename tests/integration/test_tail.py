@@ -239,7 +239,8 @@ def test_the_first_screenful_stops_at_its_deadline(samples: Path):
 def test_changes_during_a_long_first_scan_are_read_off_inotify_so_it_does_not_overflow(samples: Path):
     """The tail's thread reads inotify itself: while it scans, it must still empty the kernel's queue
     (here shrunk to 8 events for its instance), or a busy directory's first scan ends in an overflow
-    and a rescan. The scan is slowed to a batch of one file at a time, two events written per batch."""
+    and a rescan. The scan is slowed to a batch of one file at a time, two events written per batch
+    and as long as the scan waits between two reads of its watch (``SCAN_PULL_SECONDS``)."""
     limit_file = Path("/proc/sys/fs/inotify/max_queued_events")
     if os.geteuid() != 0:
         pytest.skip("needs root to shrink /proc/sys/fs/inotify/max_queued_events for one inotify instance")
@@ -254,6 +255,7 @@ def test_changes_during_a_long_first_scan_are_read_off_inotify_so_it_does_not_ov
             name = f"during-{len(written)}"
             (samples / f"celery-task-meta-{name}").write_bytes(source)  # created, then closed after writing
             written.append(name)
+            time.sleep(tail.SCAN_PULL_SECONDS)  # 2 events per read of the watch: 20 a second in all
 
     tail = DirectoryTail(ResultDirectory(str(samples)), deliver, first_batch=1, scan_batch=1, tick=0.01)
     old = limit_file.read_text()

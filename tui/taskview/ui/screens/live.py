@@ -240,11 +240,15 @@ class LiveScreen(InspectorScreen):
             # automatic collection runs during the first scan. Instead, once a second, the
             # young objects only (what the last second's frames and messages left: frozen
             # uncollected, it stayed for good, ~100 bytes a task at 1M), and what is left is
-            # frozen, the big lists with it, so that no walk ever goes through them again.
+            # frozen, the big lists with it, so that no walk ever goes through them again. The
+            # last batch's are frozen uncollected: the scan's final lists are among them (a
+            # million items each), and a walk of them stopped the UI for 35 ms at 1M; what
+            # garbage the last second left stays frozen with them (a few thousand objects).
             now = time.monotonic()
             if batch.scan_done or gc.isenabled() or now - self._gc_frozen >= 1.0:
                 began = time.perf_counter()
-                gc.collect(0 if not gc.isenabled() else 2)
+                if not batch.scan_done:
+                    gc.collect(0 if not gc.isenabled() else 2)
                 gc.freeze()
                 self._gc_frozen = now
                 if batch.scan_done:
