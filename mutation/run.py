@@ -73,6 +73,8 @@ AREAS: list[tuple[str, str, tuple[str, ...] | None]] = [
     ("control/stale.py", "control/stale.py", None),
     ("sources/known.py", "sources/known.py", None),
     ("sources/scan_index.py", "sources/scan_index.py", None),
+    ("sources/inotify_watch.py", "sources/inotify_watch.py", None),
+    ("sources/wakeup.py", "sources/wakeup.py", None),
     ("sources/tail.py: partial reads, rescans", "sources/tail.py", TAIL_SCANS),
     ("sources/tail.py: the rest (thread, inotify)", "sources/tail.py", ()),
 ]
