@@ -753,6 +753,32 @@ def test_a_stream_of_changes_is_gathered_into_a_batch_at_most_every_stream_secon
     assert time.monotonic() - started < 0.3  # stopped: no wait
 
 
+def test_the_tail_wakes_for_inotify_at_once_and_a_flood_there_goes_at_once(tmp_path):
+    """The watch's descriptor is waited on with the wake-up (not found only at the next idle check,
+    a second later), and what it holds counts toward a flood as queued paths do."""
+    import time
+
+    from taskview.sources.inotify_watch import DirectoryWatch
+
+    tail = DirectoryTail(ResultDirectory(str(tmp_path)), lambda batch: None, tick=0.01)
+    tail._watch = DirectoryWatch(str(tmp_path))
+    tail.stream_seconds = 0.6
+    try:
+        (tmp_path / f"{TASK_PREFIX}first").write_bytes(b"{}")
+        started = time.monotonic()
+        assert tail._wait() is True
+        assert time.monotonic() - started < 0.5  # woken by the event, not after IDLE_SECONDS
+        assert tail._drain_events() == {f"{TASK_PREFIX}first"}
+        for n in range(tail_module.STREAM_FLOOD):
+            (tmp_path / f"{TASK_PREFIX}{n}").write_bytes(b"{}")
+        started = time.monotonic()
+        assert tail._wait() is True
+        assert time.monotonic() - started < 0.3  # a flood: not gathered until 0.6 s after the last batch
+        assert len(tail._drain_events()) == tail_module.STREAM_FLOOD
+    finally:
+        tail.stop()
+
+
 # --- what each scan sends and logs, found by mutants ---------------------------------------------
 
 
