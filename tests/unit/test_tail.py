@@ -18,6 +18,7 @@ from taskview.results.files import TASK_PREFIX, parse_name
 from taskview.results.problems import ProblemKind
 from taskview.results.scan import ResultDirectory
 from taskview.sources import tail as tail_module
+from taskview.sources.child_scan import ReaderPool
 from taskview.sources.tail import DirectoryTail, TailBatch
 
 
@@ -1122,3 +1123,18 @@ def test_a_scan_reads_the_inotify_watch_now_and_then_not_at_each_piece_of_work(t
         assert len(reads) == 2 and tail._watched_names == {f"{TASK_PREFIX}a", f"{TASK_PREFIX}b"}
     finally:
         tail.stop()
+
+
+def test_the_first_reconcile_waits_200_times_its_cost_guessed_from_the_first_scan(tmp_path):
+    """A reconcile stats every file in the tail's thread: a tenth of a scan that read every file
+    there, about as long as a scan by reader processes (10.3 s after a 10.1 s one at 1M, when it
+    came after 200 s)."""
+    tail = DirectoryTail(ResultDirectory(str(tmp_path)), lambda batch: None, reconcile_interval=30.0)
+    assert tail._first_reconcile_wait(10.0) == 10.0 / 10 * tail_module.RECONCILE_SHARE  # read here
+    assert tail._first_reconcile_wait(0.5) == 30.0  # never sooner than the interval
+    tail._reader = ReaderPool(ResultDirectory(str(tmp_path)))  # read by reader processes
+    try:
+        assert tail._first_reconcile_wait(10.0) == 10.0 * tail_module.RECONCILE_SHARE
+        assert tail._first_reconcile_wait(0.1) == 30.0
+    finally:
+        tail._reader.stop()
