@@ -979,6 +979,10 @@ def test_stopping_inotify_stops_the_observer_once_and_forgets_it(tmp_path):
     assert observer.stopped == 1 and tail._observer is None
     tail._stop_inotify()  # none left: nothing to stop
     assert observer.stopped == 1
+    # stop() takes it as it stops it: the tail's thread, ending after it, does not stop it again.
+    tail._observer = observer
+    tail.stop()
+    assert observer.stopped == 2 and tail._observer is None
 
 
 # --- what a reader's batch brings that is not new and whole ---------------------------------------

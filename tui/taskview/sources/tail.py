@@ -222,8 +222,10 @@ class DirectoryTail:
         if self._reader is not None:
             self._reader.stop()  # a first scan in a child process ends now
         with self._observer_lock:
-            if self._observer is not None:
-                self._observer.stop()
+            # Taken: stopped here at once (its threads are not the tail's), not again as the tail's thread ends.
+            observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()
         logging.getLogger("watchdog.observers.inotify_c").removeHandler(self._overflow_log)
         if self._thread is not None:
             self._thread.join(timeout=2)
