@@ -43,10 +43,11 @@ import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 
-import orjson
+import msgspec
 
+from ..results.files import TASK_PREFIX
 from ..results.record import ROW_FIELDS, TaskRecord, records_from_batch, select_rows
 
 log = logging.getLogger(__name__)
@@ -156,20 +157,66 @@ def read_header(fd: int, dev: int, ino: int, max_bytes: int) -> Header:
     return Header(dev, ino, max_bytes, racy_after, chunks)
 
 
+@dataclass(frozen=True)
+class Trust:
+    """Which indexed rows may be trusted if their file is unchanged: a task id in [low, high)
+    (a reader's share), no error, and an mtime below ``racy_after``."""
+
+    low: str | None
+    high: str | None
+    racy_after: float
+
+
 class IndexChunk:
     """One chunk of an index, decoded (a reader's batch line of an earlier scan), and its rows
-    that may be trusted if their file is unchanged, by task id."""
+    that may be trusted if their file is unchanged (``rows``, by task id; made when first asked:
+    a reopen of an unchanged directory compares whole chunks, and never asks)."""
 
-    __slots__ = ("batch", "rows", "prefixes", "mtimes", "sizes", "line")
+    __slots__ = ("batch", "trust", "mtimes", "sizes", "line", "_rows", "_prefixes")
 
-    def __init__(self, batch: dict[str, Any], rows: dict[str, int], line: bytes) -> None:
+    def __init__(self, batch: dict[str, Any], trust: Trust, line: bytes) -> None:
         self.batch = batch
-        self.rows = rows
+        self.trust = trust
         #: The chunk as it lies in the index (a batch line, its newline included).
         self.line = line
-        columns, strings = batch["columns"], batch["strings"]
-        self.prefixes = [strings[at] for at in columns[_PREFIX]]
+        columns = batch["columns"]
         self.mtimes, self.sizes = columns[_MTIME], columns[_SIZE]
+        self._rows: dict[str, int] | None = None
+        self._prefixes: list[str] | None = None
+
+    @property
+    def rows(self) -> dict[str, int]:
+        """The rows that may be trusted if their file is unchanged, by task id."""
+        if self._rows is None:
+            columns = self.batch["columns"]
+            low, high, racy_after = self.trust.low, self.trust.high, self.trust.racy_after
+            trusted = zip(columns[0], columns[_ERROR], columns[_MTIME], strict=True)
+            self._rows = {
+                task_id: row
+                for row, (task_id, error, mtime) in enumerate(trusted)
+                if error is None
+                and mtime < racy_after
+                and (low is None or task_id >= low)
+                and (high is None or task_id < high)
+            }
+        return self._rows
+
+    @property
+    def prefixes(self) -> list[str]:
+        """Each row's name prefix (what comes before the id in its file's name)."""
+        if self._prefixes is None:
+            strings = self.batch["strings"]
+            self._prefixes = [strings[at] for at in self.batch["columns"][_PREFIX]]
+        return self._prefixes
+
+    def same_prefixes(self, odd: list[tuple[int, str]]) -> bool:
+        """Whether the rows' name prefixes are Celery's own (``celery-task-meta-``) but at the
+        rows ``odd`` names, each with the (other) prefix it gives; counted in C but for those."""
+        strings, column = self.batch["strings"], self.batch["columns"][_PREFIX]
+        plain = sum(column.count(at) for at, string in enumerate(strings) if string == TASK_PREFIX)
+        return plain == len(column) - len(odd) and all(
+            prefix != TASK_PREFIX and strings[column[row]] == prefix for row, prefix in odd
+        )
 
     def batch_of(self, rows: list[int]) -> dict[str, Any]:
         """A batch line of these rows (ascending), as the reader would have made it."""
@@ -185,47 +232,72 @@ class IndexChunk:
 
     @property
     def all_trusted(self) -> bool:
-        """Every row of the chunk may be trusted if its file is unchanged (``rows`` holds those:
-        a chunk's ids are distinct)."""
-        return len(self.rows) == len(self.mtimes)
+        """Every row of the chunk may be trusted if its file is unchanged (as ``rows`` would hold
+        every row, found with whole columns, in C: its ids distinct, none with an error, each
+        in the share, none racy)."""
+        if self._rows is not None:
+            return len(self._rows) == len(self.mtimes)
+        ids, errors = self.batch["columns"][0], self.batch["columns"][_ERROR]
+        if not ids:
+            return True
+        low, high = self.trust.low, self.trust.high
+        return (
+            errors.count(None) == len(ids)
+            and max(self.mtimes) < self.trust.racy_after
+            and (low is None or min(ids) >= low)
+            and (high is None or max(ids) < high)
+            and len(set(ids)) == len(ids)
+        )
 
 
-#: What each column of a batch may hold (JSON's types), in ROW_FIELDS order.
-_COLUMN_TYPES: tuple[frozenset[type], ...] = tuple(
-    frozenset(types)
-    for types in (
-        (str,),  # task_id
-        (int,),  # prefix (an index into the strings)
-        (int,),  # status
-        (int,),  # name
-        (int,),  # worker
-        (str, type(None)),  # args
-        (float, int, type(None)),  # date_done
-        (float, int),  # mtime
-        (int,),  # size
-        (list, type(None)),  # error
-        (int, list, type(None)),  # running
-    )
-)
+#: A chunk as it must be, types checked as it is decoded (msgspec, in C: a reader forwards a
+#: million rows without making a record of each). Columns in ROW_FIELDS order.
+_Columns = tuple[
+    list[str],  # task_id
+    list[int],  # prefix (an index into the strings)
+    list[int],  # status
+    list[int],  # name
+    list[int],  # worker
+    list[str | None],  # args
+    list[float | None],  # date_done
+    list[float],  # mtime
+    list[int],  # size
+    list[list[Any] | None],  # error
+    list[int | list[Any] | None],  # running
+]
+
+
+class _ChunkColumns(TypedDict):
+    strings: list[str]
+    columns: _Columns
+
+
+class _Chunk(_ChunkColumns, total=False):
+    links: list[list[Any]]
+    linked: tuple[list[int], list[int]]
+
+
+_DECODE_CHUNK = msgspec.json.Decoder(_Chunk)
 _SHARED_COLUMNS = tuple(at for at, field in enumerate(ROW_FIELDS) if field in ("prefix", "status", "name", "worker"))
 _PREFIX, _MTIME, _SIZE, _ERROR = (ROW_FIELDS.index(f) for f in ("prefix", "mtime", "size", "error"))
 
 
-def _well_formed(batch: Any, first: str, last: str) -> bool:
-    """Whether a chunk is a batch of rows whose ids lie in [first, last], checked by the types
-    of whole columns (in C: a reader forwards rows without making a record of each)."""
-    if type(batch) is not dict:
+def _decode_chunk(data: bytes) -> dict[str, Any]:
+    """A chunk's batch, its types checked; raises msgspec.MsgspecError when it is none."""
+    try:
+        return cast("dict[str, Any]", _DECODE_CHUNK.decode(data))
+    except msgspec.DecodeError:
+        # A name that is not UTF-8 crossed the pipe escaped (child_scan._dumps): msgspec refuses its
+        # lone surrogates, Python's json takes them.
+        return cast("dict[str, Any]", msgspec.convert(json.loads(data), _Chunk))
+
+
+def _well_formed(batch: dict[str, Any], first: str, last: str) -> bool:
+    """Whether a chunk's batch (its types checked: ``_decode_chunk``) lines up: columns of one
+    length, ids in [first, last], every index pointing into its table."""
+    columns, strings = batch["columns"], batch["strings"]
+    if len(set(map(len, columns))) != 1:
         return False
-    columns, strings = batch.get("columns"), batch.get("strings")
-    if type(columns) is not list or len(columns) != len(ROW_FIELDS) or type(strings) is not list:
-        return False
-    if any(type(column) is not list for column in columns) or len(set(map(len, columns))) != 1:
-        return False
-    if not set(map(type, strings)) <= {str}:
-        return False
-    for column, allowed in zip(columns, _COLUMN_TYPES, strict=True):
-        if not set(map(type, column)) <= allowed:
-            return False
     ids = columns[0]
     if ids and (min(ids) < first or max(ids) > last):
         return False
@@ -235,17 +307,13 @@ def _well_formed(batch: Any, first: str, last: str) -> bool:
             return False
     if columns[_PREFIX] and min(columns[_PREFIX]) < 0:
         return False  # every row has a prefix
-    links, linked = batch.get("links", []), batch.get("linked", [[], []])
-    if type(links) is not list or type(linked) is not list or len(linked) != 2:
-        return False
-    rows, which = linked
-    if type(rows) is not list or type(which) is not list or len(rows) != len(which):
-        return False
-    if not set(map(type, rows)) | set(map(type, which)) <= {int}:
+    links = batch.get("links", [])
+    rows, which = batch.get("linked", ([], []))
+    if len(rows) != len(which):
         return False
     if rows and (min(rows) < 0 or max(rows) >= len(ids) or min(which) < 0 or max(which) >= len(links)):
         return False
-    return all(type(one) is list and len(one) == 5 for one in links)
+    return all(len(one) == 5 for one in links)
 
 
 class ShareWalk:
@@ -258,8 +326,7 @@ class ShareWalk:
 
     def __init__(self, fd: int, header: Header, low: str | None, high: str | None) -> None:
         self._fd = fd
-        self._racy_after = header.racy_after
-        self._low, self._high = low, high
+        self._trust = Trust(low, high, header.racy_after)
         chunks = [
             c for c in header.chunks if not ((low is not None and c[1] < low) or (high is not None and c[0] >= high))
         ]
@@ -273,16 +340,20 @@ class ShareWalk:
 
     def locate(self, task_id: str) -> int | None:
         """The row of ``task_id`` in ``self.chunk``, if the index holds it and it may be trusted."""
-        while not self._done and (self._next == 0 or task_id > self._last):
-            self._load_next()
+        self._advance(task_id)
         if (self._done and task_id > self._last) or task_id < self._first or self.chunk is None:
             return None
         return self.chunk.rows.get(task_id)
 
+    def _advance(self, task_id: str) -> None:
+        """Decode chunks until the one whose ids reach ``task_id`` (or the last)."""
+        while not self._done and (self._next == 0 or task_id > self._last):
+            self._load_next()
+
     def reach(self, task_id: str) -> tuple[IndexChunk | None, str | None]:
         """The chunk holding ``task_id`` and its last id; else None and the first id of the next
         chunk (None: no chunk after). Asked in ascending order, with ``locate``."""
-        self.locate(task_id)
+        self._advance(task_id)
         if self.chunk is not None and self._first <= task_id <= self._last:
             return self.chunk, self._last
         if self._first > task_id:
@@ -319,28 +390,14 @@ class ShareWalk:
             self.corrupt += 1
             return
         try:
-            batch = _loads(data)
+            batch = _decode_chunk(data)
             well_formed = _well_formed(batch, first, last)
         except Exception:  # the CRC matched, yet it is no batch (written by something else)
             well_formed = False
         if not well_formed:
             self.corrupt += 1
             return
-        columns = batch["columns"]
-        trusted = zip(columns[0], columns[_ERROR], columns[_MTIME], strict=True)
-        low, high, racy_after = self._low, self._high, self._racy_after
-        self.chunk = IndexChunk(
-            batch,
-            {
-                task_id: row
-                for row, (task_id, error, mtime) in enumerate(trusted)
-                if error is None
-                and mtime < racy_after
-                and (low is None or task_id >= low)
-                and (high is None or task_id < high)
-            },
-            data,
-        )
+        self.chunk = IndexChunk(batch, self._trust, data)
 
 
 def load_share(fd: int, header: Header, low: str | None, high: str | None) -> tuple[dict[str, TaskRecord], int]:
@@ -351,13 +408,6 @@ def load_share(fd: int, header: Header, low: str | None, high: str | None) -> tu
     if walk.problem is not None:
         raise IndexProblem(walk.problem)
     return found, walk.corrupt
-
-
-def _loads(data: bytes) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)  # a name that is not UTF-8 crossed the pipe escaped (child_scan._dumps)
 
 
 def open_index(directory: str, cache: str, max_bytes: int) -> tuple[int, Header] | None:
