@@ -17,7 +17,7 @@ from taskview.results.files import (
     ResultName,
     os_reason,
     parse_name,
-    plain_task_names,
+    plain_task_ids,
     read_file,
     too_large,
 )
@@ -169,7 +169,7 @@ def test_gone_and_cut_short():
     assert cut_short(truncated, 2.5).message == "cut short, unchanged for 2.5 s: truncated JSON at byte 8192"
 
 
-def test_plain_task_names_are_what_parse_name_makes_of_them():
-    names = ["celery-task-meta-3f2a", "celery-task-meta-x", "celery-task-meta-" + "9" * 36]
-    assert plain_task_names(names) == [parse_name(name) for name in names]
-    assert plain_task_names([]) == []
+def test_plain_task_ids_are_what_parse_name_makes_of_their_names():
+    ids = ["3f2a", "x", "9" * 36]
+    assert plain_task_ids(ids) == [parse_name("celery-task-meta-" + task_id) for task_id in ids]
+    assert plain_task_ids([]) == []

@@ -46,7 +46,7 @@ from typing import Any, cast
 
 import orjson
 
-from ..results.files import TASK_PREFIX, ResultName, parse_name, plain_task_names
+from ..results.files import TASK_PREFIX, ResultName, parse_name, plain_task_ids
 from ..results.parallel import default_jobs
 from ..results.record import TaskRecord, batch_census, records_from_batch, records_to_batch
 from ..results.scan import ResultDirectory
@@ -386,14 +386,14 @@ def main(argv: list[str]) -> int:
     out = sys.stdout.buffer
     note: dict[str, Any] = {"reused": 0, "read": 0, "problem": None}
     try:
-        listing = _share(results, low, high)
+        share = _share(results, low, high)
         walk = _indexed(results, index_fd, low, high, note) if index_fd is not None and not allow_pickle else None
         dir_fd = os.open(results.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if walk is not None else -1
         try:
             if walk is None:
-                for start in range(0, len(listing), ROWS):
-                    share = listing[start : start + ROWS]
-                    out.write(_dumps(records_to_batch(list(results.read_summaries(share)))))
+                for start in range(0, len(share), ROWS):
+                    listing = share.listing(start, start + ROWS)
+                    out.write(_dumps(records_to_batch(list(results.read_summaries(listing)))))
                     out.flush()
             else:
                 # Every file of the share checked against the index before any row is sent: the
@@ -402,7 +402,7 @@ def main(argv: list[str]) -> int:
                 # files changed: reading them all before the first row would hold the rows back.
                 census: Counter[str] | None = Counter()
                 held: list[bytes] = []
-                for end, lines, reused in _reconciled(results, listing, walk, dir_fd, census):
+                for end, lines, reused in _reconciled(results, share, walk, dir_fd, census):
                     note["reused"] += reused
                     if census is None:
                         out.write(b"".join(lines))
@@ -416,11 +416,11 @@ def main(argv: list[str]) -> int:
                 if census is not None:
                     # Unchanged: every file of the share as indexed (none read, no chunk
                     # corrupt): an index written anew would hold what the last one does.
-                    unchanged = note["reused"] == len(listing) and not (walk.corrupt or walk.problem)
+                    unchanged = note["reused"] == len(share) and not (walk.corrupt or walk.problem)
                     out.write(_dumps({"census": dict(census), "unchanged": unchanged}))
                     out.flush()
                     _write_lines(out, held)
-            note["read"] += len(listing)
+            note["read"] += len(share)
         finally:
             if dir_fd >= 0:
                 os.close(dir_fd)
@@ -461,49 +461,48 @@ def _indexed(
 
 def _reconciled(
     results: ResultDirectory,
-    listing: list[tuple[str, ResultName]],
+    share: Share,
     walk: ShareWalk,
     dir_fd: int,
     census: Counter[str] | None,
 ) -> Iterator[tuple[int, list[bytes], int]]:
-    """The batch lines of the share ``listing`` (as ``_reuse`` makes them), a run of files at a
-    time, with how far into the listing they reach and how many the index gave. A run of files
-    that is exactly an index chunk's rows, all unchanged, is that chunk's line, checked a whole
+    """The batch lines of the ``share`` (as ``_reuse`` makes them), a run of files at a time,
+    with how far into the share they reach and how many the index gave. A run of files that
+    is exactly an index chunk's rows, all unchanged, is that chunk's line, checked a whole
     run at a time (lists compared in C: most of a reopen's files, with no lookup of each); the
     rest go ``_reuse``'s way, file by file, at most ``ROWS`` at once. ``census`` as ``_reuse``
     (the caller may drop it between runs: not updated for the runs after)."""
-    ids = [parsed[1] for _, parsed in listing]
+    ids = share.ids
     start = 0
-    while start < len(listing):
+    while start < len(ids):
         chunk, bound = walk.reach(ids[start])
         if chunk is not None:
             assert bound is not None
             end = bisect_right(ids, bound, start)
-            run = listing[start:end]
-            if chunk.all_trusted and _as_indexed(run, ids[start:end], chunk, dir_fd):
+            if chunk.all_trusted and _as_indexed(share, start, end, chunk, dir_fd):
                 if census is not None:
                     census.update(batch_census(chunk.batch))
-                yield end, [chunk.line], len(run)
+                yield end, [chunk.line], end - start
                 start = end
                 continue
         else:
-            end = len(listing) if bound is None else bisect_left(ids, bound, start)
+            end = len(ids) if bound is None else bisect_left(ids, bound, start)
         end = min(end, start + ROWS)
-        lines, reused = _reuse(results, listing[start:end], walk, dir_fd, census)
+        lines, reused = _reuse(results, share.listing(start, end), walk, dir_fd, census)
         yield end, lines, reused
         start = end
 
 
-def _as_indexed(run: list[tuple[str, ResultName]], ids: list[str], chunk: IndexChunk, dir_fd: int) -> bool:
-    """Whether the files of ``run`` (their task ids: ``ids``) are the chunk's rows, in order (ids
-    and prefixes), each a regular file with the mtime and size the chunk holds."""
-    if len(run) != len(chunk.mtimes) or ids != chunk.batch["columns"][0]:
+def _as_indexed(share: Share, start: int, end: int, chunk: IndexChunk, dir_fd: int) -> bool:
+    """Whether the files of ``share`` in [start, end) are the chunk's rows, in order (ids and
+    prefixes), each a regular file with the mtime and size the chunk holds."""
+    if end - start != len(chunk.mtimes) or share.ids[start:end] != chunk.batch["columns"][0]:
         return False
-    if [parsed[2] for _, parsed in run] != chunk.prefixes:
+    if not chunk.same_prefixes(share.odd_prefixes(start, end)):
         return False
     lstat = os.stat
     try:
-        found = [lstat(name, dir_fd=dir_fd, follow_symlinks=False) for name, _ in run]
+        found = [lstat(name, dir_fd=dir_fd, follow_symlinks=False) for name in share.names[start:end]]
     except OSError:
         return False  # one went since: file by file
     return (
@@ -585,29 +584,61 @@ def _reuse(
     return [_dumps(batch)], reused
 
 
-def _share(results: ResultDirectory, low: str | None, high: str | None) -> list[tuple[str, ResultName]]:
+#: The first string after every name that begins with TASK_PREFIX ("-" and then ".").
+_AFTER_TASK_NAMES = TASK_PREFIX[:-1] + chr(ord(TASK_PREFIX[-1]) + 1)
+
+
+class Share:
+    """A reader's files, in id order: their names and task ids (``names[k]`` holds ``ids[k]``).
+    Nearly every name is Celery's own (``celery-task-meta-<id>``): their parsed names are made
+    only when asked (``listing``), the few others (``odd``, by place) kept as parsed."""
+
+    __slots__ = ("names", "ids", "odd", "_odd_at")
+
+    def __init__(self, names: list[str], ids: list[str], odd: dict[int, ResultName]) -> None:
+        self.names, self.ids, self.odd = names, ids, odd
+        self._odd_at = sorted(odd)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def listing(self, start: int = 0, end: int | None = None) -> list[tuple[str, ResultName]]:
+        """(file name, parsed name) of the files in [start, end), as ``parse_name`` makes them."""
+        end = len(self.names) if end is None else end
+        names = self.names[start:end]
+        made = list(zip(names, plain_task_ids(self.ids[start:end]), strict=True))
+        for at in self._odd_at[bisect_left(self._odd_at, start) : bisect_left(self._odd_at, end)]:
+            made[at - start] = (names[at - start], self.odd[at])
+        return made
+
+    def odd_prefixes(self, start: int, end: int) -> list[tuple[int, str]]:
+        """(place from ``start``, name prefix) of the ``odd`` files in [start, end): the others'
+        prefix is Celery's own, ``celery-task-meta-``."""
+        odd_at = self._odd_at
+        return [(at - start, self.odd[at][2]) for at in odd_at[bisect_left(odd_at, start) : bisect_left(odd_at, end)]]
+
+
+def _share(results: ResultDirectory, low: str | None, high: str | None) -> Share:
     """This reader's files: those whose task id is in [low, high), in id order, one file a
     task (of two files naming one task, the last by name: a store holds one).
 
     Nearly every name of a directory is Celery's own (``celery-task-meta-<id>``): those are
-    kept or not by comparing names, and put in id order by sorting them, in C; only the rest
-    (group files, a global_keyprefix, strangers) are parsed one by one."""
+    kept or not by comparing names, cut to their ids and put in id order, all in C; only the
+    rest (group files, a global_keyprefix, strangers) are parsed one by one."""
     names = os.listdir(results.path)
-    plain = [name for name in names if name.startswith(TASK_PREFIX)]
-    if len(plain) != len(names):
-        others = [name for name in names if not name.startswith(TASK_PREFIX)]
-    else:
-        others = []
-    if TASK_PREFIX in plain:
-        plain.remove(TASK_PREFIX)  # no id: not a result file
-    if low is not None:
-        floor = TASK_PREFIX + low
-        plain = [name for name in plain if name >= floor]
-    if high is not None:
-        ceiling = TASK_PREFIX + high
-        plain = [name for name in plain if name < ceiling]
-    plain.sort()  # by name: by id, all sharing one prefix
-    listing = list(zip(plain, plain_task_names(plain), strict=True))
+    # Between two names that begin with the prefix lie only names that begin with it: the
+    # plain names of the share, in one pass. Without a low bound, from the prefix and one more
+    # character (the bare prefix names no task); without a high one, to the prefix's successor.
+    floor = TASK_PREFIX + (low or "\0")
+    ceiling = TASK_PREFIX + high if high is not None else _AFTER_TASK_NAMES
+    plain = [name for name in names if floor <= name < ceiling]
+    others = [name for name in names if not name.startswith(TASK_PREFIX)]
+    cut = len(TASK_PREFIX)
+    plain_ids = [name[cut:] for name in plain]
+    plain_ids.sort()
+    # The names made again, in id order: each ``lstat`` then reads the next name from memory
+    # past the last one (the listing's own strings, sorted, lie all over it: 1.2x the time).
+    plain = [TASK_PREFIX + task_id for task_id in plain_ids]
     picked: dict[str, tuple[str, ResultName]] = {}
     for name in others:
         parsed = parse_name(name)
@@ -619,22 +650,31 @@ def _share(results: ResultDirectory, low: str | None, high: str | None) -> list[
         if task_id not in picked or name > picked[task_id][0]:
             picked[task_id] = (name, parsed)
     if not picked:
-        return listing
+        return Share(plain, plain_ids, {})
     # The others go in by id; of an id both there and among the plain names, the last name.
-    merged: list[tuple[str, ResultName]] = []
+    merged: list[str] = []
+    ids: list[str] = []
+    odd: dict[int, ResultName] = {}
     done = 0
     for task_id, (name, parsed) in sorted(picked.items()):
-        plain_name = TASK_PREFIX + task_id
-        at = bisect_left(plain, plain_name, done)
-        merged += listing[done:at]
-        if at < len(plain) and plain[at] == plain_name:
-            merged.append((name, parsed) if name > plain_name else listing[at])
+        at = bisect_left(plain_ids, task_id, done)
+        merged += plain[done:at]
+        ids += plain_ids[done:at]
+        if at < len(plain) and plain_ids[at] == task_id:
+            if name > plain[at]:
+                odd[len(merged)] = parsed
+                merged.append(name)
+            else:
+                merged.append(plain[at])
             at += 1
         else:
-            merged.append((name, parsed))
+            odd[len(merged)] = parsed
+            merged.append(name)
+        ids.append(task_id)
         done = at
-    merged += listing[done:]
-    return merged
+    merged += plain[done:]
+    ids += plain_ids[done:]
+    return Share(merged, ids, odd)
 
 
 if __name__ == "__main__":
