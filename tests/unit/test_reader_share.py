@@ -14,7 +14,7 @@ from taskview.results.problems import Problem, ProblemKind
 from taskview.results.record import TaskRecord, records_to_batch
 from taskview.results.scan import ResultDirectory
 from taskview.sources.child_scan import _share
-from taskview.sources.scan_index import IndexChunk, Trust
+from taskview.sources.scan_index import IndexChunk, Trust, key_line, key_of
 
 IDS = st.text(alphabet="abc-.0", min_size=1, max_size=3)
 #: Every kind of name a result directory holds: Celery's own, group files, a global_keyprefix's,
@@ -61,7 +61,8 @@ def test_a_readers_share_is_every_task_of_its_range_once_in_id_order(names: set[
 
 
 def chunk_of(records: list[TaskRecord], trust: Trust) -> IndexChunk:
-    return IndexChunk(records_to_batch(records), trust, b"")
+    batch = records_to_batch(records)
+    return IndexChunk(key_of(batch), trust, key_line(batch), lambda: b"", batch)
 
 
 def row(task_id: str, *, prefix: str = "celery-task-meta-", mtime: float = 100.0, error: bool = False) -> TaskRecord:
@@ -78,11 +79,16 @@ def row(task_id: str, *, prefix: str = "celery-task-meta-", mtime: float = 100.0
     st.one_of(st.none(), IDS),
 )
 def test_all_trusted_says_whether_rows_would_hold_every_row(rows, low, high):
-    """Found from whole columns, as ``rows`` finds them row by row: no error, not racy, in the
-    share, ids distinct."""
+    """Found from the chunk's key, as ``rows`` finds them row by row from its batch: no error,
+    not racy, in the share, ids distinct (a chunk's ids ascend; when they do not, it is never
+    all trusted)."""
     records = [row(task_id, mtime=mtime, error=error) for task_id, mtime, error in rows]
     trust = Trust(low, high, 999.0)
-    assert chunk_of(records, trust).all_trusted == (len(chunk_of(records, trust).rows) == len(records))
+    every_row = len(chunk_of(records, trust).rows) == len(records)
+    if [r.task_id for r in records] == sorted({r.task_id for r in records}):
+        assert chunk_of(records, trust).all_trusted == every_row
+    else:
+        assert not chunk_of(records, trust).all_trusted
 
 
 def test_same_prefixes_tells_celerys_names_from_the_others():

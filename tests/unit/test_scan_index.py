@@ -30,7 +30,17 @@ from taskview.results.record import (
 )
 from taskview.results.scan import ResultDirectory
 from taskview.sources import child_scan
-from taskview.sources.scan_index import IndexChunk, IndexWriter, cache_dir, index_name, load_share, open_index
+from taskview.sources.scan_index import (
+    KEY_LINE_START,
+    VERSION,
+    IndexChunk,
+    IndexWriter,
+    cache_dir,
+    index_name,
+    key_line,
+    load_share,
+    open_index,
+)
 
 HOUR_AGO = time.time() - 3600
 
@@ -58,7 +68,8 @@ def write_index(directory: Path, cache: Path, *, started: float | None = None, c
     assert writer.writing
     for at in range(0, len(records), chunk):
         part = records[at : at + chunk]
-        writer.add(child_scan._dumps(records_to_batch(part)), part)
+        batch = records_to_batch(part)
+        writer.add(child_scan._dumps(batch), part, key_line(batch))
     assert writer.commit()
     return Path(writer.path)
 
@@ -87,14 +98,24 @@ def read_with_index(directory: Path, index: Path | None, *extra: str, monkeypatc
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out))
     assert child_scan.main(argv) == 0
     sys.stdout.flush()
-    records, note = [], None
-    for line in out.getvalue().splitlines():
+    records, note, key = [], None, None
+    for line in out.getvalue().splitlines(keepends=True):
+        if line.startswith(KEY_LINE_START):
+            key = line
+            continue
         batch = json.loads(line)
         if "index" in batch:
             note = batch["index"]
         elif "census" not in batch:
+            assert key == key_line(batch)  # every batch line comes after its key, for the next index
             records += records_from_batch(batch)
+            key = None
     return records, note
+
+
+def sent_lines(out: io.BytesIO) -> list[dict]:
+    """What a reader printed, decoded, but its key lines (each a batch's, just before it)."""
+    return [json.loads(line) for line in out.getvalue().splitlines() if not line.startswith(KEY_LINE_START)]
 
 
 def test_the_cache_directory_follows_xdg():
@@ -108,7 +129,7 @@ def test_round_trip_private_and_named_by_the_directory(samples: Path, tmp_path: 
     cache = tmp_path / "cache"
     index = write_index(samples, cache)
     st = os.stat(samples)
-    assert index.name == index_name(st.st_dev, st.st_ino) == f"scan-{st.st_dev:x}-{st.st_ino:x}.v2"
+    assert index.name == index_name(st.st_dev, st.st_ino) == f"scan-{st.st_dev:x}-{st.st_ino:x}.v{VERSION}"
     assert stat.S_IMODE(index.stat().st_mode) == 0o600
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700
     assert [p.name for p in cache.iterdir()] == [index.name]  # no temporary left
@@ -160,7 +181,7 @@ def test_rows_with_an_error_are_never_indexed(samples: Path, tmp_path: Path):
         (lambda data: b"", "no header line"),
         (lambda data: b"garbage\n" + data, "corrupt"),
         (lambda data: b"[" * 60000 + b"\n" + data, "corrupt"),  # nested too deep for the parser
-        (lambda data: data.replace(b'"version": 2', b'"version": 1', 1), "another version"),
+        (lambda data: data.replace(b'"version": %d' % VERSION, b'"version": 1', 1), "another version"),
         (lambda data: data.replace(b'"taskview": "', b'"taskview": "0.0.0-', 1), "another taskview"),
         (lambda data: data.replace(b'"max_bytes": ', b'"max_bytes": 1', 1), "another --max-bytes"),
     ],
@@ -268,7 +289,8 @@ def test_a_reopen_of_an_unchanged_directory_forwards_the_index_chunks_as_they_ar
 ):
     aged(samples)
     index = write_index(samples, tmp_path / "cache")
-    chunks = index.read_bytes().splitlines(keepends=True)[1:-2]  # between the header and the table
+    # Between the header and the table: each chunk's line, then its key.
+    chunks = index.read_bytes().splitlines(keepends=True)[1:-2]
 
     def made_again(self, rows):
         raise AssertionError("a whole chunk's batch made again")
@@ -280,7 +302,8 @@ def test_a_reopen_of_an_unchanged_directory_forwards_the_index_chunks_as_they_ar
     assert child_scan.main([str(samples), "--index-fd", str(fd)]) == 0
     sys.stdout.flush()
     census, *lines, note = out.getvalue().splitlines(keepends=True)
-    assert lines == chunks and len(chunks) == -(-SAMPLE_COUNT // 5)
+    # The reader sends each key before its line.
+    assert lines[0::2] == chunks[1::2] and lines[1::2] == chunks[0::2] and len(chunks) == 2 * -(-SAMPLE_COUNT // 5)
     assert json.loads(note) == {"index": {"reused": SAMPLE_COUNT, "read": 0, "problem": None}}
     assert json.loads(census) == {"census": SAMPLE_CENSUS, "unchanged": True}
 
@@ -315,7 +338,7 @@ def test_a_reopens_census_comes_before_its_rows_and_counts_what_it_sends(samples
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out))
     assert child_scan.main([str(samples), "--index-fd", str(fd)]) == 0
     sys.stdout.flush()
-    first, *lines, note = [json.loads(line) for line in out.getvalue().splitlines()]
+    first, *lines, note = sent_lines(out)
     expected = dict(SAMPLE_CENSUS, REVOKED=4, unreadable=1)
     del expected["STARTED"], expected["RETRY"]
     assert first == {"census": expected, "unchanged": False}
@@ -339,7 +362,7 @@ def test_a_reader_that_must_read_many_changed_files_sends_no_census(samples: Pat
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out))
     assert child_scan.main([str(samples), "--index-fd", str(fd)]) == 0
     sys.stdout.flush()
-    *lines, note = [json.loads(line) for line in out.getvalue().splitlines()]
+    *lines, note = sent_lines(out)
     assert all("columns" in line for line in lines)
     assert note == {"index": {"reused": SAMPLE_COUNT - 3, "read": 3, "problem": None}}
     assert rows(r for line in lines for r in records_from_batch(line)) == rows(fresh_records(samples))

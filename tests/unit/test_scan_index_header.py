@@ -245,7 +245,7 @@ def test_an_index_that_cannot_be_read_any_more(directory: Path):
     try:
         with pytest.raises(IndexProblem, match="^cannot read it: Is a directory$"):
             read_header(fd, 0, 0, MAX)
-        header = Header(0, 0, MAX, 1000.0, [("a", "b", 10, 5, 0), ("c", "d", 15, 5, 0)])
+        header = Header(0, 0, MAX, 1000.0, [("a", "b", 10, 5, 0, None), ("c", "d", 15, 5, 0, None)])
         walk = ShareWalk(fd, header, None, None)
         assert walk.get("a") is None and walk.get("c") is None  # nothing more taken from it
         assert walk.problem == "cannot read it: Is a directory"

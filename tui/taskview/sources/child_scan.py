@@ -42,7 +42,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from itertools import groupby
 from operator import attrgetter, itemgetter
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import orjson
 
@@ -50,7 +50,7 @@ from ..results.files import TASK_PREFIX, ResultName, parse_name, plain_task_ids
 from ..results.parallel import default_jobs
 from ..results.record import TaskRecord, batch_census, records_from_batch, records_to_batch
 from ..results.scan import ResultDirectory
-from .scan_index import IndexChunk, IndexProblem, ShareWalk, read_header
+from .scan_index import KEY_LINE_START, IndexChunk, IndexProblem, ShareWalk, key_line, read_header
 
 #: Rows per line. The first screenful never waits for the child: the tail
 #: reads it itself before starting the readers.
@@ -69,8 +69,9 @@ BIG_DIRECTORY_BYTES = 512 * 1024
 #: stopped the UI with it (merges and bulk intakes of 10 ms seen to take 50-150 ms).
 READER_NICENESS = 5
 
-#: Called with each batch line a reader printed, and its records (the scan index's writer).
-LineSink = Callable[[bytes, list[TaskRecord]], None]
+#: Called with each batch line a reader printed, its records, and the key line it printed
+#: before it (the scan index's writer).
+LineSink = Callable[[bytes, list[TaskRecord], bytes | None], None]
 
 
 class ChildScanFailed(Exception):
@@ -163,6 +164,7 @@ class ReaderProcess:
         # The start of a line still being written, in the pieces read (a pipe hands 64 KiB at
         # a time, a batch line is several times that: joined once, when its end comes).
         self._pending: list[bytes] = []
+        self._key: bytes | None = None  # the key line before the batch line to come
 
     @property
     def fd(self) -> int:
@@ -208,7 +210,11 @@ class ReaderProcess:
         return [records for records in taken if records is not None], False
 
     def _take(self, line: bytes) -> list[TaskRecord] | None:
-        """The records of one line (given to ``on_line`` too), or None for the reader's note."""
+        """The records of one line (given to ``on_line`` too), or None for the reader's note and a
+        batch's key line (kept for ``on_line``, never decoded here: only the index keeps it)."""
+        if line.startswith(KEY_LINE_START):
+            self._key = line
+            return None
         batch = _parse(line)
         if "columns" not in batch:
             if "index" in batch:
@@ -220,8 +226,9 @@ class ReaderProcess:
                 self.unchanged = batch.get("unchanged") is True
                 return None
         records = _records(batch)
+        key, self._key = self._key, None
         if self.on_line is not None:
-            self.on_line(line, records)
+            self.on_line(line, records, key)
         return records
 
     def finish(self, should_stop: Callable[[], bool]) -> None:
@@ -392,8 +399,7 @@ def main(argv: list[str]) -> int:
         try:
             if walk is None:
                 for start in range(0, len(share), ROWS):
-                    listing = share.listing(start, start + ROWS)
-                    out.write(_dumps(records_to_batch(list(results.read_summaries(listing)))))
+                    out.write(_read_lines(results, share.listing(start, start + ROWS)))
                     out.flush()
             else:
                 # Every file of the share checked against the index before any row is sent: the
@@ -401,17 +407,21 @@ def main(argv: list[str]) -> int:
                 # then the rows, which take the inspector much longer to take in. Unless many
                 # files changed: reading them all before the first row would hold the rows back.
                 census: Counter[str] | None = Counter()
-                held: list[bytes] = []
+                held: list[Part] = []
+
+                def resolve(part: Part) -> bytes:
+                    return _resolved(part, results, share, note)
+
                 for end, lines, reused in _reconciled(results, share, walk, dir_fd, census):
                     note["reused"] += reused
                     if census is None:
-                        out.write(b"".join(lines))
+                        out.write(b"".join(map(resolve, lines)))
                         out.flush()
                         continue
                     held += lines
                     if end - note["reused"] > CENSUS_MOST_READS:
                         census = None  # no census: the rows go as they are read
-                        _write_lines(out, held)
+                        _write_lines(out, held, resolve)
                         held = []
                 if census is not None:
                     # Unchanged: every file of the share as indexed (none read, no chunk
@@ -419,7 +429,7 @@ def main(argv: list[str]) -> int:
                     unchanged = note["reused"] == len(share) and not (walk.corrupt or walk.problem)
                     out.write(_dumps({"census": dict(census), "unchanged": unchanged}))
                     out.flush()
-                    _write_lines(out, held)
+                    _write_lines(out, held, resolve)
             note["read"] += len(share)
         finally:
             if dir_fd >= 0:
@@ -439,10 +449,47 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _write_lines(out: Any, lines: list[bytes]) -> None:
+def _write_lines(out: Any, lines: list[Part], resolve: Callable[[Part], bytes]) -> None:
     for start in range(0, len(lines), LINES_A_WRITE):
-        out.write(b"".join(lines[start : start + LINES_A_WRITE]))
+        out.write(b"".join(map(resolve, lines[start : start + LINES_A_WRITE])))
         out.flush()
+
+
+class _Forward(NamedTuple):
+    """A run of the share's files that is an index chunk's rows, all unchanged: sent on as the
+    chunk's key and line, once its line is checked to be the batch its key says (after the
+    census, which needs only the key)."""
+
+    chunk: IndexChunk
+    start: int
+    end: int
+
+
+#: What a reader sends of a run of files: a key line and a batch line, or a chunk to forward.
+Part = bytes | _Forward
+
+
+def _resolved(part: Part, results: ResultDirectory, share: Share, note: dict[str, Any]) -> bytes:
+    """The lines of ``part``: a forwarded chunk's own, or, if its line is not the batch its key
+    says (a corrupt chunk whose key was whole), its files' read afresh."""
+    if type(part) is bytes:
+        return part
+    chunk, start, end = cast(_Forward, part)
+    line = chunk.line if chunk.batch is not None else None
+    if line is not None:
+        return chunk.key_data + line
+    note["reused"] -= end - start
+    return _read_lines(results, share.listing(start, end))
+
+
+def _read_lines(results: ResultDirectory, listing: list[tuple[str, ResultName]]) -> bytes:
+    """The key line and batch line of these files, read."""
+    return _lines_of(records_to_batch(list(results.read_summaries(listing))))
+
+
+def _lines_of(batch: dict[str, Any]) -> bytes:
+    """A batch's key line (``scan_index.ChunkKey``: what a reopen checks) and its own line."""
+    return key_line(batch) + _dumps(batch)
 
 
 def _indexed(
@@ -465,7 +512,7 @@ def _reconciled(
     walk: ShareWalk,
     dir_fd: int,
     census: Counter[str] | None,
-) -> Iterator[tuple[int, list[bytes], int]]:
+) -> Iterator[tuple[int, list[Part], int]]:
     """The batch lines of the ``share`` (as ``_reuse`` makes them), a run of files at a time,
     with how far into the share they reach and how many the index gave. A run of files that
     is exactly an index chunk's rows, all unchanged, is that chunk's line, checked a whole
@@ -481,8 +528,8 @@ def _reconciled(
             end = bisect_right(ids, bound, start)
             if chunk.all_trusted and _as_indexed(share, start, end, chunk, dir_fd):
                 if census is not None:
-                    census.update(batch_census(chunk.batch))
-                yield end, [chunk.line], end - start
+                    census.update(chunk.key.census)
+                yield end, [_Forward(chunk, start, end)], end - start
                 start = end
                 continue
         else:
@@ -496,7 +543,7 @@ def _reconciled(
 def _as_indexed(share: Share, start: int, end: int, chunk: IndexChunk, dir_fd: int) -> bool:
     """Whether the files of ``share`` in [start, end) are the chunk's rows, in order (ids and
     prefixes), each a regular file with the mtime and size the chunk holds."""
-    if end - start != len(chunk.mtimes) or share.ids[start:end] != chunk.batch["columns"][0]:
+    if end - start != len(chunk.mtimes) or share.ids[start:end] != chunk.ids:
         return False
     if not chunk.same_prefixes(share.odd_prefixes(start, end)):
         return False
@@ -521,7 +568,7 @@ def _reuse(
     walk: ShareWalk,
     dir_fd: int,
     census: Counter[str] | None,
-) -> tuple[list[bytes], int]:
+) -> tuple[list[Part], int]:
     """The batch lines of ``share`` (in its order), and how many of its files the index gave
     (``census``, when given, counts their rows by display status):
     a file the index holds under the same name, with the same mtime and size (a regular file,
@@ -556,14 +603,16 @@ def _reuse(
         lines = []
         for chunk, hits_in_chunk in by_chunk:
             rows = [row for _, row in hits_in_chunk]
-            if chunk.whole(rows):
-                lines.append(chunk.line)
-                batch = chunk.batch
+            line = chunk.line  # read and decoded already: its rows were found
+            if chunk.whole(rows) and line is not None:
+                lines.append(chunk.key_data + line)
+                counted: dict[str, int] = chunk.key.census
             else:
                 batch = chunk.batch_of(rows)
-                lines.append(_dumps(batch))
+                lines.append(_lines_of(batch))
+                counted = batch_census(batch)
             if census is not None:
-                census.update(batch_census(batch))
+                census.update(counted)
         return lines, reused
     records: list[TaskRecord | None] = [None] * len(kept)
     wanted: dict[IndexChunk, list[int]] = {}
@@ -581,7 +630,7 @@ def _reuse(
     batch = records_to_batch([record for record in records if record is not None])
     if census is not None:
         census.update(batch_census(batch))
-    return [_dumps(batch)], reused
+    return [_lines_of(batch)], reused
 
 
 #: The first string after every name that begins with TASK_PREFIX ("-" and then ".").

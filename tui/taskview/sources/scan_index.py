@@ -41,19 +41,19 @@ import stat
 import tempfile
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
 import msgspec
 
 from ..results.files import TASK_PREFIX
-from ..results.record import ROW_FIELDS, TaskRecord, records_from_batch, select_rows
+from ..results.record import ROW_FIELDS, TaskRecord, batch_census, records_from_batch, select_rows
 
 log = logging.getLogger(__name__)
 
 #: Bumped whenever what a summary holds, or how this file is laid out, changes.
-VERSION = 2
+VERSION = 3
 MAGIC = "taskview-scan-index"
 #: A file changed less than this before the indexing scan began is not taken from the index.
 RACY_SECONDS = 2.0
@@ -97,7 +97,8 @@ class Header:
     ino: int
     max_bytes: int
     racy_after: float  # files whose mtime is not below this are read again
-    chunks: list[tuple[str, str, int, int, int]]  # (first id, last id, offset, length, crc32)
+    #: (first id, last id, offset, length, crc32, and (offset, length, crc32) of its key or None)
+    chunks: list[tuple[str, str, int, int, int, tuple[int, int, int] | None]]
 
 
 def _expected(dev: int, ino: int, max_bytes: int) -> dict[str, Any]:
@@ -144,17 +145,29 @@ def read_header(fd: int, dev: int, ino: int, max_bytes: int) -> Header:
         if not end + 1 <= table_at <= size - _TRAILER:
             raise IndexProblem("cut short (its table is out of the file)")
         table = json.loads(os.pread(fd, size - _TRAILER - table_at, table_at))
-        chunks = [(str(a), str(b), int(c), int(d), int(e)) for a, b, c, d, e in table["chunks"]]
+        chunks = [_table_entry(*entry) for entry in table["chunks"]]
     except IndexProblem:
         raise
     except OSError as exc:
         raise IndexProblem(f"cannot read it: {exc.strerror or exc}") from None
     except Exception as exc:  # JSON, unpacking, int(), nesting too deep...: whatever it holds, never the scan's end
         raise IndexProblem(f"corrupt: {type(exc).__name__}") from None
-    for first, last, offset, length, _ in chunks:
-        if offset < end + 1 or offset + length > table_at or first > last:
+    for first, last, offset, length, _, key_at in chunks:
+        places = [(offset, length)] if key_at is None else [(offset, length), (key_at[0], key_at[1])]
+        if first > last or any(at < end + 1 or at + size > table_at for at, size in places):
             raise IndexProblem("corrupt: a chunk out of place")
     return Header(dev, ino, max_bytes, racy_after, chunks)
+
+
+def _table_entry(
+    first: Any, last: Any, offset: Any, length: Any, crc: Any, *key: Any
+) -> tuple[str, str, int, int, int, tuple[int, int, int] | None]:
+    """One chunk's entry of the table: its line's place and CRC, then its key's (none in an index
+    written without keys)."""
+    if key and len(key) != 3:
+        raise ValueError("a chunk's key is three numbers")
+    key_at = (int(key[0]), int(key[1]), int(key[2])) if key else None
+    return (str(first), str(last), int(offset), int(length), int(crc), key_at)
 
 
 @dataclass(frozen=True)
@@ -167,28 +180,139 @@ class Trust:
     racy_after: float
 
 
+class ChunkKey(msgspec.Struct, frozen=True):
+    """What a reopen checks of a chunk's files, and what it counts, without decoding its rows:
+    their task ids (joined by "/", which no file name holds), mtimes and sizes, the rows' census
+    (``batch_census``), how many rows hold an error, and (row, prefix) of the rows whose file
+    name is not Celery's own (``celery-task-meta-<id>``). A reader writes one before each batch
+    line; the index keeps it beside the chunk."""
+
+    ids: str
+    mtimes: list[float]
+    sizes: list[int]
+    census: dict[str, int]
+    errors: int
+    odd: list[tuple[int, str]]
+
+
+class _Keyed(msgspec.Struct):
+    key: ChunkKey
+
+
+#: How a key line begins (the reader's pipe carries it before its batch line).
+KEY_LINE_START = b'{"key":'
+_DECODE_KEY = msgspec.json.Decoder(_Keyed)
+_ENCODE = msgspec.json.Encoder()
+
+
+def key_of(batch: dict[str, Any]) -> ChunkKey:
+    """The key of a batch (``records_to_batch``)."""
+    columns, strings = batch["columns"], batch["strings"]
+    prefixes, errors = columns[_PREFIX], columns[_ERROR]
+    plain = {at for at, string in enumerate(strings) if string == TASK_PREFIX}
+    if len(plain) == 1 and prefixes.count(next(iter(plain))) == len(prefixes):
+        odd = []
+    else:
+        odd = [(row, strings[at]) for row, at in enumerate(prefixes) if at not in plain]
+    return ChunkKey(
+        "/".join(columns[0]),
+        columns[_MTIME],
+        columns[_SIZE],
+        dict(batch_census(batch)),
+        len(errors) - errors.count(None),
+        odd,
+    )
+
+
+def key_line(batch: dict[str, Any]) -> bytes:
+    """A batch's key as the line a reader writes before the batch's own."""
+    keyed = _Keyed(key_of(batch))
+    try:
+        return _ENCODE.encode(keyed) + b"\n"
+    except UnicodeEncodeError:  # a name that is not UTF-8 (surrogates): escaped, as child_scan._dumps does
+        return json.dumps(msgspec.to_builtins(keyed)).encode("ascii") + b"\n"
+
+
+def _decode_key(data: bytes, first: str, last: str) -> ChunkKey | None:
+    """A key line, its types checked as it is decoded and its columns lined up with the
+    table's first and last id; None when it is none."""
+    try:
+        try:
+            key = _DECODE_KEY.decode(data).key
+        except msgspec.DecodeError:
+            key = msgspec.convert(json.loads(data), _Keyed).key
+    except Exception:  # the CRC matched, yet it is no key (written by something else)
+        return None
+    ids = key.ids.split("/") if key.ids else []
+    rows = len(ids)
+    if not ids or ids[0] != first or ids[-1] != last or len(key.mtimes) != rows or len(key.sizes) != rows:
+        return None
+    if not 0 <= key.errors <= rows or min(key.census.values(), default=0) < 0:
+        return None
+    odd_rows = [row for row, _ in key.odd]
+    if odd_rows and (odd_rows != sorted(set(odd_rows)) or odd_rows[0] < 0 or odd_rows[-1] >= rows):
+        return None
+    return key
+
+
 class IndexChunk:
-    """One chunk of an index, decoded (a reader's batch line of an earlier scan), and its rows
-    that may be trusted if their file is unchanged (``rows``, by task id; made when first asked:
-    a reopen of an unchanged directory compares whole chunks, and never asks)."""
+    """One chunk of an index: its key (``ChunkKey``), which a reopen of unchanged files needs
+    alone, and its rows (a reader's batch line of an earlier scan), decoded only when first
+    asked (``batch``, None if corrupt), with the rows that may then be trusted if their file is
+    unchanged (``rows``, by task id)."""
 
-    __slots__ = ("batch", "trust", "mtimes", "sizes", "line", "_rows", "_prefixes")
+    __slots__ = ("key", "ids", "trust", "mtimes", "sizes", "key_data", "_load", "_line", "_batch", "_rows", "_prefixes")
 
-    def __init__(self, batch: dict[str, Any], trust: Trust, line: bytes) -> None:
-        self.batch = batch
+    def __init__(
+        self,
+        key: ChunkKey,
+        trust: Trust,
+        key_data: bytes,
+        load: Callable[[], bytes | None],
+        batch: dict[str, Any] | None = None,
+    ) -> None:
+        self.key = key
+        self.ids = key.ids.split("/") if key.ids else []
+        self.mtimes, self.sizes = key.mtimes, key.sizes
         self.trust = trust
-        #: The chunk as it lies in the index (a batch line, its newline included).
-        self.line = line
-        columns = batch["columns"]
-        self.mtimes, self.sizes = columns[_MTIME], columns[_SIZE]
+        #: The key as it lies in the index (a key line, its newline included).
+        self.key_data = key_data
+        self._load = load  # the chunk's line, CRC checked (None: unreadable or corrupt)
+        self._line: bytes | None = None
+        self._batch = batch
         self._rows: dict[str, int] | None = None
         self._prefixes: list[str] | None = None
+
+    @property
+    def line(self) -> bytes | None:
+        """The chunk as it lies in the index (a batch line, its newline included), its CRC
+        right; None if it is not."""
+        if self._line is None:
+            self._line = self._load()
+        return self._line
+
+    @property
+    def batch(self) -> dict[str, Any] | None:
+        """The chunk's rows, decoded and checked to be a batch that lines up with its key;
+        None if they are not."""
+        if self._batch is None:
+            line = self.line
+            if line is not None:
+                self._batch = _checked_batch(line, self.key)
+            if self._batch is None:
+                self._load = _nothing  # found corrupt: asked again, still none
+                self._batch = {}
+        return self._batch or None
 
     @property
     def rows(self) -> dict[str, int]:
         """The rows that may be trusted if their file is unchanged, by task id."""
         if self._rows is None:
-            columns = self.batch["columns"]
+            batch = self.batch
+            if batch is None:
+                self._rows = {}
+                return self._rows
+            columns = batch["columns"]
             low, high, racy_after = self.trust.low, self.trust.high, self.trust.racy_after
             trusted = zip(columns[0], columns[_ERROR], columns[_MTIME], strict=True)
             self._rows = {
@@ -205,22 +329,22 @@ class IndexChunk:
     def prefixes(self) -> list[str]:
         """Each row's name prefix (what comes before the id in its file's name)."""
         if self._prefixes is None:
-            strings = self.batch["strings"]
-            self._prefixes = [strings[at] for at in self.batch["columns"][_PREFIX]]
+            batch = self.batch
+            assert batch is not None, "a corrupt chunk has no rows to ask of"
+            strings = batch["strings"]
+            self._prefixes = [strings[at] for at in batch["columns"][_PREFIX]]
         return self._prefixes
 
     def same_prefixes(self, odd: list[tuple[int, str]]) -> bool:
         """Whether the rows' name prefixes are Celery's own (``celery-task-meta-``) but at the
-        rows ``odd`` names, each with the (other) prefix it gives; counted in C but for those."""
-        strings, column = self.batch["strings"], self.batch["columns"][_PREFIX]
-        plain = sum(column.count(at) for at, string in enumerate(strings) if string == TASK_PREFIX)
-        return plain == len(column) - len(odd) and all(
-            prefix != TASK_PREFIX and strings[column[row]] == prefix for row, prefix in odd
-        )
+        rows ``odd`` names, each with the (other) prefix it gives."""
+        return odd == self.key.odd
 
     def batch_of(self, rows: list[int]) -> dict[str, Any]:
         """A batch line of these rows (ascending), as the reader would have made it."""
-        return select_rows(self.batch, rows)
+        batch = self.batch
+        assert batch is not None, "a corrupt chunk has no rows to ask of"
+        return select_rows(batch, rows)
 
     def whole(self, rows: list[int]) -> bool:
         """Whether these rows (ascending, distinct) are every row of the chunk: its ``line`` is
@@ -233,21 +357,23 @@ class IndexChunk:
     @property
     def all_trusted(self) -> bool:
         """Every row of the chunk may be trusted if its file is unchanged (as ``rows`` would hold
-        every row, found with whole columns, in C: its ids distinct, none with an error, each
-        in the share, none racy)."""
-        if self._rows is not None:
-            return len(self._rows) == len(self.mtimes)
-        ids, errors = self.batch["columns"][0], self.batch["columns"][_ERROR]
+        every row), found from its key: ids distinct, none with an error, each in the share,
+        none racy."""
+        ids = self.ids
         if not ids:
             return True
         low, high = self.trust.low, self.trust.high
         return (
-            errors.count(None) == len(ids)
+            self.key.errors == 0
             and max(self.mtimes) < self.trust.racy_after
-            and (low is None or min(ids) >= low)
-            and (high is None or max(ids) < high)
-            and len(set(ids)) == len(ids)
+            and (low is None or ids[0] >= low)
+            and (high is None or ids[-1] < high)
+            and all(map(str.__lt__, ids, ids[1:]))  # ascending: distinct
         )
+
+
+def _nothing() -> bytes | None:
+    return None
 
 
 #: A chunk as it must be, types checked as it is decoded (msgspec, in C: a reader forwards a
@@ -316,6 +442,21 @@ def _well_formed(batch: dict[str, Any], first: str, last: str) -> bool:
     return all(len(one) == 5 for one in links)
 
 
+def _checked_batch(line: bytes, key: ChunkKey) -> dict[str, Any] | None:
+    """A chunk's line decoded, if it is a well-formed batch of the rows its key says."""
+    ids = key.ids.split("/") if key.ids else []
+    try:
+        batch = _decode_chunk(line)
+        if not ids or not _well_formed(batch, ids[0], ids[-1]):
+            return None
+    except Exception:  # the CRC matched, yet it is no batch (written by something else)
+        return None
+    columns = batch["columns"]
+    if columns[0] != ids or columns[_MTIME] != key.mtimes or columns[_SIZE] != key.sizes:
+        return None
+    return batch
+
+
 class ShareWalk:
     """The indexed rows of the task ids in [low, high) that may be trusted if their file is
     unchanged (no error, not racy), one chunk in memory at a time: ``locate`` is asked in
@@ -371,33 +512,63 @@ class ShareWalk:
         found: list[TaskRecord] = []
         while not self._done:
             self._load_next()
-            if self.chunk is not None:
+            if self.chunk is not None and self.chunk.rows:  # none: its line found corrupt
                 found += self.chunk.records(list(self.chunk.rows.values()))
         return found
 
     def _load_next(self) -> None:
-        first, last, offset, length, crc = self._chunks[self._next]
+        first, last, offset, length, crc, key_at = self._chunks[self._next]
         self._next += 1
         self._done = self._next >= len(self._chunks)
         self._first, self._last, self.chunk = first, last, None
+        if key_at is None:  # an index written without keys: the chunk's rows say it
+            data = self._read(offset, length, crc)
+            if data is None:
+                return
+            try:
+                batch = _decode_chunk(data)
+                well_formed = _well_formed(batch, first, last)
+            except Exception:  # the CRC matched, yet it is no batch (written by something else)
+                well_formed = False
+            if not well_formed:
+                self.corrupt += 1
+                return
+            self.chunk = IndexChunk(key_of(batch), self._trust, key_line(batch), lambda: data, batch)
+            return
+        stored = self._read(*key_at)
+        if stored is None:
+            return
+        key = _decode_key(stored, first, last)
+        if key is None:
+            self.corrupt += 1
+            return
+        self.chunk = IndexChunk(key, self._trust, stored, lambda: self._line(offset, length, crc))
+
+    def _read(self, offset: int, length: int, crc: int) -> bytes | None:
+        """Bytes of the index whose CRC is ``crc``; None (counted corrupt, or ending the walk if the
+        index cannot be read any more) when they are not."""
         try:
             data = os.pread(self._fd, length, offset)
         except OSError as exc:
             self.problem = f"cannot read it: {exc.strerror or exc}"
             self._done, self._last = True, ""  # nothing more from it: every file from here is read
-            return
+            return None
         if len(data) != length or zlib.crc32(data) != crc:
             self.corrupt += 1
-            return
+            return None
+        return data
+
+    def _line(self, offset: int, length: int, crc: int) -> bytes | None:
+        """A chunk's line, read when a reopen first needs its rows (or forwards it)."""
         try:
-            batch = _decode_chunk(data)
-            well_formed = _well_formed(batch, first, last)
-        except Exception:  # the CRC matched, yet it is no batch (written by something else)
-            well_formed = False
-        if not well_formed:
+            data = os.pread(self._fd, length, offset)
+        except OSError as exc:
+            self.problem = f"cannot read it: {exc.strerror or exc}"
+            return None
+        if len(data) != length or zlib.crc32(data) != crc:
             self.corrupt += 1
-            return
-        self.chunk = IndexChunk(batch, self._trust, data)
+            return None
+        return data
 
 
 def load_share(fd: int, header: Header, low: str | None, high: str | None) -> tuple[dict[str, TaskRecord], int]:
@@ -447,7 +618,7 @@ class IndexWriter:
     def __init__(self, directory: str, cache: str, max_bytes: int, started: float) -> None:
         self._fd: int | None = None
         self._temp: str | None = None
-        self._chunks: list[tuple[str, str, int, int, int]] = []
+        self._chunks: list[list[str | int]] = []
         try:
             st = os.stat(directory)
             self.path = os.path.join(cache, index_name(st.st_dev, st.st_ino))
@@ -467,17 +638,23 @@ class IndexWriter:
     def writing(self) -> bool:
         return self._fd is not None
 
-    def add(self, line: bytes, records: Sequence[TaskRecord]) -> None:
-        """One batch line as a reader printed it (``records``: what it holds, in id order)."""
+    def add(self, line: bytes, records: Sequence[TaskRecord], key: bytes | None = None) -> None:
+        """One batch line as a reader printed it (``records``: what it holds, in id order), and
+        the key line it printed before it (``ChunkKey``), kept after it."""
         if self._fd is None or not records:
             return
+        data = line if line.endswith(b"\n") else line + b"\n"
+        entry: list[str | int] = [records[0].task_id, records[-1].task_id, self._offset, len(data), zlib.crc32(data)]
+        if key is not None:
+            key_data = key if key.endswith(b"\n") else key + b"\n"
+            entry += [self._offset + len(data), len(key_data), zlib.crc32(key_data)]
+            data += key_data
         try:
-            data = line if line.endswith(b"\n") else line + b"\n"
             _write_all(self._fd, data)
         except OSError as exc:
             self._fail(f"cannot write: {exc.strerror or exc}")
             return
-        self._chunks.append((records[0].task_id, records[-1].task_id, self._offset, len(data), zlib.crc32(data)))
+        self._chunks.append(entry)
         self._offset += len(data)
 
     def commit(self) -> bool:
