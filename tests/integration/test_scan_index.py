@@ -17,7 +17,7 @@ from helpers.terminal import Terminal
 from taskview.results.record import ROW_FIELDS
 from taskview.results.scan import ResultDirectory
 from taskview.sources.child_scan import BIG_DIRECTORY_BYTES
-from taskview.sources.scan_index import index_name
+from taskview.sources.scan_index import index_name, key_line, read_header
 from taskview.sources.tail import DirectoryTail
 from taskview.store import first_sight
 
@@ -141,6 +141,45 @@ def test_a_reopen_of_an_unchanged_directory_keeps_its_index_as_it_is(samples: Pa
     _, tail = first_scan(samples, cache)
     assert not tail.index_kept and tail.index_use == {"reused": SAMPLE_COUNT - 2, "read": 1}
     assert list(cache.iterdir()) == [index] and index.stat().st_ino != before.st_ino  # written anew
+
+
+def test_the_index_the_tail_writes_holds_each_chunks_key(samples: Path, tmp_path: Path):
+    """Each chunk's key, as its reader printed it before the batch line, lies right after it."""
+    aged(samples)
+    cache = tmp_path / "cache"
+    first_scan(samples, cache)
+    [index] = cache.iterdir()
+    st = os.stat(samples)
+    fd = os.open(index, os.O_RDONLY)
+    try:
+        header = read_header(fd, st.st_dev, st.st_ino, ResultDirectory(str(samples)).max_bytes)
+        assert header.chunks and all(chunk[5] is not None for chunk in header.chunks)
+        for _, _, offset, length, _, (key_at, key_length, _) in header.chunks:
+            assert key_at == offset + length
+            line = json.loads(os.pread(fd, length, offset))
+            assert os.pread(fd, key_length, key_at) == key_line(line)
+    finally:
+        os.close(fd)
+
+
+def test_an_index_kept_then_found_corrupt_as_its_rows_go_is_dropped(samples: Path, tmp_path: Path):
+    """A reopen keeps an unchanged directory's index on its readers' census, which its chunks'
+    keys make; a chunk whose line then proves corrupt (its CRC) has its files read, and the index
+    goes: the next first scan writes a whole one instead of reading those files at every reopen."""
+    aged(samples)
+    cache = tmp_path / "cache"
+    first_scan(samples, cache)
+    [index] = cache.iterdir()
+    data = bytearray(index.read_bytes())
+    at = data.index(b"sampletasks.")  # in the first chunk's line (names are not in its key)
+    data[at] = ord("S")
+    index.write_bytes(bytes(data))
+    again, tail = first_scan(samples, cache)
+    assert len(again) == SAMPLE_COUNT and not tail.index_kept
+    assert tail.index_use is not None and tail.index_use["read"] > 0
+    assert list(cache.iterdir()) == []
+    _, tail = first_scan(samples, cache)
+    assert [p.name for p in cache.iterdir()] == [index.name] and not tail.index_kept
 
 
 def test_a_first_scan_without_an_index_sends_no_census(samples: Path, tmp_path: Path):

@@ -556,6 +556,78 @@ def test_a_reader_reads_the_files_of_a_corrupt_chunk(samples: Path, tmp_path: Pa
     assert rows(records) == rows(fresh_records(samples))
 
 
+def test_a_reader_reads_the_files_of_a_chunk_whose_key_is_corrupt(samples: Path, tmp_path: Path, monkeypatch):
+    """A reopen checks and counts a chunk by its key alone: a key whose CRC fails is no key, and
+    its chunk's files are read (its line, whole, is not used either)."""
+    aged(samples)
+    index = write_index(samples, tmp_path / "cache")
+    data = bytearray(index.read_bytes())
+    at = data.index(b'"mtimes":[') + len(b'"mtimes":[') + 2  # a digit of the first key's first mtime
+    data[at] = ord("0") if data[at] != ord("0") else ord("1")
+    index.write_bytes(bytes(data))
+    records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
+    assert note["reused"] == SAMPLE_COUNT - 5 and note["read"] == 5 and "1 corrupt chunk" in note["problem"]
+    assert rows(records) == rows(fresh_records(samples))
+
+
+def forged_index(directory: Path, cache: Path, forge) -> Path:
+    """``write_index``'s index with its first chunk's key line made by ``forge(key_dict)``, its CRC
+    right: only what the key says tells it from a true one."""
+    records = fresh_records(directory)
+    writer = IndexWriter(str(directory), str(cache), ResultDirectory(str(directory)).max_bytes, time.time())
+    for at in range(0, len(records), 5):
+        part = records[at : at + 5]
+        batch = records_to_batch(part)
+        key = key_line(batch)
+        if at == 0:
+            keyed = json.loads(key)
+            forge(keyed["key"])
+            key = json.dumps(keyed).encode() + b"\n"
+        writer.add(child_scan._dumps(batch), part, key)
+    assert writer.commit()
+    return Path(writer.path)
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(lambda key: key.update(mtimes=["1"] * 5), id="mtimes not numbers"),
+        pytest.param(lambda key: key.update(sizes=key["sizes"][:4]), id="a size short"),
+        pytest.param(lambda key: key.update(ids=key["ids"] + "/zzz"), id="an id past the table's last"),
+        pytest.param(lambda key: key.update(errors=-1), id="errors below none"),
+        pytest.param(lambda key: key.update(odd=[[7, "celery-taskset-meta-"]]), id="an odd row past the rows"),
+        pytest.param(lambda key: key.update(census={"SUCCESS": -5}), id="a census below nothing"),
+        pytest.param(lambda key: key.pop("census"), id="no census"),
+    ],
+)
+def test_a_key_that_is_none_is_a_corrupt_chunk(samples: Path, tmp_path: Path, monkeypatch, forge):
+    aged(samples)
+    index = forged_index(samples, tmp_path / "cache", forge)
+    records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
+    assert note["reused"] == SAMPLE_COUNT - 5 and note["read"] == 5 and "1 corrupt chunk" in note["problem"]
+    assert rows(records) == rows(fresh_records(samples))
+
+
+def test_a_chunk_whose_rows_are_not_what_its_key_says_is_never_forwarded(samples: Path, tmp_path: Path, monkeypatch):
+    """The first chunk's key is true to its files (all unchanged), its line (CRC right) holds
+    other mtimes: the reader counts by the key, checks the line before it sends it, and reads
+    the chunk's files instead of sending rows that are not the files'."""
+    aged(samples)
+    records = fresh_records(samples)
+    writer = IndexWriter(str(samples), str(tmp_path / "cache"), ResultDirectory(str(samples)).max_bytes, time.time())
+    for at in range(0, len(records), 5):
+        part = records[at : at + 5]
+        batch = records_to_batch(part)
+        key = key_line(batch)
+        if at == 0:
+            batch["columns"][ROW_FIELDS.index("mtime")] = [HOUR_AGO - 60] * len(part)
+        writer.add(child_scan._dumps(batch), part, key)
+    assert writer.commit()
+    sent, note = read_with_index(samples, Path(writer.path), monkeypatch=monkeypatch)
+    assert rows(sent) == rows(records)
+    assert note["reused"] == SAMPLE_COUNT - 5 and note["read"] == 5 and "1 corrupt chunk" in note["problem"]
+
+
 def test_writing_removes_old_versions_and_a_crashed_writers_temporaries(samples: Path, tmp_path: Path):
     aged(samples)
     cache = tmp_path / "cache"

@@ -261,7 +261,20 @@ class IndexChunk:
     asked (``batch``, None if corrupt), with the rows that may then be trusted if their file is
     unchanged (``rows``, by task id)."""
 
-    __slots__ = ("key", "ids", "trust", "mtimes", "sizes", "key_data", "_load", "_line", "_batch", "_rows", "_prefixes")
+    __slots__ = (
+        "key",
+        "ids",
+        "trust",
+        "mtimes",
+        "sizes",
+        "key_data",
+        "_load",
+        "_found_corrupt",
+        "_line",
+        "_batch",
+        "_rows",
+        "_prefixes",
+    )
 
     def __init__(
         self,
@@ -270,14 +283,18 @@ class IndexChunk:
         key_data: bytes,
         load: Callable[[], bytes | None],
         batch: dict[str, Any] | None = None,
+        found_corrupt: Callable[[], None] = lambda: None,
     ) -> None:
+        """``load``: the chunk's line, its CRC checked (None: unreadable or corrupt, said already);
+        ``found_corrupt``: called if that line is not the batch the key says."""
         self.key = key
         self.ids = key.ids.split("/") if key.ids else []
         self.mtimes, self.sizes = key.mtimes, key.sizes
         self.trust = trust
         #: The key as it lies in the index (a key line, its newline included).
         self.key_data = key_data
-        self._load = load  # the chunk's line, CRC checked (None: unreadable or corrupt)
+        self._load = load
+        self._found_corrupt = found_corrupt
         self._line: bytes | None = None
         self._batch = batch
         self._rows: dict[str, int] | None = None
@@ -299,9 +316,10 @@ class IndexChunk:
             line = self.line
             if line is not None:
                 self._batch = _checked_batch(line, self.key)
+                if self._batch is None:
+                    self._found_corrupt()
             if self._batch is None:
-                self._load = _nothing  # found corrupt: asked again, still none
-                self._batch = {}
+                self._batch = {}  # asked again: still none
         return self._batch or None
 
     @property
@@ -370,10 +388,6 @@ class IndexChunk:
             and (high is None or ids[-1] < high)
             and all(map(str.__lt__, ids, ids[1:]))  # ascending: distinct
         )
-
-
-def _nothing() -> bytes | None:
-    return None
 
 
 #: A chunk as it must be, types checked as it is decoded (msgspec, in C: a reader forwards a
@@ -542,7 +556,12 @@ class ShareWalk:
         if key is None:
             self.corrupt += 1
             return
-        self.chunk = IndexChunk(key, self._trust, stored, lambda: self._line(offset, length, crc))
+        self.chunk = IndexChunk(
+            key, self._trust, stored, lambda: self._line(offset, length, crc), found_corrupt=self._count_corrupt
+        )
+
+    def _count_corrupt(self) -> None:
+        self.corrupt += 1
 
     def _read(self, offset: int, length: int, crc: int) -> bytes | None:
         """Bytes of the index whose CRC is ``crc``; None (counted corrupt, or ending the walk if the

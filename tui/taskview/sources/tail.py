@@ -716,6 +716,14 @@ class DirectoryTail:
                 use[key] += value if type(value) is int else 0
             if note.get("problem"):
                 log.debug("scan index of %s ignored by a reader: %s", self.results.path, note["problem"])
+                if self.index_kept and writer is not None:
+                    # Kept as it was on the readers' census, then found to hold a corrupt chunk as
+                    # they sent its rows: gone, so that the next first scan writes a whole one.
+                    self.index_kept = False
+                    try:
+                        os.unlink(writer.path)
+                    except OSError:
+                        pass
         self.index_use = use
         log.debug("first scan of %s: %d files unchanged since the index, %d read", self.results.path, *use.values())
 
