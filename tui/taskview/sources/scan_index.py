@@ -4,7 +4,7 @@ What the reader processes sent of every file (its name, mtime, size and summary)
 is kept in the user's cache directory, one file per result directory, named from
 the directory's device and inode and the format's version::
 
-    $XDG_CACHE_HOME/taskview/scan-<st_dev hex>-<st_ino hex>.v1   (else ~/.cache/taskview/)
+    $XDG_CACHE_HOME/taskview/scan-<st_dev hex>-<st_ino hex>.v3   (else ~/.cache/taskview/)
 
 The next first scan of that directory hands it to its readers, which list and
 ``lstat`` their share and read again only the files whose name, mtime or size
@@ -25,10 +25,15 @@ one tick of the filesystem's clock could keep both mtime and size (git's
 
 The format: a header line (JSON), the reader's batch lines as they crossed the
 pipe (``records_to_batch``, orjson; each a run of task ids in ascending order),
-a table of the chunks (JSON: first and last id, offset, length and CRC-32 of
-each) and a trailer of 17 bytes, the table's offset in hex and a newline. The
-tail writes it as the batches arrive, so it costs no encoding of its own; a
-reader decodes only the chunks that overlap its share of the ids.
+each followed by its key (``ChunkKey``: the rows' ids, mtimes and sizes, their
+census, how many hold an error, the rows whose name is not Celery's own: what a
+reopen checks and counts, ~a third of the line), a table of the chunks (JSON:
+first and last id, offset, length and CRC-32 of each line, then of its key) and a
+trailer of 17 bytes, the table's offset in hex and a newline. The readers print
+each key before its batch line and the tail writes both as they arrive, so it
+costs the inspector no encoding of its own. A reopen's reader decodes the keys of
+the chunks that overlap its share; a chunk's rows only when it forwards them (once
+its census is sent) or when some of its files changed.
 """
 
 from __future__ import annotations

@@ -664,7 +664,7 @@ class DirectoryTail:
                 self.deliver(TailBatch(scanning=True, scanned=max(scanned, len(early)), census=census))
                 if writer is not None and pool.unchanged:
                     # Nothing changed since the index was written: it stays as it is (a new
-                    # one, 113 MB at 1M, would say the same), and what was written goes.
+                    # one, 174 MB at 1M, would say the same), and what was written goes.
                     writer.discard()
                     self.index_kept = True
                     log.debug("scan index of %s kept: no file changed since it was written", self.results.path)
