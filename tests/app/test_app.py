@@ -226,6 +226,17 @@ async def test_a_scans_census_gives_whole_counts_while_its_rows_come(app):
         assert "loading" not in summary_text(app) and "FAILURE 2" in summary_text(app)
 
 
+async def test_a_census_shows_as_it_arrives_not_at_the_next_refresh(app):
+    """The counts are whole the moment the readers' census is in (a reopen's figure to beat),
+    not up to a refresh interval later."""
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app)
+        screen = app.inspector
+        census = Counter(SUCCESS=900, FAILURE=99)
+        screen.on_records_arrived(RecordsArrived(TailBatch(scanning=True, scanned=5, census=census)))
+        assert screen.summary.counts == census and screen.summary.scan_total == 999  # no await: no timer ran
+
+
 async def test_an_empty_directory(tmp_path: Path):
     app = TaskviewApp(ResultDirectory(str(tmp_path)))
     async with app.run_test(size=(80, 24)) as pilot:

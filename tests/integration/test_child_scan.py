@@ -143,3 +143,71 @@ def test_the_reader_process_unpickles_only_with_allow_pickle(tmp_path: Path):
     # The flag does reach the child (so the check above could fail).
     [record] = [r for b in scan_in_child(ResultDirectory(str(results), allow_pickle=True), lambda: False) for r in b]
     assert record.status == "SUCCESS" and canary.exists()
+
+
+def test_a_gated_reader_lists_its_share_only_once_let_go(samples: Path):
+    """Started before the inspector watches the directory, it must not list (and miss) a file
+    made before the watch: it lists when its gate opens, and a gate closed without a word ends
+    it with nothing sent."""
+    results = ResultDirectory(str(samples))
+    pool = ReaderPool(results, gated=True)
+    time.sleep(0.5)  # well past its start-up: waiting at its gate
+    shutil.copyfile(next(samples.glob("celery-task-meta-*")), samples / "celery-task-meta-made-while-gated")
+    pool.open_gate()
+    got = [r for _, records in pool.batches(lambda: False, lambda: 0.05) for r in records]
+    assert len(got) == SAMPLE_COUNT + 1 and "made-while-gated" in {r.task_id for r in got}
+
+    closed = ReaderProcess(results, gated=True)
+    assert closed._process.stdin is not None
+    closed._process.stdin.close()
+    assert list(closed.batches(lambda: False)) == [] and closed._process.returncode == 0
+
+
+def test_the_tail_starts_its_readers_gated_before_its_watch_and_lets_them_go_after(samples: Path, monkeypatch):
+    """The readers' start-up overlaps the watch's (a 1M directory's `inotify_add_watch` takes
+    ~70 ms); they list only once the directory is watched."""
+    from taskview.sources.tail import DirectoryTail
+
+    order: list[str] = []
+    pool_init, gate, watch = ReaderPool.__init__, ReaderPool.open_gate, DirectoryTail._watch_or_poll
+
+    def started(self, *args, gated=False, **kwargs):
+        order.append("readers gated" if gated else "readers")
+        pool_init(self, *args, gated=gated, **kwargs)
+
+    monkeypatch.setattr(ReaderPool, "__init__", started)
+    monkeypatch.setattr(ReaderPool, "open_gate", lambda self: (order.append("gate opened"), gate(self)))
+    monkeypatch.setattr(DirectoryTail, "_watch_or_poll", lambda self: (order.append("watch"), watch(self)))
+    tail = DirectoryTail(
+        ResultDirectory(str(samples)), lambda batch: seen.append(batch), child_scan_bytes=0, first_batch=5
+    )
+    seen: list = [tail.read_first_screenful()]  # as the UI does: its ids cut the shares
+    assert len(seen[0].records) == 5
+    tail.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not any(b.scan_done for b in seen):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        tail.stop()
+    assert order == ["readers gated", "watch", "gate opened"]
+    assert len({r.task_id for b in seen for r in b.records}) == SAMPLE_COUNT
+
+
+def test_readers_started_for_a_first_scan_that_never_comes_are_stopped(samples: Path, monkeypatch, tmp_path: Path):
+    from taskview.sources.tail import DirectoryTail
+
+    def broken(self):
+        raise RuntimeError("no watch today")
+
+    monkeypatch.setattr(DirectoryTail, "_watch_or_poll", broken)
+    cache = tmp_path / "cache"
+    tail = DirectoryTail(ResultDirectory(str(samples)), lambda batch: None, child_scan_bytes=0, cache_dir=str(cache))
+    tail.read_first_screenful()
+    tail.start()
+    assert tail._thread is not None
+    tail._thread.join(10)
+    assert tail._reader is not None and all(r._process.poll() is not None for r in tail._reader.readers)
+    assert list(cache.iterdir()) == []  # its index's temporary gone
+    tail.stop()

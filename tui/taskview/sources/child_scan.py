@@ -25,7 +25,11 @@ before it has taken in a million rows, and writes no new index of a directory
 that did not change. Its last line is a note:
 ``{"index": {"reused": N, "read": M, "problem": ...}}``.
 
-    python -m taskview.sources.child_scan DIR [--allow-pickle] [--max-bytes N] [--from HEX] [--to HEX] [--index-fd N]
+    python -m taskview.sources.child_scan DIR [--allow-pickle] [--max-bytes N] [--from HEX] [--to HEX]
+        [--index-fd N] [--gated]
+
+``--gated``: read a line from stdin before listing the directory (the inspector's
+go once it watches the directory; its end without a line: nothing to do).
 """
 
 from __future__ import annotations
@@ -114,7 +118,9 @@ class ReaderProcess:
         *,
         index_fd: int | None = None,
         on_line: LineSink | None = None,
+        gated: bool = False,
     ) -> None:
+        """``gated``: the child waits, before it lists the directory, for ``open_gate``."""
         import taskview
 
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(taskview.__file__)))
@@ -137,6 +143,8 @@ class ReaderProcess:
             argv += ["--to", os.fsencode(high).hex()]
         if index_fd is not None:
             argv += ["--index-fd", str(index_fd)]
+        if gated:
+            argv.append("--gated")
         self.on_line = on_line
         #: What the reader said of the index at its end (its note), once it has.
         self.note: dict[str, Any] | None = None
@@ -153,7 +161,7 @@ class ReaderProcess:
                 argv,
                 stdout=subprocess.PIPE,
                 stderr=self._errors,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE if gated else subprocess.DEVNULL,
                 env=env,
                 cwd=package_root,
                 pass_fds=() if index_fd is None else (index_fd,),
@@ -247,12 +255,28 @@ class ReaderProcess:
                 error.splitlines()[-1] if error else f"the reader process exited with {process.returncode}"
             )
 
+    def open_gate(self) -> None:
+        """Let a gated child list its share (a newline on its stdin, then its end)."""
+        stdin = self._process.stdin
+        if stdin is None or stdin.closed:
+            return
+        try:
+            stdin.write(b"\n")
+            stdin.close()
+        except OSError:  # it died: its end says why
+            pass
+
     def stop(self) -> None:
         """Kill the child (a read blocked on its output then ends); safe to call twice, from any thread."""
         process = self._process
         if process.poll() is None:
             process.kill()
             process.wait()
+        if process.stdin is not None and not process.stdin.closed:
+            try:
+                process.stdin.close()
+            except OSError:
+                pass
         if process.stdout is not None and not process.stdout.closed:
             try:
                 process.stdout.close()
@@ -271,12 +295,15 @@ class ReaderPool:
         *,
         index_fd: int | None = None,
         on_line: LineSink | None = None,
+        gated: bool = False,
     ) -> None:
+        """``gated``: the readers start (Python, imports, the index's header) but list nothing until
+        ``open_gate``: the caller starts its watch of the directory in between."""
         edges: list[str | None] = [None, *bounds, None]
         self.readers: list[ReaderProcess] = []
         try:
             for low, high in zip(edges, edges[1:], strict=False):
-                self.readers.append(ReaderProcess(results, low, high, index_fd=index_fd, on_line=on_line))
+                self.readers.append(ReaderProcess(results, low, high, index_fd=index_fd, on_line=on_line, gated=gated))
         except ChildScanFailed:
             self.stop()
             raise
@@ -323,6 +350,10 @@ class ReaderPool:
                 return None
             counts.update(reader.census)
         return counts
+
+    def open_gate(self) -> None:
+        for reader in self.readers:
+            reader.open_gate()
 
     @property
     def unchanged(self) -> bool:
@@ -393,8 +424,10 @@ def main(argv: list[str]) -> int:
     out = sys.stdout.buffer
     note: dict[str, Any] = {"reused": 0, "read": 0, "problem": None}
     try:
-        share = _share(results, low, high)
         walk = _indexed(results, index_fd, low, high, note) if index_fd is not None and not allow_pickle else None
+        if "--gated" in argv and not sys.stdin.buffer.read(1):
+            return 0  # closed without a word: the inspector will not take this share
+        share = _share(results, low, high)
         dir_fd = os.open(results.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if walk is not None else -1
         try:
             if walk is None:

@@ -235,6 +235,8 @@ class LiveScreen(InspectorScreen):
             if batch.census is not None or batch.scan_done:
                 self.census = None if batch.scan_done else batch.census
                 self._counts_stale = True
+                if batch.census is not None:
+                    self.update_summary()  # whole counts at once, not at the next refresh (0.15 s)
             # Records hold no cycles, but the cyclic GC walks every list and dict of a million
             # of them again and again while they arrive (a tenth of a second a walk at 1M): no
             # automatic collection runs during the first scan. Instead, once a second, the
