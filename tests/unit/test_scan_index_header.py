@@ -160,6 +160,22 @@ def test_a_chunk_out_of_place_is_corruption(directory: Path, tmp_path: Path):
     exactly = ["a1", "a1", head_len, len(line), 0]  # from the header's end to the table's start
     at_the_edges = index_bytes(header_of(directory), [(line, ("a1", "a1"))], table=[exactly])
     assert why_not(directory, at_the_edges, tmp_path) is None
+    # A key's place (three numbers more) is checked as its line's is.
+    half = len(line) // 2
+    for chunk in (
+        ["a1", "a1", head_len, half, 0, head_len - 1, 5, 0],  # its key starts in the header
+        ["a1", "a1", head_len, half, 0, head_len + half, len(line) - half + 1, 0],  # runs into the table
+    ):
+        data = index_bytes(header_of(directory), [(line, ("a1", "a1"))], table=[chunk])
+        assert why(directory, data, tmp_path) == "corrupt: a chunk out of place", chunk
+    keyed = ["a1", "a1", head_len, half, 0, head_len + half, len(line) - half, 0]
+    assert (
+        why_not(directory, index_bytes(header_of(directory), [(line, ("a1", "a1"))], table=[keyed]), tmp_path) is None
+    )
+    for numbers in (6, 7, 9):  # a key is three numbers, or none
+        entry = [*keyed, 0][:numbers]
+        data = index_bytes(header_of(directory), [(line, ("a1", "a1"))], table=[entry])
+        assert why(directory, data, tmp_path) == "corrupt: ValueError", entry
 
 
 def why_not(directory: Path, data: bytes, tmp_path: Path) -> str | None:

@@ -27,7 +27,7 @@ The format: a header line (JSON), the reader's batch lines as they crossed the
 pipe (``records_to_batch``, orjson; each a run of task ids in ascending order),
 each followed by its key (``ChunkKey``: the rows' ids, mtimes and sizes, their
 census, how many hold an error, the rows whose name is not Celery's own: what a
-reopen checks and counts, ~a third of the line), a table of the chunks (JSON:
+reopen checks and counts, about half a line's bytes), a table of the chunks (JSON:
 first and last id, offset, length and CRC-32 of each line, then of its key) and a
 trailer of 17 bytes, the table's offset in hex and a newline. The readers print
 each key before its batch line and the tail writes both as they arrive, so it
