@@ -13,13 +13,17 @@ import pytest
 
 from taskview.results.record import ROW_FIELDS, TaskRecord, records_to_batch
 from taskview.sources.scan_index import (
+    KEY_LINE_START,
     VERSION,
     Header,
     IndexProblem,
     IndexWriter,
     ShareWalk,
+    _decode_key,
     cache_dir,
     index_name,
+    key_line,
+    key_of,
     load_share,
     open_index,
     read_header,
@@ -502,3 +506,92 @@ def _set(path: tuple, value):
 def test_a_chunk_that_is_no_well_formed_batch_is_corrupt(directory: Path, tmp_path: Path, line: bytes):
     """Each check of a chunk's batch alone: its CRC is right, so only the batch's shape tells."""
     assert walk_one_chunk(directory, tmp_path, line) == ({}, 1)
+
+
+def key_bytes(**key) -> bytes:
+    base = {"ids": "a1/a2/a3", "mtimes": [1.0, 2.0, 3.0], "sizes": [5, 6, 7], "census": {"SUCCESS": 3}}
+    base.update(errors=0, odd=[])
+    base.update(key)
+    return json.dumps({"key": {k: v for k, v in base.items() if v is not None}}).encode() + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("key", "whole"),
+    [
+        pytest.param({}, True, id="a whole key"),
+        pytest.param({"errors": 3}, True, id="every row with an error"),
+        pytest.param({"odd": [[2, "celery-taskset-meta-"]]}, True, id="its last row another prefix"),
+        pytest.param({"census": {}}, True, id="nothing counted"),
+        pytest.param({"ids": ""}, False, id="no ids"),
+        pytest.param({"ids": "a0/a2/a3"}, False, id="its first id not the table's"),
+        pytest.param({"ids": "a1/a2/a4"}, False, id="its last id not the table's"),
+        pytest.param({"mtimes": [1.0, 2.0]}, False, id="an mtime short"),
+        pytest.param({"sizes": [5, 6]}, False, id="a size short"),
+        pytest.param({"sizes": [5, 6, 7, 8]}, False, id="a size more"),
+        pytest.param({"errors": 4}, False, id="more rows with an error than rows"),
+        pytest.param({"errors": -1}, False, id="errors below none"),
+        pytest.param({"census": {"SUCCESS": -1}}, False, id="a count below nothing"),
+        pytest.param({"odd": [[2, "x"], [1, "y"]]}, False, id="odd rows not ascending"),
+        pytest.param({"odd": [[1, "x"], [1, "y"]]}, False, id="an odd row twice"),
+        pytest.param({"odd": [[-1, "x"]]}, False, id="an odd row before the rows"),
+        pytest.param({"odd": [[3, "x"]]}, False, id="an odd row past the rows"),
+        pytest.param({"odd": [[0, 7]]}, False, id="a prefix that is no string"),
+        pytest.param({"mtimes": [1, True, 3]}, False, id="an mtime that is no number"),
+        pytest.param({"census": None}, False, id="no census"),
+    ],
+)
+def test_a_chunks_key_is_taken_only_when_whole(key: dict, whole: bool):
+    decoded = _decode_key(key_bytes(**key), "a1", "a3")
+    assert (decoded is not None) == whole
+    if whole:
+        assert decoded is not None and decoded.ids.split("/") == ["a1", "a2", "a3"]
+
+
+def test_a_key_of_a_name_that_is_not_utf_8_crosses_escaped(directory: Path):
+    """Its id carries surrogates (os.fsdecode of the file's bytes), which msgspec and orjson
+    refuse: the key line is written and read back escaped, as batch lines are."""
+    odd_id = os.fsdecode(b"\xff\xfe-task")
+    batch = records_to_batch([record(odd_id), record("zz")])
+    line = key_line(batch)
+    assert line.startswith(KEY_LINE_START) and line.endswith(b"\n") and line.isascii()
+    decoded = _decode_key(line, odd_id, "zz")
+    assert decoded is not None and decoded == key_of(batch)
+
+
+def test_the_writer_keeps_each_key_after_its_line_newline_and_all(directory: Path, tmp_path: Path):
+    """A key comes off the pipe without its newline (lines are split on it): kept with one."""
+    writer = IndexWriter(str(directory), str(tmp_path), MAX, 2000.0)
+    records = [record("a1"), record("a2")]
+    batch = records_to_batch(records)
+    line, key = json.dumps(batch).encode(), key_line(batch)
+    writer.add(line, records, key.rstrip(b"\n"))
+    assert writer.commit()
+    st = os.stat(directory)
+    fd = os.open(writer.path, os.O_RDONLY)
+    try:
+        header = read_header(fd, st.st_dev, st.st_ino, MAX)
+        [(first, last, offset, length, _, (key_at, key_length, _))] = header.chunks
+        assert os.pread(fd, length, offset) == line + b"\n" and os.pread(fd, key_length, key_at) == key
+        walk = ShareWalk(fd, header, None, None)
+        assert walk.get("a2") is not None and walk.chunk is not None and walk.chunk.key == key_of(batch)
+    finally:
+        os.close(fd)
+
+
+def test_a_line_that_lines_up_with_its_key_but_is_no_batch_is_never_taken(directory: Path, tmp_path: Path):
+    """Its ids, mtimes and sizes are its key's, but a name points past its strings: its rows are
+    not taken (its files are read)."""
+    records = [record("a1"), record("a2")]
+    batch = records_to_batch(records)
+    key = key_line(batch)
+    batch["columns"][3] = [0, 99]  # the second row's name, past the strings
+    writer = IndexWriter(str(directory), str(tmp_path), MAX, 2000.0)
+    writer.add(json.dumps(batch).encode(), records, key)
+    assert writer.commit()
+    st = os.stat(directory)
+    fd = os.open(writer.path, os.O_RDONLY)
+    try:
+        walk = ShareWalk(fd, read_header(fd, st.st_dev, st.st_ino, MAX), None, None)
+        assert walk.get("a1") is None and walk.chunk is not None and walk.chunk.batch is None and walk.corrupt == 1
+    finally:
+        os.close(fd)
