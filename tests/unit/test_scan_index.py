@@ -61,15 +61,21 @@ def fresh_records(directory: Path) -> list[TaskRecord]:
     return sorted((r for batch in results.scan() for r in batch), key=lambda r: r.task_id)
 
 
-def write_index(directory: Path, cache: Path, *, started: float | None = None, chunk: int = 5) -> Path:
-    """An index of ``directory`` as the tail writes it: the readers' batch lines, in id order."""
+ONE_CORRUPT = "1 corrupt chunk(s): their files read"
+
+
+def write_index(
+    directory: Path, cache: Path, *, started: float | None = None, chunk: int = 5, keys: bool = True
+) -> Path:
+    """An index of ``directory`` as the tail writes it: the readers' batch lines, in id order, each
+    with its key after it (``keys``; an index may have none)."""
     records = fresh_records(directory)
     writer = IndexWriter(str(directory), str(cache), ResultDirectory(str(directory)).max_bytes, started or time.time())
     assert writer.writing
     for at in range(0, len(records), chunk):
         part = records[at : at + chunk]
         batch = records_to_batch(part)
-        writer.add(child_scan._dumps(batch), part, key_line(batch))
+        writer.add(child_scan._dumps(batch), part, key_line(batch) if keys else None)
     assert writer.commit()
     return Path(writer.path)
 
@@ -552,7 +558,7 @@ def test_a_reader_reads_the_files_of_a_corrupt_chunk(samples: Path, tmp_path: Pa
     data[at] = ord("S")
     index.write_bytes(bytes(data))
     records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
-    assert note["reused"] == SAMPLE_COUNT - 5 and note["read"] == 5 and "1 corrupt chunk" in note["problem"]
+    assert note["reused"] == SAMPLE_COUNT - 5 and note["read"] == 5 and note["problem"] == ONE_CORRUPT
     assert rows(records) == rows(fresh_records(samples))
 
 
@@ -566,7 +572,7 @@ def test_a_reader_reads_the_files_of_a_chunk_whose_key_is_corrupt(samples: Path,
     data[at] = ord("0") if data[at] != ord("0") else ord("1")
     index.write_bytes(bytes(data))
     records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
-    assert note["reused"] == SAMPLE_COUNT - 5 and note["read"] == 5 and "1 corrupt chunk" in note["problem"]
+    assert note["reused"] == SAMPLE_COUNT - 5 and note["read"] == 5 and note["problem"] == ONE_CORRUPT
     assert rows(records) == rows(fresh_records(samples))
 
 
@@ -604,7 +610,7 @@ def test_a_key_that_is_none_is_a_corrupt_chunk(samples: Path, tmp_path: Path, mo
     aged(samples)
     index = forged_index(samples, tmp_path / "cache", forge)
     records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
-    assert note["reused"] == SAMPLE_COUNT - 5 and note["read"] == 5 and "1 corrupt chunk" in note["problem"]
+    assert note["reused"] == SAMPLE_COUNT - 5 and note["read"] == 5 and note["problem"] == ONE_CORRUPT
     assert rows(records) == rows(fresh_records(samples))
 
 
@@ -625,7 +631,86 @@ def test_a_chunk_whose_rows_are_not_what_its_key_says_is_never_forwarded(samples
     assert writer.commit()
     sent, note = read_with_index(samples, Path(writer.path), monkeypatch=monkeypatch)
     assert rows(sent) == rows(records)
-    assert note["reused"] == SAMPLE_COUNT - 5 and note["read"] == 5 and "1 corrupt chunk" in note["problem"]
+    assert note["reused"] == SAMPLE_COUNT - 5 and note["read"] == 5 and note["problem"] == ONE_CORRUPT
+
+
+def test_a_reopen_with_an_index_without_keys_forwards_its_chunks_all_the_same(
+    samples: Path, tmp_path: Path, monkeypatch
+):
+    """Chunks with no key are checked and counted from their rows, and sent on with the key made of
+    them (for the next index)."""
+    aged(samples)
+    index = write_index(samples, tmp_path / "cache", keys=False)
+    records, note = read_with_index(samples, index, monkeypatch=monkeypatch)  # each line after its key
+    assert note == {"reused": SAMPLE_COUNT, "read": 0, "problem": None}
+    assert rows(records) == rows(fresh_records(samples))
+
+
+def break_lines(index: Path, chunks: int, how) -> None:
+    """``how(line)`` of the first ``chunks`` chunks' lines, in place (the same length)."""
+    data = bytearray(index.read_bytes())
+    at = data.index(b"\n") + 1  # past the header
+    for _ in range(chunks):
+        end = data.index(b"\n", at) + 1
+        data[at:end] = how(bytes(data[at:end]))
+        at = data.index(b"\n", end) + 1  # past its key
+    index.write_bytes(bytes(data))
+
+
+def test_every_corrupt_chunk_is_counted(samples: Path, tmp_path: Path, monkeypatch):
+    """Two chunks whose lines fail their CRC, or whose lines are not what their keys say, or that
+    have no key and are no batch: each counted."""
+    aged(samples)
+
+    def flip(line: bytes) -> bytes:  # a byte of the rows: the CRC fails
+        at = line.index(b"sampletasks.")
+        return line[:at] + b"S" + line[at + 1 :]
+
+    def other_mtime(line: bytes) -> bytes:  # the CRC made right again below: not the key's mtimes
+        aged_at = str(int(HOUR_AGO)).encode()  # every file's mtime (aged): the second before it
+        assert aged_at in line
+        return line.replace(aged_at, str(int(HOUR_AGO) - 1).encode(), 1)
+
+    for how in (flip, other_mtime):
+        index = write_index(samples, tmp_path / how.__name__)
+        break_lines(index, 2, how)
+        if how is other_mtime:
+            fix_crcs(index)
+        records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
+        assert note["problem"] == "2 corrupt chunk(s): their files read", how.__name__
+        assert note["read"] == 10 and rows(records) == rows(fresh_records(samples))
+
+
+def fix_crcs(index: Path) -> None:
+    """The table's CRCs made right for what the lines now hold."""
+    import zlib
+
+    data = index.read_bytes()
+    table_at = int(data[-17:-1], 16)
+    table = json.loads(data[table_at:-17])
+    for entry in table["chunks"]:
+        entry[4] = zlib.crc32(data[entry[2] : entry[2] + entry[3]])
+    index.write_bytes(data[:table_at] + json.dumps(table).encode() + b"\n" + b"%016x\n" % table_at)
+
+
+def test_a_chunk_whose_line_cannot_be_read_says_so(samples: Path, tmp_path: Path, monkeypatch):
+    """Its key read, its line not (the disk failed between): its files are read and the reader's
+    note says why."""
+    aged(samples)
+    index = write_index(samples, tmp_path / "cache")
+    data = index.read_bytes()
+    first_line_at = data.index(b"\n") + 1
+    real_pread = os.pread
+
+    def failing(fd: int, length: int, offset: int) -> bytes:
+        if offset == first_line_at:
+            raise OSError(5, "Input/output error")
+        return real_pread(fd, length, offset)
+
+    monkeypatch.setattr(os, "pread", failing)
+    records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
+    assert note["problem"] == "cannot read it: Input/output error" and note["read"] == 5
+    assert rows(records) == rows(fresh_records(samples))
 
 
 def test_writing_removes_old_versions_and_a_crashed_writers_temporaries(samples: Path, tmp_path: Path):
