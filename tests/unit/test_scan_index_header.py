@@ -595,3 +595,14 @@ def test_a_line_that_lines_up_with_its_key_but_is_no_batch_is_never_taken(direct
         assert walk.get("a1") is None and walk.chunk is not None and walk.chunk.batch is None and walk.corrupt == 1
     finally:
         os.close(fd)
+
+
+def test_every_chunk_without_a_key_that_is_no_batch_is_counted(directory: Path, tmp_path: Path):
+    path = tmp_path / "index"
+    path.write_bytes(index_bytes(header_of(directory), [(b"[1, 2]\n", ("a1", "a2")), (b"[3]\n", ("b1", "b2"))]))
+    st = os.stat(directory)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert load_share(fd, read_header(fd, st.st_dev, st.st_ino, MAX), None, None) == ({}, 2)
+    finally:
+        os.close(fd)
