@@ -193,21 +193,3 @@ def test_the_tail_starts_its_readers_gated_before_its_watch_and_lets_them_go_aft
         tail.stop()
     assert order == ["readers gated", "watch", "gate opened"]
     assert len({r.task_id for b in seen for r in b.records}) == SAMPLE_COUNT
-
-
-def test_readers_started_for_a_first_scan_that_never_comes_are_stopped(samples: Path, monkeypatch, tmp_path: Path):
-    from taskview.sources.tail import DirectoryTail
-
-    def broken(self):
-        raise RuntimeError("no watch today")
-
-    monkeypatch.setattr(DirectoryTail, "_watch_or_poll", broken)
-    cache = tmp_path / "cache"
-    tail = DirectoryTail(ResultDirectory(str(samples)), lambda batch: None, child_scan_bytes=0, cache_dir=str(cache))
-    tail.read_first_screenful()
-    tail.start()
-    assert tail._thread is not None
-    tail._thread.join(10)
-    assert tail._reader is not None and all(r._process.poll() is not None for r in tail._reader.readers)
-    assert list(cache.iterdir()) == []  # its index's temporary gone
-    tail.stop()
