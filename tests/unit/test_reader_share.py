@@ -62,7 +62,7 @@ def test_a_readers_share_is_every_task_of_its_range_once_in_id_order(names: set[
 
 def chunk_of(records: list[TaskRecord], trust: Trust) -> IndexChunk:
     batch = records_to_batch(records)
-    return IndexChunk(key_of(batch), trust, key_line(batch), lambda: b"", batch)
+    return IndexChunk(key_of(batch), batch["columns"][0], trust, key_line(batch), lambda: b"", batch)
 
 
 def row(task_id: str, *, prefix: str = "celery-task-meta-", mtime: float = 100.0, error: bool = False) -> TaskRecord:

@@ -576,16 +576,16 @@ def test_a_reader_reads_the_files_of_a_chunk_whose_key_is_corrupt(samples: Path,
     assert rows(records) == rows(fresh_records(samples))
 
 
-def forged_index(directory: Path, cache: Path, forge) -> Path:
-    """``write_index``'s index with its first chunk's key line made by ``forge(key_dict)``, its CRC
-    right: only what the key says tells it from a true one."""
+def forged_index(directory: Path, cache: Path, forge, chunks: int = 1) -> Path:
+    """``write_index``'s index with its first ``chunks`` chunks' key lines made by
+    ``forge(key_dict)``, their CRC right: only what a key says tells it from a true one."""
     records = fresh_records(directory)
     writer = IndexWriter(str(directory), str(cache), ResultDirectory(str(directory)).max_bytes, time.time())
     for at in range(0, len(records), 5):
         part = records[at : at + 5]
         batch = records_to_batch(part)
         key = key_line(batch)
-        if at == 0:
+        if at < 5 * chunks:
             keyed = json.loads(key)
             forge(keyed["key"])
             key = json.dumps(keyed).encode() + b"\n"
@@ -611,6 +611,40 @@ def test_a_key_that_is_none_is_a_corrupt_chunk(samples: Path, tmp_path: Path, mo
     index = forged_index(samples, tmp_path / "cache", forge)
     records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
     assert note["reused"] == SAMPLE_COUNT - 5 and note["read"] == 5 and note["problem"] == ONE_CORRUPT
+    assert rows(records) == rows(fresh_records(samples))
+
+
+def test_every_key_that_is_none_is_counted(samples: Path, tmp_path: Path, monkeypatch):
+    aged(samples)
+    index = forged_index(samples, tmp_path / "cache", lambda key: key.update(errors=-1), chunks=2)
+    records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
+    assert note["problem"] == "2 corrupt chunk(s): their files read" and note["read"] == 10
+    assert rows(records) == rows(fresh_records(samples))
+
+
+def first_line_unreadable(index: Path, monkeypatch) -> None:
+    """Reads of the index's first chunk's line fail (EIO), and only those."""
+    first_line_at = index.read_bytes().index(b"\n") + 1
+    real_pread = os.pread
+
+    def failing(fd: int, length: int, offset: int) -> bytes:
+        if offset == first_line_at:
+            raise OSError(5, "Input/output error")
+        return real_pread(fd, length, offset)
+
+    monkeypatch.setattr(os, "pread", failing)
+
+
+def test_a_line_that_cannot_be_read_as_its_files_are_checked_ends_nothing(samples: Path, tmp_path: Path, monkeypatch):
+    """A file of the first chunk changed: its rows are asked for, file by file, and its line cannot
+    be read. Its files are read; the chunks after it still come from the index."""
+    aged(samples)
+    index = write_index(samples, tmp_path / "cache")
+    first = min(p for p in samples.iterdir() if p.name.startswith(TASK_PREFIX))
+    os.utime(first, (HOUR_AGO + 5, HOUR_AGO + 5))  # the first chunk's first file
+    first_line_unreadable(index, monkeypatch)
+    records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
+    assert note == {"reused": SAMPLE_COUNT - 5, "read": 5, "problem": "cannot read it: Input/output error"}
     assert rows(records) == rows(fresh_records(samples))
 
 
@@ -698,16 +732,7 @@ def test_a_chunk_whose_line_cannot_be_read_says_so(samples: Path, tmp_path: Path
     note says why."""
     aged(samples)
     index = write_index(samples, tmp_path / "cache")
-    data = index.read_bytes()
-    first_line_at = data.index(b"\n") + 1
-    real_pread = os.pread
-
-    def failing(fd: int, length: int, offset: int) -> bytes:
-        if offset == first_line_at:
-            raise OSError(5, "Input/output error")
-        return real_pread(fd, length, offset)
-
-    monkeypatch.setattr(os, "pread", failing)
+    first_line_unreadable(index, monkeypatch)
     records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
     assert note["problem"] == "cannot read it: Input/output error" and note["read"] == 5
     assert rows(records) == rows(fresh_records(samples))

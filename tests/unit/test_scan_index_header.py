@@ -544,7 +544,7 @@ def test_a_chunks_key_is_taken_only_when_whole(key: dict, whole: bool):
     decoded = _decode_key(key_bytes(**key), "a1", "a3")
     assert (decoded is not None) == whole
     if whole:
-        assert decoded is not None and decoded.ids.split("/") == ["a1", "a2", "a3"]
+        assert decoded is not None and decoded[0].ids.split("/") == decoded[1] == ["a1", "a2", "a3"]
 
 
 def test_a_key_of_a_name_that_is_not_utf_8_crosses_escaped(directory: Path):
@@ -555,7 +555,7 @@ def test_a_key_of_a_name_that_is_not_utf_8_crosses_escaped(directory: Path):
     line = key_line(batch)
     assert line.startswith(KEY_LINE_START) and line.endswith(b"\n") and line.isascii()
     decoded = _decode_key(line, odd_id, "zz")
-    assert decoded is not None and decoded == key_of(batch)
+    assert decoded is not None and decoded == (key_of(batch), [odd_id, "zz"])
 
 
 def test_the_writer_keeps_each_key_after_its_line_newline_and_all(directory: Path, tmp_path: Path):

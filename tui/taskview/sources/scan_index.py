@@ -238,14 +238,21 @@ def key_line(batch: dict[str, Any]) -> bytes:
         return json.dumps(msgspec.to_builtins(keyed)).encode("ascii") + b"\n"
 
 
-def _decode_key(data: bytes, first: str, last: str) -> ChunkKey | None:
-    """A key line, its types checked as it is decoded and its columns lined up with the
-    table's first and last id; None when it is none."""
+def _decode_typed(data: bytes, decoder: msgspec.json.Decoder[Any], kind: Any) -> Any:
+    """``data`` decoded as ``kind``, its types checked; raises msgspec.MsgspecError (or a JSON
+    error) when it is none. A name that is not UTF-8 crossed the pipe escaped (child_scan._dumps,
+    ``key_line``): msgspec refuses its lone surrogates, Python's json takes them."""
     try:
-        try:
-            key = _DECODE_KEY.decode(data).key
-        except msgspec.DecodeError:
-            key = msgspec.convert(json.loads(data), _Keyed).key
+        return decoder.decode(data)
+    except msgspec.DecodeError:
+        return msgspec.convert(json.loads(data), kind)
+
+
+def _decode_key(data: bytes, first: str, last: str) -> tuple[ChunkKey, list[str]] | None:
+    """A key line and its ids, its types checked as it is decoded and its columns lined up with
+    the table's first and last id; None when it is none."""
+    try:
+        key = cast(_Keyed, _decode_typed(data, _DECODE_KEY, _Keyed)).key
     except Exception:  # the CRC matched, yet it is no key (written by something else)
         return None
     ids = key.ids.split("/") if key.ids else []
@@ -257,7 +264,7 @@ def _decode_key(data: bytes, first: str, last: str) -> ChunkKey | None:
     odd_rows = [row for row, _ in key.odd]
     if odd_rows and (odd_rows != sorted(set(odd_rows)) or odd_rows[0] < 0 or odd_rows[-1] >= rows):
         return None
-    return key
+    return key, ids
 
 
 class IndexChunk:
@@ -284,16 +291,18 @@ class IndexChunk:
     def __init__(
         self,
         key: ChunkKey,
+        ids: list[str],
         trust: Trust,
         key_data: bytes,
         load: Callable[[], bytes | None],
         batch: dict[str, Any] | None = None,
         found_corrupt: Callable[[], None] = lambda: None,
     ) -> None:
-        """``load``: the chunk's line, its CRC checked (None: unreadable or corrupt, said already);
-        ``found_corrupt``: called if that line is not the batch the key says."""
+        """``ids``: the key's, as a list; ``load``: the chunk's line, its CRC checked (None:
+        unreadable or corrupt, said already); ``found_corrupt``: called if that line is not the
+        batch the key says."""
         self.key = key
-        self.ids = key.ids.split("/") if key.ids else []
+        self.ids = ids
         self.mtimes, self.sizes = key.mtimes, key.sizes
         self.trust = trust
         #: The key as it lies in the index (a key line, its newline included).
@@ -320,7 +329,7 @@ class IndexChunk:
         if self._batch is None:
             line = self.line
             if line is not None:
-                self._batch = _checked_batch(line, self.key)
+                self._batch = _checked_batch(line, self.key, self.ids)
                 if self._batch is None:
                     self._found_corrupt()
             if self._batch is None:
@@ -429,12 +438,7 @@ _PREFIX, _MTIME, _SIZE, _ERROR = (ROW_FIELDS.index(f) for f in ("prefix", "mtime
 
 def _decode_chunk(data: bytes) -> dict[str, Any]:
     """A chunk's batch, its types checked; raises msgspec.MsgspecError when it is none."""
-    try:
-        return cast("dict[str, Any]", _DECODE_CHUNK.decode(data))
-    except msgspec.DecodeError:
-        # A name that is not UTF-8 crossed the pipe escaped (child_scan._dumps): msgspec refuses its
-        # lone surrogates, Python's json takes them.
-        return cast("dict[str, Any]", msgspec.convert(json.loads(data), _Chunk))
+    return cast("dict[str, Any]", _decode_typed(data, _DECODE_CHUNK, _Chunk))
 
 
 def _well_formed(batch: dict[str, Any], first: str, last: str) -> bool:
@@ -461,9 +465,9 @@ def _well_formed(batch: dict[str, Any], first: str, last: str) -> bool:
     return all(len(one) == 5 for one in links)
 
 
-def _checked_batch(line: bytes, key: ChunkKey) -> dict[str, Any] | None:
-    """A chunk's line decoded, if it is a well-formed batch of the rows its key says."""
-    ids = key.ids.split("/") if key.ids else []
+def _checked_batch(line: bytes, key: ChunkKey, ids: list[str]) -> dict[str, Any] | None:
+    """A chunk's line decoded, if it is a well-formed batch of the rows its key (whose ids are
+    ``ids``) says."""
     try:
         batch = _decode_chunk(line)
         if not ids or not _well_formed(batch, ids[0], ids[-1]):
@@ -552,42 +556,39 @@ class ShareWalk:
             if not well_formed:
                 self.corrupt += 1
                 return
-            self.chunk = IndexChunk(key_of(batch), self._trust, key_line(batch), lambda: data, batch)
+            ids = batch["columns"][0]
+            self.chunk = IndexChunk(key_of(batch), ids, self._trust, key_line(batch), lambda: data, batch)
             return
         stored = self._read(*key_at)
         if stored is None:
             return
-        key = _decode_key(stored, first, last)
-        if key is None:
+        decoded = _decode_key(stored, first, last)
+        if decoded is None:
             self.corrupt += 1
             return
+        key, ids = decoded
         self.chunk = IndexChunk(
-            key, self._trust, stored, lambda: self._line(offset, length, crc), found_corrupt=self._count_corrupt
+            key,
+            ids,
+            self._trust,
+            stored,
+            lambda: self._read(offset, length, crc, ends_walk=False),
+            found_corrupt=self._count_corrupt,
         )
 
     def _count_corrupt(self) -> None:
         self.corrupt += 1
 
-    def _read(self, offset: int, length: int, crc: int) -> bytes | None:
-        """Bytes of the index whose CRC is ``crc``; None (counted corrupt, or ending the walk if the
-        index cannot be read any more) when they are not."""
+    def _read(self, offset: int, length: int, crc: int, *, ends_walk: bool = True) -> bytes | None:
+        """Bytes of the index whose CRC is ``crc``; None when they are not (counted corrupt), or
+        cannot be read (said in ``problem``; ``ends_walk``: nothing more is taken from it, but a
+        chunk's line read when a reopen first needs its rows, or forwards it, ends nothing)."""
         try:
             data = os.pread(self._fd, length, offset)
         except OSError as exc:
             self.problem = f"cannot read it: {exc.strerror or exc}"
-            self._done, self._last = True, ""  # nothing more from it: every file from here is read
-            return None
-        if len(data) != length or zlib.crc32(data) != crc:
-            self.corrupt += 1
-            return None
-        return data
-
-    def _line(self, offset: int, length: int, crc: int) -> bytes | None:
-        """A chunk's line, read when a reopen first needs its rows (or forwards it)."""
-        try:
-            data = os.pread(self._fd, length, offset)
-        except OSError as exc:
-            self.problem = f"cannot read it: {exc.strerror or exc}"
+            if ends_walk:
+                self._done, self._last = True, ""  # nothing more from it: every file from here is read
             return None
         if len(data) != length or zlib.crc32(data) != crc:
             self.corrupt += 1
