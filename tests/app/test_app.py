@@ -233,7 +233,7 @@ async def test_a_census_shows_as_it_arrives_not_at_the_next_refresh(app):
         await loaded(pilot, app)
         screen = app.inspector
         census = Counter(SUCCESS=900, FAILURE=99)
-        screen.on_records_arrived(RecordsArrived(TailBatch(scanning=True, scanned=5, census=census)))
+        screen.take_in(TailBatch(scanning=True, scanned=5, census=census))
         assert screen.summary.counts == census and screen.summary.scan_total == 999  # no await: no timer ran
 
 

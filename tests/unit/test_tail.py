@@ -1144,19 +1144,21 @@ def test_the_first_reconcile_waits_200_times_its_cost_guessed_from_the_first_sca
         tail._reader.stop()
 
 
-def test_readers_started_for_a_first_scan_that_never_comes_are_stopped(samples: Path, monkeypatch, tmp_path: Path):
-    """The watch failed after the readers started, gated: they are stopped and their index's temporary goes."""
+def test_a_watch_that_cannot_be_made_starts_no_reader(samples: Path, monkeypatch, tmp_path: Path):
+    """The tail says why it stopped; no reader process is left behind it, nor a temporary of
+    the index it would have written."""
 
     def broken(self):
         raise RuntimeError("no watch today")
 
     monkeypatch.setattr(DirectoryTail, "_watch_or_poll", broken)
     cache = tmp_path / "cache"
-    tail = DirectoryTail(ResultDirectory(str(samples)), lambda batch: None, child_scan_bytes=0, cache_dir=str(cache))
+    seen: list[TailBatch] = []
+    tail = DirectoryTail(ResultDirectory(str(samples)), seen.append, child_scan_bytes=0, cache_dir=str(cache))
     tail.read_first_screenful()
     tail.start()
     assert tail._thread is not None
     tail._thread.join(10)
-    assert tail._reader is not None and all(r._process.poll() is not None for r in tail._reader.readers)
-    assert list(cache.iterdir()) == []  # its index's temporary gone
+    assert [b.notice for b in seen] == ["watching stopped: no watch today"]
+    assert tail._reader is None and not cache.exists()
     tail.stop()

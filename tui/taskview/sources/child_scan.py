@@ -26,10 +26,7 @@ that did not change. Its last line is a note:
 ``{"index": {"reused": N, "read": M, "problem": ...}}``.
 
     python -m taskview.sources.child_scan DIR [--allow-pickle] [--max-bytes N] [--from HEX] [--to HEX]
-        [--index-fd N] [--gated]
-
-``--gated``: read a line from stdin before listing the directory (the inspector's
-go once it watches the directory; its end without a line: nothing to do).
+        [--index-fd N]
 """
 
 from __future__ import annotations
@@ -118,9 +115,7 @@ class ReaderProcess:
         *,
         index_fd: int | None = None,
         on_line: LineSink | None = None,
-        gated: bool = False,
     ) -> None:
-        """``gated``: the child waits, before it lists the directory, for ``open_gate``."""
         import taskview
 
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(taskview.__file__)))
@@ -143,8 +138,6 @@ class ReaderProcess:
             argv += ["--to", os.fsencode(high).hex()]
         if index_fd is not None:
             argv += ["--index-fd", str(index_fd)]
-        if gated:
-            argv.append("--gated")
         self.on_line = on_line
         #: What the reader said of the index at its end (its note), once it has.
         self.note: dict[str, Any] | None = None
@@ -161,7 +154,7 @@ class ReaderProcess:
                 argv,
                 stdout=subprocess.PIPE,
                 stderr=self._errors,
-                stdin=subprocess.PIPE if gated else subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL,
                 env=env,
                 cwd=package_root,
                 pass_fds=() if index_fd is None else (index_fd,),
@@ -169,6 +162,13 @@ class ReaderProcess:
         except OSError as exc:
             self._errors.close()
             raise ChildScanFailed(f"cannot start a reader process: {exc.strerror or exc}") from None
+        try:
+            # Below the inspector from its start (its own os.nice would come after its imports,
+            # a tenth of a second of a core at the inspector's priority, beside its first frames).
+            niceness = min(os.getpriority(os.PRIO_PROCESS, 0) + READER_NICENESS, 19)
+            os.setpriority(os.PRIO_PROCESS, self._process.pid, niceness)
+        except OSError:  # it is gone already: its end says why
+            pass
         # The start of a line still being written, in the pieces read (a pipe hands 64 KiB at
         # a time, a batch line is several times that: joined once, when its end comes).
         self._pending: list[bytes] = []
@@ -255,28 +255,12 @@ class ReaderProcess:
                 error.splitlines()[-1] if error else f"the reader process exited with {process.returncode}"
             )
 
-    def open_gate(self) -> None:
-        """Let a gated child list its share (a newline on its stdin, then its end)."""
-        stdin = self._process.stdin
-        if stdin is None or stdin.closed:
-            return
-        try:
-            stdin.write(b"\n")
-            stdin.close()
-        except OSError:  # it died: its end says why
-            pass
-
     def stop(self) -> None:
         """Kill the child (a read blocked on its output then ends); safe to call twice, from any thread."""
         process = self._process
         if process.poll() is None:
             process.kill()
             process.wait()
-        if process.stdin is not None and not process.stdin.closed:
-            try:
-                process.stdin.close()
-            except OSError:
-                pass
         if process.stdout is not None and not process.stdout.closed:
             try:
                 process.stdout.close()
@@ -295,15 +279,12 @@ class ReaderPool:
         *,
         index_fd: int | None = None,
         on_line: LineSink | None = None,
-        gated: bool = False,
     ) -> None:
-        """``gated``: the readers start (Python, imports, the index's header) but list nothing until
-        ``open_gate``: the caller starts its watch of the directory in between."""
         edges: list[str | None] = [None, *bounds, None]
         self.readers: list[ReaderProcess] = []
         try:
             for low, high in zip(edges, edges[1:], strict=False):
-                self.readers.append(ReaderProcess(results, low, high, index_fd=index_fd, on_line=on_line, gated=gated))
+                self.readers.append(ReaderProcess(results, low, high, index_fd=index_fd, on_line=on_line))
         except ChildScanFailed:
             self.stop()
             raise
@@ -350,10 +331,6 @@ class ReaderPool:
                 return None
             counts.update(reader.census)
         return counts
-
-    def open_gate(self) -> None:
-        for reader in self.readers:
-            reader.open_gate()
 
     @property
     def unchanged(self) -> bool:
@@ -425,8 +402,6 @@ def main(argv: list[str]) -> int:
     note: dict[str, Any] = {"reused": 0, "read": 0, "problem": None}
     try:
         walk = _indexed(results, index_fd, low, high, note) if index_fd is not None and not allow_pickle else None
-        if "--gated" in argv and not sys.stdin.buffer.read(1):
-            return 0  # closed without a word: the inspector will not take this share
         share = _share(results, low, high)
         dir_fd = os.open(results.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if walk is not None else -1
         try:
@@ -764,8 +739,4 @@ if __name__ == "__main__":
     # collector would walk them all again and again (a third of a reader's time at 1M),
     # for no cycle (the process ends when its share is sent).
     gc.disable()
-    try:
-        os.nice(READER_NICENESS)
-    except OSError:
-        pass
     sys.exit(main(sys.argv[1:]))

@@ -179,8 +179,6 @@ class DirectoryTail:
         self._early: dict[str, TaskRecord] | None = None
         # Last, so that the mutants numbered before it in mutation/EQUIVALENT.md keep their numbers.
         self.index_kept = False  # the last index kept as it was: no file changed since
-        # The first scan's readers, started gated before the watch: (pool, bounds, index writer, when).
-        self._started: tuple[ReaderPool, list[str], IndexWriter | None, float] | None = None
 
     @property
     def mode(self) -> str:
@@ -238,7 +236,6 @@ class DirectoryTail:
 
     def _run(self) -> None:
         try:
-            self._start_gated_readers()
             if self.poll_interval is None:
                 self._watch_or_poll()
             started = time.monotonic()
@@ -271,12 +268,6 @@ class DirectoryTail:
             self.deliver(TailBatch(notice=f"watching stopped: {exc}"))
         finally:
             self._stop_inotify()
-            unused, self._started = self._started, None
-            if unused is not None:  # readers started for a first scan that never came
-                pool, _, writer, _ = unused
-                pool.stop()
-                if writer is not None:
-                    writer.discard()
 
     def _first_reconcile_wait(self, scan_seconds: float) -> float:
         """How long after the first scan (which took ``scan_seconds``) the first reconcile waits:
@@ -541,7 +532,7 @@ class DirectoryTail:
         ones after a few hundred files. ``initial`` reads everything; later
         scans read only files whose mtime or size differ from the last read.
         """
-        if initial and (self._started is not None or worth_a_child(self.results, self.child_scan_bytes)):
+        if initial and worth_a_child(self.results, self.child_scan_bytes):
             try:
                 self._first_scan_in_child()
                 return
@@ -608,19 +599,6 @@ class DirectoryTail:
         if batch.records or batch.removed or batch.notice or initial:
             self.deliver(batch)
 
-    def _start_gated_readers(self) -> None:
-        """A big directory's reader processes, started before its watch but listing nothing
-        until ``_first_scan_in_child`` opens their gate, after it: their start (Python, imports,
-        the index's header: ~0.1 s) overlaps the watch's (``inotify_add_watch`` of a directory
-        of 1M cached entries: 71 ms, the kernel marks each). Only when the UI read the first
-        screenful, whose ids cut the readers' shares."""
-        if self._early is None or not worth_a_child(self.results, self.child_scan_bytes):
-            return
-        try:
-            self._started = (*self._start_readers(self._early, gated=True), time.monotonic())
-        except ChildScanFailed as exc:
-            log.debug("reader processes not started before the watch: %s", exc)  # tried again
-
     def _first_scan_in_child(self) -> None:
         began = time.monotonic()
         # The first screenful first, before the readers start (~0.1 s of a core
@@ -628,24 +606,20 @@ class DirectoryTail:
         if self._early is None:
             self.deliver(self.read_first_screenful())
         early = self._early or {}
-        started, self._started = self._started, None
-        if started is not None:
-            pool, bounds, writer, began = started
-            pool.open_gate()  # the directory is watched now: a change from here on is seen
-        else:
-            pool, bounds, writer = self._start_readers(early)
+        # Started once the directory is watched (a change from here on is seen), not before to
+        # overlap their start with the watch's: a 1M directory's ``inotify_add_watch`` holds a
+        # core in the kernel for ~70 ms, and with the readers' start on the other one the UI
+        # thread got neither (frames of 75-95 ms just after the first).
+        pool, bounds, writer = self._start_readers(early)
         try:
             self._read_in_child(pool, bounds, early, writer, began)
         finally:
             if writer is not None:
                 writer.discard()  # unless committed: stopped, or the readers failed
 
-    def _start_readers(
-        self, early: dict[str, TaskRecord], *, gated: bool = False
-    ) -> tuple[ReaderPool, list[str], IndexWriter | None]:
-        """The first scan's reader processes (``gated``: see ``ReaderPool``), their shares of the
-        ids cut at quantiles of the first screenful's (a sample of the listing), and the writer of
-        the directory's next index."""
+    def _start_readers(self, early: dict[str, TaskRecord]) -> tuple[ReaderPool, list[str], IndexWriter | None]:
+        """The first scan's reader processes, their shares of the ids cut at quantiles of the
+        first screenful's (a sample of the listing), and the writer of the directory's next index."""
         bounds = id_bounds(list(early), self.readers)
         index, writer = self._scan_index()
         try:
@@ -655,7 +629,6 @@ class DirectoryTail:
                     bounds,
                     index_fd=None if index is None else index[0],
                     on_line=None if writer is None else writer.add,
-                    gated=gated,
                 )
             finally:
                 if index is not None:

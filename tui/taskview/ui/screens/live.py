@@ -6,6 +6,7 @@ freeze the screen), and its outcome comes back as one line in the summary bar.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import time
@@ -52,6 +53,8 @@ STALE_CHECK_SECONDS = 5.0
 CONSUMERS_SECONDS = 60.0
 #: How long the inspector reads the first rows before its first frame.
 FIRST_SCREEN_SECONDS = 0.05
+#: How often a first scan collects its young garbage (see ``on_records_arrived``).
+YOUNG_GC_SECONDS = 0.2
 
 
 @dataclass
@@ -147,7 +150,7 @@ class LiveScreen(InspectorScreen):
         first = None if tail.poll_interval is not None else tail.read_first_screenful(FIRST_SCREEN_SECONDS)
         tail.start()
         if first is not None and first.records:
-            self.on_records_arrived(RecordsArrived(first))
+            self.take_in(first)
         if self.controller is not None and self.workers_every > 0:
             self.monitor = WorkerMonitor(
                 self.controller,
@@ -213,8 +216,48 @@ class LiveScreen(InspectorScreen):
         )
         self.post_message(RecordsArrived(batch))
 
-    def on_records_arrived(self, message: RecordsArrived) -> None:
+    async def on_records_arrived(self, message: RecordsArrived) -> None:
         batch = message.batch
+        self.take_in(batch)
+        # A message pump takes the messages queued one after another without a turn of the event
+        # loop between them: three batches queued while a frame was drawn stopped the UI for
+        # their three intakes (45-90 ms in a 1M first scan). A turn after each, and one between
+        # an intake and a collection (each up to 30 ms at 1M: together, a frame missed).
+        await asyncio.sleep(0)
+        if batch.scanning:
+            if self._collect_young(batch.scan_done):
+                await asyncio.sleep(0)
+
+    def _collect_young(self, scan_done: bool) -> bool:
+        """A first scan's garbage collection, when one is due; whether one was."""
+        # Records hold no cycles, but the cyclic GC walks every list and dict of a million
+        # of them again and again while they arrive (a tenth of a second a walk at 1M): no
+        # automatic collection runs during the first scan. Instead, every YOUNG_GC_SECONDS,
+        # the young objects only (what frames and messages left since: frozen uncollected,
+        # it stayed for good, ~100 bytes a task at 1M), and what is left is frozen, the
+        # batches' lists with it, so that no walk ever goes through them again. A young
+        # walk costs a look at every record those lists hold (5-47 ms once a second at 1M,
+        # a stop of the UI each time): the shorter the period, the shorter each stop. The
+        # first one leaves the oldest generation (everything imported) alone: its walk took
+        # 15-40 ms. The last batch's are frozen uncollected: the scan's final lists are
+        # among them (a million items each), and a walk of them stopped the UI for 35 ms
+        # at 1M; what garbage was left since stays frozen with them (a few thousand objects).
+        now = time.monotonic()
+        if not (scan_done or gc.isenabled() or now - self._gc_frozen >= YOUNG_GC_SECONDS):
+            return False
+        began = time.perf_counter()
+        if not scan_done:
+            gc.collect(0 if not gc.isenabled() else 1)
+        gc.freeze()
+        self._gc_frozen = now
+        if scan_done:
+            gc.enable()
+        else:
+            gc.disable()
+        log.debug("first scan: garbage collected in %.3f s", time.perf_counter() - began)
+        return True
+
+    def take_in(self, batch: TailBatch) -> None:
         store, recorder = self.store, self.recorder
         olds = recorder.before(store, batch.records, batch.removed) if recorder is not None else {}
         # Outside the first scan, a new file is a task that just started.
@@ -237,27 +280,6 @@ class LiveScreen(InspectorScreen):
                 self._counts_stale = True
                 if batch.census is not None:
                     self.update_summary()  # whole counts at once, not at the next refresh (0.15 s)
-            # Records hold no cycles, but the cyclic GC walks every list and dict of a million
-            # of them again and again while they arrive (a tenth of a second a walk at 1M): no
-            # automatic collection runs during the first scan. Instead, once a second, the
-            # young objects only (what the last second's frames and messages left: frozen
-            # uncollected, it stayed for good, ~100 bytes a task at 1M), and what is left is
-            # frozen, the big lists with it, so that no walk ever goes through them again. The
-            # last batch's are frozen uncollected: the scan's final lists are among them (a
-            # million items each), and a walk of them stopped the UI for 35 ms at 1M; what
-            # garbage the last second left stays frozen with them (a few thousand objects).
-            now = time.monotonic()
-            if batch.scan_done or gc.isenabled() or now - self._gc_frozen >= 1.0:
-                began = time.perf_counter()
-                if not batch.scan_done:
-                    gc.collect(0 if not gc.isenabled() else 2)
-                gc.freeze()
-                self._gc_frozen = now
-                if batch.scan_done:
-                    gc.enable()
-                else:
-                    gc.disable()
-                log.debug("first scan: garbage collected in %.3f s", time.perf_counter() - began)
         if batch.notice:
             self.show_notice(batch.notice)
             # A notice comes with a change of the directory's state (gone, back): said with it,
