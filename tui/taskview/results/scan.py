@@ -196,7 +196,8 @@ class ResultDirectory:
 
         The common file (regular, plain JSON an orjson parse keeps exact) is read with
         one open, fstat and read and summarized from its meta at once; any other goes
-        ``read_record``'s careful way, so every file gets the same record either way.
+        ``read_record``'s careful way (decoded from the bytes read when it was read whole), so
+        every file gets the same record either way.
         """
         if type(self).read_full is not ResultDirectory.read_full:
             with self.held_open():
@@ -220,11 +221,13 @@ class ResultDirectory:
                             meta = orjson_loads(data)
                         except ValueError:
                             meta = None
+                    kind, task_id, prefix = parsed
                     if type(meta) is dict:
-                        kind, task_id, prefix = parsed
                         decoded = Decoded(meta, "json", None, None, True)
-                        yield summarize_safely(task_id, kind, prefix, decoded, size=st.st_size, mtime=st.st_mtime)
-                        continue
+                    else:  # decode()'s careful way, from the bytes read (not read again)
+                        decoded = decode(data, allow_pickle=self.allow_pickle, max_bytes=max_bytes)
+                    yield summarize_safely(task_id, kind, prefix, decoded, size=st.st_size, mtime=st.st_mtime)
+                    continue
                 record = self.read_record(filename, parsed)
                 if record is not None:
                     yield record
