@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
+import time
 from pathlib import Path
 
-from helpers.samples import SAMPLE_NAMES, SAMPLE_RESULTS, sample_file
+from helpers.samples import SAMPLE_COUNT, SAMPLE_NAMES, SAMPLE_RESULTS, sample_file
 from taskview.results.files import TASK_PREFIX, parse_name
 from taskview.results.problems import ProblemKind
 from taskview.results.scan import ResultDirectory
@@ -1162,3 +1164,38 @@ def test_a_watch_that_cannot_be_made_starts_no_reader(samples: Path, monkeypatch
     assert [b.notice for b in seen] == ["watching stopped: no watch today"]
     assert tail._reader is None and not cache.exists()
     tail.stop()
+
+
+def _first_scan_by_readers(samples: Path, cache: Path) -> tuple[DirectoryTail, list[TailBatch]]:
+    """A first scan of the samples by reader processes, as the UI starts one, to its end."""
+    seen: list[TailBatch] = []
+    tail = DirectoryTail(ResultDirectory(str(samples)), seen.append, child_scan_bytes=0, cache_dir=str(cache))
+    seen.append(tail.read_first_screenful())
+    tail.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not any(batch.scan_done for batch in seen):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        tail.stop()
+    return tail, seen
+
+
+def test_a_first_scan_by_readers_writes_the_index_the_next_one_keeps(samples: Path, tmp_path: Path):
+    """The readers' lines go to the directory's index (0600, in a 0700 directory); the next first
+    scan hands it to the readers, which find every file as indexed: nothing read again, the index
+    kept as it is; the same rows either way."""
+    cache = tmp_path / "cache"
+    first, seen = _first_scan_by_readers(samples, cache)
+    [index] = cache.iterdir()
+    assert index.name.endswith(".v3") and stat.S_IMODE(index.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700 and not first.index_kept
+    assert first.index_use == {"reused": 0, "read": SAMPLE_COUNT}
+    rows = {r.task_id: (r.status, r.name, r.args) for b in seen for r in b.records}
+    assert len(rows) == SAMPLE_COUNT
+    written = index.stat().st_mtime_ns
+    again, seen_again = _first_scan_by_readers(samples, cache)
+    assert again.index_kept and again.index_use == {"reused": SAMPLE_COUNT, "read": 0}
+    assert list(cache.iterdir()) == [index] and index.stat().st_mtime_ns == written
+    assert {r.task_id: (r.status, r.name, r.args) for b in seen_again for r in b.records} == rows
