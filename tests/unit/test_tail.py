@@ -15,6 +15,8 @@ import stat
 import time
 from pathlib import Path
 
+import pytest
+
 from helpers.samples import SAMPLE_COUNT, SAMPLE_NAMES, SAMPLE_RESULTS, sample_file
 from taskview.results.files import TASK_PREFIX, parse_name
 from taskview.results.problems import ProblemKind
@@ -1199,3 +1201,44 @@ def test_a_first_scan_by_readers_writes_the_index_the_next_one_keeps(samples: Pa
     assert again.index_kept and again.index_use == {"reused": SAMPLE_COUNT, "read": 0}
     assert list(cache.iterdir()) == [index] and index.stat().st_mtime_ns == written
     assert {r.task_id: (r.status, r.name, r.args) for b in seen_again for r in b.records} == rows
+
+
+def test_an_index_that_cannot_be_opened_for_any_reason_is_ignored_with_a_debug_line(
+    tmp_path: Path, monkeypatch, caplog
+):
+    """Never a reason for the scan to fail: its last index ignored (the traceback in the debug
+    log), a new one written all the same."""
+
+    def broken(*args):
+        raise RuntimeError("surprise")
+
+    monkeypatch.setattr(tail_module, "open_index", broken)
+    directory = results_dir(tmp_path)
+    tail, _ = make_tail(directory, cache_dir=str(tmp_path / "cache"))
+    with caplog.at_level(logging.DEBUG, logger="taskview.sources.tail"):
+        index, writer = tail._scan_index()
+    assert index is None and writer is not None and writer.writing
+    writer.discard()
+    [line] = [r for r in caplog.records if r.name == "taskview.sources.tail"]
+    assert line.getMessage() == f"scan index of {directory} ignored" and line.exc_info is not None
+    assert line.exc_info[0] is RuntimeError
+
+
+def test_no_index_is_written_where_it_cannot_be_and_readers_that_cannot_start_leave_none(tmp_path: Path, monkeypatch):
+    """A cache "directory" that is a file: no writer (the readers print no line for it). And when
+    the readers cannot be started, the index begun for them is dropped, its temporary file too."""
+    directory = results_dir(tmp_path)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    tail, _ = make_tail(directory, cache_dir=str(blocked))
+    assert tail._scan_index() == (None, None)
+
+    def cannot_start(*args, **kwargs):
+        raise tail_module.ChildScanFailed("cannot start a reader process: no")
+
+    monkeypatch.setattr(tail_module, "ReaderPool", cannot_start)
+    cache = tmp_path / "cache"
+    tail, _ = make_tail(directory, cache_dir=str(cache))
+    with pytest.raises(tail_module.ChildScanFailed):
+        tail._start_readers({})
+    assert list(cache.iterdir()) == []
