@@ -166,8 +166,9 @@ async def measure_taskview(
         """Notes when each version reaches the table: the refresh after its batch arrived."""
 
         def on_records_arrived(self, message: RecordsArrived) -> None:
+            # Textual calls LiveScreen's handler too, after this one (every class's, down the MRO):
+            # a call of it here took each batch in twice.
             arrived.extend((r.task_id, int(r.progress[0])) for r in message.batch.records if r.progress is not None)
-            super().on_records_arrived(message)
 
         def refresh_rows(self) -> None:
             super().refresh_rows()
