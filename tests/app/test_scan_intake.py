@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,9 @@ from taskview.ui.screens.live import RecordsArrived
 
 
 @pytest.fixture
-def app(samples: Path) -> TaskviewApp:
-    return TaskviewApp(ResultDirectory(str(samples)))
+def app(samples: Path) -> Iterator[TaskviewApp]:
+    yield TaskviewApp(ResultDirectory(str(samples)))
+    gc.enable()  # these tests pause the collector as a first scan does: never left paused
 
 
 def _note_turns(screen: live.LiveScreen, events: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,7 +77,7 @@ async def test_a_first_scans_garbage_is_collected_young_apart_from_its_intake_an
         began = time.monotonic()
         scanning()
         scanning()
-        await wait_until(pilot, lambda: events.count("turn") == 3)
+        await wait_until(pilot, lambda: events.count("turn") >= 3)
         if time.monotonic() - began < live.YOUNG_GC_SECONDS:  # else the second may collect too
             assert events == ["intake", "turn", "collect 1", "turn", "intake", "turn"]
         assert events[:4] == ["intake", "turn", "collect 1", "turn"] and not gc.isenabled()
@@ -106,7 +108,8 @@ async def test_a_first_scans_progress_and_counts_are_drawn_a_few_times_a_second_
             await asyncio.sleep(0.03)
         await wait_until(pilot, lambda: screen._scanned == 40)
         seconds = time.monotonic() - began
-        assert 1 <= len(drawn) <= seconds / inspector.SCAN_SUMMARY_SECONDS + 2, (drawn, seconds)
+        # (and by the screen's tick, once a second, whatever the pace)
+        assert 1 <= len(drawn) <= seconds / inspector.SCAN_SUMMARY_SECONDS + seconds + 2, (drawn, seconds)
         await wait_until(pilot, lambda: drawn[-1] == 40)  # the last progress drawn in the end
         # the counts too, however often the rows are refreshed while the scan runs
         summaries: list[float] = []
@@ -117,6 +120,7 @@ async def test_a_first_scans_progress_and_counts_are_drawn_a_few_times_a_second_
             screen._counts_stale = True
             screen.refresh_rows()
             await asyncio.sleep(0.02)
-        assert 1 <= len(summaries) <= (time.monotonic() - began) / inspector.SCAN_SUMMARY_SECONDS + 1
+        seconds = time.monotonic() - began
+        assert 1 <= len(summaries) <= seconds / inspector.SCAN_SUMMARY_SECONDS + seconds + 1, (summaries, seconds)
         screen.post_message(RecordsArrived(TailBatch(scanning=True, scanned=40, scan_done=True)))
         await wait_until(pilot, lambda: drawn[-1] is None and screen.summary.scan is None)

@@ -1148,7 +1148,9 @@ def test_the_first_reconcile_waits_200_times_its_cost_guessed_from_the_first_sca
         tail._reader.stop()
 
 
-def test_a_watch_that_cannot_be_made_starts_no_reader(samples: Path, monkeypatch, tmp_path: Path):
+def test_a_watch_that_cannot_be_made_starts_no_reader_and_ends_the_first_scan(
+    samples: Path, monkeypatch, tmp_path: Path
+):
     """The tail says why it stopped; no reader process is left behind it, nor a temporary of
     the index it would have written."""
 
@@ -1163,7 +1165,8 @@ def test_a_watch_that_cannot_be_made_starts_no_reader(samples: Path, monkeypatch
     tail.start()
     assert tail._thread is not None
     tail._thread.join(10)
-    assert [b.notice for b in seen] == ["watching stopped: no watch today"]
+    # the first scan it never made ends for the UI too (its progress, its pause of the collector)
+    assert [(b.notice, b.scanning, b.scan_done) for b in seen] == [("watching stopped: no watch today", True, True)]
     assert tail._reader is None and not cache.exists()
     tail.stop()
 

@@ -179,6 +179,7 @@ class DirectoryTail:
         self._early: dict[str, TaskRecord] | None = None
         # Last, so that the mutants numbered before it in mutation/EQUIVALENT.md keep their numbers.
         self.index_kept = False  # the last index kept as it was: no file changed since
+        self.first_scan_over = False  # its last batch sent (or the tail stopped during it)
 
     @property
     def mode(self) -> str:
@@ -240,6 +241,7 @@ class DirectoryTail:
                 self._watch_or_poll()
             started = time.monotonic()
             self._scan(initial=True)
+            self.first_scan_over = True
             next_reconcile = time.monotonic() + self._first_reconcile_wait(time.monotonic() - started)
             # The interval is read each time: a directory that comes back may have to be polled.
             while self._wait():
@@ -265,7 +267,10 @@ class DirectoryTail:
                     self._settle_cut_files()
         except Exception as exc:  # keep the UI alive and say what broke
             log.exception("directory tail failed")
-            self.deliver(TailBatch(notice=f"watching stopped: {exc}"))
+            # A first scan cut short ends here for the UI too (its progress, its pause of the
+            # garbage collector).
+            over = self.first_scan_over
+            self.deliver(TailBatch(notice=f"watching stopped: {exc}", scanning=not over, scan_done=not over))
         finally:
             self._stop_inotify()
 

@@ -162,6 +162,7 @@ class LiveScreen(InspectorScreen):
 
     def on_unmount(self) -> None:
         self.tail.stop()
+        gc.enable()  # paused by a first scan that never sent its last batch (quit during it)
         if self.monitor is not None:
             self.monitor.stop()
 
@@ -237,8 +238,8 @@ class LiveScreen(InspectorScreen):
         # the young objects only (what frames and messages left since: frozen uncollected,
         # it stayed for good, ~100 bytes a task at 1M), and what is left is frozen, the
         # batches' lists with it, so that no walk ever goes through them again. A young
-        # walk costs a look at every record those lists hold (5-47 ms once a second at 1M,
-        # a stop of the UI each time): the shorter the period, the shorter each stop. The
+        # walk costs a look at every record those lists hold (5-47 ms at 1M when it ran once
+        # a second, a stop of the UI each time): the shorter the period, the shorter each stop. The
         # first one leaves the oldest generation (everything imported) alone: its walk took
         # 15-40 ms. The last batch's are frozen uncollected: the scan's final lists are
         # among them (a million items each), and a walk of them stopped the UI for 35 ms
