@@ -1245,3 +1245,24 @@ def test_no_index_is_written_where_it_cannot_be_and_readers_that_cannot_start_le
     with pytest.raises(tail_module.ChildScanFailed):
         tail._start_readers({})
     assert list(cache.iterdir()) == []
+
+
+def test_a_tail_that_fails_after_its_first_scan_says_so_without_ending_a_scan(tmp_path: Path, monkeypatch):
+    """Its first scan's last batch went already: the notice is only that (no scan ends twice)."""
+
+    def broken(self):
+        raise RuntimeError("gone wrong")
+
+    monkeypatch.setattr(DirectoryTail, "_wait", broken)
+    directory = results_dir(tmp_path)
+    tail, batches = make_tail(directory)
+    tail.start()
+    assert tail._thread is not None
+    tail._thread.join(10)
+    tail.stop()
+    assert tail.first_scan_over and [b.scan_done for b in batches].count(True) == 1
+    assert (batches[-1].notice, batches[-1].scanning, batches[-1].scan_done) == (
+        "watching stopped: gone wrong",
+        False,
+        False,
+    )
