@@ -33,6 +33,24 @@ def run_tail(directory: Path, **options) -> tuple[DirectoryTail, queue.SimpleQue
     return tail, batches
 
 
+def first_scan(directory: Path, timeout: float = 20.0, **options) -> tuple[DirectoryTail, list[TailBatch]]:
+    """A tail's first scan to its end, started as the UI starts one: the first screenful read
+    first (its ids cut the readers' shares: ``seen[0]``), then the tail, stopped once the scan's
+    last batch came."""
+    seen: list[TailBatch] = []
+    tail = DirectoryTail(ResultDirectory(str(directory)), seen.append, **options)
+    seen.append(tail.read_first_screenful())
+    tail.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not any(batch.scan_done for batch in seen):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        tail.stop()
+    return tail, seen
+
+
 class Followed:
     """A store fed by a directory tail, batch by batch, in this thread (as the live inspector feeds its own)."""
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS
-from helpers.tail import collect, run_tail
+from helpers.tail import collect, first_scan, run_tail
 from taskview.results.record import ROW_FIELDS, records_from_batch, records_to_batch
 from taskview.results.scan import ResultDirectory
 from taskview.sources.child_scan import ChildScanFailed, ReaderPool, ReaderProcess, scan_in_child, worth_a_child
@@ -160,18 +160,7 @@ def test_the_tail_starts_its_readers_once_it_watches_the_directory(samples: Path
 
     monkeypatch.setattr(ReaderPool, "__init__", started)
     monkeypatch.setattr(DirectoryTail, "_watch_or_poll", lambda self: (order.append("watch"), watch(self)))
-    tail = DirectoryTail(
-        ResultDirectory(str(samples)), lambda batch: seen.append(batch), child_scan_bytes=0, first_batch=5
-    )
-    seen: list = [tail.read_first_screenful()]  # as the UI does: its ids cut the shares
-    assert len(seen[0].records) == 5
-    tail.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not any(b.scan_done for b in seen):
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-    finally:
-        tail.stop()
+    _, seen = first_scan(samples, child_scan_bytes=0, first_batch=5)
+    assert len(seen[0].records) == 5  # the first screenful, read before the tail started
     assert order == ["watch", "readers"]
     assert len({r.task_id for b in seen for r in b.records}) == SAMPLE_COUNT

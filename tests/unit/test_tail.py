@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from helpers.samples import SAMPLE_COUNT, SAMPLE_NAMES, SAMPLE_RESULTS, sample_file
+from helpers.tail import first_scan
 from taskview.results.files import TASK_PREFIX, parse_name
 from taskview.results.problems import ProblemKind
 from taskview.results.scan import ResultDirectory
@@ -678,7 +679,6 @@ def test_a_first_scan_by_a_child_ends_when_the_tail_stops(tmp_path):
 
 
 def test_each_cut_file_settles_on_its_own_time(tmp_path):
-    import time
 
     _, tail, batches, paths = cut_tail(tmp_path, settle=50.0, count=2)
     recent, old = paths
@@ -708,7 +708,6 @@ def test_a_cut_file_that_moved_on_does_not_hold_up_the_others(tmp_path):
 
 def test_a_quiet_tail_sleeps_until_an_event_or_its_idle_check(tmp_path, monkeypatch):
     import threading
-    import time
 
     monkeypatch.setattr(tail_module, "IDLE_SECONDS", 30.0)
     tail = DirectoryTail(ResultDirectory(str(tmp_path)), lambda batch: None, tick=0.01)
@@ -734,7 +733,6 @@ def test_a_quiet_tail_sleeps_until_an_event_or_its_idle_check(tmp_path, monkeypa
 def test_a_stream_of_changes_is_gathered_into_a_batch_at_most_every_stream_seconds(tmp_path):
     """A change after a quiet moment is read after one tick; under a stream the next batch waits
     until ``stream_seconds`` after the last; a flood (STREAM_FLOOD changes queued) does not wait."""
-    import time
 
     tail = DirectoryTail(ResultDirectory(str(tmp_path)), lambda batch: None, tick=0.01)
     tail.stream_seconds = 0.6
@@ -761,7 +759,6 @@ def test_a_stream_of_changes_is_gathered_into_a_batch_at_most_every_stream_secon
 def test_the_tail_wakes_for_inotify_at_once_and_a_flood_there_goes_at_once(tmp_path):
     """The watch's descriptor is waited on with the wake-up (not found only at the next idle check,
     a second later), and what it holds counts toward a flood as queued paths do."""
-    import time
 
     from taskview.sources.inotify_watch import DirectoryWatch
 
@@ -1171,28 +1168,12 @@ def test_a_watch_that_cannot_be_made_starts_no_reader_and_ends_the_first_scan(
     tail.stop()
 
 
-def _first_scan_by_readers(samples: Path, cache: Path) -> tuple[DirectoryTail, list[TailBatch]]:
-    """A first scan of the samples by reader processes, as the UI starts one, to its end."""
-    seen: list[TailBatch] = []
-    tail = DirectoryTail(ResultDirectory(str(samples)), seen.append, child_scan_bytes=0, cache_dir=str(cache))
-    seen.append(tail.read_first_screenful())
-    tail.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not any(batch.scan_done for batch in seen):
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-    finally:
-        tail.stop()
-    return tail, seen
-
-
 def test_a_first_scan_by_readers_writes_the_index_the_next_one_keeps(samples: Path, tmp_path: Path):
     """The readers' lines go to the directory's index (0600, in a 0700 directory); the next first
     scan hands it to the readers, which find every file as indexed: nothing read again, the index
     kept as it is; the same rows either way."""
     cache = tmp_path / "cache"
-    first, seen = _first_scan_by_readers(samples, cache)
+    first, seen = first_scan(samples, child_scan_bytes=0, cache_dir=str(cache))
     [index] = cache.iterdir()
     assert index.name.endswith(".v3") and stat.S_IMODE(index.stat().st_mode) == 0o600
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700 and not first.index_kept
@@ -1200,7 +1181,7 @@ def test_a_first_scan_by_readers_writes_the_index_the_next_one_keeps(samples: Pa
     rows = {r.task_id: (r.status, r.name, r.args) for b in seen for r in b.records}
     assert len(rows) == SAMPLE_COUNT
     written = index.stat().st_mtime_ns
-    again, seen_again = _first_scan_by_readers(samples, cache)
+    again, seen_again = first_scan(samples, child_scan_bytes=0, cache_dir=str(cache))
     assert again.index_kept and again.index_use == {"reused": SAMPLE_COUNT, "read": 0}
     assert list(cache.iterdir()) == [index] and index.stat().st_mtime_ns == written
     assert {r.task_id: (r.status, r.name, r.args) for b in seen_again for r in b.records} == rows
