@@ -239,9 +239,9 @@ class LiveScreen(InspectorScreen):
         # it stayed for good, ~100 bytes a task at 1M), and what is left is frozen, the
         # batches' lists with it, so that no walk ever goes through them again. A young
         # walk costs a look at every record those lists hold (5-47 ms at 1M when it ran once
-        # a second, a stop of the UI each time): the shorter the period, the shorter each stop. The
-        # first one leaves the oldest generation (everything imported) alone: its walk took
-        # 15-40 ms. The last batch's are frozen uncollected: the scan's final lists are
+        # a second, a stop of the UI each time): the shorter the period, the shorter each
+        # stop. The first one leaves the oldest generation (everything imported) alone: its
+        # walk took 15-40 ms. The last batch's are frozen uncollected: the scan's final lists are
         # among them (a million items each), and a walk of them stopped the UI for 35 ms
         # at 1M; what garbage was left since stays frozen with them (a few thousand objects).
         now = time.monotonic()
@@ -285,7 +285,6 @@ class LiveScreen(InspectorScreen):
             self._counts_stale = True
             if batch.census is not None or batch.scan_done:
                 self.census = None if batch.scan_done else batch.census
-                self._counts_stale = True
                 if batch.census is not None:
                     self.update_summary()  # whole counts at once, not at the next refresh (0.15 s)
         if batch.notice:
