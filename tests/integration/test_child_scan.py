@@ -164,3 +164,22 @@ def test_the_tail_starts_its_readers_once_it_watches_the_directory(samples: Path
     assert len(seen[0].records) == 5  # the first screenful, read before the tail started
     assert order == ["watch", "readers"]
     assert len({r.task_id for b in seen for r in b.records}) == SAMPLE_COUNT
+
+
+def test_a_reader_whose_lines_no_index_takes_sends_no_key_lines(samples: Path, tmp_path: Path):
+    """Key lines are for the next index's writer: without one, a reader is told to leave them
+    out (``--no-keys``), and its batch lines are the same."""
+    results = ResultDirectory(str(samples))
+    writer = IndexWriter(str(samples), str(tmp_path), results.max_bytes, time.time())
+    sent: dict[bool, list[bytes]] = {}
+    for keys in (True, False):
+        reader = ReaderProcess(results, on_line=writer.add if keys else None)
+        assert ("--no-keys" in reader._process.args) is not keys
+        assert reader._process.stdout is not None
+        lines = reader._process.stdout.read().splitlines()
+        reader.finish(lambda: False)
+        sent[keys] = lines
+    assert [line for line in sent[True] if not line.startswith(b'{"key":')] == sent[False]
+    assert sum(line.startswith(b'{"key":') for line in sent[True]) == 1
+    assert not any(line.startswith(b'{"key":') for line in sent[False])
+    writer.discard()

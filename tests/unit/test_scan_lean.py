@@ -69,15 +69,28 @@ def test_a_first_scan_reads_plain_json_inline_and_hands_every_other_file_its_par
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     results, listing = _directory(tmp_path)
+    # plain JSON but not ASCII: orjson's meta, summarized
+    unicode = '{"status": "SUCCESS", "name": "t.café"}'.encode()
+    (Path(results.path) / f"{TASK_PREFIX}unicode").write_bytes(unicode)
+    listing.append((f"{TASK_PREFIX}unicode", parse_name(f"{TASK_PREFIX}unicode")))
     careful = _spied(monkeypatch, results, "read_record")
     parses = _spied(monkeypatch, scan_module, "parse_name")
     summarized = _spied(monkeypatch, scan_module, "summarize_safely")
+    lean_calls: list[tuple[Any, ...]] = []  # (its arguments..., what it made)
+    task_record = scan_module.task_record
+
+    def spied_task_record(*args: Any) -> Any:
+        made = task_record(*args)
+        lean_calls.append((*args, made))
+        return made
+
+    monkeypatch.setattr(scan_module, "task_record", spied_task_record)
     decodes = _spied(monkeypatch, scan_module, "decode")
     records = {r.task_id: r for r in results.read_summaries(listing)}
     assert len(records) == len(listing)
-    # by hand: only "plain" and "nested" pass every test of the inline read; the others read
+    # by hand: only "plain", "nested" and "unicode" pass every test of the inline read; the others read
     # whole are decoded from what was read (not read again), the rest read the careful way
-    data = dict(FILES)
+    data = dict(FILES, unicode=unicode)
     decoded_here = ("spaced", "tagged", "long", "textlong", "bad", "list")
     # (and the empty file, by read_record's read_full)
     assert sorted(args[0] for *args, _kw in decodes) == sorted([data[t] for t in decoded_here] + [b""])
@@ -88,16 +101,25 @@ def test_a_first_scan_reads_plain_json_inline_and_hands_every_other_file_its_par
     parsed_of = dict(listing)
     assert all(parsed is parsed_of[name] for name, parsed, _ in careful)  # the listing's, not parsed again
     assert parses == []
-    # what the inline read hands summarize (no error argument: read_record's call has one) is
-    # what decode would give for those bytes
-    inline = {task_id: (kind, prefix, decoded, kwargs) for task_id, kind, prefix, decoded, kwargs in summarized}
+    # the inline read's two ways: a task's ASCII file (Celery's JSON) decoded by msgspec into
+    # the fields a record holds (lean_summary.task_record), any other orjson's meta handed to
+    # summarize (no error argument: read_record's call has one) as decode would give it
+    # ("bad" is tried that way too, and refused: orjson refuses it as well, then decode says why)
+    lean = {task_id: (prefix, data, size, mtime, made) for task_id, prefix, data, size, mtime, made in lean_calls}
+    assert sorted(lean) == ["bad", "nested", "plain", "unicode"]
+    assert lean["bad"][-1] is None and lean["unicode"][-1] is None
     for task_id in ("plain", "nested"):
         path = Path(results.file_path(f"{TASK_PREFIX}{task_id}"))
-        kind, prefix, decoded, kwargs = inline[task_id]
-        assert (kind, prefix) == ("task", TASK_PREFIX), task_id
-        assert kwargs == {"size": path.stat().st_size, "mtime": path.stat().st_mtime}, task_id
-        assert decoded == decode(data[task_id]) and decoded.plain is True and decoded.serializer == "json"
+        assert lean[task_id][:-1] == (TASK_PREFIX, data[task_id], path.stat().st_size, path.stat().st_mtime)
+        assert lean[task_id][-1] is records[task_id]
+    inline = {task_id: (kind, prefix, decoded, kwargs) for task_id, kind, prefix, decoded, kwargs in summarized}
+    path = Path(results.file_path(f"{TASK_PREFIX}unicode"))
+    kind, prefix, decoded, kwargs = inline["unicode"]
+    assert (kind, prefix) == ("task", TASK_PREFIX)
+    assert kwargs == {"size": path.stat().st_size, "mtime": path.stat().st_mtime}
+    assert decoded == decode(data["unicode"]) and decoded.plain is True and decoded.serializer == "json"
     assert records["plain"].status == "SUCCESS" and records["nested"].status == "FAILURE"
+    assert records["unicode"].name == "t.café"
 
 
 def test_a_dump_reads_plain_json_inline_decodes_what_it_read_otherwise_and_reads_the_rest_carefully(

@@ -404,15 +404,50 @@ def summarize(
                     task_id, shared_links(Links(prefix, children=members)), None, None, None, None, None, mtime, size
                 )
         return TaskRecord(task_id, prefix, None, None, None, None, None, mtime, size, error)
-    meta: dict[str, Any] = decoded.meta
-    get = meta.get
-    name = get("name")
+    get = decoded.meta.get
+    return task_summary(
+        task_id,
+        prefix,
+        status,
+        get("name"),
+        get("result"),
+        get("worker"),
+        get("args"),
+        get("kwargs"),
+        get("date_done"),
+        get("group_id"),
+        get("parent_id"),
+        get("root_id"),
+        get("children"),
+        mtime,
+        size,
+    )
+
+
+def task_summary(
+    task_id: str,
+    prefix: str,
+    status: str,
+    name: Any,
+    result: Any,
+    worker: Any,
+    args: Any,
+    kwargs: Any,
+    date_done: Any,
+    group_id: Any,
+    parent_id: Any,
+    root_id: Any,
+    children: Any,
+    mtime: float,
+    size: int,
+) -> TaskRecord:
+    """The record of a task file (not a group's) with a status, from its meta's fields as they
+    were decoded (absent ones None): ``summarize``'s, and the lean first scan's, which decodes
+    only these (``lean_summary``). ``result`` is looked at only when the status is not SUCCESS."""
     if type(name) is str:
         name = _intern(name) if len(name) < 200 else name
     else:
         name = None
-    result = get("result")
-    worker = get("worker")
     running: int | tuple[float, float] | None = None
     if isinstance(result, dict):
         if status == "STARTED":
@@ -426,19 +461,15 @@ def summarize(
         worker = _intern(worker) if len(worker) < 200 else worker
     else:
         worker = None
-    args, kwargs = get("args"), get("kwargs")
     preview = args_preview(args, kwargs) if args is not None or kwargs is not None else None
-    date_done = get("date_done")
     if date_done is not None:
         date_done = epoch(date_done)
     head: str | Links = prefix
     exc = exception_line(result) if status in EXCEPTION_STATES else None
-    group_id, parent_id = get("group_id"), get("parent_id")
     group_id = group_id if type(group_id) is str and group_id else None
     parent_id = parent_id if type(parent_id) is str and parent_id and parent_id != task_id else None
-    root_id = _other_id(get("root_id"), task_id) if "root_id" in meta else None
-    children = get("children") if kind == "task" else get("result")
-    children = children_of(children, task_id, kind == "group") if children else ()
+    root_id = _other_id(root_id, task_id)
+    children = children_of(children, task_id) if children else ()
     if exc is not None or group_id is not None or parent_id is not None or root_id is not None or children:
         head = shared_links(Links(prefix, exc, group_id, parent_id, root_id, children))
     return TaskRecord(task_id, head, status, name, worker, preview, date_done, mtime, size, None, running)

@@ -11,6 +11,7 @@ import orjson
 
 from .codec import DEFAULT_MAX_BYTES, DIGITS_ONLY, NINETEEN_DIGITS, TYPE_TAG, Decoded, decode, loads_plain_json
 from .files import FileRead, ResultName, parse_name, read_file, read_whole
+from .lean_summary import task_record
 from .problems import Problem
 from .record import TaskRecord, classify, summarize_safely
 
@@ -215,13 +216,18 @@ class ResultDirectory:
                 if whole is not None:
                     data, st = whole
                     meta = None
+                    kind, task_id, prefix = parsed
                     # decode()'s hot path, inline: plain JSON without type tags or long numbers.
                     if data[0] == 0x7B and tag not in data and long_run not in data.translate(digits):
+                        if kind == "task":
+                            record = task_record(task_id, prefix, data, st.st_size, st.st_mtime)
+                            if record is not None:
+                                yield record
+                                continue
                         try:
                             meta = orjson_loads(data)
                         except ValueError:
                             meta = None
-                    kind, task_id, prefix = parsed
                     if type(meta) is dict:
                         decoded = Decoded(meta, "json", None, None, True)
                     else:  # decode()'s careful way, from the bytes read (not read again)

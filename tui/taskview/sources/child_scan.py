@@ -26,7 +26,10 @@ that did not change. Its last line is a note:
 ``{"index": {"reused": N, "read": M, "problem": ...}}``.
 
     python -m taskview.sources.child_scan DIR [--allow-pickle] [--max-bytes N] [--from HEX] [--to HEX]
-        [--index-fd N]
+        [--index-fd N | --no-keys]
+
+``--no-keys``: no key line before each batch line (they are for the next index's writer:
+~40 bytes a file to write, pipe and skip when none is written).
 """
 
 from __future__ import annotations
@@ -138,6 +141,8 @@ class ReaderProcess:
             argv += ["--to", os.fsencode(high).hex()]
         if index_fd is not None:
             argv += ["--index-fd", str(index_fd)]
+        elif on_line is None:
+            argv.append("--no-keys")  # no index is written: the key lines would go unread
         self.on_line = on_line
         #: What the reader said of the index at its end (its note), once it has.
         self.note: dict[str, Any] | None = None
@@ -406,8 +411,9 @@ def main(argv: list[str]) -> int:
         dir_fd = os.open(results.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if walk is not None else -1
         try:
             if walk is None:
+                keys = "--no-keys" not in argv
                 for start in range(0, len(share), ROWS):
-                    out.write(_read_lines(results, share.listing(start, start + ROWS)))
+                    out.write(_read_lines(results, share.listing(start, start + ROWS), keys))
                     out.flush()
             else:
                 # Every file of the share checked against the index before any row is sent: the
@@ -490,9 +496,10 @@ def _resolved(part: Part, results: ResultDirectory, share: Share, note: dict[str
     return _read_lines(results, share.listing(start, end))
 
 
-def _read_lines(results: ResultDirectory, listing: list[tuple[str, ResultName]]) -> bytes:
-    """The key line and batch line of these files, read."""
-    return _lines_of(records_to_batch(list(results.read_summaries(listing))))
+def _read_lines(results: ResultDirectory, listing: list[tuple[str, ResultName]], keys: bool = True) -> bytes:
+    """The key line (unless not ``keys``) and batch line of these files, read."""
+    batch = records_to_batch(list(results.read_summaries(listing)))
+    return _lines_of(batch) if keys else _dumps(batch)
 
 
 def _lines_of(batch: dict[str, Any]) -> bytes:

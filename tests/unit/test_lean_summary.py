@@ -1,0 +1,117 @@
+"""The lean first scan's record of a task file (lean_summary.task_record): the careful way's
+record (decode, then summarize) for every file it takes, and the careful way for any other."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers.samples import SAMPLE_RESULTS
+from taskview.results.codec import decode
+from taskview.results.files import TASK_PREFIX
+from taskview.results.lean_summary import task_record
+from taskview.results.record import summarize
+
+SIZE, MTIME = 321, 1_700_000_000.25
+
+
+def careful(data: bytes) -> dict[str, Any]:
+    return msgspec.to_builtins(summarize("t1", "task", TASK_PREFIX, decode(data), size=SIZE, mtime=MTIME))
+
+
+def lean(data: bytes) -> dict[str, Any] | None:
+    record = task_record("t1", TASK_PREFIX, data, SIZE, MTIME)
+    return None if record is None else msgspec.to_builtins(record)
+
+
+scalars = st.none() | st.booleans() | st.integers(-(10**18), 10**18) | st.floats(allow_nan=False) | st.text(max_size=12)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+ids = st.sampled_from(["t1", "t2", "", "g9"])
+# A child as Celery's ``children`` holds it: [[id, parent], None] a task, [[gid, parent], [members]] a group.
+children = st.lists(st.one_of(st.tuples(st.tuples(ids, ids), st.none()), values), max_size=3)
+exception = st.fixed_dictionaries({"exc_type": st.sampled_from(["ValueError", "", 3]), "exc_message": values})
+progress = st.fixed_dictionaries({"current": values, "total": st.integers(-2, 9), "pid": values, "hostname": values})
+fields = {
+    "status": st.sampled_from(["SUCCESS", "FAILURE", "STARTED", "RETRY", "REVOKED", "PROGRESS", "", "x" * 70]) | values,
+    "result": values | exception | progress,
+    "name": st.text(max_size=8) | values,
+    "worker": st.sampled_from(["w1@h", None]) | values,
+    "args": values,
+    "kwargs": values,
+    "date_done": st.sampled_from(["2026-11-24T21:32:27.685096+00:00", "2026-11-24T21:32:27", "2026-11-24Z", "soon"])
+    | values,
+    "group_id": ids | values,
+    "parent_id": ids | values,
+    "root_id": ids | values,
+    "children": children,
+    "traceback": values,
+    "other": values,
+}
+metas = st.fixed_dictionaries({}, optional=fields)
+
+
+@settings(max_examples=400, deadline=None)
+@given(metas, st.booleans())
+def test_a_file_the_lean_way_takes_gets_the_careful_way_s_record(meta: dict[str, Any], ascii_only: bool):
+    try:
+        data, strict = json.dumps(meta, ensure_ascii=ascii_only, allow_nan=False).encode(), True
+    except ValueError:  # Python writes inf as Infinity, which JSON is not
+        data, strict = json.dumps(meta, ensure_ascii=ascii_only).encode(), False
+    made = lean(data)
+    if made is not None:
+        assert made == careful(data)
+    elif strict and ascii_only and type(meta.get("status")) is str and meta["status"]:
+        # Celery's own files (ASCII, with a status) are the lean way's to take, whatever else
+        # they hold: it refuses only what msgspec or orjson refuse (neither refuses these).
+        raise AssertionError(f"refused: {data!r}")
+
+
+def test_every_sample_task_file_goes_the_lean_way_with_the_careful_record():
+    asked = 0
+    for path in sorted(SAMPLE_RESULTS.glob(f"{TASK_PREFIX}*")):
+        data = path.read_bytes()
+        if b'"__type__"' in data:
+            continue  # kombu's type tags: the caller never asks
+        asked += 1
+        assert lean(data) == careful(data), path.name
+    assert asked >= 19
+
+
+def test_what_the_lean_way_leaves_to_the_careful_one():
+    deep = b'{"status": "SUCCESS", "args": ' + b"[" * 2000 + b"]" * 2000 + b"}"
+    refused = {
+        # not ASCII: msgspec skips a field without checking its UTF-8
+        "not UTF-8 in a skipped field": b'{"status": "SUCCESS", "traceback": "\xff"}',
+        "UTF-8 text": '{"status": "SUCCESS", "name": "caf\u00e9"}'.encode(),
+        "no status": b'{"result": 1}',
+        "an empty status": b'{"status": ""}',
+        "a status that is not text": b'{"status": 3}',
+        "not an object": b"[1]",
+        "bad JSON": b'{"status": "SUCCESS",, }',
+        "a result orjson refuses": b'{"status": "FAILURE", "result": [1e400]}',
+        "nested deeper than msgspec goes": deep,
+    }
+    for why, data in refused.items():
+        assert lean(data) is None, why
+    assert careful(deep)["status"] is None  # orjson refuses it too: the careful way says why
+    # A number too big for a float, where no record looks: Python's json reads it as inf, the
+    # same record either way.
+    skipped = b'{"status": "SUCCESS", "name": "t.x", "traceback": 1e400}'
+    assert lean(skipped) == careful(skipped) and careful(skipped)["name"] == "t.x"
+
+
+def test_a_success_s_result_is_never_decoded():
+    # A SUCCESS record holds nothing of its result: the lean way leaves it raw, even when
+    # orjson would refuse it (the careful way reads it with Python's json: the same record).
+    data = b'{"status": "SUCCESS", "result": [1e400], "name": "t.ok"}'
+    assert lean(data) == careful(data)
+    failed = b'{"status": "FAILURE", "result": {"exc_type": "KeyError", "exc_message": ["k"]}}'
+    assert lean(failed) == careful(failed) and careful(failed)["prefix_or_links"]["exc"] == "KeyError: k"
