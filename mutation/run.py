@@ -60,6 +60,7 @@ AREAS: list[tuple[str, str, tuple[str, ...] | None]] = [
     ("results/codec.py", "results/codec.py", None),
     ("results/problems.py", "results/problems.py", None),
     ("results/record.py", "results/record.py", None),
+    ("results/lean_summary.py", "results/lean_summary.py", None),
     ("results/files.py", "results/files.py", None),
     ("results/scan.py", "results/scan.py", None),
     ("results/archive.py", "results/archive.py", None),

@@ -115,3 +115,17 @@ def test_a_success_s_result_is_never_decoded():
     assert lean(data) == careful(data)
     failed = b'{"status": "FAILURE", "result": {"exc_type": "KeyError", "exc_message": ["k"]}}'
     assert lean(failed) == careful(failed) and careful(failed)["prefix_or_links"]["exc"] == "KeyError: k"
+
+
+def test_a_status_is_shared_by_the_records_saying_it_unless_it_is_long():
+    # A million rows say a handful of statuses: one string each (interned), as the careful way
+    # does; a status of 64 characters or more is someone's data, not shared.
+    def status_of(status: str) -> Any:
+        data = json.dumps({"status": status}).encode()
+        record = task_record("t1", TASK_PREFIX, data, SIZE, MTIME)
+        assert record is not None
+        return record.status
+
+    short, long = "S" * 63, "L" * 64
+    assert status_of(short) is status_of(short)
+    assert status_of(long) == long and status_of(long) is not status_of(long)
