@@ -3,15 +3,16 @@
 Made from the table model's rows (sorted, filtered): a workflow comes where its first task
 in that order comes, so a sort orders workflows by their best member, and a filter keeps
 the workflows of the tasks it keeps; opened, a workflow shows those tasks and their
-ancestors (a group or a parent on the way). Roots are worked out once per change of the
-store's links (``WorkflowIndex.version``): a toggle at 100k tasks walks each task's way up
-once. A root row's summary is made when it is drawn, once per build.
+ancestors (a group or a parent on the way). Roots are worked out all at once after a scan
+(a toggle at 100k tasks walks each task's way up once), then again only where links changed
+(``WorkflowIndex.known_roots``). A closed workflow's row and its summary are made when drawn.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from ..results.record import TaskRecord
 from ..store import Store
@@ -46,6 +47,39 @@ class TreeRow:
         return ("▾ " if self.expanded else "▸ ") + role
 
 
+class TreeRows(Sequence[TreeRow]):
+    """A build's rows. A closed workflow's row is made when first asked for: at 30 tasks a second
+    the rows are built again twice a second, and of thousands of workflows a screenful is drawn."""
+
+    __slots__ = ("_rows", "_make")
+
+    def __init__(self, rows: list[TreeRow | None], make: Callable[[int], TreeRow]) -> None:
+        self._rows = rows  # None: a closed workflow's row, not made yet
+        self._make = make  # the row at a place, made
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, at: int) -> TreeRow: ...
+    @overload
+    def __getitem__(self, at: slice) -> list[TreeRow]: ...
+    def __getitem__(self, at: int | slice) -> TreeRow | list[TreeRow]:
+        if isinstance(at, slice):
+            return [self[place] for place in range(*at.indices(len(self._rows)))]
+        row = self._rows[at]
+        if row is None:
+            row = self._rows[at] = self._make(at % len(self._rows))
+        return row
+
+    def __iter__(self) -> Iterator[TreeRow]:
+        return (self[at] for at in range(len(self._rows)))
+
+    def replace(self, start: int, end: int, rows: list[TreeRow]) -> None:
+        """Rows [start, end) are these now."""
+        self._rows[start:end] = rows
+
+
 class WorkflowTree:
     """Rows of workflows over a store, opened and closed by node id."""
 
@@ -55,7 +89,7 @@ class WorkflowTree:
         #: Workflows opened (root ids), and nodes inside them closed again.
         self.expanded: set[str] = set()
         self.folded: set[str] = set()
-        self.rows: list[TreeRow] = []
+        self.rows = TreeRows([], self._closed_row)
         self.records: list[TaskRecord] = []  # the rows' records, for the table
         self._order: list[str] = []  # the roots, in the order of the last build
         self._keep: set[str] | None = None  # with a filter: the nodes to show (matches and their ancestors)
@@ -90,19 +124,34 @@ class WorkflowTree:
         return self._assemble()
 
     def _assemble(self) -> list[TaskRecord]:
-        rows: list[TreeRow] = []
-        index = self.index
+        rows: list[TreeRow | None] = []
+        records: list[TaskRecord] = []
+        index, expanded, records_get = self.index, self.expanded, self.store.records.get
         for root in self._order:
-            node = index.node(root)
-            expandable = self._has_children(node)
-            expanded = expandable and root in self.expanded
-            rows.append(TreeRow(index.record_of(node), 0, "", expandable, expanded, root, node.kind, ""))
-            if expanded:
-                self._subtree(node, root, "", 1, rows, {root})
-        self.rows = rows
-        self.records = [row.record for row in rows]
+            if root in expanded:
+                made = [self._root_row(root)]
+                if made[0].expanded:
+                    self._subtree(index.node(root), root, "", 1, made, {root})
+                rows += made
+                records += [row.record for row in made]
+            else:  # its row is made when drawn (TreeRows)
+                rows.append(None)
+                records.append(records_get(root) or index.record_of(index.node(root)))
+        self.rows = TreeRows(rows, self._closed_row)
+        self.records = records
         self._positions = None
-        return self.records
+        return records
+
+    def _root_row(self, root: str) -> TreeRow:
+        index = self.index
+        node = index.node(root)
+        expandable = self._has_children(node)
+        expanded = expandable and root in self.expanded
+        return TreeRow(index.record_of(node), 0, "", expandable, expanded, root, node.kind, "")
+
+    def _closed_row(self, at: int) -> TreeRow:
+        """The row of the closed workflow at ``at`` (its record is its root's)."""
+        return self._root_row(self.records[at].task_id)
 
     def _has_children(self, node: Node) -> bool:
         record = self.store.records.get(node.node_id)
@@ -153,7 +202,7 @@ class WorkflowTree:
 
     def position(self, node_id: str) -> int | None:
         if self._positions is None:
-            self._positions = {row.record.task_id: at for at, row in enumerate(self.rows)}
+            self._positions = {record.task_id: at for at, record in enumerate(self.records)}
         return self._positions.get(node_id)
 
     def expand(self, at: int) -> bool:
@@ -201,7 +250,7 @@ class WorkflowTree:
         made = [head]
         if head.expanded:
             self._subtree(node, root, "", 1, made, {root})
-        rows[start:end] = made
+        rows.replace(start, end, made)
         self.records[start:end] = [row.record for row in made]
         self._positions = None
 
