@@ -8,6 +8,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from taskview.headless import workflow_json, workflow_store, workflow_text
 from taskview.results.files import GROUP_PREFIX, TASK_PREFIX
@@ -105,6 +107,68 @@ def test_the_same_trees_whatever_order_the_files_come_in_and_as_they_go():
 def task(task_id: str, *, parent: str | None = None, group: str | None = None, children=(), status="SUCCESS"):
     links = Links(TASK_PREFIX, None, group, parent, None, tuple(children))
     return TaskRecord(task_id, links if (parent or group or children) else TASK_PREFIX, status=status)
+
+
+#: One change to a store: (task number, its parent's number or None, its group or None, "add" or "remove").
+_changes = st.lists(
+    st.tuples(
+        st.integers(0, 11),
+        st.one_of(st.none(), st.integers(0, 11)),
+        st.one_of(st.none(), st.sampled_from(["g0", "g1", "g2"])),
+        st.sampled_from(["add", "add", "add", "remove"]),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@example(  # a group's way up goes through its members' parent: that parent's new parent is the group's root
+    before=[(1, None, None, "add"), (5, None, None, "add"), (6, None, "g0", "add")],
+    after=[(7, None, "g0", "add"), (5, 1, None, "add")],
+    group_parents=(5, None, None),
+)
+@example(  # a group's last member gone: the group has no way up any more
+    before=[(5, None, None, "add"), (6, None, "g0", "add")],
+    after=[(7, None, "g0", "add"), (6, None, None, "remove"), (7, None, None, "remove")],
+    group_parents=(5, None, None),
+)
+@given(before=_changes, after=_changes, group_parents=st.tuples(*[st.one_of(st.none(), st.integers(0, 11))] * 3))
+def test_roots_worked_out_where_links_changed_are_those_worked_out_from_scratch(before, after, group_parents):
+    """Files coming, changing their links and going after the roots were known: the roots kept up
+    to date where links changed are the roots of every node worked out again."""
+    store, scratch = Store(), Store()  # the roots kept up to date, and worked out again at each check
+    index = store.workflows
+
+    def change(number: int, parent: int | None, group: str | None, what: str) -> None:
+        task_id = f"t{number:02}"
+        if what == "remove":
+            store.remove(task_id)
+            scratch.remove(task_id)
+            return
+        if group is not None:  # a group's members share their parent (a chord's header, a task's group)
+            parent = group_parents[int(group[1])]
+        if parent is not None and parent >= number:
+            # Ways up go to lower numbers: a cycle ends where it closes, at a node the walk's start
+            # decides, which neither way of working roots out promises.
+            parent = group = None
+        record = task(task_id, parent=None if parent is None else f"t{parent:02}", group=group)
+        store.add(record)
+        scratch.add(record)
+
+    for each in before:
+        change(*each)
+    index.known_roots()
+    for each in after:
+        change(*each)
+        kept = index.known_roots()
+        scratch.workflows.forget_roots()
+        fresh = scratch.workflows.known_roots()
+        tasks = list(store.records)  # what the view looks up (a task no root names is its own)
+        assert [kept.get(n, n) for n in tasks] == [fresh.get(n, n) for n in tasks]
+        named = {up for r in store.records.values() if r.links for up in (r.links.parent_id, r.links.group_id)}
+        assert set(kept) <= set(tasks) | named  # nothing kept of files gone that nothing names
+        nodes = sorted(set(kept) | set(fresh) | set(tasks) | {"g0", "g1", "g2"})  # and any node asked for
+        assert [index.root_of(n, dict(kept)) for n in nodes] == [index.root_of(n, dict(fresh)) for n in nodes]
 
 
 def test_children_named_without_files_are_pending_and_a_child_before_its_parent_hangs_under_it():

@@ -52,11 +52,12 @@ class WorkflowIndex:
         self.records = records
         # id -> the tasks naming it as parent or group: a str for one (most), a list for more.
         self._down: dict[str, str | list[str]] = {}
-        #: Bumped when a link came or went that may change the root of a node seen before (a
-        #: parent after its children, a group's member, a file gone): the roots known go.
-        self.version = 0
-        self._roots: dict[str, str] = {}  # node -> root, as of _roots_version
-        self._roots_version = 0
+        self._roots: dict[str, str] = {}  # node -> root, when _roots_known (but below _dirty)
+        self._roots_known = False
+        # Nodes whose way up may have changed since the roots were worked out (a parent after its
+        # children, a group's member, a file gone): their roots and those of the nodes below them
+        # are worked out again, not every root (under a stream of chords, twice a second).
+        self._dirty: set[str] = set()
 
     # --- fed by the store -------------------------------------------------------------
 
@@ -68,16 +69,17 @@ class WorkflowIndex:
             # no root known: only one named before it (it has children already) or a group's member may.
             quiet = head.group_id is None and task_id not in self._down
             self._link(task_id, head, quiet=quiet)
-            if quiet and self._roots_version == self.version:
-                self._roots[task_id] = self.root_of(task_id)  # the roots known stay whole
+            if quiet and self._roots_known:
+                self.root_of(task_id)  # the roots known stay whole
         elif task_id in self._down:
-            self.version += 1  # the file of a task named before: its children's way up goes on through it
+            self._mark(task_id)  # the file of a task named before: its children's way up goes on through it
 
     def add_many(self, records: Iterable[TaskRecord]) -> None:
+        self.forget_roots()  # a scan's batch: worked out again all at once
         for record in records:
             head = record.prefix_or_links
             if type(head) is Links:
-                self._link(record.task_id, head)
+                self._link(record.task_id, head, quiet=True)
 
     def replace(self, old: TaskRecord, new: TaskRecord) -> None:
         before, after = old.prefix_or_links, new.prefix_or_links
@@ -85,8 +87,8 @@ class WorkflowIndex:
             return
         b = before if type(before) is Links else None
         a = after if type(after) is Links else None
-        if (b and (b.parent_id, b.group_id, b.children)) == (a and (a.parent_id, a.group_id, a.children)):
-            return
+        if (b and (b.parent_id, b.group_id)) == (a and (a.parent_id, a.group_id)):
+            return  # the same way up (a chain's link that finished names its next: children are not indexed)
         if b is not None:
             self._unlink(old.task_id, b)
         if a is not None:
@@ -97,11 +99,17 @@ class WorkflowIndex:
         if type(head) is Links:
             self._unlink(record.task_id, head)
         else:
-            self.version += 1  # a file gone: a node of some tree may be MISSING now
+            self._mark(record.task_id)  # a file gone: its children's way up may skip it now
+
+    def forget_roots(self) -> None:
+        """No root known: all are worked out again when next asked for."""
+        self._roots_known = False
+        self._roots = {}
+        self._dirty.clear()
 
     def _link(self, task_id: str, links: Links, *, quiet: bool = False) -> None:
         if not quiet:
-            self.version += 1
+            self._touch(task_id, links)
         down = self._down
         for up in (links.parent_id, links.group_id):
             if up is None:
@@ -116,7 +124,7 @@ class WorkflowIndex:
                 there.append(task_id)
 
     def _unlink(self, task_id: str, links: Links) -> None:
-        self.version += 1
+        self._touch(task_id, links)
         down = self._down
         for up in (links.parent_id, links.group_id):
             if up is None or (there := down.get(up)) is None:
@@ -131,6 +139,16 @@ class WorkflowIndex:
                     down[up] = there[0]
                 elif not there:
                     del down[up]
+
+    def _touch(self, task_id: str, links: Links) -> None:
+        """``task_id``'s way up changes, and so may its group's (where the group's members came from)."""
+        self._mark(task_id)
+        if links.group_id is not None:
+            self._mark(links.group_id)
+
+    def _mark(self, node_id: str) -> None:
+        if self._roots_known:  # else all are worked out when asked for
+            self._dirty.add(node_id)
 
     # --- the way up ------------------------------------------------------------------
 
@@ -166,10 +184,40 @@ class WorkflowIndex:
 
     def known_roots(self) -> dict[str, str]:
         """The root of every node that has one above it (node -> root; any other node is its own),
-        worked out again only after the links changed."""
-        if self._roots_version != self.version:
-            self._roots, self._roots_version = self._all_roots(), self.version
+        worked out again after the links changed: those of the nodes at and below a change, or all
+        when there are many of them."""
+        if self._roots_known and self._dirty:
+            below = self._below(self._dirty, limit=max(1000, len(self.records) // 8))
+            if below is None:
+                self._roots_known = False
+            else:
+                memo = self._roots
+                for node_id in below:
+                    memo.pop(node_id, None)
+                for node_id in below:
+                    self.root_of(node_id, memo)
+        if not self._roots_known:
+            self._roots, self._roots_known = self._all_roots(), True
+        self._dirty.clear()
         return self._roots
+
+    def _below(self, nodes: Iterable[str], limit: int) -> set[str] | None:
+        """``nodes`` and every node whose way up goes through one of them: the tasks naming a node, and
+        the group of each (its way up is where its members came from); None past ``limit`` nodes."""
+        found = set(nodes)
+        todo = list(found)
+        records = self.records
+        while todo:
+            for named in self.naming(todo.pop()):
+                record = records.get(named)
+                group = record.group_id if record is not None else None
+                for node_id in (named, group):
+                    if node_id is not None and node_id not in found:
+                        found.add(node_id)
+                        todo.append(node_id)
+            if len(found) > limit:
+                return None
+        return found
 
     def _all_roots(self) -> dict[str, str]:
         """Every node's root at once: each node's next one up (``parent_of``, in comprehensions), then
@@ -237,7 +285,8 @@ class WorkflowIndex:
             path.append(up)
             current = up
         for step in path:
-            memo[step] = current
+            if step != current:  # a node that is its own root is left out, as known_roots leaves it
+                memo[step] = current
         return current
 
     def kind_of(self, node_id: str) -> str:
