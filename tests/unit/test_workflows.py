@@ -238,6 +238,37 @@ def test_the_view_orders_workflows_by_their_best_member_and_a_filter_keeps_ances
     assert tree.position("leaf") == 2
 
 
+def test_workflows_opened_keep_their_place_when_the_rows_are_built_again():
+    store = Store()
+    for number in range(5):  # five chains of two: w0 > c0, ..., w4 > c4
+        store.add(task(f"w{number}"))
+        store.add(task(f"c{number}", parent=f"w{number}"))
+    store.add(task("pending-child", parent="gone"))  # a workflow whose root has no file
+    tree = WorkflowTree(store)
+    by_id = sorted(store.records.values(), key=lambda r: r.task_id)
+    assert [r.task_id for r in tree.build(by_id, False)] == ["w0", "w1", "w2", "w3", "w4", "gone"]
+    assert tree.rows[5].kind == MISSING and tree.rows[5].record.status == "PENDING"
+    tree.expand(3)
+    tree.expand(1)
+    tree.expand(7)  # "gone": after the two opened before it
+    built = [(r.depth, r.record.task_id) for r in tree.rows]
+    assert built == [
+        (0, "w0"),
+        (0, "w1"),
+        (1, "c1"),
+        (0, "w2"),
+        (0, "w3"),
+        (1, "c3"),
+        (0, "w4"),
+        (0, "gone"),
+        (1, "pending-child"),
+    ]
+    tree.build(by_id, False)
+    assert [(r.depth, r.record.task_id) for r in tree.rows] == built
+    assert [r.task_id for r in tree.records] == [task_id for _, task_id in built]
+    assert tree.position("c3") == 5 and tree.rows[4].expanded and not tree.rows[3].expanded
+
+
 def test_headless_tree_text_and_json():
     store = workflow_store(ResultDirectory(str(FLOWS)))
     spawner = by_name("spawn_group")

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import overload
+from operator import attrgetter
+from typing import cast, overload
 
 from ..results.record import TaskRecord
 from ..store import Store
 from ..workflows import BODY, GROUP, MISSING, Node, WorkflowIndex, WorkflowSummary
+
+_task_id = attrgetter("task_id")
 
 
 @dataclass(slots=True)
@@ -104,7 +107,7 @@ class WorkflowTree:
     def build(self, source: Sequence[TaskRecord], filtered: bool) -> list[TaskRecord]:
         """The rows for ``source`` (the table model's rows, in order); ``filtered``: a filter chose them."""
         memo = self.index.known_roots()  # every node's root, but those of nodes that are their own
-        ids = [record.task_id for record in source]
+        ids: list[str] = list(map(_task_id, source))
         order = dict.fromkeys(map(memo.get, ids, ids))  # each workflow where its first task is
         keep: set[str] | None = set() if filtered else None
         if keep is not None:
@@ -124,19 +127,24 @@ class WorkflowTree:
         return self._assemble()
 
     def _assemble(self) -> list[TaskRecord]:
-        rows: list[TreeRow | None] = []
-        records: list[TaskRecord] = []
-        index, expanded, records_get = self.index, self.expanded, self.store.records.get
-        for root in self._order:
-            if root in expanded:
+        """A row a workflow, made when drawn (TreeRows), and the rows of those opened, in place."""
+        order, index = self._order, self.index
+        found = list(map(self.store.records.get, order))  # a root's record: its file's, mostly
+        records = cast("list[TaskRecord]", found)
+        if None in found:
+            for at in [at for at, record in enumerate(found) if record is None]:
+                records[at] = index.record_of(index.node(order[at]))  # a group, a task with no file yet
+        rows: list[TreeRow | None] = [None] * len(records)
+        opened = self.expanded.intersection(order)
+        if opened:
+            # From the last, so that the places of those before stay where they were.
+            for at in reversed([at for at, root in enumerate(order) if root in opened]):
+                root = order[at]
                 made = [self._root_row(root)]
                 if made[0].expanded:
                     self._subtree(index.node(root), root, "", 1, made, {root})
-                rows += made
-                records += [row.record for row in made]
-            else:  # its row is made when drawn (TreeRows)
-                rows.append(None)
-                records.append(records_get(root) or index.record_of(index.node(root)))
+                rows[at : at + 1] = made
+                records[at : at + 1] = [row.record for row in made]
         self.rows = TreeRows(rows, self._closed_row)
         self.records = records
         self._positions = None
