@@ -87,6 +87,7 @@ def test_every_sample_task_file_goes_the_lean_way_with_the_careful_record():
 
 def test_what_the_lean_way_leaves_to_the_careful_one():
     deep = b'{"status": "SUCCESS", "args": ' + b"[" * 2000 + b"]" * 2000 + b"}"
+    shallow_enough_for_orjson = b'{"status": "SUCCESS", "traceback": ' + b"[" * 600 + b"]" * 600 + b"}"
     refused = {
         # not ASCII: msgspec skips a field without checking its UTF-8
         "not UTF-8 in a skipped field": b'{"status": "SUCCESS", "traceback": "\xff"}',
@@ -98,10 +99,18 @@ def test_what_the_lean_way_leaves_to_the_careful_one():
         "bad JSON": b'{"status": "SUCCESS",, }',
         "a result orjson refuses": b'{"status": "FAILURE", "result": [1e400]}',
         "nested deeper than msgspec goes": deep,
+        # Where msgspec and Python's json stop moves with the recursion limit (a user's code may
+        # raise it) and Python's version: a file nested this deep, which orjson reads, is not the
+        # lean way's to read, so that both ways cannot disagree on one deeper still.
+        "nested 600 deep": shallow_enough_for_orjson,
+        "empty": b"",
     }
     for why, data in refused.items():
         assert lean(data) is None, why
     assert careful(deep)["status"] is None  # orjson refuses it too: the careful way says why
+    assert careful(shallow_enough_for_orjson)["status"] == "SUCCESS"
+    wide = b'{"status": "SUCCESS", "name": "t.x", "args": [' + b",".join([b"[]"] * 400) + b"]}"
+    assert lean(wide) == careful(wide)  # many lists side by side, none in another: read the lean way
     # A number too big for a float, where no record looks: Python's json reads it as inf, the
     # same record either way.
     skipped = b'{"status": "SUCCESS", "name": "t.x", "traceback": 1e400}'

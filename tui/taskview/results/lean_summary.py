@@ -9,28 +9,32 @@ only when the record looks at it (any status but SUCCESS). The record is made by
 
 Only a file this way reads as the careful way would is taken: ASCII (msgspec does
 not check the UTF-8 of what it skips; Celery's JSON is ASCII), an object, with a
-non-empty string status. Anything msgspec refuses, or a result orjson refuses,
-is left to the caller's careful way (None), which explains it. msgspec refuses
-nothing orjson reads here but for depth (it stops at Python's recursion limit,
-orjson at 1024); it accepts a skipped number too big for a float, which the
-careful way reads (Python's json) as the same record.
+non-empty string status, nested less than ``MOST_OPENINGS`` deep. Anything msgspec
+refuses, or a result orjson refuses, is left to the caller's careful way (None),
+which explains it. msgspec refuses nothing orjson reads but for depth, and where
+each decoder stops (orjson at 1024, msgspec and Python's json near the recursion
+limit, which a user's code may raise and Python's versions count differently)
+is none of a shallow file's business: a file with that many brackets goes the
+careful way. It accepts a skipped number too big for a float, which the careful
+way reads (Python's json) as the same record.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import msgspec
 import orjson
 
-from .record import TaskRecord, shared_size, task_summary
+from .record import TaskRecord, interned_status, shared_size, task_summary
 
-_intern = sys.intern
+#: A file with this many ``[`` and ``{`` may be nested deeper than a decoder goes.
+MOST_OPENINGS = 500
 
 
 class _TaskFields(msgspec.Struct, gc=False):
-    """The fields of a task's meta a record is made of (``summarize`` reads the same)."""
+    """The fields of a task's meta a record is made of: ``task_summary``'s arguments, which
+    ``summarize`` takes from the decoded meta."""
 
     status: Any = None
     result: msgspec.Raw = msgspec.Raw(b"null")
@@ -49,16 +53,21 @@ _decode_fields = msgspec.json.Decoder(_TaskFields).decode
 
 
 def task_record(task_id: str, prefix: str, data: bytes, size: int, mtime: float) -> TaskRecord | None:
-    """The record of a task file whose bytes are ``data`` (plain JSON: no kombu type tag, no
-    number of 19 digits; the caller checked), or None when it must go the careful way."""
-    if data[0] != 0x7B or not data.isascii():
+    """The record of a task file whose bytes are ``data``, or None when it must go the careful way.
+
+    The caller checked that ``data`` is plain JSON: no kombu type tag (``"__type__"``), no
+    number of 19 digits or more (orjson makes it a float, Python's json keeps it whole). Here
+    they would be read as they are, not as the careful way reads them."""
+    if data[:1] != b"{" or not data.isascii():
+        return None
+    if len(data) >= 2 * MOST_OPENINGS and data.count(b"[") + data.count(b"{") >= MOST_OPENINGS:
         return None
     try:
         fields = _decode_fields(data)
         status = fields.status
         if type(status) is not str or not status:
             return None  # no status: classify says what it is
-        status = _intern(status) if len(status) < 64 else status
+        status = interned_status(status)
         result = None if status == "SUCCESS" else orjson.loads(memoryview(fields.result))
         return task_summary(
             task_id,

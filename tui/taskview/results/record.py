@@ -375,7 +375,12 @@ def classify(kind: str, decoded: Decoded, size: int) -> tuple[str | None, Proble
             # PyYAML writes keys sorted: a file cut at a line end parses without its last keys.
             return None, Problem(ProblemKind.TRUNCATED, "truncated YAML", f" at byte {size} (no status yet)")
         return None, Problem(ProblemKind.NOT_A_RESULT, "not a Celery task result", ": no status")
-    return (_intern(status) if len(status) < 64 else status), None
+    return interned_status(status), None
+
+
+def interned_status(status: str) -> str:
+    """A status string, one object for all the tasks saying it (a long one is not a state)."""
+    return _intern(status) if len(status) < 64 else status
 
 
 def summarize(
