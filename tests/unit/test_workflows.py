@@ -269,6 +269,22 @@ def test_workflows_opened_keep_their_place_when_the_rows_are_built_again():
     assert tree.position("c3") == 5 and tree.rows[4].expanded and not tree.rows[3].expanded
 
 
+def test_a_filter_keeps_the_way_to_its_matches_in_workflows_opened_before_and_after_a_build():
+    store = Store()
+    for number in range(3):  # three chains of three: w0 > m0 > c0, ...
+        store.add(task(f"w{number}"))
+        store.add(task(f"m{number}", parent=f"w{number}"))
+        store.add(task(f"c{number}", parent=f"m{number}", status="FAILURE"))
+    tree = WorkflowTree(store)
+    failed = sorted((r for r in store.records.values() if r.status == "FAILURE"), key=lambda r: r.task_id)
+    tree.expanded.add("w1")  # opened before the filter
+    tree.build(failed, True)
+    assert [(r.depth, r.record.task_id) for r in tree.rows] == [(0, "w0"), (0, "w1"), (1, "m1"), (2, "c1"), (0, "w2")]
+    assert tree.expand(4)  # opened after it
+    assert [r.record.task_id for r in tree.rows][4:] == ["w2", "m2", "c2"]
+    assert tree.position("c2") == 6 and tree.position("m0") is None
+
+
 def test_headless_tree_text_and_json():
     store = workflow_store(ResultDirectory(str(FLOWS)))
     spawner = by_name("spawn_group")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import attrgetter, indexOf
 from typing import cast, overload
 
 from ..results.record import TaskRecord
@@ -95,9 +95,13 @@ class WorkflowTree:
         self.rows = TreeRows([], self._closed_row)
         self.records: list[TaskRecord] = []  # the rows' records, for the table
         self._order: list[str] = []  # the roots, in the order of the last build
-        self._keep: set[str] | None = None  # with a filter: the nodes to show (matches and their ancestors)
+        self._matched: list[str] | None = None  # with a filter: the tasks it keeps
+        # With a filter: the nodes to show, the matches and, in the workflows of _kept_ways_up
+        # (those opened), their ancestors: a closed workflow shows none of its nodes, and
+        # walking up from every match of a big directory cost more than the rest of a build.
+        self._keep: set[str] | None = None
+        self._kept_ways_up: set[str] = set()
         self._summaries: dict[str, WorkflowSummary] = {}
-        self._positions: dict[str, int] | None = None
 
     # --- building -------------------------------------------------------------------
 
@@ -109,19 +113,9 @@ class WorkflowTree:
         memo = self.index.known_roots()  # every node's root, but those of nodes that are their own
         ids: list[str] = list(map(_task_id, source))
         order = dict.fromkeys(map(memo.get, ids, ids))  # each workflow where its first task is
-        keep: set[str] | None = set() if filtered else None
-        if keep is not None:
-            keep.update(ids)
-        if keep is not None:
-            for task_id in list(keep):  # every ancestor of a match stays in view
-                current = task_id
-                for _ in range(1000):
-                    up = self.index.parent_of(current)
-                    if up is None or up in keep:
-                        break
-                    keep.add(up)
-                    current = up
-        self._keep = keep
+        self._matched = ids if filtered else None
+        self._keep = set(ids) if filtered else None
+        self._kept_ways_up = set()
         self._order = list(order)
         self._summaries = {}
         return self._assemble()
@@ -137,6 +131,7 @@ class WorkflowTree:
         rows: list[TreeRow | None] = [None] * len(records)
         opened = self.expanded.intersection(order)
         if opened:
+            self._keep_ways_up(opened)
             # From the last, so that the places of those before stay where they were.
             for at in reversed([at for at, root in enumerate(order) if root in opened]):
                 root = order[at]
@@ -147,8 +142,23 @@ class WorkflowTree:
                 records[at : at + 1] = [row.record for row in made]
         self.rows = TreeRows(rows, self._closed_row)
         self.records = records
-        self._positions = None
         return records
+
+    def _keep_ways_up(self, roots: set[str]) -> None:
+        """With a filter, every ancestor of a match in these workflows stays in view."""
+        keep, matched = self._keep, self._matched
+        if keep is None or matched is None or roots <= self._kept_ways_up:
+            return
+        self._kept_ways_up |= roots
+        memo, parent_of = self.index.known_roots(), self.index.parent_of
+        for task_id in [task_id for task_id in matched if memo.get(task_id, task_id) in roots]:
+            current = task_id
+            for _ in range(1000):
+                up = parent_of(current)
+                if up is None or up in keep:
+                    break
+                keep.add(up)
+                current = up
 
     def _root_row(self, root: str) -> TreeRow:
         index = self.index
@@ -209,9 +219,11 @@ class WorkflowTree:
     # --- opening and closing ----------------------------------------------------------
 
     def position(self, node_id: str) -> int | None:
-        if self._positions is None:
-            self._positions = {record.task_id: at for at, record in enumerate(self.records)}
-        return self._positions.get(node_id)
+        """The row of ``node_id`` (a search in C: asked for the selected row, near the top)."""
+        try:
+            return indexOf(map(_task_id, self.records), node_id)
+        except ValueError:
+            return None
 
     def expand(self, at: int) -> bool:
         """Open the row at ``at``; True when the rows changed."""
@@ -257,10 +269,10 @@ class WorkflowTree:
         head.expanded = head.expandable and root in self.expanded
         made = [head]
         if head.expanded:
+            self._keep_ways_up({root})
             self._subtree(node, root, "", 1, made, {root})
         rows.replace(start, end, made)
         self.records[start:end] = [row.record for row in made]
-        self._positions = None
 
     def reveal(self, task_id: str) -> bool:
         """Open the way to ``task_id`` (its workflow, and each node above it); False when it is not in the rows'
