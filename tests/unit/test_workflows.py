@@ -109,13 +109,14 @@ def task(task_id: str, *, parent: str | None = None, group: str | None = None, c
     return TaskRecord(task_id, links if (parent or group or children) else TASK_PREFIX, status=status)
 
 
-#: One change to a store: (task number, its parent's number or None, its group or None, "add" or "remove").
+#: One change to a store: (task number, its parent's number or None, its group or None, what): "add" or
+#: "remove" the task, or "file"/"unfile" the group numbered ``number % 3`` (a saved group's file).
 _changes = st.lists(
     st.tuples(
         st.integers(0, 11),
         st.one_of(st.none(), st.integers(0, 11)),
         st.one_of(st.none(), st.sampled_from(["g0", "g1", "g2"])),
-        st.sampled_from(["add", "add", "add", "remove"]),
+        st.sampled_from(["add", "add", "add", "remove", "file", "unfile"]),
     ),
     max_size=40,
 )
@@ -125,6 +126,11 @@ _changes = st.lists(
 @example(  # a group's way up goes through its members' parent: that parent's new parent is the group's root
     before=[(1, None, None, "add"), (5, None, None, "add"), (6, None, "g0", "add")],
     after=[(7, None, "g0", "add"), (5, 1, None, "add")],
+    group_parents=(5, None, None),
+)
+@example(  # a saved group's file, its members started by a task: the group is in that task's workflow
+    before=[],
+    after=[(5, None, None, "add"), (6, None, "g0", "add"), (0, None, None, "file")],
     group_parents=(5, None, None),
 )
 @example(  # a group's last member gone: the group has no way up any more
@@ -141,9 +147,15 @@ def test_roots_worked_out_where_links_changed_are_those_worked_out_from_scratch(
 
     def change(number: int, parent: int | None, group: str | None, what: str) -> None:
         task_id = f"t{number:02}"
-        if what == "remove":
-            store.remove(task_id)
-            scratch.remove(task_id)
+        if what in ("remove", "unfile"):
+            gone = task_id if what == "remove" else f"g{number % 3}"
+            store.remove(gone)
+            scratch.remove(gone)
+            return
+        if what == "file":
+            saved = TaskRecord(f"g{number % 3}", GROUP_PREFIX)
+            store.add(saved)
+            scratch.add(saved)
             return
         if group is not None:  # a group's members share their parent (a chord's header, a task's group)
             parent = group_parents[int(group[1])]
@@ -169,6 +181,48 @@ def test_roots_worked_out_where_links_changed_are_those_worked_out_from_scratch(
         assert set(kept) <= set(tasks) | named  # nothing kept of files gone that nothing names
         nodes = sorted(set(kept) | set(fresh) | set(tasks) | {"g0", "g1", "g2"})  # and any node asked for
         assert [index.root_of(n, dict(kept)) for n in nodes] == [index.root_of(n, dict(fresh)) for n in nodes]
+
+
+@pytest.mark.parametrize("plain_tasks", [0, 12_000])
+def test_roots_worked_out_again_after_a_change_are_those_worked_out_from_scratch(plain_tasks: int):
+    """A group whose members came from two parents, and a chain longer than a walk up goes (only past
+    8 x 1000 records is it worked out again rather than all at once)."""
+    store, scratch = Store(), Store()
+
+    def add(record: TaskRecord) -> None:
+        store.add(record)
+        scratch.add(record)
+
+    for number in range(plain_tasks):
+        add(task(f"plain{number}"))
+    store.workflows.known_roots()
+    for record in (
+        task("p1"),
+        task("p2"),
+        task("m1", parent="p1", group="g"),
+        task("m2", parent="p2", group="g"),
+        task("body", parent="unlock", group="g"),  # a chord's body: its parent wrote no file
+        *(task(f"c{link:04}", parent=f"c{link - 1:04}") for link in range(1, 1300)),
+    ):
+        add(record)
+        store.workflows.known_roots()
+    add(task("c0000", parent="top"))  # the chain's first link, last: 1,300 links' roots change
+    kept = store.workflows.known_roots()
+    scratch.workflows.forget_roots()
+    fresh = scratch.workflows.known_roots()
+    assert {n: kept.get(n, n) for n in store.records} == {n: fresh.get(n, n) for n in store.records}
+    assert kept["c1299"] == "top" and kept["body"] == kept["g"] == "p1"
+
+
+def test_links_changed_while_the_view_is_closed_cost_no_memory_past_a_bound():
+    store = Store()
+    store.workflows.known_roots()  # the workflows view shown once
+    for number in range(10_000):  # files in groups coming and going, the view closed
+        store.add(task(f"m{number}", group=f"g{number}"))
+        store.remove(f"m{number}")
+    assert len(store.workflows._dirty) <= 1000
+    store.add(task("child", parent="parent"))
+    assert store.workflows.root_of("child") == "parent"
 
 
 def test_children_named_without_files_are_pending_and_a_child_before_its_parent_hangs_under_it():
@@ -283,6 +337,51 @@ def test_a_filter_keeps_the_way_to_its_matches_in_workflows_opened_before_and_af
     assert tree.expand(4)  # opened after it
     assert [r.record.task_id for r in tree.rows][4:] == ["w2", "m2", "c2"]
     assert tree.position("c2") == 6 and tree.position("m0") is None
+
+
+def test_a_filter_keeps_the_way_to_a_match_under_a_child_with_no_file_and_after_links_changed():
+    store = Store()
+    store.add(task("first", children=["second"], status="FAILURE"))
+    store.add(task("second", parent="first", children=["third"]))
+    store.add(task("third", parent="second", status="FAILURE"))
+    store.remove("second")  # result_expires: the middle link's file gone, its name still in first's
+    tree = WorkflowTree(store)
+    tree.build([store.records["first"], store.records["third"]], True)
+    tree.expand(0)
+    assert [(r.depth, r.record.task_id) for r in tree.rows] == [
+        (0, "first"),
+        (1, "second"),
+        (2, "third"),
+        (0, "second"),
+    ]
+    # A workflow opened after its links changed shows the way to the match as it is now.
+    store = Store()
+    store.add(task("b", parent="p"))
+    store.add(task("c", parent="b", status="FAILURE"))
+    tree = WorkflowTree(store)
+    tree.build([store.records["c"]], True)
+    store.add(task("p", parent="q"))
+    tree.expand(0)
+    assert [(r.depth, r.record.task_id) for r in tree.rows] == [(0, "p"), (1, "b"), (2, "c")]
+
+
+def test_a_task_shown_in_two_workflows_is_found_in_its_own():
+    store = Store()
+    store.add(task("first", children=["second"]))
+    store.add(task("second", parent="first", children=["third"]))
+    store.add(task("third", parent="second"))
+    store.remove("second")  # third's workflow is second's now; first's tree still names second, then third
+    tree = WorkflowTree(store)
+    tree.build(sorted(store.records.values(), key=lambda r: r.task_id), False)
+    assert tree.reveal("third") and tree.expand(0)
+    assert [(r.depth, r.record.task_id) for r in tree.rows] == [
+        (0, "first"),
+        (1, "second"),
+        (2, "third"),
+        (0, "second"),
+        (1, "third"),
+    ]
+    assert tree.position("third") == 4 and tree.position("first") == 0
 
 
 def test_headless_tree_text_and_json():

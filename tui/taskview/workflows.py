@@ -69,8 +69,8 @@ class WorkflowIndex:
             # no root known: only one named before it (it has children already) or a group's member may.
             quiet = head.group_id is None and task_id not in self._down
             self._link(task_id, head, quiet=quiet)
-            if quiet and self._roots_known:
-                self.root_of(task_id)  # the roots known stay whole
+            if quiet:
+                self._mark(task_id)  # its own root only, worked out when next asked for
         elif task_id in self._down:
             self._mark(task_id)  # the file of a task named before: its children's way up goes on through it
 
@@ -149,6 +149,12 @@ class WorkflowIndex:
     def _mark(self, node_id: str) -> None:
         if self._roots_known:  # else all are worked out when asked for
             self._dirty.add(node_id)
+            if len(self._dirty) > self._most_to_work_out():
+                self.forget_roots()  # a long while with the view closed: all at once when opened
+
+    def _most_to_work_out(self) -> int:
+        """Past this many nodes to work out again, all roots are (pointer jumping, in C)."""
+        return max(1000, len(self.records) // 8)
 
     # --- the way up ------------------------------------------------------------------
 
@@ -174,11 +180,15 @@ class WorkflowIndex:
             return group  # a chord's body (its parent is the unlock task, no file), a member of a group
         if record is not None and type(head) is not Links and not head.endswith(GROUP_PREFIX):  # type: ignore[union-attr]
             return None  # a task that names no parent nor group (most)
-        # A group: where its members came from (a task that started it, a chain's link).
-        there = self._down.get(node_id)
+        return self._group_up(node_id)
+
+    def _group_up(self, group_id: str) -> str | None:
+        """A group's way up: where its first member came from (a task that started it, a chain's link)."""
+        records = self.records
+        there = self._down.get(group_id)
         for member in (there,) if isinstance(there, str) else there or ():
             found = records.get(member)
-            if found is not None and found.group_id == node_id and found.parent_id in records:
+            if found is not None and found.group_id == group_id and found.parent_id in records:
                 return found.parent_id
         return None
 
@@ -187,7 +197,7 @@ class WorkflowIndex:
         worked out again after the links changed: those of the nodes at and below a change, or all
         when there are many of them."""
         if self._roots_known and self._dirty:
-            below = self._below(self._dirty, limit=max(1000, len(self.records) // 8))
+            below = self._below(self._dirty, limit=self._most_to_work_out())
             if below is None:
                 self._roots_known = False
             else:
@@ -201,10 +211,12 @@ class WorkflowIndex:
         self._dirty.clear()
         return self._roots
 
-    def _below(self, nodes: Iterable[str], limit: int) -> set[str] | None:
+    def _below(self, nodes: Iterable[str], limit: int) -> list[str] | None:
         """``nodes`` and every node whose way up goes through one of them: the tasks naming a node, and
-        the group of each (its way up is where its members came from); None past ``limit`` nodes."""
-        found = set(nodes)
+        the group of each (its way up is where its members came from); None past ``limit`` nodes.
+        Each comes after the one it was found under: worked out in this order, a walk up from one
+        stops at the next node (a chain longer than a walk goes, MAX_DEPTH, is worked out whole)."""
+        found = dict.fromkeys(nodes)
         todo = list(found)
         records = self.records
         while todo:
@@ -213,11 +225,11 @@ class WorkflowIndex:
                 group = record.group_id if record is not None else None
                 for node_id in (named, group):
                     if node_id is not None and node_id not in found:
-                        found.add(node_id)
+                        found[node_id] = None
                         todo.append(node_id)
             if len(found) > limit:
                 return None
-        return found
+        return list(found)
 
     def _all_roots(self) -> dict[str, str]:
         """Every node's root at once: each node's next one up (``parent_of``, in comprehensions), then
@@ -235,14 +247,21 @@ class WorkflowIndex:
             and not head.prefix.endswith(group_prefix)
         }
         roots = cast("dict[str, str]", ups)  # no value is None (the condition above)
-        # A group's way up: where its members came from (a task that started it, a chain's link).
-        groups = {
-            head.group_id: head.parent_id
+        # A group's way up: where its members came from (a task that started it, a chain's link),
+        # the first member's as ``parent_of`` finds it, so that both ways give a node one root.
+        started = {
+            head.group_id
             for record in records.values()
             if type(head := record.prefix_or_links) is Links
             and head.group_id is not None
             and head.parent_id is not None
             and head.parent_id in records
+        }
+        groups = {
+            group: up
+            for group in started
+            if ((there := records.get(group)) is None or there.kind == "group")  # not a task's own id
+            and (up := self._group_up(group)) is not None
         }
         return settle(roots, groups)
 
@@ -403,13 +422,13 @@ class WorkflowIndex:
 
 def settle(ups: dict[str, str], groups: dict[str, str]) -> dict[str, str]:
     """Every node's root, from each node's next one up (``ups``: a task's parent, else its group) and
-    each group's (``groups``: where its members came from); a node with no way up is its own root (left
-    out, but where a cycle closes).
+    each group's (``groups``: where its members came from, the group's own way up whether or not a task
+    goes up through it); a node with no way up is its own root (left out, but where a cycle closes).
 
     Pointer jumping: at each pass a node not at its root yet takes its up's up, doubling the jump, a few
     passes in C over dicts rather than a walk in Python from each of 100k tasks. A cycle, which never
     settles, is walked (ending where it closes, as ``WorkflowIndex.root_of`` does). ``ups`` is changed."""
-    for node_id in set(ups.values()).intersection(groups).difference(ups):
+    for node_id in set(groups).difference(ups):
         ups[node_id] = groups[node_id]
     # The nodes others name (a chain's links but its last, the groups) first, then every node: its up's root.
     inner = {node_id: ups[node_id] for node_id in set(ups.values()).intersection(ups)}

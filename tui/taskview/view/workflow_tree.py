@@ -95,12 +95,12 @@ class WorkflowTree:
         self.rows = TreeRows([], self._closed_row)
         self.records: list[TaskRecord] = []  # the rows' records, for the table
         self._order: list[str] = []  # the roots, in the order of the last build
-        self._matched: list[str] | None = None  # with a filter: the tasks it keeps
-        # With a filter: the nodes to show, the matches and, in the workflows of _kept_ways_up
-        # (those opened), their ancestors: a closed workflow shows none of its nodes, and
+        self._matched: set[str] | None = None  # with a filter: the tasks it keeps
+        # With a filter: the nodes to show, the matches and, in the workflows of _ways_kept (those
+        # opened), the nodes on the way to them: a closed workflow shows none of its nodes, and
         # walking up from every match of a big directory cost more than the rest of a build.
         self._keep: set[str] | None = None
-        self._kept_ways_up: set[str] = set()
+        self._ways_kept: set[str] = set()
         self._summaries: dict[str, WorkflowSummary] = {}
 
     # --- building -------------------------------------------------------------------
@@ -113,9 +113,9 @@ class WorkflowTree:
         memo = self.index.known_roots()  # every node's root, but those of nodes that are their own
         ids: list[str] = list(map(_task_id, source))
         order = dict.fromkeys(map(memo.get, ids, ids))  # each workflow where its first task is
-        self._matched = ids if filtered else None
+        self._matched = set(ids) if filtered else None
         self._keep = set(ids) if filtered else None
-        self._kept_ways_up = set()
+        self._ways_kept = set()
         self._order = list(order)
         self._summaries = {}
         return self._assemble()
@@ -131,7 +131,7 @@ class WorkflowTree:
         rows: list[TreeRow | None] = [None] * len(records)
         opened = self.expanded.intersection(order)
         if opened:
-            self._keep_ways_up(opened)
+            self._keep_the_way(opened)
             # From the last, so that the places of those before stay where they were.
             for at in reversed([at for at, root in enumerate(order) if root in opened]):
                 root = order[at]
@@ -144,21 +144,20 @@ class WorkflowTree:
         self.records = records
         return records
 
-    def _keep_ways_up(self, roots: set[str]) -> None:
-        """With a filter, every ancestor of a match in these workflows stays in view."""
+    def _keep_the_way(self, roots: set[str]) -> None:
+        """With a filter, every node on the way down to a match in these workflows' trees (as they
+        are drawn: a child named by its parent too, whatever its own way up says) stays in view."""
         keep, matched = self._keep, self._matched
-        if keep is None or matched is None or roots <= self._kept_ways_up:
+        if keep is None or matched is None:
             return
-        self._kept_ways_up |= roots
-        memo, parent_of = self.index.known_roots(), self.index.parent_of
-        for task_id in [task_id for task_id in matched if memo.get(task_id, task_id) in roots]:
-            current = task_id
-            for _ in range(1000):
-                up = parent_of(current)
-                if up is None or up in keep:
-                    break
-                keep.add(up)
-                current = up
+        for root in roots - self._ways_kept:
+            self._ways_kept.add(root)
+            way: list[str] = []  # the nodes from the root down to the one walked
+            for node, depth in self.index.walk(root):
+                del way[depth:]
+                way.append(node.node_id)
+                if node.node_id in matched:
+                    keep.update(way)
 
     def _root_row(self, root: str) -> TreeRow:
         index = self.index
@@ -219,11 +218,23 @@ class WorkflowTree:
     # --- opening and closing ----------------------------------------------------------
 
     def position(self, node_id: str) -> int | None:
-        """The row of ``node_id`` (a search in C: asked for the selected row, near the top)."""
-        try:
-            return indexOf(map(_task_id, self.records), node_id)
-        except ValueError:
-            return None
+        """The row of ``node_id`` (a search in C: asked for the selected row, near the top); of two, the
+        one in its own workflow (a task with no file can show under the task naming it too)."""
+        records, rows = self.records, self.rows
+        found: int | None = None
+        start = 0
+        while True:
+            try:
+                at = start + indexOf(map(_task_id, records[start:] if start else records), node_id)
+            except ValueError:
+                return found
+            head = at
+            while rows[head].depth:
+                head -= 1
+            if records[head].task_id == self.root_of(node_id):
+                return at
+            found = at if found is None else found
+            start = at + 1
 
     def expand(self, at: int) -> bool:
         """Open the row at ``at``; True when the rows changed."""
@@ -269,7 +280,7 @@ class WorkflowTree:
         head.expanded = head.expandable and root in self.expanded
         made = [head]
         if head.expanded:
-            self._keep_ways_up({root})
+            self._keep_the_way({root})
             self._subtree(node, root, "", 1, made, {root})
         rows.replace(start, end, made)
         self.records[start:end] = [row.record for row in made]
