@@ -113,8 +113,7 @@ class WorkflowTree:
         memo = self.index.known_roots()  # every node's root, but those of nodes that are their own
         ids: list[str] = list(map(_task_id, source))
         order = dict.fromkeys(map(memo.get, ids, ids))  # each workflow where its first task is
-        self._matched = set(ids) if filtered else None
-        self._keep = set(ids) if filtered else None
+        self._matched = self._keep = set(ids) if filtered else None  # one set until a way is kept
         self._ways_kept = set()
         self._order = list(order)
         self._summaries = {}
@@ -148,8 +147,10 @@ class WorkflowTree:
         """With a filter, every node on the way down to a match in these workflows' trees (as they
         are drawn: a child named by its parent too, whatever its own way up says) stays in view."""
         keep, matched = self._keep, self._matched
-        if keep is None or matched is None:
+        if keep is None or matched is None or roots <= self._ways_kept:
             return
+        if keep is matched:
+            self._keep = keep = set(matched)
         for root in roots - self._ways_kept:
             self._ways_kept.add(root)
             way: list[str] = []  # the nodes from the root down to the one walked
