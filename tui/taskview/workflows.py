@@ -65,12 +65,9 @@ class WorkflowIndex:
         head = record.prefix_or_links
         task_id = record.task_id
         if type(head) is Links and (head.parent_id is not None or head.group_id is not None or head.children):
-            # A new task at the end of a workflow (a chain's next link, a task started by a task) changes
-            # no root known: only one named before it (it has children already) or a group's member may.
-            quiet = head.group_id is None and task_id not in self._down
-            self._link(task_id, head, quiet=quiet)
-            if quiet:
-                self._mark(task_id)  # its own root only, worked out when next asked for
+            # Its own root, those below it (named before it) and its group's are worked out when next
+            # asked for: a new task at a workflow's end (a chain's next link) is one walk up.
+            self._link(task_id, head)
         elif task_id in self._down:
             self._mark(task_id)  # the file of a task named before: its children's way up goes on through it
 
@@ -79,7 +76,7 @@ class WorkflowIndex:
         for record in records:
             head = record.prefix_or_links
             if type(head) is Links:
-                self._link(record.task_id, head, quiet=True)
+                self._link(record.task_id, head)
 
     def replace(self, old: TaskRecord, new: TaskRecord) -> None:
         before, after = old.prefix_or_links, new.prefix_or_links
@@ -107,9 +104,8 @@ class WorkflowIndex:
         self._roots = {}
         self._dirty.clear()
 
-    def _link(self, task_id: str, links: Links, *, quiet: bool = False) -> None:
-        if not quiet:
-            self._touch(task_id, links)
+    def _link(self, task_id: str, links: Links) -> None:
+        self._touch(task_id, links)
         down = self._down
         for up in (links.parent_id, links.group_id):
             if up is None:
