@@ -506,3 +506,35 @@ def test_a_task_gone_from_the_store_leaves_an_order_that_does_not_say_what_it_wa
     order = ordered(store, "last_change", True)
     store.remove("b")
     assert ids(update_order(store.records, order, ["b"], "last_change", True, was={})) == ["c", "a"]
+
+
+def test_the_rows_changed_since_the_last_take_are_the_tasks_moved_or_none_when_the_rows_were_made_anew():
+    store = hand_store(("a", 10.0, "SUCCESS"), ("b", 30.0, "SUCCESS"), ("c", 20.0, "FAILURE"))
+    model = TableModel(store)
+    model.resort()
+    assert model.take_row_changes() is None  # sorted anew: a view over the rows starts again
+    assert model.take_row_changes() == set()
+    write(store, "a", 60.0, "FAILURE")
+    model.touch(["a"])
+    assert model.take_row_changes() is None  # "a" is still to come into the rows
+    model.refresh()
+    assert model.take_row_changes() == {"a"} and model.take_row_changes() == set()
+    for query in ("status:FAILURE", None):
+        run_filter(model, query)
+        assert model.take_row_changes() is None
+    model.filter_slice = model.first_slice = 1
+    model.set_filter(compile_query("status:SUCCESS"))
+    assert model.take_row_changes() is None  # taken while it runs
+    model.step_filter(0.0, screenful=1)  # the first screenful shown: rows made anew
+    assert model.take_row_changes() is None
+    while model.filtering:
+        model.step_filter(0.0)
+        last = model.take_row_changes()
+    assert last is None  # and at its end
+    model.sort("status", False)
+    assert model.take_row_changes() is None
+    many = [f"gone-{n}" for n in range(INCREMENTAL_LIMIT + 1)]
+    for batch in (many[:10], many[10:]):
+        model.touch(batch)
+        model.refresh()
+    assert model.take_row_changes() is None  # as many as a flood: the rows are walked again

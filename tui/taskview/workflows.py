@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import ne
 from typing import NamedTuple, cast
 
 from .results.files import GROUP_PREFIX, TASK_PREFIX
@@ -58,6 +60,9 @@ class WorkflowIndex:
         # children, a group's member, a file gone): their roots and those of the nodes below them
         # are worked out again, not every root (under a stream of chords, twice a second).
         self._dirty: set[str] = set()
+        # Nodes whose root changed since the last ``take_root_changes`` (a view moves only their
+        # workflows); None: every root was worked out anew since, which ones changed is not known.
+        self._root_changes: set[str] | None = None
 
     # --- fed by the store -------------------------------------------------------------
 
@@ -103,6 +108,7 @@ class WorkflowIndex:
         self._roots_known = False
         self._roots = {}
         self._dirty.clear()
+        self._root_changes = None
 
     def _link(self, task_id: str, links: Links) -> None:
         self._touch(task_id, links)
@@ -198,14 +204,26 @@ class WorkflowIndex:
                 self._roots_known = False
             else:
                 memo = self._roots
-                for node_id in below:
-                    memo.pop(node_id, None)
+                was = [memo.pop(node_id, node_id) for node_id in below]
                 for node_id in below:
                     self.root_of(node_id, memo)
+                changes = self._root_changes
+                if changes is not None:
+                    changes.update(compress(below, map(ne, was, map(memo.get, below, below))))
+                    if len(changes) > self._most_to_work_out():
+                        self._root_changes = None
         if not self._roots_known:
             self._roots, self._roots_known = self._all_roots(), True
+            self._root_changes = None
         self._dirty.clear()
         return self._roots
+
+    def take_root_changes(self) -> set[str] | None:
+        """The nodes whose root changed since the last take, the roots known as of now; None when every
+        root was worked out anew since (or never taken): then any may have."""
+        self.known_roots()
+        changes, self._root_changes = self._root_changes, set()
+        return changes
 
     def _below(self, nodes: Iterable[str], limit: int) -> list[str] | None:
         """``nodes`` and every node whose way up goes through one of them: the tasks naming a node, and

@@ -130,7 +130,7 @@ def update_order(
     counts follow them, rather than count every row again).
     """
     touched = set(touched)
-    before = _comes_before(sort_key, reverse)
+    before = comes_before(sort_key, reverse)
     out, into = moved if moved is not None else ([], [])
     if touched and (was is None or not _take_out(order, touched, current, was, before, out)):
         if moved is not None:
@@ -188,7 +188,7 @@ def position(order: list[TaskRecord], record: TaskRecord, sort_key: str, reverse
     (its task did not change since); a walk of the whole list otherwise.
     """
     task_id = record.task_id
-    index = _insertion_point(order, record, _comes_before(sort_key, reverse))
+    index = _insertion_point(order, record, comes_before(sort_key, reverse))
     if index < len(order) and order[index].task_id == task_id:
         return index
     return next((i for i, r in enumerate(order) if r.task_id == task_id), None)
@@ -208,7 +208,7 @@ def _insertion_point(
     return lo
 
 
-def _comes_before(sort_key: str, reverse: bool) -> Callable[[TaskRecord, TaskRecord], bool]:
+def comes_before(sort_key: str, reverse: bool) -> Callable[[TaskRecord, TaskRecord], bool]:
     getter = SORT_KEYS[sort_key]
 
     def before(a: TaskRecord, b: TaskRecord) -> bool:

@@ -74,6 +74,9 @@ class TableModel:
         self._filter_counts: Counter[str] = Counter()  # rows per status within the filter
         #: What the touched tasks were when the orders were last brought up to date (the store fills it).
         self._was = store.track_replaced()
+        # The tasks whose rows changed since the last ``take_row_changes``, each moved into place
+        # (a view over the rows follows them); None: the rows were made anew since.
+        self._row_changes: set[str] | None = None
 
     # --- what to show -----------------------------------------------------------
 
@@ -96,6 +99,13 @@ class TableModel:
     def touch(self, task_ids: Iterable[str]) -> None:
         """These tasks changed, came or went: the next ``refresh`` puts them in place."""
         self._pending.update(task_ids)
+
+    def take_row_changes(self) -> set[str] | None:
+        """The tasks whose rows changed (came, went, moved) since the last take, every other row
+        as it was; None when the rows were made anew since (a sort, a filter, a flood) or some
+        change is still to come into them."""
+        changes, self._row_changes = self._row_changes, set()
+        return None if changes is None or self._pending or self._filter is not None else changes
 
     def refresh(self) -> bool:
         """Put the tasks touched since the last refresh in place; True when ``rows`` changed.
@@ -130,6 +140,11 @@ class TableModel:
         else:
             self._filter_pending.update(applied)
             return False
+        changes = self._row_changes
+        if changes is not None:
+            changes |= applied
+            if len(changes) > INCREMENTAL_LIMIT:
+                self._row_changes = None  # as many as a flood: the view may as well start again
         return True
 
     # --- sort and filter ----------------------------------------------------------
@@ -176,6 +191,7 @@ class TableModel:
             if touched:
                 shown = update_order(self.store.records, shown, touched, self.sort_key, self.reverse, self.predicate)
             self.rows = shown
+            self._row_changes = None
             self._filter_counts = Counter(map(display_status, shown))
             return True
         if screenful is not None or (wanted and len(shown) >= wanted):
@@ -223,6 +239,7 @@ class TableModel:
         if self._pending:
             self._catch_up(force=True)  # the filter walks the sorted store: bring it up to date first
         self._filter = None
+        self._row_changes = None
         if self.predicate is None:
             self.rows = self.everything
             return

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from operator import attrgetter, indexOf
 from typing import cast, overload
 
+from ..query import Predicate
 from ..results.record import TaskRecord
 from ..store import Store
 from ..workflows import BODY, GROUP, MISSING, Node, WorkflowIndex, WorkflowSummary
+from .sorting import comes_before
 
 _task_id = attrgetter("task_id")
 
@@ -95,6 +97,7 @@ class WorkflowTree:
         self.rows = TreeRows([], self._closed_row)
         self.records: list[TaskRecord] = []  # the rows' records, for the table
         self._order: list[str] = []  # the roots, in the order of the last build
+        self._root_records: list[TaskRecord] = []  # each root's record, in that order (the closed rows')
         self._matched: set[str] | None = None  # with a filter: the tasks it keeps
         # With a filter: the nodes to show, the matches and, in the workflows of _ways_kept (those
         # opened), the nodes on the way to them: a closed workflow shows none of its nodes, and
@@ -102,37 +105,186 @@ class WorkflowTree:
         self._keep: set[str] | None = None
         self._ways_kept: set[str] = set()
         self._summaries: dict[str, WorkflowSummary] = {}
+        # What the last build was made for ((sort key, reverse), filter), and each workflow's first row
+        # then, by root and by task: a build for the same moves only the workflows of tasks that changed.
+        self._made_for: tuple[tuple[str, bool], Predicate | None] | None = None
+        self._first: dict[str, TaskRecord] = {}
+        self._first_of: dict[str, str] = {}
+        self._before: Callable[[TaskRecord, TaskRecord], bool] | None = None  # that sort's order of two rows
 
     # --- building -------------------------------------------------------------------
 
     def root_of(self, node_id: str) -> str:
         return self.index.root_of(node_id)
 
-    def build(self, source: Sequence[TaskRecord], filtered: bool) -> list[TaskRecord]:
-        """The rows for ``source`` (the table model's rows, in order); ``filtered``: a filter chose them."""
+    def build(
+        self,
+        source: Sequence[TaskRecord],
+        filtered: bool,
+        *,
+        changed: set[str] | None = None,
+        sort: tuple[str, bool] | None = None,
+        predicate: Predicate | None = None,
+    ) -> list[TaskRecord]:
+        """The rows for ``source`` (the table model's rows, in order); ``filtered``: a filter chose them.
+
+        ``changed``: the tasks whose rows changed since the last build (``TableModel.take_row_changes``),
+        the rest as they were, ``source`` sorted by ``sort`` (key, reverse) and filtered by ``predicate``
+        as it was then: only the workflows of those tasks are moved, where that can be told from them."""
         memo = self.index.known_roots()  # every node's root, but those of nodes that are their own
+        moved = self.index.take_root_changes()
+        self._summaries = {}
+        if (
+            changed is not None
+            and moved is not None
+            and sort is not None
+            and (sort, predicate) == self._made_for
+            and filtered == (predicate is not None)
+            and self._move(changed, moved, memo, predicate)
+        ):
+            self._keep = self._matched
+            self._ways_kept = set()
+            return self._assemble()
         ids: list[str] = list(map(_task_id, source))
-        order = dict.fromkeys(map(memo.get, ids, ids))  # each workflow where its first task is
+        roots = list(map(memo.get, ids, ids))
+        self._order = order = list(dict.fromkeys(roots))  # each workflow where its first task is
+        found = list(map(self.store.records.get, order))  # a root's record: its file's, mostly
+        if None in found:
+            found = [
+                self._root_record(root) if record is None else record for root, record in zip(order, found, strict=True)
+            ]
+        self._root_records = cast("list[TaskRecord]", found)
         self._matched = self._keep = set(ids) if filtered else None  # one set until a way is kept
         self._ways_kept = set()
-        self._order = list(order)
-        self._summaries = {}
+        self._first, self._first_of, self._made_for, self._before = {}, {}, None, None
+        if sort is not None and filtered == (predicate is not None):
+            self._made_for, self._before = (sort, predicate), comes_before(*sort)
+            # Each workflow's first task: the last one met walking from the end.
+            self._first = dict(zip(reversed(roots), reversed(source), strict=True))
+            self._first_of = dict(zip(map(_task_id, self._first.values()), self._first, strict=True))
         return self._assemble()
 
+    def _move(
+        self,
+        touched: set[str],
+        moved: set[str],
+        memo: dict[str, str],
+        predicate: Predicate | None,
+    ) -> bool:
+        """Move the workflows of ``touched`` (tasks whose rows changed) and ``moved`` (nodes whose root
+        changed) to where their first tasks are now; False, nothing changed, where that cannot be told
+        without a walk of every row (a workflow's first task went or sorts later now, and none of its
+        other tasks changed to come before it).
+
+        A workflow's tasks that did not change sort as they did, after its first one: its first task
+        is still that one, or one of those that changed (or it is gone, its tasks all under another)."""
+        first, first_of, records, matched = self._first, self._first_of, self.store.records, self._matched
+        before = self._before
+        assert before is not None
+        changed = touched | moved
+
+        def is_row(task_id: str, record: TaskRecord) -> bool:
+            if matched is None:
+                return True  # every task in the store is a row
+            assert predicate is not None
+            return predicate(record) if task_id in touched else task_id in matched
+
+        best: dict[str, TaskRecord] = {}  # the first of each workflow's changed tasks that are rows
+        for task_id in changed:
+            record = records.get(task_id)
+            if record is None or not is_row(task_id, record):
+                continue
+            root = memo.get(task_id, task_id)
+            there = best.get(root)
+            if there is None or before(record, there):
+                best[root] = record
+        now: dict[str, TaskRecord | None] = {}  # the workflows whose first task changed: it now (None: gone)
+        for task_id in changed:
+            headed = first_of.get(task_id)
+            if headed is None or headed in now:
+                continue
+            was, found = first[headed], best.get(headed)
+            if memo.get(headed, headed) != headed:  # under another root now, and so is every task under it
+                if found is not None:
+                    return False
+                now[headed] = None
+            elif found is not None and not before(was, found):  # where its first task was, or before
+                if found is not was:
+                    now[headed] = found
+            else:
+                return False  # its first task went or sorts later: which comes first now takes a walk
+        for root, record in best.items():
+            if root not in now and ((there := first.get(root)) is None or before(record, there)):
+                now[root] = record
+        order, root_records = self._order, self._root_records
+        for root in now:
+            gone = first.get(root)
+            if gone is not None:
+                at = self._where(root)
+                del order[at], root_records[at]
+                del first[root], first_of[gone.task_id]
+        for root, record in now.items():
+            if record is not None:
+                at = self._place(record)
+                order.insert(at, root)
+                root_records.insert(at, self._root_record(root))
+                first[root] = record
+                first_of[record.task_id] = root
+        # A root's own record changed (its file, or what its members say it is: a group): its closed row's.
+        for root in {memo.get(node_id, node_id) for node_id in changed}:
+            if root in first and root not in now:
+                root_records[self._where(root)] = self._root_record(root)
+        if matched is not None:
+            assert predicate is not None
+            for task_id in touched:
+                record = records.get(task_id)
+                if record is not None and predicate(record):
+                    matched.add(task_id)
+                else:
+                    matched.discard(task_id)
+        return True
+
+    def _place(self, record: TaskRecord) -> int:
+        """Where a workflow whose first task is ``record`` goes in the order (a binary search)."""
+        order, first, before = self._order, self._first, self._before
+        assert before is not None
+        lo, hi = 0, len(order)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if before(first[order[mid]], record):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def _where(self, root: str) -> int:
+        """The place of ``root`` in the order: where its first task sorts, when the order was made
+        with the first tasks known (``_first``)."""
+        order, first = self._order, self._first
+        if root in first:
+            at = self._place(first[root])
+            if at < len(order) and order[at] == root:
+                return at
+        return order.index(root)
+
+    def _root_record(self, root: str) -> TaskRecord:
+        """The record of a closed workflow's row: its root's file's, or one made for it (a group, a task
+        with no file yet)."""
+        record = self.store.records.get(root)
+        return record if record is not None else self.index.record_of(self.index.node(root))
+
     def _assemble(self) -> list[TaskRecord]:
-        """A row a workflow, made when drawn (TreeRows), and the rows of those opened, in place."""
-        order, index = self._order, self.index
-        found = list(map(self.store.records.get, order))  # a root's record: its file's, mostly
-        records = cast("list[TaskRecord]", found)
-        if None in found:
-            for at in [at for at, record in enumerate(found) if record is None]:
-                records[at] = index.record_of(index.node(order[at]))  # a group, a task with no file yet
+        """A row a workflow, made when drawn (TreeRows), and the rows of those opened, in place.
+        With none opened, the rows' records are the roots' own list (no pass over every workflow)."""
+        order, index, records = self._order, self.index, self._root_records
         rows: list[TreeRow | None] = [None] * len(records)
-        opened = self.expanded.intersection(order)
+        first = self._first
+        opened = {root for root in self.expanded if root in first} if first else self.expanded.intersection(order)
         if opened:
+            records = list(records)
             self._keep_the_way(opened)
             # From the last, so that the places of those before stay where they were.
-            for at in reversed([at for at, root in enumerate(order) if root in opened]):
+            for at in sorted(map(self._where, opened), reverse=True):
                 root = order[at]
                 made = [self._root_row(root)]
                 if made[0].expanded:
@@ -284,6 +436,8 @@ class WorkflowTree:
             self._keep_the_way({root})
             self._subtree(node, root, "", 1, made, {root})
         rows.replace(start, end, made)
+        if self.records is self._root_records:
+            self.records = list(self.records)  # the roots' own list: changed only with the order
         self.records[start:end] = [row.record for row in made]
 
     def reveal(self, task_id: str) -> bool:

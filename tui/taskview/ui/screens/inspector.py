@@ -225,8 +225,15 @@ class InspectorScreen(Screen[None]):
     def _show_rows(self, *, arrived: bool = False) -> None:
         model, table = self.model, self.table
         tree = self.workflow_tree
+        changed = model.take_row_changes()  # taken in either view: they are since the last rows shown
         if tree is not None:
-            rows = tree.build(model.rows, model.predicate is not None)
+            rows = tree.build(
+                model.rows,
+                model.predicate is not None,
+                changed=changed,
+                sort=(model.sort_key, model.reverse),
+                predicate=model.predicate,
+            )
             table.set_rows(rows, model.sort_key, model.reverse, arrived=arrived, workflows=tree)
         else:
             table.set_rows(model.rows, model.sort_key, model.reverse, arrived=arrived)
