@@ -538,3 +538,21 @@ def test_the_rows_changed_since_the_last_take_are_the_tasks_moved_or_none_when_t
         model.touch(batch)
         model.refresh()
     assert model.take_row_changes() is None  # as many as a flood: the rows are walked again
+
+
+def test_a_task_pending_when_a_filter_ends_is_in_its_rows_once():
+    """The filter's end puts a task touched meanwhile in its rows; the refresh that brings it into the
+    sorted store finds it there, rather than where it was (nowhere: a second row)."""
+    store = Store()
+    for number in range(4):
+        write(store, f"t{number}", float(number), "SUCCESS")
+    model = TableModel(store, filter_slice=1, first_slice=1)
+    model.resort()
+    model.set_filter(compile_query("status:SUCCESS"))
+    model.step_filter(0.0, screenful=1)
+    store.add_many([TaskRecord("new", "celery-task-meta-", status="SUCCESS", mtime=9.0)], live=True)
+    model.touch(["new"])
+    while model.filtering:
+        model.step_filter(0.0)
+    model.refresh()
+    assert ids(model.rows) == ids(ordered(store, model.sort_key, model.reverse, model.predicate))

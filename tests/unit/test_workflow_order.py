@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from taskview.query import compile_query
 from taskview.results.files import GROUP_PREFIX, TASK_PREFIX
 from taskview.results.record import Links, TaskRecord
-from taskview.store import Store
+from taskview.store import Store, first_sight
 from taskview.view.table_model import TableModel
 from taskview.view.workflow_tree import WorkflowTree
 
@@ -204,3 +204,52 @@ def test_a_task_changing_in_a_big_directory_moves_its_workflow_alone():
     view.model.touch(["c050"])
     view.show()
     assert view.moved == 3 and view.tree._order == view.scratch()
+
+
+def _shows_as_new(store: Store, model: TableModel, tree: WorkflowTree, *touched: str) -> None:
+    model.touch(touched)
+    model.refresh()
+    tree.build(model.rows, False, changed=model.take_row_changes(), sort=(model.sort_key, model.reverse))
+    fresh = WorkflowTree(store)
+    fresh.build(list(model.rows), False)
+    assert tree._order == fresh._order
+
+
+def test_a_first_scans_task_not_yet_a_row_does_not_place_its_workflow():
+    """A scan's records come into the rows with its next order (they are not touched before): a task
+    whose root changes meanwhile is no row to place its workflow by."""
+    store = Store()
+    model, tree = TableModel(store), WorkflowTree(store)
+    _shows_as_new(store, model, tree)
+    body = TaskRecord("a-child", Links(TASK_PREFIX, None, "g", "z-parent", None, ()), status="SUCCESS", mtime=5.0)
+    first_sight([body])
+    store.add_scanned([body])
+    store.add_pending("b-sent", "x", 4.0)
+    _shows_as_new(store, model, tree, "b-sent")
+    store.add_many([TaskRecord("z-parent", TASK_PREFIX, status="SUCCESS", mtime=3.0)], live=True)
+    _shows_as_new(store, model, tree, "z-parent")  # a-child's root changed: it is still no row
+
+
+def test_two_changes_in_a_chain_longer_than_a_walk_goes_leave_one_workflow():
+    """Worked out one by one, the lower link's walk up stopped at the cut (MAX_DEPTH) on a node with a root
+    of its own: two roots for one chain, and the view, moving workflows, lost a thousand rows."""
+
+    def link(number: int) -> TaskRecord:
+        head = Links(TASK_PREFIX, None, None, f"c{number - 1:04}", None, ()) if number else TASK_PREFIX
+        return TaskRecord(f"c{number:04}", head, status="SUCCESS", mtime=1.0)
+
+    store = Store()
+    model, tree = TableModel(store), WorkflowTree(store)
+    model.sort("id", True)
+    plain = [TaskRecord(f"f{n:05}", TASK_PREFIX, status="SUCCESS", mtime=1.0) for n in range(9000)]
+    store.add_many(plain + [link(n) for n in range(1100)])  # past 8,000 tasks: worked out one by one
+    model.resort()
+    _shows_as_new(store, model, tree)
+    store.remove("c0001")
+    store.add(link(1100))
+    _shows_as_new(store, model, tree, "c0001", "c1100")
+    memo = store.workflows.known_roots()
+    assert all(memo.get(root, root) == root for root in memo.values())  # every root is its own
+    store.remove("c1100")
+    _shows_as_new(store, model, tree, "c1100")
+    assert len(tree.rows) == 9000 + 2  # the plain tasks, c0000 alone, the links below c0001 (no file) in one

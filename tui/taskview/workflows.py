@@ -207,8 +207,12 @@ class WorkflowIndex:
                 was = [memo.pop(node_id, node_id) for node_id in below]
                 for node_id in below:
                     self.root_of(node_id, memo)
-                changes = self._root_changes
-                if changes is not None:
+                get = memo.get
+                if any(get(root, root) != root for root in map(get, below, below)):
+                    # A walk up cut at MAX_DEPTH (two changes in a chain longer than that) stopped at a
+                    # node that has a root itself: worked out all at once instead, one root a workflow.
+                    self._roots_known = False
+                elif (changes := self._root_changes) is not None:
                     changes.update(compress(below, map(ne, was, map(memo.get, below, below))))
                     if len(changes) > self._most_to_work_out():
                         self._root_changes = None

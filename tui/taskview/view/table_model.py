@@ -77,6 +77,8 @@ class TableModel:
         # The tasks whose rows changed since the last ``take_row_changes``, each moved into place
         # (a view over the rows follows them); None: the rows were made anew since.
         self._row_changes: set[str] | None = None
+        # Tasks a filter's end put in its rows while still pending: their record there (None: none).
+        self._in_rows: dict[str, TaskRecord | None] = {}
 
     # --- what to show -----------------------------------------------------------
 
@@ -105,7 +107,11 @@ class TableModel:
         as it was; None when the rows were made anew since (a sort, a filter, a flood) or some
         change is still to come into them."""
         changes, self._row_changes = self._row_changes, set()
-        return None if changes is None or self._pending or self._filter is not None else changes
+        if changes is None or self._pending or self._filter is not None:
+            return None
+        if self.predicate is None and len(self.rows) != len(self.store):
+            return None  # a first scan's records the rows take with its next order: not every task is a row
+        return changes
 
     def refresh(self) -> bool:
         """Put the tasks touched since the last refresh in place; True when ``rows`` changed.
@@ -129,6 +135,9 @@ class TableModel:
         elif self._filter is None:
             out: list[TaskRecord] = []
             into: list[TaskRecord] = []
+            if self._in_rows:
+                was.update(self._in_rows)
+                self._in_rows = {}
             self.rows = update_order(
                 self.store.records, self.rows, applied, self.sort_key, self.reverse, self.predicate, was, (out, into)
             )
@@ -190,6 +199,15 @@ class TableModel:
             touched, self._filter_pending = self._filter_pending | self._pending, set()
             if touched:
                 shown = update_order(self.store.records, shown, touched, self.sort_key, self.reverse, self.predicate)
+            # Those still pending are in the rows as they are now: the refresh that brings them into
+            # ``everything`` must find them there (not where they were: it put a second row in).
+            records, predicate = self.store.records, self.predicate
+            assert predicate is not None  # a filter ran
+            self._in_rows = {
+                task_id: record if record is not None and predicate(record) else None
+                for task_id in self._pending
+                for record in (records.get(task_id),)
+            }
             self.rows = shown
             self._row_changes = None
             self._filter_counts = Counter(map(display_status, shown))
@@ -240,6 +258,7 @@ class TableModel:
             self._catch_up(force=True)  # the filter walks the sorted store: bring it up to date first
         self._filter = None
         self._row_changes = None
+        self._in_rows = {}
         if self.predicate is None:
             self.rows = self.everything
             return
