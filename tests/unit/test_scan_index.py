@@ -811,3 +811,21 @@ def test_a_batch_of_some_rows_holds_those_records_and_only_what_they_use():
             {v for r in made for v in (r.prefix, r.status, r.name, r.worker) if v is not None}
         )
         assert len(part["links"]) == len({r.links for r in made if r.links is not None})
+
+
+def test_a_reader_whose_census_came_is_not_read_while_another_is_still_checking():
+    """A reopen's rows wait in the pipe of a reader that has sent its census while another has
+    said nothing yet: taking them in would slow the last census, which the counts wait for."""
+    from types import SimpleNamespace
+
+    from taskview.sources.child_scan import ReaderPool
+
+    counted = SimpleNamespace(census=Counter(SUCCESS=3), spoke=True)
+    checking = SimpleNamespace(census=None, spoke=False)
+    streaming = SimpleNamespace(census=None, spoke=True)  # no census: its rows go as read
+    hold = ReaderPool._hold
+    assert hold(counted, [counted, checking])  # type: ignore[arg-type]
+    assert not hold(checking, [counted, checking])  # type: ignore[arg-type]
+    assert not hold(counted, [counted, streaming])  # type: ignore[arg-type]
+    assert not hold(counted, [counted])  # type: ignore[arg-type]
+    assert not hold(streaming, [streaming, checking])  # type: ignore[arg-type]
