@@ -33,9 +33,15 @@ BEAT = 0.01
 
 async def _scan(path: str, count: int, cache_dir: str | None = None) -> None:
     from taskview.results.scan import ResultDirectory
+    from taskview.sources.tail import DirectoryTail
+
+    # As ``taskview DIR`` begins: the tail prepared before the UI is imported (cli/live.py).
+    results = ResultDirectory(path)
+    tail = DirectoryTail(results, cache_dir=cache_dir)
+    tail.prepare()
     from taskview.ui.app import TaskviewApp
 
-    app = TaskviewApp(ResultDirectory(path), cache_dir=cache_dir)
+    app = TaskviewApp(results, cache_dir=cache_dir, tail=tail)
     gaps: list[float] = []
     out = sys.stdout
     async with app.run_test(size=SCREEN):

@@ -33,12 +33,17 @@ def run_tail(directory: Path, **options) -> tuple[DirectoryTail, queue.SimpleQue
     return tail, batches
 
 
-def first_scan(directory: Path, timeout: float = 20.0, **options) -> tuple[DirectoryTail, list[TailBatch]]:
+def first_scan(
+    directory: Path, timeout: float = 20.0, *, prepared: bool = False, **options
+) -> tuple[DirectoryTail, list[TailBatch]]:
     """A tail's first scan to its end, started as the UI starts one: the first screenful read
     first (its ids cut the readers' shares: ``seen[0]``), then the tail, stopped once the scan's
-    last batch came."""
+    last batch came. ``prepared``: as ``taskview DIR`` begins, the tail prepared before the first
+    screenful is read (its readers' shares then cut by the listing's first ids)."""
     seen: list[TailBatch] = []
     tail = DirectoryTail(ResultDirectory(str(directory)), seen.append, **options)
+    if prepared:
+        tail.prepare()
     seen.append(tail.read_first_screenful())
     tail.start()
     try:

@@ -145,7 +145,8 @@ def test_the_reader_process_unpickles_only_with_allow_pickle(tmp_path: Path):
     assert record.status == "SUCCESS" and canary.exists()
 
 
-def test_the_tail_starts_its_readers_once_it_watches_the_directory(samples: Path, monkeypatch):
+@pytest.mark.parametrize("prepared", [False, True], ids=["started", "prepared"])
+def test_the_tail_starts_its_readers_once_it_watches_the_directory(samples: Path, monkeypatch, prepared: bool):
     """They list only what the watch will tell the changes of; and their start does not overlap
     the watch's (a 1M directory's `inotify_add_watch` holds a core in the kernel for ~70 ms:
     with the readers starting on the other one, the UI thread stopped for 75-95 ms)."""
@@ -159,8 +160,8 @@ def test_the_tail_starts_its_readers_once_it_watches_the_directory(samples: Path
         pool_init(self, *args, **kwargs)
 
     monkeypatch.setattr(ReaderPool, "__init__", started)
-    monkeypatch.setattr(DirectoryTail, "_watch_or_poll", lambda self: (order.append("watch"), watch(self)))
-    _, seen = first_scan(samples, child_scan_bytes=0, first_batch=5)
+    monkeypatch.setattr(DirectoryTail, "_watch_or_poll", lambda self: (order.append("watch"), watch(self))[1])
+    _, seen = first_scan(samples, child_scan_bytes=0, first_batch=5, prepared=prepared)
     assert len(seen[0].records) == 5  # the first screenful, read before the tail started
     assert order == ["watch", "readers"]
     assert len({r.task_id for b in seen for r in b.records}) == SAMPLE_COUNT

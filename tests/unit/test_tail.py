@@ -594,11 +594,59 @@ def test_without_inotify_the_tail_polls_and_says_why(tmp_path, monkeypatch):
         raise OSError(24, "Too many open files")
 
     monkeypatch.setattr(tail, "_start_inotify", no_inotify)
-    tail._watch_or_poll()
+    tail.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not any(b.scan_done for b in batches) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        tail.stop()
     assert tail.poll_interval == tail_module.NETWORK_POLL_INTERVAL
     assert tail.fallback == "inotify unavailable: Too many open files"
-    assert [b.notice for b in batches] == ["inotify unavailable: Too many open files; polling every 2s"]
+    notices = [b.notice for b in batches if b.notice]
+    assert notices == ["inotify unavailable: Too many open files; polling every 2s"]
+    assert batches[0].notice == notices[0]  # said before the first scan's rows
     assert tail.mode == "polling 2s (inotify unavailable: Too many open files)"
+
+
+def test_a_prepared_tail_watches_and_starts_its_readers_but_delivers_nothing_before_start(tmp_path):
+    """``prepare`` (the tail begun before the UI is up): the watch and the first scan's readers
+    start at once, the rows wait for ``start``; a change made in between is in the first scan."""
+    directory = results_dir(tmp_path)
+    batches: list[TailBatch] = []
+    tail = DirectoryTail(ResultDirectory(str(directory)), child_scan_bytes=0, settle=0.2)
+    tail.prepare()
+    try:
+        deadline = time.monotonic() + 10
+        while tail._reader is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert tail._reader is not None and tail._watch is not None  # both begun, nothing delivered
+        late = directory / "celery-task-meta-late-one"
+        late.write_bytes(b'{"status": "SUCCESS", "task_id": "late-one"}')
+        time.sleep(0.2)
+        tail.deliver = batches.append
+        tail.start()
+        deadline = time.monotonic() + 10
+        while not any(b.scan_done for b in batches) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        tail.stop()
+    assert any(b.scan_done for b in batches)
+    assert "late-one" in ids(batches)
+    assert len(set(ids(batches))) == SAMPLE_COUNT + 1
+
+
+def test_a_prepared_tail_stopped_before_start_leaves_no_reader_running(tmp_path):
+    tail = DirectoryTail(ResultDirectory(str(results_dir(tmp_path))), child_scan_bytes=0)
+    tail.prepare()
+    deadline = time.monotonic() + 10
+    while tail._reader is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    readers = tail._reader
+    assert readers is not None
+    tail.stop()
+    assert all(reader._process.poll() is not None for reader in readers.readers)
+    assert tail._prepared is None
 
 
 def test_an_inotify_overflow_log_line_raises_the_flag():

@@ -31,9 +31,17 @@ def run_live(
     ``own_tasks``: ``n`` offers the app's own tasks (``-A``), not the demo tasks; ``cache``:
     keep a big directory's scan index in the user's cache directory (not with --allow-pickle)."""
     from ..sources.scan_index import cache_dir
-    from ..ui.app import TaskviewApp
+    from ..sources.tail import DirectoryTail
 
+    # Begun before the UI is imported and started (~0.4 s): the watch, and a big directory's
+    # readers, meanwhile. Not with --record: the journal watches what the tail reads.
+    tail = None
+    if recorder is None:
+        tail = DirectoryTail(results, poll_interval=poll, cache_dir=cache_dir() if cache else None)
+        tail.prepare()
     try:
+        from ..ui.app import TaskviewApp
+
         TaskviewApp(
             results,
             poll_interval=poll,
@@ -42,8 +50,11 @@ def run_live(
             own_tasks=own_tasks,
             cache_dir=cache_dir() if cache else None,
             workers_every=workers_every,
+            tail=tail,
         ).run()
     finally:
+        if tail is not None:
+            tail.stop()  # stopped by the UI as it ends, unless it never began
         if recorder is not None:
             recorder.close()
 

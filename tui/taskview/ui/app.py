@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..replay.journal import Recorder
     from ..replay.timeline import Timeline
     from ..results.scan import ResultDirectory
+    from ..sources.tail import DirectoryTail
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,13 @@ class TaskviewApp(App[None]):
         inspector: InspectorScreen | None = None,
         cache_dir: str | None = None,
         workers_every: float = 5.0,
+        tail: DirectoryTail | None = None,
     ) -> None:
         """The live inspector on ``results`` (or the ``inspector`` screen given); ``own_tasks``:
         ``n`` offers the controller's app's tasks (``-A``); ``cache_dir``: where a big directory's
         scan index is kept (``sources.scan_index``), None for none; ``workers_every``: seconds between
-        two questions to the workers (0: never)."""
+        two questions to the workers (0: never); ``tail``: the tail of ``results`` begun before the UI
+        (``DirectoryTail.prepare``), which then says how to watch and where the index is kept."""
         super().__init__()
         keep_heap_compact()
         if inspector is None:
@@ -73,6 +76,7 @@ class TaskviewApp(App[None]):
                 own_tasks=own_tasks,
                 cache_dir=cache_dir,
                 workers_every=workers_every,
+                tail=tail,
             )
         #: The inspector screen, at the bottom of the stack whatever is pushed on it.
         self.inspector = inspector

@@ -99,18 +99,24 @@ class LiveScreen(InspectorScreen):
         own_tasks: bool = False,
         cache_dir: str | None = None,
         workers_every: float = DEFAULT_INTERVAL,
+        tail: DirectoryTail | None = None,
     ) -> None:
         """``own_tasks``: ``n`` offers the controller's app's own tasks (``-A``), else the demo tasks;
         ``cache_dir``: where a big directory's first scan keeps its index, None for none;
-        ``workers_every``: seconds between two questions to the workers (0: never ask)."""
+        ``workers_every``: seconds between two questions to the workers (0: never ask);
+        ``tail``: the tail of ``results``, begun before the UI (``DirectoryTail.prepare``: its
+        own ``poll_interval`` and ``cache_dir``), else one is made here."""
         super().__init__(Store(), clock=clock)
         self.results = results
         self.controller = controller
         self.own_tasks = own_tasks
         self._consumers: tuple[float, dict[str, list[str]]] | None = None  # (when asked, worker -> queues)
         self.recorder = recorder  # --record: the journal of what the live view sees
-        watched = recorder.watch(results) if recorder is not None else results
-        self.tail = DirectoryTail(watched, self._deliver, poll_interval=poll_interval, cache_dir=cache_dir)
+        if tail is None:
+            watched = recorder.watch(results) if recorder is not None else results
+            tail = DirectoryTail(watched, poll_interval=poll_interval, cache_dir=cache_dir)
+        tail.deliver = self._deliver
+        self.tail = tail
         self.scan = 0
         self._scanned: int | None = 0  # files the first scan read so far (``scan`` once drawn)
         self._gc_frozen = 0.0  # when the first scan last collected its young garbage (time.monotonic)
