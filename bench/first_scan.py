@@ -35,7 +35,7 @@ async def _scan(path: str, count: int, cache_dir: str | None = None) -> None:
     from taskview.results.scan import ResultDirectory
     from taskview.sources.tail import DirectoryTail
 
-    # As ``taskview DIR`` begins: the tail prepared before the UI is imported (cli/live.py).
+    # As ``taskview DIR`` begins: the tail (its watch) prepared before the UI is imported (cli/live.py).
     results = ResultDirectory(path)
     tail = DirectoryTail(results, cache_dir=cache_dir)
     tail.prepare()

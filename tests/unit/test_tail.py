@@ -609,22 +609,21 @@ def test_without_inotify_the_tail_polls_and_says_why(tmp_path, monkeypatch):
     assert tail.mode == "polling 2s (inotify unavailable: Too many open files)"
 
 
-def test_a_prepared_tail_watches_and_starts_its_readers_but_delivers_nothing_before_start(tmp_path):
-    """``prepare`` (the tail begun before the UI is up): the watch and the first scan's readers
-    start at once, the rows wait for ``start``; a change made in between is in the first scan."""
+def test_a_prepared_tail_watches_at_once_and_delivers_nothing_before_start(tmp_path):
+    """``prepare`` (the tail begun while the UI is imported): the directory is watched at once,
+    nothing is read or delivered until ``start``; a change made in between is in the first scan."""
     directory = results_dir(tmp_path)
     batches: list[TailBatch] = []
-    tail = DirectoryTail(ResultDirectory(str(directory)), child_scan_bytes=0, settle=0.2)
+    tail = DirectoryTail(ResultDirectory(str(directory)), batches.append, child_scan_bytes=0)
     tail.prepare()
     try:
         deadline = time.monotonic() + 10
-        while tail._reader is None and time.monotonic() < deadline:
+        while tail._watch is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert tail._reader is not None and tail._watch is not None  # both begun, nothing delivered
-        late = directory / "celery-task-meta-late-one"
-        late.write_bytes(b'{"status": "SUCCESS", "task_id": "late-one"}')
-        time.sleep(0.2)
-        tail.deliver = batches.append
+        assert tail._watch is not None
+        (directory / "celery-task-meta-late-one").write_bytes(b'{"status": "SUCCESS", "task_id": "late-one"}')
+        time.sleep(0.3)
+        assert batches == [] and tail._reader is None  # nothing read yet
         tail.start()
         deadline = time.monotonic() + 10
         while not any(b.scan_done for b in batches) and time.monotonic() < deadline:
@@ -632,21 +631,19 @@ def test_a_prepared_tail_watches_and_starts_its_readers_but_delivers_nothing_bef
     finally:
         tail.stop()
     assert any(b.scan_done for b in batches)
-    assert "late-one" in ids(batches)
-    assert len(set(ids(batches))) == SAMPLE_COUNT + 1
+    assert len(set(ids(batches))) == SAMPLE_COUNT + 1 and "late-one" in ids(batches)
 
 
-def test_a_prepared_tail_stopped_before_start_leaves_no_reader_running(tmp_path):
+def test_a_prepared_tail_stopped_before_start_ends_and_closes_its_watch(tmp_path):
     tail = DirectoryTail(ResultDirectory(str(results_dir(tmp_path))), child_scan_bytes=0)
     tail.prepare()
     deadline = time.monotonic() + 10
-    while tail._reader is None and time.monotonic() < deadline:
+    while tail._watch is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    readers = tail._reader
-    assert readers is not None
-    tail.stop()
-    assert all(reader._process.poll() is not None for reader in readers.readers)
-    assert tail._prepared is None
+    assert tail._watch is not None
+    tail.stop()  # never started: its UI failed to come up
+    assert tail._thread is not None and not tail._thread.is_alive()
+    assert tail._watch is None and tail._reader is None
 
 
 def test_an_inotify_overflow_log_line_raises_the_flag():

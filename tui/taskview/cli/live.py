@@ -33,8 +33,9 @@ def run_live(
     from ..sources.scan_index import cache_dir
     from ..sources.tail import DirectoryTail
 
-    # Begun before the UI is imported and started (~0.4 s): the watch, and a big directory's
-    # readers, meanwhile. Not with --record: the journal watches what the tail reads.
+    # The directory's watch begun while the UI is imported and started (~0.4 s): the first
+    # scan then starts as soon as the UI is up. Not with --record: the journal watches what
+    # the tail reads.
     tail = None
     if recorder is None:
         tail = DirectoryTail(results, poll_interval=poll, cache_dir=cache_dir() if cache else None)

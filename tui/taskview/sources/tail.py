@@ -165,8 +165,6 @@ class DirectoryTail:
         # Set by ``start``: until then a thread begun by ``prepare`` delivers nothing.
         self._go = threading.Event()
         self._reader: ReaderPool | None = None  # the reader processes of a first scan
-        # The first scan's readers, their bounds and the index writer, started by ``prepare``.
-        self._prepared: tuple[ReaderPool, list[str], IndexWriter | None] | None = None
         self.readers = reader_count()  # how many, for a big directory's first scan
         self._observer: BaseObserver | None = None  # watchdog's, where inotify is not read directly
         # Linux: the directory's inotify watch, waited on and read by the tail's thread (and
@@ -219,10 +217,13 @@ class DirectoryTail:
         return batch
 
     def prepare(self) -> None:
-        """Begin before the UI is up: the tail's thread starts the watch and, for a big directory,
-        the first scan's readers, then waits for ``start`` (set ``deliver`` before it). The UI's
-        import and start-up take ~0.4 s, as long as a reopen's readers need for a sixth of their
-        census: with both cores free then, the counts are whole that much sooner."""
+        """Begin before the UI is up: the tail's thread starts the watch, then waits for ``start``
+        (set ``deliver`` before it). A big directory's ``inotify_add_watch`` holds a core in the
+        kernel for 70-90 ms, and begun from the UI's first frame it took the tail's thread ~0.2 s
+        (the first paint holds the GIL): begun while the UI is imported, on the other core, the
+        first scan's readers start that much sooner. Not the readers themselves: their start and
+        listing beside the UI's import made the first rows ~50 ms later (0.48-0.53 s against
+        0.40-0.46 s, with an empty directory's first frame at 0.39-0.49 s, 2026-12-04)."""
         self._begin(prepared=True)
 
     def start(self) -> None:
@@ -257,8 +258,7 @@ class DirectoryTail:
         """The tail's thread; ``prepared``: begun by ``prepare``, it waits for ``start``."""
         try:
             notice = self._watch_or_poll() if self.poll_interval is None else None
-            if prepared and not self._go.is_set():
-                self._prepare_readers()
+            if prepared:
                 self._go.wait()
             if self._stop.is_set():
                 return
@@ -301,7 +301,6 @@ class DirectoryTail:
                 self.deliver(TailBatch(notice=f"watching stopped: {exc}", scanning=not over, scan_done=not over))
         finally:
             self._stop_inotify()
-            self._drop_prepared()
 
     def _first_reconcile_wait(self, scan_seconds: float) -> float:
         """How long after the first scan (which took ``scan_seconds``) the first reconcile waits:
@@ -568,7 +567,7 @@ class DirectoryTail:
         ones after a few hundred files. ``initial`` reads everything; later
         scans read only files whose mtime or size differ from the last read.
         """
-        if initial and (self._prepared is not None or worth_a_child(self.results, self.child_scan_bytes)):
+        if initial and worth_a_child(self.results, self.child_scan_bytes):
             try:
                 self._first_scan_in_child()
                 return
@@ -646,38 +645,17 @@ class DirectoryTail:
         # overlap their start with the watch's: a 1M directory's ``inotify_add_watch`` holds a
         # core in the kernel for ~70 ms, and with the readers' start on the other one the UI
         # thread got neither (frames of 75-95 ms just after the first).
-        prepared, self._prepared = self._prepared, None
-        pool, bounds, writer = prepared if prepared is not None else self._start_readers(list(early))
+        pool, bounds, writer = self._start_readers(early)
         try:
             self._read_in_child(pool, bounds, early, writer, began)
         finally:
             if writer is not None:
                 writer.discard()  # unless committed: stopped, or the readers failed
 
-    def _prepare_readers(self) -> None:
-        """``prepare``'s readers, when the directory is big enough for them (the directory is
-        watched already), their shares cut at quantiles of the ids the listing begins with."""
-        if self.poll_interval is not None or not worth_a_child(self.results, self.child_scan_bytes):
-            return
-        try:
-            sample = [parsed.task_id for _, parsed in islice(self.results.iter_names(), self.first_batch)]
-            self._prepared = self._start_readers(sample)
-        except (ChildScanFailed, OSError) as exc:
-            log.debug("first scan readers of %s not started early: %s", self.results.path, exc)
-
-    def _drop_prepared(self) -> None:
-        """Stopped before ``start``: the readers ``prepare`` began go, and their index writer."""
-        prepared, self._prepared = self._prepared, None
-        if prepared is not None:
-            pool, _, writer = prepared
-            pool.stop()
-            if writer is not None:
-                writer.discard()
-
-    def _start_readers(self, sample: list[str]) -> tuple[ReaderPool, list[str], IndexWriter | None]:
-        """The first scan's reader processes, their shares of the ids cut at quantiles of
-        ``sample`` (ids of a part of the listing), and the writer of the directory's next index."""
-        bounds = id_bounds(sample, self.readers)
+    def _start_readers(self, early: dict[str, TaskRecord]) -> tuple[ReaderPool, list[str], IndexWriter | None]:
+        """The first scan's reader processes, their shares of the ids cut at quantiles of the
+        first screenful's (a sample of the listing), and the writer of the directory's next index."""
+        bounds = id_bounds(list(early), self.readers)
         index, writer = self._scan_index()
         try:
             try:
