@@ -820,12 +820,16 @@ def test_a_reader_whose_census_came_is_not_read_while_another_is_still_checking(
 
     from taskview.sources.child_scan import ReaderPool
 
-    counted = SimpleNamespace(census=Counter(SUCCESS=3), spoke=True)
-    checking = SimpleNamespace(census=None, spoke=False)
-    streaming = SimpleNamespace(census=None, spoke=True)  # no census: its rows go as read
+    now = time.monotonic()
+    counted = SimpleNamespace(census=Counter(SUCCESS=3), census_at=now, spoke=True)
+    checking = SimpleNamespace(census=None, census_at=0.0, spoke=False)
+    streaming = SimpleNamespace(census=None, census_at=0.0, spoke=True)  # no census: its rows go as read
     hold = ReaderPool._hold
     assert hold(counted, [counted, checking])  # type: ignore[arg-type]
     assert not hold(checking, [counted, checking])  # type: ignore[arg-type]
     assert not hold(counted, [counted, streaming])  # type: ignore[arg-type]
     assert not hold(counted, [counted])  # type: ignore[arg-type]
     assert not hold(streaming, [streaming, checking])  # type: ignore[arg-type]
+    # A reader stuck on a file (a hung mount) holds the others' rows back for so long only.
+    counted.census_at = now - child_scan.CENSUS_HOLD_SECONDS - 0.1
+    assert not hold(counted, [counted, checking])  # type: ignore[arg-type]

@@ -41,6 +41,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -64,6 +65,9 @@ LINES_A_WRITE = 8
 #: A reader with an index sends no census once it has read this many files that changed since
 #: (~0.5 s): its rows go as they are read instead of all after the last of them.
 CENSUS_MOST_READS = 20_000
+#: A reader that has sent its census waits at most this long for the others' (``ReaderPool._hold``):
+#: a reader stuck on a file (a hung network mount) must not hold every other reader's rows back.
+CENSUS_HOLD_SECONDS = 5.0
 #: A directory file this big holds tens of thousands of entries (ext4: ~32 B each):
 #: worth a process. Smaller ones are read in the tail's own thread.
 BIG_DIRECTORY_BYTES = 512 * 1024
@@ -146,8 +150,9 @@ class ReaderProcess:
         self.on_line = on_line
         #: What the reader said of the index at its end (its note), once it has.
         self.note: dict[str, Any] | None = None
-        #: Rows it will send by display status, once it said (with an index only).
+        #: Rows it will send by display status, once it said (with an index only), and when it said.
         self.census: Counter[str] | None = None
+        self.census_at = 0.0
         #: Its census said every file of its share is as the index holds it.
         self.unchanged = False
         #: It has sent a line (a census, a batch or its note): with an index, a reader sends
@@ -240,6 +245,7 @@ class ReaderProcess:
                 return None
             if "census" in batch:
                 self.census = _census(batch["census"])
+                self.census_at = time.monotonic()
                 self.unchanged = batch.get("unchanged") is True
                 return None
         records = _records(batch)
@@ -346,8 +352,13 @@ class ReaderPool:
         another reader is still checking its share. Taking the rows in costs the inspector a core
         (two at times, with the reader writing them): the reader still checking, niced below
         both, then finished its census ~1.5 s later than alone, and the counts waited for it.
-        Held, the reader blocks on its full pipe and the last census comes as soon as may be."""
-        return reader.census is not None and any(other is not reader and not other.spoke for other in running)
+        Held, the reader blocks on its full pipe and the last census comes as soon as may be; for
+        ``CENSUS_HOLD_SECONDS`` at most."""
+        return (
+            reader.census is not None
+            and time.monotonic() - reader.census_at < CENSUS_HOLD_SECONDS
+            and any(other is not reader and not other.spoke for other in running)
+        )
 
     def census(self) -> Counter[str] | None:
         """The rows every reader will send, by display status, once each has said (None before,
