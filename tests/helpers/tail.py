@@ -38,8 +38,8 @@ def first_scan(
 ) -> tuple[DirectoryTail, list[TailBatch]]:
     """A tail's first scan to its end, started as the UI starts one: the first screenful read
     first (its ids cut the readers' shares: ``seen[0]``), then the tail, stopped once the scan's
-    last batch came. ``prepared``: as ``taskview DIR`` begins, the tail prepared before the first
-    screenful is read (its readers' shares then cut by the listing's first ids)."""
+    last batch came. ``prepared``: as ``taskview DIR`` begins, the tail prepared (its watch begun)
+    before the first screenful is read."""
     seen: list[TailBatch] = []
     tail = DirectoryTail(ResultDirectory(str(directory)), seen.append, **options)
     if prepared:

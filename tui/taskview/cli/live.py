@@ -36,9 +36,10 @@ def run_live(
     # The directory's watch begun while the UI is imported and started (~0.4 s): the first
     # scan then starts as soon as the UI is up. Not with --record: the journal watches what
     # the tail reads.
+    index_dir = cache_dir() if cache else None
     tail = None
     if recorder is None:
-        tail = DirectoryTail(results, poll_interval=poll, cache_dir=cache_dir() if cache else None)
+        tail = DirectoryTail(results, poll_interval=poll, cache_dir=index_dir)
         tail.prepare()
     try:
         from ..ui.app import TaskviewApp
@@ -49,7 +50,7 @@ def run_live(
             controller=controller,
             recorder=recorder,
             own_tasks=own_tasks,
-            cache_dir=cache_dir() if cache else None,
+            cache_dir=index_dir,
             workers_every=workers_every,
             tail=tail,
         ).run()
