@@ -79,19 +79,20 @@ def test_a_first_scan_reads_plain_json_inline_and_hands_every_other_file_its_par
     lean_calls: list[tuple[Any, ...]] = []  # (its arguments..., what it made)
     task_record = scan_module.task_record
 
-    def spied_task_record(*args: Any) -> Any:
-        made = task_record(*args)
-        lean_calls.append((*args, made))
+    def spied_task_record(*args: Any, plain: bool) -> Any:
+        made = task_record(*args, plain=plain)
+        lean_calls.append((*args, plain, made))
         return made
 
     monkeypatch.setattr(scan_module, "task_record", spied_task_record)
     decodes = _spied(monkeypatch, scan_module, "decode")
     records = {r.task_id: r for r in results.read_summaries(listing)}
     assert len(records) == len(listing)
-    # by hand: only "plain", "nested" and "unicode" pass every test of the inline read; the others read
-    # whole are decoded from what was read (not read again), the rest read the careful way
+    # by hand: "plain", "nested" and "unicode" pass every test of the inline read, and "tagged" and
+    # "textlong" hold their type tag or long run in a SUCCESS's result, which no record looks at; the
+    # others read whole are decoded from what was read (not read again), the rest read the careful way
     data = dict(FILES, unicode=unicode)
-    decoded_here = ("spaced", "tagged", "long", "textlong", "bad", "list")
+    decoded_here = ("spaced", "long", "bad", "list")
     # (and the empty file, by read_record's read_full)
     assert sorted(args[0] for *args, _kw in decodes) == sorted([data[t] for t in decoded_here] + [b""])
     assert all(kw == {"allow_pickle": False, "max_bytes": MAX_BYTES} for *_args, kw in decodes if _args[0])
@@ -105,12 +106,14 @@ def test_a_first_scan_reads_plain_json_inline_and_hands_every_other_file_its_par
     # the fields a record holds (lean_summary.task_record), any other orjson's meta handed to
     # summarize (no error argument: read_record's call has one) as decode would give it
     # ("bad" is tried that way too, and refused: orjson refuses it as well, then decode says why)
-    lean = {task_id: (prefix, data, size, mtime, made) for task_id, prefix, data, size, mtime, made in lean_calls}
-    assert sorted(lean) == ["bad", "nested", "plain", "unicode"]
+    lean = {task_id: tuple(rest) for task_id, *rest in lean_calls}  # (prefix, data, size, mtime, plain, made)
+    assert sorted(lean) == ["bad", "long", "nested", "plain", "tagged", "textlong", "unicode"]
     assert lean["bad"][-1] is None and lean["unicode"][-1] is None
-    for task_id in ("plain", "nested"):
+    assert lean["long"][-2:] == (False, None)  # its long number is in its args: the careful way reads it
+    for task_id in ("plain", "nested", "tagged", "textlong"):
         path = Path(results.file_path(f"{TASK_PREFIX}{task_id}"))
-        assert lean[task_id][:-1] == (TASK_PREFIX, data[task_id], path.stat().st_size, path.stat().st_mtime)
+        plain = task_id in ("plain", "nested")
+        assert lean[task_id][:-1] == (TASK_PREFIX, data[task_id], path.stat().st_size, path.stat().st_mtime, plain)
         assert lean[task_id][-1] is records[task_id]
     inline = {task_id: (kind, prefix, decoded, kwargs) for task_id, kind, prefix, decoded, kwargs in summarized}
     path = Path(results.file_path(f"{TASK_PREFIX}unicode"))

@@ -17,6 +17,14 @@ limit, which a user's code may raise and Python's versions count differently)
 is none of a shallow file's business: a file with that many brackets goes the
 careful way. It accepts a skipped number too big for a float, which the careful
 way reads (Python's json) as the same record.
+
+A file with kombu's type tags (``{"__type__": "datetime", ...}``) or a number of 19
+digits or more, which the careful way decodes otherwise (tags restored, Python's
+json for exact integers), is taken only when it is a SUCCESS with every one of them
+in its result: the record holds nothing of a SUCCESS's result, so the two ways
+cannot differ. A task returning a datetime or a Decimal is common: in the
+benchmarks' directories (copies of real worker files) 7 % of the files, which the
+careful way read in 19 µs each against 10 µs (a reader's summaries 8 % sooner).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from .codec import DIGITS_ONLY, NINETEEN_DIGITS, TYPE_TAG
 from .record import TaskRecord, interned_status, shared_size, task_summary
 
 #: A file with this many ``[`` and ``{`` may be nested deeper than a decoder goes.
@@ -52,12 +61,15 @@ class _TaskFields(msgspec.Struct, gc=False):
 _decode_fields = msgspec.json.Decoder(_TaskFields).decode
 
 
-def task_record(task_id: str, prefix: str, data: bytes, size: int, mtime: float) -> TaskRecord | None:
+def task_record(
+    task_id: str, prefix: str, data: bytes, size: int, mtime: float, *, plain: bool = True
+) -> TaskRecord | None:
     """The record of a task file whose bytes are ``data``, or None when it must go the careful way.
 
-    The caller checked that ``data`` is plain JSON: no kombu type tag (``"__type__"``), no
-    number of 19 digits or more (orjson makes it a float, Python's json keeps it whole). Here
-    they would be read as they are, not as the careful way reads them."""
+    ``plain``: the caller checked that ``data`` holds no kombu type tag (``"__type__"``) and no
+    run of 19 digits (orjson makes such a number a float, Python's json keeps it whole), which
+    would be read here as they are, not as the careful way reads them. Otherwise the file is
+    taken only if it is a SUCCESS whose result holds every one of them (``_all_in``)."""
     if data[:1] != b"{" or not data.isascii():
         return None
     if len(data) >= 2 * MOST_OPENINGS and data.count(b"[") + data.count(b"{") >= MOST_OPENINGS:
@@ -68,6 +80,8 @@ def task_record(task_id: str, prefix: str, data: bytes, size: int, mtime: float)
         if type(status) is not str or not status:
             return None  # no status: classify says what it is
         status = interned_status(status)
+        if not plain and (status != "SUCCESS" or not _all_in(data, fields.result)):
+            return None
         result = None if status == "SUCCESS" else orjson.loads(memoryview(fields.result))
         return task_summary(
             task_id,
@@ -88,3 +102,14 @@ def task_record(task_id: str, prefix: str, data: bytes, size: int, mtime: float)
         )
     except Exception:  # refused here (or too deep for this way): the careful way says why
         return None
+
+
+def _all_in(data: bytes, result: msgspec.Raw) -> bool:
+    """Whether every type tag and run of 19 digits of ``data`` lies in ``result``, a value of it.
+
+    A value's text is whole JSON tokens, with a separator on either side of it in ``data``: no
+    tag or run of digits straddles its edge, so counting them in both says where they are."""
+    inside = bytes(result)
+    return data.count(TYPE_TAG) == inside.count(TYPE_TAG) and data.translate(DIGITS_ONLY).count(
+        NINETEEN_DIGITS
+    ) == inside.translate(DIGITS_ONLY).count(NINETEEN_DIGITS)

@@ -217,17 +217,20 @@ class ResultDirectory:
                     data, st = whole
                     meta = None
                     kind, task_id, prefix = parsed
-                    # decode()'s hot path, inline: plain JSON without type tags or long numbers.
-                    if data[0] == 0x7B and tag not in data and long_run not in data.translate(digits):
+                    # decode()'s hot path, inline: plain JSON without type tags or long numbers
+                    # (or, for a task's record, with them all in a SUCCESS's result).
+                    if data[0] == 0x7B:
+                        plain = tag not in data and long_run not in data.translate(digits)
                         if kind == "task":
-                            record = task_record(task_id, prefix, data, st.st_size, st.st_mtime)
+                            record = task_record(task_id, prefix, data, st.st_size, st.st_mtime, plain=plain)
                             if record is not None:
                                 yield record
                                 continue
-                        try:
-                            meta = orjson_loads(data)
-                        except ValueError:
-                            meta = None
+                        if plain:
+                            try:
+                                meta = orjson_loads(data)
+                            except ValueError:
+                                meta = None
                     if type(meta) is dict:
                         decoded = Decoded(meta, "json", None, None, True)
                     else:  # decode()'s careful way, from the bytes read (not read again)
