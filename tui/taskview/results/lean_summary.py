@@ -10,21 +10,22 @@ only when the record looks at it (any status but SUCCESS). The record is made by
 Only a file this way reads as the careful way would is taken: ASCII (msgspec does
 not check the UTF-8 of what it skips; Celery's JSON is ASCII), an object, with a
 non-empty string status, nested less than ``MOST_OPENINGS`` deep. Anything msgspec
-refuses, or a result orjson refuses, is left to the caller's careful way (None),
-which explains it. msgspec refuses nothing orjson reads but for depth, and where
-each decoder stops (orjson at 1024, msgspec and Python's json near the recursion
-limit, which a user's code may raise and Python's versions count differently)
-is none of a shallow file's business: a file with that many brackets goes the
-careful way. It accepts a skipped number too big for a float, which the careful
-way reads (Python's json) as the same record.
+refuses is left to the caller's careful way (None), which explains it. msgspec
+refuses nothing orjson reads but for depth, and where each decoder stops (orjson
+at 1024, msgspec and Python's json near the recursion limit, which a user's code
+may raise and Python's versions count differently) is none of a shallow file's
+business: a file with that many brackets goes the careful way. It accepts a
+skipped number too big for a float, which the careful way reads (Python's json)
+as the same record. msgspec reads an integer beyond 64 bits whole, as Python's
+json does where the careful way meets one (orjson would make it a float): a file
+holding one needs no care here (it was looked for in every file: 0.5 µs of ~11).
 
-A file with kombu's type tags (``{"__type__": "datetime", ...}``) or a number of 19
-digits or more, which the careful way decodes otherwise (tags restored, Python's
-json for exact integers), is taken only when it is a SUCCESS with every one of them
-in its result: the record holds nothing of a SUCCESS's result, so the two ways
-cannot differ. A task returning a datetime or a Decimal is common: in the
-benchmarks' directories (copies of real worker files) 7 % of the files, which the
-careful way read in 19 µs each against 10 µs (a reader's summaries 8 % sooner).
+A file with kombu's type tags (``{"__type__": "datetime", ...}``), which the
+careful way restores, is taken only when it is a SUCCESS with every tag in its
+result: the record holds nothing of a SUCCESS's result, so the two ways cannot
+differ. A task returning a datetime or a Decimal is common: in the benchmarks'
+directories (copies of real worker files) 7 % of the files, which the careful way
+read in 19 µs each against 10 µs (a reader's summaries 8 % sooner).
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-import orjson
 
-from .codec import DIGITS_ONLY, NINETEEN_DIGITS, TYPE_TAG
+from .codec import TYPE_TAG
 from .record import TaskRecord, interned_status, shared_size, task_summary
 
 #: A file with this many ``[`` and ``{`` may be nested deeper than a decoder goes.
@@ -59,6 +59,7 @@ class _TaskFields(msgspec.Struct, gc=False):
 
 
 _decode_fields = msgspec.json.Decoder(_TaskFields).decode
+_decode_value = msgspec.json.Decoder().decode
 
 
 def task_record(
@@ -66,9 +67,8 @@ def task_record(
 ) -> TaskRecord | None:
     """The record of a task file whose bytes are ``data``, or None when it must go the careful way.
 
-    ``plain``: the caller checked that ``data`` holds no kombu type tag (``"__type__"``) and no
-    run of 19 digits (orjson makes such a number a float, Python's json keeps it whole), which
-    would be read here as they are, not as the careful way reads them. Otherwise the file is
+    ``plain``: the caller checked that ``data`` holds no kombu type tag (``"__type__"``), which
+    would be read here as it is, not restored as the careful way does. Otherwise the file is
     taken only if it is a SUCCESS whose result holds every one of them (``_all_in``)."""
     if data[:1] != b"{" or not data.isascii():
         return None
@@ -82,7 +82,7 @@ def task_record(
         status = interned_status(status)
         if not plain and (status != "SUCCESS" or not _all_in(data, fields.result)):
             return None
-        result = None if status == "SUCCESS" else orjson.loads(memoryview(fields.result))
+        result = None if status == "SUCCESS" else _decode_value(memoryview(fields.result))
         return task_summary(
             task_id,
             prefix,
@@ -105,11 +105,6 @@ def task_record(
 
 
 def _all_in(data: bytes, result: msgspec.Raw) -> bool:
-    """Whether every type tag and run of 19 digits of ``data`` lies in ``result``, a value of it.
-
-    A value's text is whole JSON tokens, with a separator on either side of it in ``data``: no
-    tag or run of digits straddles its edge, so counting them in both says where they are."""
-    inside = bytes(result)
-    return data.count(TYPE_TAG) == inside.count(TYPE_TAG) and data.translate(DIGITS_ONLY).count(
-        NINETEEN_DIGITS
-    ) == inside.translate(DIGITS_ONLY).count(NINETEEN_DIGITS)
+    """Whether every type tag of ``data`` lies in ``result``, a value of it: a value's text is
+    whole JSON tokens, so no tag straddles its edge, and counting them in both says where they are."""
+    return data.count(TYPE_TAG) == bytes(result).count(TYPE_TAG)

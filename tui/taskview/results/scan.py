@@ -217,16 +217,17 @@ class ResultDirectory:
                     data, st = whole
                     meta = None
                     kind, task_id, prefix = parsed
-                    # decode()'s hot path, inline: plain JSON without type tags or long numbers
-                    # (or, for a task's record, with them all in a SUCCESS's result).
+                    # decode()'s hot path, inline: a task's record from its fields, when it holds
+                    # no type tag (or all in a SUCCESS's result); else plain JSON without type tags
+                    # or long numbers, orjson's meta summarized.
                     if data[0] == 0x7B:
-                        plain = tag not in data and long_run not in data.translate(digits)
+                        untagged = tag not in data
                         if kind == "task":
-                            record = task_record(task_id, prefix, data, st.st_size, st.st_mtime, plain=plain)
+                            record = task_record(task_id, prefix, data, st.st_size, st.st_mtime, plain=untagged)
                             if record is not None:
                                 yield record
                                 continue
-                        if plain:
+                        if untagged and long_run not in data.translate(digits):
                             try:
                                 meta = orjson_loads(data)
                             except ValueError:
