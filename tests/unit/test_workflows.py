@@ -423,6 +423,17 @@ def test_dump_root_id_is_the_files_own_or_the_first_of_its_workflow(tmp_path: Pa
         write_csv(ResultDirectory(str(FLOWS)), text, jobs)
         dumped = {row["task_id"]: row["root_id"] for row in csv.DictReader(io.StringIO(text.getvalue()))}
         assert dumped == expected, jobs
+    # To a file (the command line's way): the patched shares go straight to its descriptor (writev).
+    for jobs in (1, 2):
+        with open(tmp_path / "dump.jsonl", "wb") as binary:
+            write_jsonl(ResultDirectory(str(FLOWS)), binary, jobs)
+        rows = [json.loads(line) for line in (tmp_path / "dump.jsonl").read_bytes().splitlines()]
+        assert {row["task_id"]: row["root_id"] for row in rows} == expected, jobs
+        with open(tmp_path / "dump.csv", "w", newline="") as text_file:
+            write_csv(ResultDirectory(str(FLOWS)), text_file, jobs)
+        with open(tmp_path / "dump.csv", newline="") as text_file:
+            dumped = {row["task_id"]: row["root_id"] for row in csv.DictReader(text_file)}
+        assert dumped == expected, jobs
     # A file naming its own root keeps it; one whose content looks like a mark is left as it is.
     copy = tmp_path / "flows"
     shutil.copytree(FLOWS, copy)
@@ -435,6 +446,25 @@ def test_dump_root_id_is_the_files_own_or_the_first_of_its_workflow(tmp_path: Pa
     write_jsonl(ResultDirectory(str(copy)), out, 1)
     row = next(json.loads(line) for line in out.getvalue().splitlines() if chained in line.decode())
     assert row["root_id"] == "r00t" and row["result"] == "root-0123456789abcdef0123456789abcdef-0"
+
+
+def test_a_shares_marks_are_replaced_in_pieces_as_patch_replaces_them():
+    from taskview.headless import RootMarks
+
+    marks = RootMarks()
+    for csv in (False, True):
+        quote = "" if csv else '"'
+        made = [marks.mark(f"t{n}", "task", "p", None) for n in range(12)]
+        rows = "".join(f"{{{quote}{mark}{quote},{n}}}\n" for n, mark in enumerate(made)).encode()
+        roots = [f"root,{n % 3}" if csv else f"root{n % 3}" for n in range(12)]
+        pieces = marks.pieces(rows, roots, csv)
+        assert len(pieces) == 2 * 12 + 1 and b"".join(pieces) == marks.patch(rows, roots, csv)
+        assert b"root-" not in b"".join(pieces) and (b'"root,1"' if csv else b'"root1"') in b"".join(pieces)
+        # Marks not in the order they were made (cannot happen): patch's way, which reads each number.
+        one, two = (f"{quote}{made[n]}{quote},".encode() for n in (1, 2))
+        swapped = rows.replace(one, b"@").replace(two, one).replace(b"@", two)
+        assert marks.pieces(swapped, roots, csv) == [marks.patch(swapped, roots, csv)]
+        marks.taken()
 
 
 def test_tree_flags_that_do_not_go_together_are_one_line_errors(tmp_path: Path):
