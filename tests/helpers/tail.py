@@ -37,7 +37,7 @@ def first_scan(
     directory: Path, timeout: float = 20.0, *, prepared: bool = False, **options
 ) -> tuple[DirectoryTail, list[TailBatch]]:
     """A tail's first scan to its end, started as the UI starts one: the first screenful read
-    first (its ids cut the readers' shares: ``seen[0]``), then the tail, stopped once the scan's
+    first (``seen[0]``), then the tail, stopped once the scan's
     last batch came. ``prepared``: as ``taskview DIR`` begins, the tail prepared (its watch begun)
     before the first screenful is read."""
     seen: list[TailBatch] = []

