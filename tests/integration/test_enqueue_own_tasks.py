@@ -29,7 +29,7 @@ from taskview.ui.screens.task_picker import TaskPicker
 
 pytestmark = pytest.mark.slow  # a worker of its own
 
-SHOP = textwrap.dedent('''
+SHOP = textwrap.dedent("""
     import os
     from celery import Celery
 
@@ -40,20 +40,22 @@ SHOP = textwrap.dedent('''
         task_routes={"shop.build_daily_report": {"queue": "reports"}},
     )
 
-    @app.task(name="shop.send_order_email")
+    # shared=False: this module is imported once per test into one process, and a shared task
+    # (Celery's default) joins every app finalized later, twice here (DuplicateTaskNameWarning).
+    @app.task(name="shop.send_order_email", shared=False)
     def send_order_email(order_id, to="nobody@example.com"):
         return f"sent {order_id} to {to}"
 
-    @app.task(name="shop.build_daily_report")
+    @app.task(name="shop.build_daily_report", shared=False)
     def build_daily_report(day):
         return {"day": day, "rows": 3}
 
-    @app.task(name="shop.charge")
+    @app.task(name="shop.charge", shared=False)
     def charge(amount):
         if amount < 0:
             raise ValueError(f"negative amount {amount}")
         return amount
-''')
+""")
 
 
 @pytest.fixture
@@ -113,7 +115,7 @@ async def test_n_sends_one_of_the_apps_own_tasks_with_typed_arguments(shop):
         assert listed == ["shop.build_daily_report", "shop.charge", "shop.send_order_email"]  # no celery.*
         await pilot.press(*"email", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, EnqueueForm))
-        await fill(pilot, "kwargs", '[1]')  # not an object: said at once, and Enter sends nothing
+        await fill(pilot, "kwargs", "[1]")  # not an object: said at once, and Enter sends nothing
         error = app.screen.query_one("#form-error")
         assert "kwargs must be a JSON object" in plain(error)
         await pilot.press("enter")
