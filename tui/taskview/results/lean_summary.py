@@ -18,23 +18,30 @@ business: a file with that many brackets goes the careful way. It accepts a
 skipped number too big for a float, which the careful way reads (Python's json)
 as the same record. msgspec reads an integer beyond 64 bits whole, as Python's
 json does where the careful way meets one (orjson would make it a float): a file
-holding one needs no care here (it was looked for in every file: 0.5 µs of ~11).
+holding one needs no care here (it was looked for in every file: 0.5 µs of ~11),
+unless it has more digits than Python's json reads (``sys.get_int_max_str_digits``,
+4,300 by default): the careful way says the file cannot be read, and msgspec would
+skip it unread in a field it does not decode (only a file longer than that limit
+is looked at).
 
 A file with kombu's type tags (``{"__type__": "datetime", ...}``), which the
 careful way restores, is taken only when it is a SUCCESS with every tag in its
-result: the record holds nothing of a SUCCESS's result, so the two ways cannot
-differ. A task returning a datetime or a Decimal is common: in the benchmarks'
-directories (copies of real worker files) 7 % of the files, which the careful way
+result, and no ``\\u`` escape outside it (the careful way restores a tag whose key
+is written ``"\\u005f_type__"`` too, once the file holds one tag): the record holds
+nothing of a SUCCESS's result, so the two ways cannot differ. A task returning a
+datetime or a Decimal is common: in the benchmarks' directories (copies of real
+worker files) 7 % of the files, which the careful way
 read in 19 µs each against 10 µs (a reader's summaries 8 % sooner).
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import msgspec
 
-from .codec import TYPE_TAG
+from .codec import DIGITS_ONLY, TYPE_TAG
 from .record import TaskRecord, interned_status, shared_size, task_summary
 
 #: A file with this many ``[`` and ``{`` may be nested deeper than a decoder goes.
@@ -74,6 +81,8 @@ def task_record(
         return None
     if len(data) >= 2 * MOST_OPENINGS and data.count(b"[") + data.count(b"{") >= MOST_OPENINGS:
         return None
+    if len(data) > _FEWEST_DIGITS_REFUSED and _too_long_a_number(data):
+        return None
     try:
         fields = _decode_fields(data)
         status = fields.status
@@ -105,6 +114,21 @@ def task_record(
 
 
 def _all_in(data: bytes, result: msgspec.Raw) -> bool:
-    """Whether every type tag of ``data`` lies in ``result``, a value of it: a value's text is
-    whole JSON tokens, so no tag straddles its edge, and counting them in both says where they are."""
-    return data.count(TYPE_TAG) == bytes(result).count(TYPE_TAG)
+    """Whether every type tag of ``data`` lies in ``result``, a value of it, and every ``\\u``
+    escape (a key written ``"\\u005f_type__"`` is a tag to the careful way): a value's text is
+    whole JSON tokens, so neither straddles its edge, and counting them in both says where they are."""
+    inside = bytes(result)
+    return data.count(TYPE_TAG) == inside.count(TYPE_TAG) and data.count(b"\\u") == inside.count(b"\\u")
+
+
+#: The least ``sys.set_int_max_str_digits`` allows: a shorter file cannot hold a number Python's
+#: json refuses.
+_FEWEST_DIGITS_REFUSED = 640
+
+
+def _too_long_a_number(data: bytes) -> bool:
+    """Whether ``data`` holds a run of more digits than Python's json reads as an integer (its limit
+    as it is now: a user's code may change it)."""
+    get_limit = getattr(sys, "get_int_max_str_digits", None)
+    limit = get_limit() if get_limit is not None else 0
+    return bool(limit) and len(data) > limit and b"0" * (limit + 1) in data.translate(DIGITS_ONLY)
