@@ -460,10 +460,15 @@ def test_a_shares_marks_are_replaced_in_pieces_as_patch_replaces_them():
         pieces = marks.pieces(rows, roots, csv)
         assert len(pieces) == 2 * 12 + 1 and b"".join(pieces) == marks.patch(rows, roots, csv)
         assert b"root-" not in b"".join(pieces) and (b'"root,1"' if csv else b'"root1"') in b"".join(pieces)
-        # Marks not in the order they were made (cannot happen): patch's way, which reads each number.
+        # Marks not in the order they were made (cannot happen): each one's own number says its root.
         one, two = (f"{quote}{made[n]}{quote},".encode() for n in (1, 2))
         swapped = rows.replace(one, b"@").replace(two, one).replace(b"@", two)
-        assert marks.pieces(swapped, roots, csv) == [marks.patch(swapped, roots, csv)]
+        patched = marks.patch(swapped, roots, csv)
+        assert b"".join(marks.pieces(swapped, roots, csv)) == patched
+        lines = patched.splitlines()
+        assert lines[1] == (b'{"root,2",1}' if csv else b'{"root2",1}')
+        assert lines[2] == (b'{"root,1",2}' if csv else b'{"root1",2}')
+        assert lines[3:] == b"".join(pieces).splitlines()[3:]
         marks.taken()
 
 

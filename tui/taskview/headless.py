@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -104,50 +105,37 @@ class RootMarks:
         return [[roots.get(link[0], link[0]) for link in marked] for marked, _ in shares]
 
     def pieces(self, data: bytes, roots: list[str], csv: bool) -> list[bytes | memoryview]:
-        """``patch``'s output as pieces: the stretches of ``data`` between marks (views, not copies)
-        and each mark's root cell. A share's marks were made in the order its rows were written,
-        numbered from 0: the n-th one found says n (else ``patch``'s way, which reads each number)."""
+        """``data`` (a share's output) with each mark replaced by its root, as JSON or as a CSV cell:
+        the stretches of ``data`` between marks (views, not copies) and each mark's root cell."""
         quote = b"" if csv else b'"'
         head = quote + b"root-" + self.nonce.encode() + b"-"
+        number_at = _MARK_NUMBER.match
         view = memoryview(data)
         encoded: dict[str, bytes] = {}  # a workflow's tasks share their root: each encoded once
         pieces: list[bytes | memoryview] = []
         find, at = data.find, 0
-        for number, value in enumerate(roots):
-            start = find(head, at)
-            digits = b"%d" % number + quote
-            end = start + len(head) + len(digits)
-            if start < 0 or data[end - len(digits) : end] != digits or data[end : end + 1].isdigit():
-                return [self.patch(data, roots, csv)]  # cannot happen: the nonce is random
-            cell = encoded.get(value)
-            if cell is None:
-                cell = encoded[value] = _root_cell(value, csv)
-            pieces += (view[at:start], cell)
-            at = end
-        pieces.append(view[at:])
-        return pieces
-
-    def patch(self, data: bytes, roots: list[str], csv: bool) -> bytes:
-        """``data`` (a share's output) with each mark replaced by its root, as JSON or as a CSV cell."""
-        import re
-
-        quote = b"" if csv else b'"'
-        pieces = data.split(quote + b"root-" + self.nonce.encode() + b"-")
-        digits = re.compile(rb"\d+").match
-        encoded: dict[str, bytes] = {}  # a workflow's tasks share their root: each encoded once
-        out = [pieces[0]]
-        for piece in pieces[1:]:
-            found = digits(piece)
+        while (start := find(head, at)) >= 0:
+            pieces.append(view[at:start])
+            at = start + len(head)
+            found = number_at(data, at)
             if found is None:  # not ours after all (cannot happen: the nonce is random)
-                out.append(piece)
                 continue
             value = roots[int(found.group())]
             cell = encoded.get(value)
             if cell is None:
                 cell = encoded[value] = _root_cell(value, csv)
-            out.append(cell)
-            out.append(piece[found.end() + len(quote) :])
-        return b"".join(out)
+            pieces.append(cell)
+            at = found.end() + len(quote)
+        pieces.append(view[at:])
+        return pieces
+
+    def patch(self, data: bytes, roots: list[str], csv: bool) -> bytes:
+        """``pieces`` joined."""
+        return b"".join(self.pieces(data, roots, csv))
+
+
+#: A mark's number, after its nonce.
+_MARK_NUMBER = re.compile(rb"\d+")
 
 
 def _root_cell(value: str, csv: bool) -> bytes:
