@@ -74,8 +74,11 @@ BIG_DIRECTORY_BYTES = 512 * 1024
 
 #: Readers run below the inspector's priority: on two cores, two readers and the inspector
 #: are three processes, and an inspector thread the kernel set aside while it held the GIL
-#: stopped the UI with it (merges and bulk intakes of 10 ms seen to take 50-150 ms).
-READER_NICENESS = 5
+#: stopped the UI with it (merges and bulk intakes of 10 ms seen to take 50-150 ms). At the
+#: lowest priority: at 5 a reader still took a tenth of the inspector's core now and then (UI gaps
+#: of 43-72 ms in a 1M first scan, 37-45 at 19, the scan no slower: the inspector uses one core
+#: at most, the readers get the rest), and on a busy server they yield to its workers.
+READER_NICENESS = 19
 
 #: Called with each batch line a reader printed, its records, and the key line it printed
 #: before it (the scan index's writer).
