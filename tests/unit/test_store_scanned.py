@@ -352,6 +352,18 @@ def test_the_recent_order_of_runs_is_by_time_then_id_both_descending(pairs, runs
     assert ids(order.done_with(merge)) == expected
 
 
+def merged_in_pieces(merge) -> list[int]:
+    """Step ``merge`` to its end: how many records each step put out."""
+    pieces = []
+    made = 0
+    while True:
+        more = merge.step()
+        pieces.append(len(merge.out) - made)
+        made = len(merge.out)
+        if not more:
+            return pieces
+
+
 def test_a_merge_piece_is_about_its_step_however_many_runs_there_are():
     """Each piece is one sort holding the GIL: from 100 runs, the records before the widest run's
     ``step``-th made pieces 30 times the step (24k records at 1M: 30-64 ms the UI could not run)."""
@@ -364,15 +376,26 @@ def test_a_merge_piece_is_about_its_step_however_many_runs_there_are():
     for k in range(100):  # 100 runs of 60, their times spread among the order's
         order.add([scanned(f"f{k:03d}-{n:02d}", when) for n, when in enumerate(rest[k::100])])
     merge = order.finishing()
-    pieces = []
-    made = 0
-    while merge.step():
-        pieces.append(len(merge.out) - made)
-        made = len(merge.out)
-    pieces.append(len(merge.out) - made)
+    pieces = merged_in_pieces(merge)
     assert len(merge.out) == 3000 + 6000 and max(pieces) <= 2 * step, max(pieces)
     assert len(pieces) >= 9000 // (2 * step)
     assert ids(order.done_with(merge)) == [record.task_id for record in sorted(merge.out, key=lambda r: -r.last_change)]
+
+
+def test_a_merge_piece_stays_small_when_a_run_is_all_newer_than_the_widest():
+    # The widest run's newest record older than every record of another: a pivot from the
+    # widest alone would take all of the other into one piece.
+    step = 64
+    order = RecentOrder(step=step)
+    order.add([scanned(f"old{n:04d}", float(n)) for n in range(3000)])
+    order.step(seconds=1.0)
+    order.add([scanned(f"new{n:04d}", 5000.0 + n) for n in range(1000)])
+    order.add([scanned(f"mid{n:04d}", 0.5 + 3 * n) for n in range(500)])
+    merge = order.finishing()
+    pieces = merged_in_pieces(merge)
+    assert len(merge.out) == 4500 and max(pieces) <= 2 * step, max(pieces)
+    times = [record.last_change for record in order.done_with(merge)]
+    assert times == sorted(times, reverse=True)
 
 
 def test_a_scanned_file_that_is_unreadable_for_good_has_its_status_known_at_once():
