@@ -76,8 +76,9 @@ BIG_DIRECTORY_BYTES = 512 * 1024
 #: are three processes, and an inspector thread the kernel set aside while it held the GIL
 #: stopped the UI with it (merges and bulk intakes of 10 ms seen to take 50-150 ms). At the
 #: lowest priority: at 5 a reader still took a tenth of the inspector's core now and then (UI gaps
-#: of 43-72 ms in a 1M first scan, 37-45 at 19, the scan no slower: the inspector uses one core
-#: at most, the readers get the rest), and on a busy server they yield to its workers.
+#: of 46-72 ms in a 1M first scan, 37-45 at 19, the scan no slower: the inspector uses one core
+#: at most, the readers get the rest). They yield to the processes of their own scheduling group
+#: only (not to workers in a cgroup of their own), and scan that much slower when all cores are busy.
 READER_NICENESS = 19
 
 #: Called with each batch line a reader printed, its records, and the key line it printed

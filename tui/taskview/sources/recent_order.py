@@ -185,8 +185,9 @@ def _piece(live: list[_Cursor], step: int) -> list[int]:
     a pivot, about ``step`` of them in all. The pivot is first taken from the run with the most
     left, as far into it as its share of what is left; while the piece would hold more than
     twice ``step``, again from the run that gives it the most (the newest of them), halfway into
-    what it gives (a newer pivot: fewer records each time). From each of 245 runs the records before the widest's
-    ``step``-th made pieces of 24k records in a 1M scan, 30-64 ms of sorting with the GIL held."""
+    what it gives (a newer pivot: fewer records each time). From each of 245 runs the records
+    before the widest's ``step``-th made pieces of 24k records in a 1M scan, 30-64 ms of sorting
+    with the GIL held."""
     pivot_run = max(live, key=lambda cursor: len(cursor.run) - cursor.at)
     wide_left = len(pivot_run.run) - pivot_run.at
     left = sum(len(cursor.run) - cursor.at for cursor in live)
