@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
 import shutil
@@ -16,6 +17,7 @@ from helpers.tail import collect, run_tail
 from helpers.terminal import Terminal
 from taskview.results.record import ROW_FIELDS
 from taskview.results.scan import ResultDirectory
+from taskview.sources import scan_index
 from taskview.sources.child_scan import BIG_DIRECTORY_BYTES
 from taskview.sources.scan_index import index_name, key_line, read_header
 from taskview.sources.tail import DirectoryTail
@@ -141,6 +143,34 @@ def test_a_reopen_of_an_unchanged_directory_keeps_its_index_as_it_is(samples: Pa
     _, tail = first_scan(samples, cache)
     assert not tail.index_kept and tail.index_use == {"reused": SAMPLE_COUNT - 2, "read": 1}
     assert list(cache.iterdir()) == [index] and index.stat().st_ino != before.st_ino  # written anew
+
+
+def test_a_reopen_of_a_directory_whose_entries_are_as_indexed_lists_nothing(
+    samples: Path, tmp_path: Path, monkeypatch, caplog
+):
+    """Its times unchanged since before the indexing scan listed it: each reader takes its file
+    names from the index (and still checks every file); once a file arrives, they list again."""
+    aged(samples)
+    monkeypatch.setattr(scan_index, "RACY_SECONDS", 0.0)  # made just now: not racy for this test
+    time.sleep(0.05)  # a tick of the filesystem's clock after the directory's last change
+    cache = tmp_path / "cache"
+    first_scan(samples, cache)
+    said = "readers took their file names from the index"
+    started, revoked = (status_file(samples, s) for s in ("STARTED", "REVOKED"))
+    started.write_bytes(revoked.read_bytes())  # in place: the directory's entries as they were
+    with caplog.at_level(logging.DEBUG, logger="taskview.sources.tail"):
+        records, tail = first_scan(samples, cache)
+    readers = tail.readers
+    assert f"{readers} of {readers} {said}" in caplog.text
+    assert tail.index_use == {"reused": SAMPLE_COUNT - 1, "read": 1}
+    assert rows(records.values()) == rows(fresh(samples))
+
+    caplog.clear()
+    shutil.copyfile(revoked, samples / "celery-task-meta-new-one")
+    with caplog.at_level(logging.DEBUG, logger="taskview.sources.tail"):
+        records, tail = first_scan(samples, cache)
+    assert said not in caplog.text and "new-one" in records
+    assert rows(records.values()) == rows(fresh(samples))
 
 
 def test_the_index_the_tail_writes_holds_each_chunks_key(samples: Path, tmp_path: Path):

@@ -32,6 +32,7 @@ from taskview.results.scan import ResultDirectory
 from taskview.sources import child_scan
 from taskview.sources.scan_index import (
     KEY_LINE_START,
+    RACY_SECONDS,
     VERSION,
     IndexChunk,
     IndexWriter,
@@ -40,6 +41,7 @@ from taskview.sources.scan_index import (
     key_line,
     load_share,
     open_index,
+    read_header,
 )
 
 HOUR_AGO = time.time() - 3600
@@ -65,19 +67,61 @@ ONE_CORRUPT = "1 corrupt chunk(s): their files read"
 
 
 def write_index(
-    directory: Path, cache: Path, *, started: float | None = None, chunk: int = 5, keys: bool = True
+    directory: Path,
+    cache: Path,
+    *,
+    started: float | None = None,
+    chunk: int = 5,
+    keys: bool = True,
+    listed: int | None = None,
 ) -> Path:
     """An index of ``directory`` as the tail writes it: the readers' batch lines, in id order, each
-    with its key after it (``keys``; an index may have none)."""
-    records = fresh_records(directory)
+    with its key after it (``keys``; an index may have none). ``listed``: how many files the
+    readers said they had (the tail's count, by which the index may keep the directory's times)."""
+    records = readers_records(directory)
     writer = IndexWriter(str(directory), str(cache), ResultDirectory(str(directory)).max_bytes, started or time.time())
     assert writer.writing
     for at in range(0, len(records), chunk):
         part = records[at : at + chunk]
         batch = records_to_batch(part)
         writer.add(child_scan._dumps(batch), part, key_line(batch) if keys else None)
-    assert writer.commit()
+    assert writer.commit(listed)
     return Path(writer.path)
+
+
+def as_indexed(directory: Path, cache: Path, **options) -> Path:
+    """``write_index`` with the directory's times kept (its entries as the index holds them): as
+    if it had last changed more than RACY_SECONDS before the indexing scan."""
+    late = time.time() + RACY_SECONDS + 1
+    return write_index(directory, cache, started=late, listed=len(readers_records(directory)), **options)
+
+
+def readers_records(directory: Path) -> list[TaskRecord]:
+    """What the readers send of ``directory``: a record a task (of two files naming one, the last
+    by name), in id order."""
+    by_id: dict[str, TaskRecord] = {}
+    for record in fresh_records(directory):
+        if record.task_id not in by_id or record.filename > by_id[record.task_id].filename:
+            by_id[record.task_id] = record
+    return sorted(by_id.values(), key=lambda r: r.task_id)
+
+
+def header_of(index: Path, directory: Path):
+    st = os.stat(directory)
+    fd = os.open(index, os.O_RDONLY)
+    try:
+        return read_header(fd, st.st_dev, st.st_ino, ResultDirectory(str(directory)).max_bytes)
+    finally:
+        os.close(fd)
+
+
+def forbid_listing(monkeypatch) -> None:
+    """From here on, a reader that lists the directory fails the test."""
+
+    def listdir(*args, **kwargs):
+        raise AssertionError("the directory was listed")
+
+    monkeypatch.setattr(child_scan.os, "listdir", listdir)
 
 
 def load(directory: Path, cache: Path) -> dict[str, TaskRecord] | None:
@@ -282,7 +326,7 @@ def test_the_reader_reads_only_what_changed(samples: Path, tmp_path: Path, monke
     removed.unlink()
     shutil.copyfile(revoked, samples / "celery-task-meta-new-one")
     records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
-    assert note == {"reused": SAMPLE_COUNT - 2, "read": 2, "problem": None}
+    assert note == {"reused": SAMPLE_COUNT - 2, "read": 2, "problem": None, "listed": True}
     assert rows(records) == rows(fresh_records(samples))  # what a fresh read gives, in id order
     assert [r.task_id for r in records] == sorted(r.task_id for r in records)
     by_id = {r.task_id: r for r in records}
@@ -310,7 +354,7 @@ def test_a_reopen_of_an_unchanged_directory_forwards_the_index_chunks_as_they_ar
     census, *lines, note = out.getvalue().splitlines(keepends=True)
     # The reader sends each key before its line.
     assert lines[0::2] == chunks[1::2] and lines[1::2] == chunks[0::2] and len(chunks) == 2 * -(-SAMPLE_COUNT // 5)
-    assert json.loads(note) == {"index": {"reused": SAMPLE_COUNT, "read": 0, "problem": None}}
+    assert json.loads(note) == {"index": {"reused": SAMPLE_COUNT, "read": 0, "problem": None, "listed": True}}
     assert json.loads(census) == {"census": SAMPLE_CENSUS, "unchanged": True}
 
 
@@ -370,7 +414,7 @@ def test_a_reader_that_must_read_many_changed_files_sends_no_census(samples: Pat
     sys.stdout.flush()
     *lines, note = sent_lines(out)
     assert all("columns" in line for line in lines)
-    assert note == {"index": {"reused": SAMPLE_COUNT - 3, "read": 3, "problem": None}}
+    assert note == {"index": {"reused": SAMPLE_COUNT - 3, "read": 3, "problem": None, "listed": True}}
     assert rows(r for line in lines for r in records_from_batch(line)) == rows(fresh_records(samples))
 
     monkeypatch.setattr(child_scan, "CENSUS_MOST_READS", 3)  # at the limit: still one
@@ -439,9 +483,9 @@ def test_readers_whose_shares_cut_a_chunk_send_each_row_once(samples: Path, tmp_
     real_batch_of = IndexChunk.batch_of
     monkeypatch.setattr(IndexChunk, "batch_of", lambda self, rows: made.append(rows) or real_batch_of(self, rows))
     first, note = read_with_index(samples, index, "--to", cut.encode().hex(), monkeypatch=monkeypatch)
-    assert note == {"reused": 7, "read": 0, "problem": None}
+    assert note == {"reused": 7, "read": 0, "problem": None, "listed": True}
     second, note = read_with_index(samples, index, "--from", cut.encode().hex(), monkeypatch=monkeypatch)
-    assert note == {"reused": SAMPLE_COUNT - 7, "read": 0, "problem": None}
+    assert note == {"reused": SAMPLE_COUNT - 7, "read": 0, "problem": None, "listed": True}
     assert [r.task_id for r in first] == ids[:7] and [r.task_id for r in second] == ids[7:]
     assert rows(first + second) == rows(fresh_records(samples))
     assert made == [[0, 1], [2, 3, 4]]  # only the cut chunk's rows made again, on each side
@@ -460,7 +504,7 @@ def test_a_reader_reads_again_an_unchanged_file_the_index_holds_but_does_not_tru
     os.utime(broken, (HOUR_AGO, HOUR_AGO))
     index = write_index(samples, tmp_path / "cache", started=now, chunk=5)
     records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
-    assert note == {"reused": SAMPLE_COUNT - 2, "read": 2, "problem": None}
+    assert note == {"reused": SAMPLE_COUNT - 2, "read": 2, "problem": None, "listed": True}
     assert rows(records) == rows(fresh_records(samples))
 
 
@@ -484,7 +528,7 @@ def test_a_file_that_cannot_be_stated_in_a_whole_chunk_is_checked_file_by_file(
     monkeypatch.setattr(child_scan.os, "stat", stat_once)
     records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
     assert failed == [target, target]  # the chunk's check, then its own
-    assert note == {"reused": SAMPLE_COUNT - 1, "read": 1, "problem": None}
+    assert note == {"reused": SAMPLE_COUNT - 1, "read": 1, "problem": None, "listed": True}
     assert rows(records) == rows(fresh_records(samples))
 
 
@@ -576,6 +620,110 @@ def test_a_reader_reads_the_files_of_a_chunk_whose_key_is_corrupt(samples: Path,
     assert rows(records) == rows(fresh_records(samples))
 
 
+# --- a directory whose entries are as indexed: its names taken from the index, not listed ------------
+
+
+def test_an_index_keeps_the_directorys_times_when_it_holds_every_file_and_they_are_not_racy(
+    samples: Path, tmp_path: Path
+):
+    aged(samples)
+    st = os.stat(samples)
+    assert header_of(as_indexed(samples, tmp_path / "a"), samples).entries == (st.st_mtime_ns, st.st_ctime_ns)
+    # Changed less than RACY_SECONDS before the indexing scan (just made): a file made after the
+    # readers listed it, within one tick of the filesystem's clock, would leave its times as they are.
+    assert st.st_ctime > time.time() - RACY_SECONDS
+    assert header_of(write_index(samples, tmp_path / "b", listed=SAMPLE_COUNT), samples).entries is None
+    # Fewer rows than the readers listed files (a file it has no row of), or not every reader said.
+    late = time.time() + RACY_SECONDS + 1
+    short = write_index(samples, tmp_path / "c", started=late, listed=SAMPLE_COUNT + 1)
+    assert header_of(short, samples).entries is None
+    assert header_of(write_index(samples, tmp_path / "d", started=late), samples).entries is None
+
+
+def test_a_reader_of_a_directory_as_indexed_takes_its_names_from_the_index(samples: Path, tmp_path: Path, monkeypatch):
+    """Files rewritten in place leave the directory's entries, and its times, as they were: no
+    listing, and still every changed file read again."""
+    aged(samples)
+    index = as_indexed(samples, tmp_path / "cache", chunk=3)
+    started = status_file(samples, "STARTED")
+    started.write_bytes(status_file(samples, "REVOKED").read_bytes())  # the task went on, in place
+    expected = rows(fresh_records(samples))
+    forbid_listing(monkeypatch)
+    records, note = read_with_index(samples, index, "--names-from-index", monkeypatch=monkeypatch)
+    assert note == {"reused": SAMPLE_COUNT - 1, "read": 1, "problem": None, "listed": False}
+    assert rows(records) == expected
+    assert next(r for r in records if started.name.endswith(r.task_id)).status == "REVOKED"
+
+
+@pytest.mark.parametrize("change", ["created", "removed", "renamed"])
+def test_a_directory_whose_entries_changed_since_it_was_indexed_is_listed(
+    samples: Path, tmp_path: Path, monkeypatch, change
+):
+    aged(samples)
+    index = as_indexed(samples, tmp_path / "cache")
+    st = os.stat(samples)
+    victim = status_file(samples, "RETRY")
+    if change == "created":
+        shutil.copyfile(victim, samples / "celery-task-meta-new-one")
+    elif change == "removed":
+        victim.unlink()
+    else:
+        victim.rename(samples / "celery-task-meta-new-one")
+    # Its mtime put back as it was indexed (tar, rsync and touch can): its ctime, which no
+    # program can set, still says that it changed.
+    os.utime(samples, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(samples).st_mtime_ns == st.st_mtime_ns
+    records, note = read_with_index(samples, index, "--names-from-index", monkeypatch=monkeypatch)
+    assert note["listed"] is True and note["problem"] is None
+    assert rows(records) == rows(fresh_records(samples))
+    assert ("new-one" in {r.task_id for r in records}) is (change != "removed")
+
+
+def test_names_are_listed_unless_the_inspector_says_the_directorys_times_can_be_trusted(
+    samples: Path, tmp_path: Path, monkeypatch
+):
+    """On a network filesystem the directory's times may be another host's, cached: the tail does
+    not pass --names-from-index there."""
+    aged(samples)
+    index = as_indexed(samples, tmp_path / "cache")
+    records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
+    assert note["listed"] is True and rows(records) == rows(fresh_records(samples))
+
+
+def test_a_corrupt_key_sends_a_reader_back_to_listing_its_share(samples: Path, tmp_path: Path, monkeypatch):
+    """Its names cannot be read from a chunk whose key is corrupt: the share is listed, every file
+    is in it, and the chunk is counted corrupt once."""
+    aged(samples)
+    index = as_indexed(samples, tmp_path / "cache")
+    data = bytearray(index.read_bytes())
+    at = data.index(b'"ids":"') + len(b'"ids":"') + 2  # a character of the second chunk's first id
+    at = data.index(b'"ids":"', at) + len(b'"ids":"') + 2
+    data[at] = ord("z") if data[at] != ord("z") else ord("y")
+    index.write_bytes(bytes(data))
+    records, note = read_with_index(samples, index, "--names-from-index", monkeypatch=monkeypatch)
+    assert note == {"reused": SAMPLE_COUNT - 5, "read": 5, "problem": ONE_CORRUPT, "listed": True}
+    assert rows(records) == rows(fresh_records(samples))
+
+
+def test_an_index_that_holds_a_task_twice_is_not_taken_for_the_listing(samples: Path, tmp_path: Path, monkeypatch):
+    """Written by no reader (each sends a task once), whatever its times say: the share is listed."""
+    aged(samples)
+    records = readers_records(samples)
+    writer = IndexWriter(str(samples), str(tmp_path), ResultDirectory(str(samples)).max_bytes, time.time() + 10)
+    for part in (records[:5], records[4:]):  # the fifth task in both chunks
+        batch = records_to_batch(part)
+        writer.add(child_scan._dumps(batch), part, key_line(batch))
+    assert writer.commit(SAMPLE_COUNT + 1)
+    assert header_of(Path(writer.path), samples).entries is not None
+    read, note = read_with_index(samples, Path(writer.path), "--names-from-index", monkeypatch=monkeypatch)
+    assert note["listed"] is True
+    assert [r.task_id for r in read] == [r.task_id for r in records]
+
+
+def status_file(directory: Path, status: str) -> Path:
+    return next(p for p in sorted(directory.iterdir()) if json.loads(p.read_bytes()).get("status") == status)
+
+
 def forged_index(directory: Path, cache: Path, forge, chunks: int = 1) -> Path:
     """``write_index``'s index with its first ``chunks`` chunks' key lines made by
     ``forge(key_dict)``, their CRC right: only what a key says tells it from a true one."""
@@ -644,7 +792,8 @@ def test_a_line_that_cannot_be_read_as_its_files_are_checked_ends_nothing(sample
     os.utime(first, (HOUR_AGO + 5, HOUR_AGO + 5))  # the first chunk's first file
     first_line_unreadable(index, monkeypatch)
     records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
-    assert note == {"reused": SAMPLE_COUNT - 5, "read": 5, "problem": "cannot read it: Input/output error"}
+    problem = "cannot read it: Input/output error"
+    assert note == {"reused": SAMPLE_COUNT - 5, "read": 5, "problem": problem, "listed": True}
     assert rows(records) == rows(fresh_records(samples))
 
 
@@ -676,7 +825,7 @@ def test_a_reopen_with_an_index_without_keys_forwards_its_chunks_all_the_same(
     aged(samples)
     index = write_index(samples, tmp_path / "cache", keys=False)
     records, note = read_with_index(samples, index, monkeypatch=monkeypatch)  # each line after its key
-    assert note == {"reused": SAMPLE_COUNT, "read": 0, "problem": None}
+    assert note == {"reused": SAMPLE_COUNT, "read": 0, "problem": None, "listed": True}
     assert rows(records) == rows(fresh_records(samples))
 
 
@@ -783,10 +932,14 @@ def test_readers_share_the_names_by_id_one_file_a_task_the_last_by_name(tmp_path
         "e5": "proj:celery-task-meta-e5",
     }
     index = write_index(directory, tmp_path / "cache", chunk=2)
-    for with_index in (None, index):
+    as_listed = as_indexed(directory, tmp_path / "kept", chunk=3)  # chunks the shares' bounds cut
+    for with_index, extra in ((None, []), (index, []), (as_listed, ["--names-from-index"])):
+        if extra:
+            forbid_listing(monkeypatch)  # the names as the index holds them
         shares = []
         for bounds in (["--to", b"b1".hex()], ["--from", b"b1".hex(), "--to", b"d0".hex()], ["--from", b"d0".hex()]):
-            records, _ = read_with_index(directory, with_index, *bounds, monkeypatch=monkeypatch)
+            records, note = read_with_index(directory, with_index, *bounds, *extra, monkeypatch=monkeypatch)
+            assert with_index is None or note["listed"] is not extra
             shares.append([(r.task_id, r.filename) for r in records])
         assert shares == [
             [("a2", expected["a2"]), ("a7", expected["a7"])],

@@ -884,9 +884,11 @@ class _Writer:
 
     def __init__(self, commits: bool) -> None:
         self.commits, self.committed, self.path = commits, 0, "/cache/scan-1-2.v2"
+        self.listed: list[int | None] = []
 
-    def commit(self) -> bool:
+    def commit(self, listed: int | None = None) -> bool:
         self.committed += 1
+        self.listed.append(listed)
         return self.commits
 
 
@@ -909,6 +911,7 @@ def test_what_the_readers_said_of_the_index_is_summed_and_logged(tmp_path, caplo
     with caplog.at_level(logging.DEBUG, logger="taskview.sources.tail"):
         tail._index_used(_pool(*notes), writer)
     assert tail.index_use == {"reused": 5, "read": 5} and writer.committed == 1 and batches == []
+    assert writer.listed == [None]  # not every reader said how many files it had: no count to check the index by
     assert [r.getMessage() for r in caplog.records if r.name == "taskview.sources.tail"] == [
         f"scan index of {directory} written: /cache/scan-1-2.v2",
         f"scan index of {directory} ignored by a reader: cut short",
@@ -1220,7 +1223,7 @@ def test_a_first_scan_by_readers_writes_the_index_the_next_one_keeps(samples: Pa
     cache = tmp_path / "cache"
     first, seen = first_scan(samples, child_scan_bytes=0, cache_dir=str(cache))
     [index] = cache.iterdir()
-    assert index.name.endswith(".v3") and stat.S_IMODE(index.stat().st_mode) == 0o600
+    assert index.name.endswith(".v4") and stat.S_IMODE(index.stat().st_mode) == 0o600
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700 and not first.index_kept
     assert first.index_use == {"reused": 0, "read": SAMPLE_COUNT}
     rows = {r.task_id: (r.status, r.name, r.args) for b in seen for r in b.records}

@@ -126,7 +126,10 @@ class ReaderProcess:
         *,
         index_fd: int | None = None,
         on_line: LineSink | None = None,
+        names_from_index: bool = False,
     ) -> None:
+        """``names_from_index``: the directory's own times may say that its entries are those the
+        index holds (a local filesystem: ``_share_of_index``)."""
         import taskview
 
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(taskview.__file__)))
@@ -149,6 +152,8 @@ class ReaderProcess:
             argv += ["--to", os.fsencode(high).hex()]
         if index_fd is not None:
             argv += ["--index-fd", str(index_fd)]
+            if names_from_index:
+                argv.append("--names-from-index")
         elif on_line is None:
             argv.append("--no-keys")  # no index is written: the key lines would go unread
         self.on_line = on_line
@@ -298,12 +303,17 @@ class ReaderPool:
         *,
         index_fd: int | None = None,
         on_line: LineSink | None = None,
+        names_from_index: bool = False,
     ) -> None:
         edges: list[str | None] = [None, *bounds, None]
         self.readers: list[ReaderProcess] = []
         try:
             for low, high in zip(edges, edges[1:], strict=False):
-                self.readers.append(ReaderProcess(results, low, high, index_fd=index_fd, on_line=on_line))
+                self.readers.append(
+                    ReaderProcess(
+                        results, low, high, index_fd=index_fd, on_line=on_line, names_from_index=names_from_index
+                    )
+                )
         except ChildScanFailed:
             self.stop()
             raise
@@ -444,7 +454,14 @@ def main(argv: list[str]) -> int:
     note: dict[str, Any] = {"reused": 0, "read": 0, "problem": None}
     try:
         walk = _indexed(results, index_fd, low, high, note) if index_fd is not None and not allow_pickle else None
-        share = _share(results, low, high)
+        share = None
+        if walk is not None and walk.entries_unchanged and "--names-from-index" in argv:
+            share = _share_of_index(walk, low, high)
+            if share is None:  # a chunk corrupt or unreadable: the walk is spent
+                walk = _indexed(results, cast(int, index_fd), low, high, note)
+        note["listed"] = share is None
+        if share is None:
+            share = _share(results, low, high)
         dir_fd = os.open(results.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if walk is not None else -1
         try:
             if walk is None:
@@ -550,7 +567,10 @@ def _indexed(
     """The index's records of this reader's share, or None (``note`` says why)."""
     try:
         st = os.stat(results.path)  # the directory this reader lists, whatever the inspector saw
-        return ShareWalk(fd, read_header(fd, st.st_dev, st.st_ino, results.max_bytes), low, high)
+        header = read_header(fd, st.st_dev, st.st_ino, results.max_bytes)
+        walk = ShareWalk(fd, header, low, high)
+        walk.entries_unchanged = header.entries == (st.st_mtime_ns, st.st_ctime_ns)
+        return walk
     except (IndexProblem, OSError) as exc:
         note["problem"] = str(exc)
     except Exception as exc:  # an index is never a reason to fail the scan
@@ -717,6 +737,38 @@ class Share:
         prefix is Celery's own, ``celery-task-meta-``."""
         odd_at = self._odd_at
         return [(at - start, self.odd[at][2]) for at in odd_at[bisect_left(odd_at, start) : bisect_left(odd_at, end)]]
+
+
+def _share_of_index(walk: ShareWalk, low: str | None, high: str | None) -> Share | None:
+    """This reader's files as the index holds them (the ids in [low, high), in order), for a
+    directory whose entries are those it had when indexed (``ShareWalk.entries_unchanged``):
+    what ``_share`` would list, without a listing (a third of a reopen's reader, with its sort).
+    None when a chunk is corrupt or cannot be read, or its ids are not in order."""
+    chunks = walk.all_chunks()
+    if chunks is None:
+        return None
+    ids: list[str] = []
+    odd_prefixes: dict[int, str] = {}
+    for chunk in chunks:
+        chunk_ids = chunk.ids
+        start = 0 if low is None else bisect_left(chunk_ids, low)
+        end = len(chunk_ids) if high is None else bisect_left(chunk_ids, high)
+        base = len(ids) - start
+        ids += chunk_ids[start:end] if start or end < len(chunk_ids) else chunk_ids
+        for row, prefix in chunk.key.odd:
+            if start <= row < end:
+                odd_prefixes[base + row] = prefix
+    if not all(map(str.__lt__, ids, ids[1:])):
+        return None  # not one file a task, in order: as written by no reader
+    names = [TASK_PREFIX + task_id for task_id in ids]
+    odd: dict[int, ResultName] = {}
+    for at, prefix in odd_prefixes.items():
+        names[at] = prefix + ids[at]
+        parsed = parse_name(names[at])
+        if parsed is None or parsed[1] != ids[at]:
+            return None
+        odd[at] = parsed
+    return Share(names, ids, odd)
 
 
 def _share(results: ResultDirectory, low: str | None, high: str | None) -> Share:

@@ -4,7 +4,7 @@ What the reader processes sent of every file (its name, mtime, size and summary)
 is kept in the user's cache directory, one file per result directory, named from
 the directory's device and inode and the format's version::
 
-    $XDG_CACHE_HOME/taskview/scan-<st_dev hex>-<st_ino hex>.v3   (else ~/.cache/taskview/)
+    $XDG_CACHE_HOME/taskview/scan-<st_dev hex>-<st_ino hex>.v4   (else ~/.cache/taskview/)
 
 The next first scan of that directory hands it to its readers, which list and
 ``lstat`` their share and read again only the files whose name, mtime or size
@@ -58,7 +58,7 @@ from ..results.record import ROW_FIELDS, TaskRecord, batch_census, records_from_
 log = logging.getLogger(__name__)
 
 #: Bumped whenever what a summary holds, or how this file is laid out, changes.
-VERSION = 3
+VERSION = 4
 MAGIC = "taskview-scan-index"
 #: A file changed less than this before the indexing scan began is not taken from the index.
 RACY_SECONDS = 2.0
@@ -104,6 +104,9 @@ class Header:
     racy_after: float  # files whose mtime is not below this are read again
     #: (first id, last id, offset, length, crc32, and (offset, length, crc32) of its key or None)
     chunks: list[tuple[str, str, int, int, int, tuple[int, int, int] | None]]
+    #: The directory's (st_mtime_ns, st_ctime_ns) before the indexing scan listed it, when the
+    #: index holds a row for every task file that listing found (``IndexWriter``), else None.
+    entries: tuple[int, int] | None = None
 
 
 def _expected(dev: int, ino: int, max_bytes: int) -> dict[str, Any]:
@@ -151,6 +154,12 @@ def read_header(fd: int, dev: int, ino: int, max_bytes: int) -> Header:
             raise IndexProblem("cut short (its table is out of the file)")
         table = json.loads(os.pread(fd, size - _TRAILER - table_at, table_at))
         chunks = [_table_entry(*entry) for entry in table["chunks"]]
+        entries = table.get("entries")
+        if entries is not None:
+            mtime_ns, ctime_ns = entries
+            if type(mtime_ns) is not int or type(ctime_ns) is not int:
+                raise IndexProblem("corrupt: its directory's times are not two numbers")
+            entries = (mtime_ns, ctime_ns)
     except IndexProblem:
         raise
     except OSError as exc:
@@ -161,7 +170,7 @@ def read_header(fd: int, dev: int, ino: int, max_bytes: int) -> Header:
         places = [(offset, length)] if key_at is None else [(offset, length), (key_at[0], key_at[1])]
         if first > last or any(at < end + 1 or at + size > table_at for at, size in places):
             raise IndexProblem("corrupt: a chunk out of place")
-    return Header(dev, ino, max_bytes, racy_after, chunks)
+    return Header(dev, ino, max_bytes, racy_after, chunks, entries)
 
 
 def _table_entry(
@@ -501,6 +510,23 @@ class ShareWalk:
         self._done = not chunks
         self.corrupt = 0
         self.problem: str | None = None
+        #: The directory's entries are as when it was indexed (its times are ``Header.entries``).
+        self.entries_unchanged = False
+        self._replay: list[IndexChunk | None] | None = None  # the chunks, once ``all_chunks`` read them
+
+    def all_chunks(self) -> list[IndexChunk] | None:
+        """Every chunk of the share, its key decoded, at once (a reader that takes its file names
+        from the index); the walk then goes over these, not the index again, and lets each go
+        as it passes it. None if one is corrupt or cannot be read: the walk is spent then."""
+        found: list[IndexChunk] = []
+        while not self._done:
+            self._load_next()
+            if self.chunk is None:
+                return None
+            found.append(self.chunk)
+        self._replay = list(found)
+        self._next, self._done, self.chunk, self._first, self._last = 0, not found, None, "", ""
+        return found
 
     def locate(self, task_id: str) -> int | None:
         """The row of ``task_id`` in ``self.chunk``, if the index holds it and it may be trusted."""
@@ -544,6 +570,9 @@ class ShareWalk:
         self._next += 1
         self._done = self._next >= len(self._chunks)
         self._first, self._last, self.chunk = first, last, None
+        if self._replay is not None:
+            self.chunk, self._replay[self._next - 1] = self._replay[self._next - 1], None
+            return
         if key_at is None:  # an index written without keys: the chunk's rows say it
             data = self._read(offset, length, crc)
             if data is None:
@@ -641,11 +670,19 @@ class IndexWriter:
     (debug) and ends the writing: the scan never depends on it."""
 
     def __init__(self, directory: str, cache: str, max_bytes: int, started: float) -> None:
+        """Made before the readers list ``directory`` (``started``: the time now)."""
         self._fd: int | None = None
         self._temp: str | None = None
         self._chunks: list[list[str | int]] = []
+        self.rows = 0  # rows written
+        self._entries: tuple[int, int] | None = None
         try:
             st = os.stat(directory)
+            # A later change to the directory's entries sets its mtime and ctime anew, unless
+            # within one tick of the filesystem's clock of the last one: trusted only when that
+            # was RACY_SECONDS before now (ctime: no program can set it back).
+            if st.st_ctime_ns < (started - RACY_SECONDS) * 1e9:
+                self._entries = (st.st_mtime_ns, st.st_ctime_ns)
             self.path = os.path.join(cache, index_name(st.st_dev, st.st_ino))
             _make_private_dir(cache)
             _tidy(cache)
@@ -681,14 +718,20 @@ class IndexWriter:
             return
         self._chunks.append(entry)
         self._offset += len(data)
+        self.rows += len(records)
 
-    def commit(self) -> bool:
-        """Put the index in place of the last one; True when it is."""
+    def commit(self, listed: int | None = None) -> bool:
+        """Put the index in place of the last one; True when it is. ``listed``: how many task
+        files the readers listed in all; when the index holds a row for each, it keeps the
+        directory's times from before they listed it (``Header.entries``)."""
         fd = self._fd
         if fd is None or self._temp is None:
             return False
+        table_of: dict[str, Any] = {"chunks": self._chunks}
+        if self._entries is not None and listed == self.rows:
+            table_of["entries"] = list(self._entries)
         try:
-            table = json.dumps({"chunks": self._chunks}).encode("ascii") + b"\n"
+            table = json.dumps(table_of).encode("ascii") + b"\n"
             _write_all(fd, table + b"%016x\n" % self._offset)
             os.close(fd)
             self._fd = None

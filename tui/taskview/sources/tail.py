@@ -666,6 +666,8 @@ class DirectoryTail:
                     bounds,
                     index_fd=None if index is None else index[0],
                     on_line=None if writer is None else writer.add,
+                    # A network filesystem's attributes may be another host's, cached.
+                    names_from_index=self.fs_type is not None and not self.network,
                 )
             finally:
                 if index is not None:
@@ -768,16 +770,20 @@ class DirectoryTail:
 
     def _index_used(self, pool: ReaderPool, writer: IndexWriter | None) -> None:
         """Every reader is done: put the new index in place, and note what the last one saved."""
-        if writer is not None and writer.commit():
-            log.debug("scan index of %s written: %s", self.results.path, writer.path)
-        if self.cache_dir is None:
-            return
         use = {"reused": 0, "read": 0}
+        whole = True  # every reader said how many files it had
         for reader in pool.readers:
             note = reader.note or {}
             for key in use:
                 value = note.get(key)
+                whole = whole and type(value) is int
                 use[key] += value if type(value) is int else 0
+        if writer is not None and writer.commit(sum(use.values()) if whole else None):
+            log.debug("scan index of %s written: %s", self.results.path, writer.path)
+        if self.cache_dir is None:
+            return
+        for reader in pool.readers:
+            note = reader.note or {}
             if note.get("problem"):
                 log.debug("scan index of %s ignored by a reader: %s", self.results.path, note["problem"])
                 if self.index_kept and writer is not None:
@@ -790,6 +796,15 @@ class DirectoryTail:
                         pass
         self.index_use = use
         log.debug("first scan of %s: %d files unchanged since the index, %d read", self.results.path, *use.values())
+        unlisted = sum((reader.note or {}).get("listed") is False for reader in pool.readers)
+        if unlisted:
+            log.debug(
+                "first scan of %s: %d of %d readers took their file names from the index (the directory's"
+                " entries as indexed)",
+                self.results.path,
+                unlisted,
+                len(pool.readers),
+            )
 
     def _sort_out(
         self, records: list[TaskRecord], early: dict[str, TaskRecord], order: RecentOrder, scanned: int
