@@ -12,12 +12,15 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from helpers.samples import SAMPLE_COUNT
 from helpers.tail import collect, run_tail
 from helpers.terminal import Terminal
 from taskview.results.record import ROW_FIELDS
 from taskview.results.scan import ResultDirectory
 from taskview.sources import scan_index
+from taskview.sources import tail as tail_module
 from taskview.sources.child_scan import BIG_DIRECTORY_BYTES
 from taskview.sources.scan_index import index_name, key_line, read_header
 from taskview.sources.tail import DirectoryTail
@@ -170,6 +173,69 @@ def test_a_reopen_of_a_directory_whose_entries_are_as_indexed_lists_nothing(
     with caplog.at_level(logging.DEBUG, logger="taskview.sources.tail"):
         records, tail = first_scan(samples, cache)
     assert said not in caplog.text and "new-one" in records
+    assert rows(records.values()) == rows(fresh(samples))
+
+
+def test_the_index_writer_takes_the_directorys_times_before_the_readers_list_it(
+    samples: Path, tmp_path: Path, monkeypatch
+):
+    """A file made between the readers' listing and the writer's look at the directory would be
+    in neither the index nor its times: the next reopen would not list it, nor read it."""
+    order: list[str] = []
+    writer, pool = tail_module.IndexWriter, tail_module.ReaderPool
+
+    def noted(name, made):
+        def make(*args, **kwargs):
+            order.append(name)
+            return made(*args, **kwargs)
+
+        return make
+
+    monkeypatch.setattr(tail_module, "IndexWriter", noted("writer", writer))
+    monkeypatch.setattr(tail_module, "ReaderPool", noted("readers", pool))
+    first_scan(samples, tmp_path / "cache")
+    assert order == ["writer", "readers"]
+
+
+@pytest.mark.parametrize(("fs_type", "trusted"), [("ext4", True), ("fuse.mergerfs", False), ("nfs4", False)])
+def test_names_come_from_the_index_only_where_the_filesystem_keeps_directory_times(
+    samples: Path, tmp_path: Path, monkeypatch, caplog, fs_type, trusted
+):
+    """mergerfs shows one branch's times of a union (a file made on another changes none), network
+    and object-store mounts other hosts' or made-up ones: there the readers always list."""
+    aged(samples)
+    monkeypatch.setattr(scan_index, "RACY_SECONDS", 0.0)
+    time.sleep(0.05)
+    cache = tmp_path / "cache"
+    first_scan(samples, cache)
+    monkeypatch.setattr(tail_module, "filesystem_type", lambda path: fs_type)
+    with caplog.at_level(logging.DEBUG, logger="taskview.sources.tail"):
+        records, _ = first_scan(samples, cache)
+    assert ("readers took their file names from the index" in caplog.text) is trusted
+    assert rows(records.values()) == rows(fresh(samples))
+
+
+def test_a_kept_index_without_the_directorys_times_is_written_anew_with_them(
+    samples: Path, tmp_path: Path, monkeypatch, caplog
+):
+    """Indexed within RACY_SECONDS of a change (or changed since by a file made and gone, as
+    Celery's probe is), an unchanged directory is listed: its index is written again, this time
+    with the directory's times, and the next reopen lists nothing and keeps it."""
+    aged(samples)
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(scan_index, "RACY_SECONDS", 3600.0)  # the directory changed within the hour
+    first_scan(samples, cache)
+    [index] = cache.iterdir()
+    monkeypatch.setattr(scan_index, "RACY_SECONDS", 0.0)
+    time.sleep(0.05)
+    made = index.stat().st_ino
+    _, tail = first_scan(samples, cache)
+    assert not tail.index_kept and index.stat().st_ino != made  # written anew
+    made = index.stat().st_ino
+    with caplog.at_level(logging.DEBUG, logger="taskview.sources.tail"):
+        records, tail = first_scan(samples, cache)
+    assert tail.index_kept and index.stat().st_ino == made
+    assert f"{tail.readers} of {tail.readers} readers took their file names from the index" in caplog.text
     assert rows(records.values()) == rows(fresh(samples))
 
 

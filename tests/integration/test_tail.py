@@ -17,7 +17,7 @@ import pytest
 from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS
 from helpers.tail import collect, ids, run_tail
 from taskview.results.scan import ResultDirectory
-from taskview.sources.fsinfo import filesystem_type, is_network_filesystem
+from taskview.sources.fsinfo import directory_times_trusted, filesystem_type, is_network_filesystem
 from taskview.sources.tail import DirectoryTail, TailBatch
 
 
@@ -117,6 +117,9 @@ def test_network_filesystems_are_recognised(tmp_path: Path):
     assert filesystem_type("/mnt/resultsX", str(mounts)) == "ext4"
     assert is_network_filesystem("nfs4") and is_network_filesystem("cifs")
     assert not is_network_filesystem("ext4") and not is_network_filesystem(None)
+    # Where a directory's times say whether a file was made, removed or renamed in it.
+    assert all(map(directory_times_trusted, ("ext4", "xfs", "btrfs", "tmpfs")))
+    assert not any(map(directory_times_trusted, ("nfs4", "fuse.mergerfs", "overlay", "virtiofs", None)))
     # This machine's own mount table is readable.
     assert filesystem_type(str(tmp_path)) is not None
 

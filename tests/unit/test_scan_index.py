@@ -355,7 +355,7 @@ def test_a_reopen_of_an_unchanged_directory_forwards_the_index_chunks_as_they_ar
     # The reader sends each key before its line.
     assert lines[0::2] == chunks[1::2] and lines[1::2] == chunks[0::2] and len(chunks) == 2 * -(-SAMPLE_COUNT // 5)
     assert json.loads(note) == {"index": {"reused": SAMPLE_COUNT, "read": 0, "problem": None, "listed": True}}
-    assert json.loads(census) == {"census": SAMPLE_CENSUS, "unchanged": True}
+    assert json.loads(census) == {"census": SAMPLE_CENSUS, "unchanged": True, "listed": True}
 
 
 #: sample_results/ by display status, counted by hand (the group result has no status of its own).
@@ -391,7 +391,7 @@ def test_a_reopens_census_comes_before_its_rows_and_counts_what_it_sends(samples
     first, *lines, note = sent_lines(out)
     expected = dict(SAMPLE_CENSUS, REVOKED=4, unreadable=1)
     del expected["STARTED"], expected["RETRY"]
-    assert first == {"census": expected, "unchanged": False}
+    assert first == {"census": expected, "unchanged": False, "listed": True}
     assert all("columns" in line for line in lines) and "index" in note
     sent = [r for line in lines for r in records_from_batch(line)]
     assert len(sent) == sum(expected.values()) == SAMPLE_COUNT + 1
@@ -422,7 +422,7 @@ def test_a_reader_that_must_read_many_changed_files_sends_no_census(samples: Pat
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out))
     assert child_scan.main([str(samples), "--index-fd", str(os.open(index, os.O_RDONLY))]) == 0
     sys.stdout.flush()
-    assert json.loads(out.getvalue().splitlines()[0]) == {"census": SAMPLE_CENSUS, "unchanged": False}
+    assert json.loads(out.getvalue().splitlines()[0]) == {"census": SAMPLE_CENSUS, "unchanged": False, "listed": True}
 
 
 def test_a_census_counts_what_the_store_will_hold():
@@ -628,16 +628,16 @@ def test_an_index_keeps_the_directorys_times_when_it_holds_every_file_and_they_a
 ):
     aged(samples)
     st = os.stat(samples)
-    assert header_of(as_indexed(samples, tmp_path / "a"), samples).entries == (st.st_mtime_ns, st.st_ctime_ns)
+    assert header_of(as_indexed(samples, tmp_path / "a"), samples).dir_times == (st.st_mtime_ns, st.st_ctime_ns)
     # Changed less than RACY_SECONDS before the indexing scan (just made): a file made after the
     # readers listed it, within one tick of the filesystem's clock, would leave its times as they are.
     assert st.st_ctime > time.time() - RACY_SECONDS
-    assert header_of(write_index(samples, tmp_path / "b", listed=SAMPLE_COUNT), samples).entries is None
+    assert header_of(write_index(samples, tmp_path / "b", listed=SAMPLE_COUNT), samples).dir_times is None
     # Fewer rows than the readers listed files (a file it has no row of), or not every reader said.
     late = time.time() + RACY_SECONDS + 1
     short = write_index(samples, tmp_path / "c", started=late, listed=SAMPLE_COUNT + 1)
-    assert header_of(short, samples).entries is None
-    assert header_of(write_index(samples, tmp_path / "d", started=late), samples).entries is None
+    assert header_of(short, samples).dir_times is None
+    assert header_of(write_index(samples, tmp_path / "d", started=late), samples).dir_times is None
 
 
 def test_a_reader_of_a_directory_as_indexed_takes_its_names_from_the_index(samples: Path, tmp_path: Path, monkeypatch):
@@ -682,8 +682,8 @@ def test_a_directory_whose_entries_changed_since_it_was_indexed_is_listed(
 def test_names_are_listed_unless_the_inspector_says_the_directorys_times_can_be_trusted(
     samples: Path, tmp_path: Path, monkeypatch
 ):
-    """On a network filesystem the directory's times may be another host's, cached: the tail does
-    not pass --names-from-index there."""
+    """Without --names-from-index a reader lists, whatever the index kept: the tail passes it only
+    where a directory's times can be trusted (tests/integration/test_scan_index.py)."""
     aged(samples)
     index = as_indexed(samples, tmp_path / "cache")
     records, note = read_with_index(samples, index, monkeypatch=monkeypatch)
@@ -714,7 +714,7 @@ def test_an_index_that_holds_a_task_twice_is_not_taken_for_the_listing(samples: 
         batch = records_to_batch(part)
         writer.add(child_scan._dumps(batch), part, key_line(batch))
     assert writer.commit(SAMPLE_COUNT + 1)
-    assert header_of(Path(writer.path), samples).entries is not None
+    assert header_of(Path(writer.path), samples).dir_times is not None
     read, note = read_with_index(samples, Path(writer.path), "--names-from-index", monkeypatch=monkeypatch)
     assert note["listed"] is True
     assert [r.task_id for r in read] == [r.task_id for r in records]

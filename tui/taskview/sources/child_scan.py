@@ -19,14 +19,17 @@ reader ``lstat``s the files of its share and reads only those whose name, mtime
 or size differ from what the index holds; the others' indexed summaries are
 sent as if read. It checks its whole share before it sends a row, and sends
 first its census, how many rows it will send under each display status, and
-whether every file of its share was as indexed (``{"census": {"SUCCESS": N,
-...}, "unchanged": true}``): the inspector has complete counts in seconds, long
-before it has taken in a million rows, and writes no new index of a directory
-that did not change. Its last line is a note:
-``{"index": {"reused": N, "read": M, "problem": ...}}``.
+whether every file of its share was as indexed, and whether it listed the
+directory (``{"census": {"SUCCESS": N, ...}, "unchanged": true, "listed":
+false}``): the inspector has complete counts in seconds, long before it has
+taken in a million rows, and writes no new index of a directory that did not
+change. With ``--names-from-index`` (a filesystem whose directory times can be
+trusted), a reader whose directory has the mtime and ctime the index kept of it
+takes its share's names from the index instead of listing it. Its last line is
+a note: ``{"index": {"reused": N, "read": M, "problem": ..., "listed": true}}``.
 
     python -m taskview.sources.child_scan DIR [--allow-pickle] [--max-bytes N] [--from HEX] [--to HEX]
-        [--index-fd N | --no-keys]
+        [--index-fd N [--names-from-index] | --no-keys]
 
 ``--no-keys``: no key line before each batch line (they are for the next index's writer:
 ~40 bytes a file to write, pipe and skip when none is written).
@@ -164,6 +167,8 @@ class ReaderProcess:
         self.census_at = 0.0
         #: Its census said every file of its share is as the index holds it.
         self.unchanged = False
+        #: It listed the directory (its census said): the index's times of it were not its own.
+        self.listed = True
         #: It has sent a line (a census, a batch or its note): with an index, a reader sends
         #: nothing until it has checked its whole share.
         self.spoke = False
@@ -256,6 +261,7 @@ class ReaderProcess:
                 self.census = _census(batch["census"])
                 self.census_at = time.monotonic()
                 self.unchanged = batch.get("unchanged") is True
+                self.listed = batch.get("listed") is not False
                 return None
         records = _records(batch)
         key, self._key = self._key, None
@@ -389,6 +395,11 @@ class ReaderPool:
         """Every reader said in its census that its whole share is as the index holds it."""
         return all(reader.unchanged for reader in self.readers)
 
+    @property
+    def listed(self) -> bool:
+        """A reader said in its census that it listed the directory (not as the index kept it)."""
+        return any(reader.listed for reader in self.readers)
+
     def stop(self) -> None:
         for reader in self.readers:
             reader.stop()
@@ -457,7 +468,7 @@ def main(argv: list[str]) -> int:
         share = None
         if walk is not None and walk.entries_unchanged and "--names-from-index" in argv:
             share = _share_of_index(walk, low, high)
-            if share is None:  # a chunk corrupt or unreadable: the walk is spent
+            if share is None:  # a chunk corrupt or unreadable (the walk is spent), or ids out of order
                 walk = _indexed(results, cast(int, index_fd), low, high, note)
         note["listed"] = share is None
         if share is None:
@@ -495,7 +506,7 @@ def main(argv: list[str]) -> int:
                     # Unchanged: every file of the share as indexed (none read, no chunk
                     # corrupt): an index written anew would hold what the last one does.
                     unchanged = note["reused"] == len(share) and not (walk.corrupt or walk.problem)
-                    out.write(_dumps({"census": dict(census), "unchanged": unchanged}))
+                    out.write(_dumps({"census": dict(census), "unchanged": unchanged, "listed": note["listed"]}))
                     out.flush()
                     _write_lines(out, held, resolve)
             note["read"] += len(share)
@@ -569,7 +580,7 @@ def _indexed(
         st = os.stat(results.path)  # the directory this reader lists, whatever the inspector saw
         header = read_header(fd, st.st_dev, st.st_ino, results.max_bytes)
         walk = ShareWalk(fd, header, low, high)
-        walk.entries_unchanged = header.entries == (st.st_mtime_ns, st.st_ctime_ns)
+        walk.entries_unchanged = header.dir_times == (st.st_mtime_ns, st.st_ctime_ns)
         return walk
     except (IndexProblem, OSError) as exc:
         note["problem"] = str(exc)

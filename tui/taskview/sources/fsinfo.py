@@ -46,3 +46,14 @@ def filesystem_type(path: str, mounts_file: str = "/proc/mounts") -> str | None:
 
 def is_network_filesystem(fs_type: str | None) -> bool:
     return fs_type is not None and (fs_type in NETWORK_FILESYSTEMS or fs_type.startswith("nfs"))
+
+
+#: Local filesystems whose directories get a new mtime and ctime with every entry created,
+#: removed or renamed in them: a reopen may take a directory's names from its scan index while
+#: they are the ones it kept. Not network, FUSE (mergerfs shows one branch's times of a union;
+#: object-store mounts make theirs up) or overlay filesystems: a file could come with no change.
+DIRECTORY_TIMES_TRUSTED = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "zfs", "f2fs"})
+
+
+def directory_times_trusted(fs_type: str | None) -> bool:
+    return fs_type in DIRECTORY_TIMES_TRUSTED

@@ -9,9 +9,13 @@ the directory's device and inode and the format's version::
 The next first scan of that directory hands it to its readers, which list and
 ``lstat`` their share and read again only the files whose name, mtime or size
 differ from what the index says (or that it does not hold): the rest keep the
-summary indexed. It holds task names and argument previews: created with mode
-0600, in a directory of mode 0700, never through a symlink (a temporary file
-made with O_EXCL, renamed over the index).
+summary indexed. A reader on a filesystem whose directory times can be trusted
+(``fsinfo``) does not list a directory whose mtime and ctime are those the index
+kept of it (``dir_times``: no file created, removed or renamed in it since; git's
+untracked cache does the same): it takes its share's names from the index. It
+holds task names and argument previews: created with mode 0600, in a directory
+of mode 0700, never through a symlink (a temporary file made with O_EXCL,
+renamed over the index).
 
 Never trusted blindly: an index that cannot be opened, is not a regular file of
 the user's own with mode 0600, is cut short, corrupt (a CRC per chunk), of
@@ -28,7 +32,8 @@ pipe (``records_to_batch``, orjson; each a run of task ids in ascending order),
 each followed by its key (``ChunkKey``: the rows' ids, mtimes and sizes, their
 census, how many hold an error, the rows whose name is not Celery's own: what a
 reopen checks and counts, about half a line's bytes), a table of the chunks (JSON:
-first and last id, offset, length and CRC-32 of each line, then of its key) and a
+first and last id, offset, length and CRC-32 of each line, then of its key; and
+the directory's times, ``dir_times``, when kept) and a
 trailer of 17 bytes, the table's offset in hex and a newline. The readers print
 each key before its batch line and the tail writes both as they arrive, so it
 costs the inspector no encoding of its own. A reopen's reader decodes the keys of
@@ -106,7 +111,7 @@ class Header:
     chunks: list[tuple[str, str, int, int, int, tuple[int, int, int] | None]]
     #: The directory's (st_mtime_ns, st_ctime_ns) before the indexing scan listed it, when the
     #: index holds a row for every task file that listing found (``IndexWriter``), else None.
-    entries: tuple[int, int] | None = None
+    dir_times: tuple[int, int] | None = None
 
 
 def _expected(dev: int, ino: int, max_bytes: int) -> dict[str, Any]:
@@ -154,12 +159,12 @@ def read_header(fd: int, dev: int, ino: int, max_bytes: int) -> Header:
             raise IndexProblem("cut short (its table is out of the file)")
         table = json.loads(os.pread(fd, size - _TRAILER - table_at, table_at))
         chunks = [_table_entry(*entry) for entry in table["chunks"]]
-        entries = table.get("entries")
-        if entries is not None:
-            mtime_ns, ctime_ns = entries
+        dir_times = table.get("dir_times")
+        if dir_times is not None:
+            mtime_ns, ctime_ns = dir_times
             if type(mtime_ns) is not int or type(ctime_ns) is not int:
                 raise IndexProblem("corrupt: its directory's times are not two numbers")
-            entries = (mtime_ns, ctime_ns)
+            dir_times = (mtime_ns, ctime_ns)
     except IndexProblem:
         raise
     except OSError as exc:
@@ -170,7 +175,7 @@ def read_header(fd: int, dev: int, ino: int, max_bytes: int) -> Header:
         places = [(offset, length)] if key_at is None else [(offset, length), (key_at[0], key_at[1])]
         if first > last or any(at < end + 1 or at + size > table_at for at, size in places):
             raise IndexProblem("corrupt: a chunk out of place")
-    return Header(dev, ino, max_bytes, racy_after, chunks, entries)
+    return Header(dev, ino, max_bytes, racy_after, chunks, dir_times)
 
 
 def _table_entry(
@@ -491,7 +496,8 @@ def _checked_batch(line: bytes, key: ChunkKey, ids: list[str]) -> dict[str, Any]
 
 class ShareWalk:
     """The indexed rows of the task ids in [low, high) that may be trusted if their file is
-    unchanged (no error, not racy), one chunk in memory at a time: ``locate`` is asked in
+    unchanged (no error, not racy), one chunk in memory at a time (every key of the share at
+    once, after ``all_chunks``): ``locate`` is asked in
     ascending id order (a reader's share), and the chunks, whose id ranges never overlap (each
     id was one reader's, each reader's lines ascend), are decoded as the ids reach them. A
     chunk found corrupt is counted (``corrupt``) and its files are read; an index that cannot
@@ -510,14 +516,15 @@ class ShareWalk:
         self._done = not chunks
         self.corrupt = 0
         self.problem: str | None = None
-        #: The directory's entries are as when it was indexed (its times are ``Header.entries``).
+        #: The directory's entries are as when it was indexed (its times are ``Header.dir_times``).
         self.entries_unchanged = False
         self._replay: list[IndexChunk | None] | None = None  # the chunks, once ``all_chunks`` read them
 
     def all_chunks(self) -> list[IndexChunk] | None:
         """Every chunk of the share, its key decoded, at once (a reader that takes its file names
-        from the index); the walk then goes over these, not the index again, and lets each go
-        as it passes it. None if one is corrupt or cannot be read: the walk is spent then."""
+        from the index); the walk then goes over these keys, not decoded again, and lets each
+        chunk go as it passes it (a chunk's line is still read when first asked). None if one
+        is corrupt or cannot be read: the walk is spent then."""
         found: list[IndexChunk] = []
         while not self._done:
             self._load_next()
@@ -675,14 +682,14 @@ class IndexWriter:
         self._temp: str | None = None
         self._chunks: list[list[str | int]] = []
         self.rows = 0  # rows written
-        self._entries: tuple[int, int] | None = None
+        self._dir_times: tuple[int, int] | None = None
         try:
             st = os.stat(directory)
             # A later change to the directory's entries sets its mtime and ctime anew, unless
             # within one tick of the filesystem's clock of the last one: trusted only when that
             # was RACY_SECONDS before now (ctime: no program can set it back).
             if st.st_ctime_ns < (started - RACY_SECONDS) * 1e9:
-                self._entries = (st.st_mtime_ns, st.st_ctime_ns)
+                self._dir_times = (st.st_mtime_ns, st.st_ctime_ns)
             self.path = os.path.join(cache, index_name(st.st_dev, st.st_ino))
             _make_private_dir(cache)
             _tidy(cache)
@@ -699,6 +706,12 @@ class IndexWriter:
     @property
     def writing(self) -> bool:
         return self._fd is not None
+
+    @property
+    def keeps_dir_times(self) -> bool:
+        """The directory's last change came RACY_SECONDS before this writer was made: the index
+        keeps its times if it holds a row for every file (``commit``)."""
+        return self._dir_times is not None
 
     def add(self, line: bytes, records: Sequence[TaskRecord], key: bytes | None = None) -> None:
         """One batch line as a reader printed it (``records``: what it holds, in id order), and
@@ -723,13 +736,15 @@ class IndexWriter:
     def commit(self, listed: int | None = None) -> bool:
         """Put the index in place of the last one; True when it is. ``listed``: how many task
         files the readers listed in all; when the index holds a row for each, it keeps the
-        directory's times from before they listed it (``Header.entries``)."""
+        directory's times from before they listed it (``Header.dir_times``): each reader sends at most
+        a row a file it listed (one file a task, its rows from its own listing), so as many rows
+        as files listed in all is a row for each."""
         fd = self._fd
         if fd is None or self._temp is None:
             return False
         table_of: dict[str, Any] = {"chunks": self._chunks}
-        if self._entries is not None and listed == self.rows:
-            table_of["entries"] = list(self._entries)
+        if self._dir_times is not None and listed == self.rows:
+            table_of["dir_times"] = list(self._dir_times)
         try:
             table = json.dumps(table_of).encode("ascii") + b"\n"
             _write_all(fd, table + b"%016x\n" % self._offset)

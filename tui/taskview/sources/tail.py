@@ -41,7 +41,7 @@ from ..results.record import TaskRecord
 from ..results.scan import ResultDirectory
 from ..store import first_sight
 from .child_scan import BIG_DIRECTORY_BYTES, ChildScanFailed, ReaderPool, id_bounds, reader_count, worth_a_child
-from .fsinfo import filesystem_type, is_network_filesystem
+from .fsinfo import directory_times_trusted, filesystem_type, is_network_filesystem
 from .known import KnownRecords
 from .recent_order import RecentOrder
 from .scan_index import Header, IndexWriter, open_index
@@ -658,6 +658,8 @@ class DirectoryTail:
         """The first scan's reader processes, their shares of the ids cut at quantiles of a sample
         of the listing (``_id_sample``), and the writer of the directory's next index."""
         bounds = id_bounds(self._id_sample(early), self.readers)
+        # The writer before the readers: it keeps the directory's times from before they list it
+        # (a file made after that changes them, and the next reopen lists the directory again).
         index, writer = self._scan_index()
         try:
             try:
@@ -666,8 +668,7 @@ class DirectoryTail:
                     bounds,
                     index_fd=None if index is None else index[0],
                     on_line=None if writer is None else writer.add,
-                    # A network filesystem's attributes may be another host's, cached.
-                    names_from_index=self.fs_type is not None and not self.network,
+                    names_from_index=directory_times_trusted(self.fs_type),
                 )
             finally:
                 if index is not None:
@@ -728,9 +729,12 @@ class DirectoryTail:
                     time.monotonic() - began,
                 )
                 self.deliver(TailBatch(scanning=True, scanned=max(scanned, len(early)), census=census))
-                if writer is not None and pool.unchanged:
+                if writer is not None and pool.unchanged and not (pool.listed and writer.keeps_dir_times):
                     # Nothing changed since the index was written: it stays as it is (a new
-                    # one, 174 MB at 1M, would say the same), and what was written goes.
+                    # one, 174 MB at 1M, would say the same), and what was written goes. Unless
+                    # its readers listed the directory (a file made and gone since, as Celery's
+                    # probe is) and the new one can keep the directory's times: the next reopen
+                    # lists nothing.
                     writer.discard()
                     self.index_kept = True
                     log.debug("scan index of %s kept: no file changed since it was written", self.results.path)
