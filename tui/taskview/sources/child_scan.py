@@ -132,7 +132,7 @@ class ReaderProcess:
         names_from_index: bool = False,
     ) -> None:
         """``names_from_index``: the directory's own times may say that its entries are those the
-        index holds (a local filesystem: ``_share_of_index``)."""
+        index holds (``fsinfo.directory_times_trusted``: ``_share_of_index``)."""
         import taskview
 
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(taskview.__file__)))

@@ -497,11 +497,11 @@ def _checked_batch(line: bytes, key: ChunkKey, ids: list[str]) -> dict[str, Any]
 class ShareWalk:
     """The indexed rows of the task ids in [low, high) that may be trusted if their file is
     unchanged (no error, not racy), one chunk in memory at a time (every key of the share at
-    once, after ``all_chunks``): ``locate`` is asked in
-    ascending id order (a reader's share), and the chunks, whose id ranges never overlap (each
-    id was one reader's, each reader's lines ascend), are decoded as the ids reach them. A
-    chunk found corrupt is counted (``corrupt``) and its files are read; an index that cannot
-    be read any more ends the walk (``problem``)."""
+    once, after ``all_chunks``): ``locate`` is asked in ascending id order (a reader's share),
+    and the chunks, whose id ranges never overlap (each id was one reader's, each reader's
+    lines ascend), are decoded as the ids reach them. A chunk found corrupt is counted
+    (``corrupt``) and its files are read; an index that cannot be read any more ends the walk
+    (``problem``)."""
 
     def __init__(self, fd: int, header: Header, low: str | None, high: str | None) -> None:
         self._fd = fd
@@ -736,9 +736,9 @@ class IndexWriter:
     def commit(self, listed: int | None = None) -> bool:
         """Put the index in place of the last one; True when it is. ``listed``: how many task
         files the readers listed in all; when the index holds a row for each, it keeps the
-        directory's times from before they listed it (``Header.dir_times``): each reader sends at most
-        a row a file it listed (one file a task, its rows from its own listing), so as many rows
-        as files listed in all is a row for each."""
+        directory's times from before they listed it (``Header.dir_times``). Each reader sends
+        at most a row a file it listed (one file a task, its rows from its own listing): as many
+        rows as files listed in all is a row for each."""
         fd = self._fd
         if fd is None or self._temp is None:
             return False
