@@ -774,20 +774,14 @@ class DirectoryTail:
 
     def _index_used(self, pool: ReaderPool, writer: IndexWriter | None) -> None:
         """Every reader is done: put the new index in place, and note what the last one saved."""
-        use = {"reused": 0, "read": 0}
-        whole = True  # every reader said how many files it had
-        for reader in pool.readers:
-            note = reader.note or {}
-            for key in use:
-                value = note.get(key)
-                whole = whole and type(value) is int
-                use[key] += value if type(value) is int else 0
+        notes = [reader.note or {} for reader in pool.readers]
+        use = {key: sum(note[key] for note in notes if type(note.get(key)) is int) for key in ("reused", "read")}
+        whole = all(type(note.get(key)) is int for note in notes for key in use)  # every reader said its count
         if writer is not None and writer.commit(sum(use.values()) if whole else None):
             log.debug("scan index of %s written: %s", self.results.path, writer.path)
         if self.cache_dir is None:
             return
-        for reader in pool.readers:
-            note = reader.note or {}
+        for note in notes:
             if note.get("problem"):
                 log.debug("scan index of %s ignored by a reader: %s", self.results.path, note["problem"])
                 if self.index_kept and writer is not None:
@@ -800,7 +794,7 @@ class DirectoryTail:
                         pass
         self.index_use = use
         log.debug("first scan of %s: %d files unchanged since the index, %d read", self.results.path, *use.values())
-        unlisted = sum((reader.note or {}).get("listed") is False for reader in pool.readers)
+        unlisted = sum(note.get("listed") is False for note in notes)
         if unlisted:
             log.debug(
                 "first scan of %s: %d of %d readers took their file names from the index (the directory's"
