@@ -13,6 +13,7 @@ from textual.widgets import Input, OptionList, TextArea
 
 from helpers.pilot import loaded, plain, summary_text, wait_until
 from helpers.samples import SAMPLE_COUNT, SAMPLE_RESULTS, by_name, finished_now, status_of
+from taskview.query import compile_query
 from taskview.results.scan import ResultDirectory
 from taskview.sources.tail import TailBatch
 from taskview.ui.app import TaskviewApp
@@ -20,6 +21,7 @@ from taskview.ui.screens.help import HelpScreen
 from taskview.ui.screens.live import RecordsArrived
 from taskview.ui.widgets.detail_pane import DetailPane
 from taskview.ui.widgets.task_table import TaskTable
+from taskview.view.table_model import TableModel
 
 
 @pytest.fixture
@@ -88,6 +90,39 @@ async def test_filter_as_you_type_enter_keeps_esc_clears(app):
         assert len(table.task_ids) == SAMPLE_COUNT
         await pilot.press("slash", *"-status:SUCCESS", "enter")
         assert len(table.task_ids) == SAMPLE_COUNT - 12
+
+
+async def test_a_query_typed_further_looks_only_at_the_rows_of_the_last_one(app, samples: Path, monkeypatch):
+    """Each key that makes the query more particular filters what it showed, not every task (at a
+    million rows, the keystrokes after the first few); a task that came meanwhile is still in
+    them, a key taken back looks at every task again, and the rows are always the query's."""
+    walked: list[int] = []
+    steps = TableModel._filter_steps
+
+    def noting(self, predicate, source):  # type: ignore[no-untyped-def]
+        walked.append(len(source))
+        return steps(self, predicate, source)
+
+    monkeypatch.setattr(TableModel, "_filter_steps", noting)
+
+    def shown_as_the_query_says(text: str) -> bool:
+        predicate = compile_query(text)
+        store = app.inspector.store
+        return sorted(app.inspector.table.task_ids) == sorted(i for i, r in store.records.items() if predicate(r))
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await loaded(pilot, app)
+        await pilot.press("slash", *"-status:SUCCESS")
+        assert walked[-1] == SAMPLE_COUNT and len(table.task_ids) == SAMPLE_COUNT - 12
+        # A FAILURE arrives: the rows of the query take it in.
+        finished_now(by_name(SAMPLE_RESULTS, "sampletasks.fail_custom"), samples / "celery-task-meta-new-failure")
+        await wait_until(pilot, lambda: "new-failure" in table.task_ids)
+        walked.clear()
+        await pilot.press(*" fail")
+        assert walked and max(walked) == SAMPLE_COUNT + 1 - 12  # the rows shown, new one included
+        assert "new-failure" in table.task_ids and shown_as_the_query_says("-status:SUCCESS fail")
+        await pilot.press("backspace")  # "fai": wider, every task again
+        assert walked[-1] == SAMPLE_COUNT + 1 and shown_as_the_query_says("-status:SUCCESS fai")
 
 
 async def test_selection_stays_on_its_task_while_rows_change(app, samples: Path):

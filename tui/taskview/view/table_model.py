@@ -167,10 +167,16 @@ class TableModel:
         """Sort the whole store again by the same key (after the store was rebuilt)."""
         self._resort()
 
-    def set_filter(self, predicate: Predicate | None) -> None:
-        """Filter the sorted store: at once without a predicate, else in slices (``step_filter``)."""
+    def set_filter(self, predicate: Predicate | None, *, narrows: bool = False) -> None:
+        """Filter the sorted store: at once without a predicate, else in slices (``step_filter``).
+
+        ``narrows``: ``predicate`` matches only tasks the filter before it matched (``query.narrows``:
+        the query was typed further). When that filter had ended and no change waits for a
+        refresh, its rows are every match of it as the store is now: the new one walks them only."""
+        up_to_date = self.predicate is not None and self._filter is None and not self._pending
+        within = self.rows if narrows and up_to_date else None
         self.predicate = predicate
-        self._start_filter()
+        self._start_filter(within)
 
     def step_filter(self, seconds: float, screenful: int | None = None) -> bool:
         """Filter slices for ``seconds``; True when ``rows`` changed.
@@ -253,7 +259,8 @@ class TableModel:
         self._was.clear()
         return touched
 
-    def _start_filter(self) -> None:
+    def _start_filter(self, within: list[TaskRecord] | None = None) -> None:
+        """Start filtering ``everything`` (or ``within``: rows in its order, a part of it that holds every match)."""
         if self._pending:
             self._catch_up(force=True)  # the filter walks the sorted store: bring it up to date first
         self._filter = None
@@ -262,20 +269,20 @@ class TableModel:
         if self.predicate is None:
             self.rows = self.everything
             return
-        self._filter = self._filter_steps(self.predicate)
+        self._filter = self._filter_steps(self.predicate, self.everything if within is None else within)
         self._filter_rows = []
         self._screenful = 0
         self._filter_pending = set()
 
-    def _filter_steps(self, predicate: Predicate) -> Iterator[list[TaskRecord]]:
-        """The matching records in order, one slice of ``everything`` at a time
+    def _filter_steps(self, predicate: Predicate, source: list[TaskRecord]) -> Iterator[list[TaskRecord]]:
+        """The matching records of ``source`` in order, one slice at a time
         (the first of at most ``first_slice`` rows).
 
         Yields the same growing list after each slice; its last value is complete.
-        It walks ``everything`` as it was at the start: tasks that change or go
-        meanwhile are as they were then, moved into place when it ends.
+        It walks ``source`` as it was at the start (nothing changes it in place
+        while a filter runs): tasks that change or go meanwhile are as they were
+        then, moved into place when it ends.
         """
-        source = self.everything
         shown: list[TaskRecord] = []
         start, size = 0, min(self.first_slice, self.filter_slice)
         while start < len(source):

@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
 
-from ...query import compile_query, uses_field
+from ...query import compile_query, narrows, uses_field
 from ...results.json_output import jsonable
 from ...results.record import TaskRecord
 from ...results.scan import FullRead
@@ -119,6 +119,7 @@ class InspectorScreen(Screen[None]):
         self.pace = RefreshPace()  # when changed rows are put in place
         self._notice_timer: Timer | None = None
         self._filter_timer: Timer | None = None
+        self._filter_text = ""  # the query the model's filter was compiled from
 
     # --- what a subclass provides --------------------------------------------------
 
@@ -465,7 +466,9 @@ class InspectorScreen(Screen[None]):
     def _apply_filter(self, text: str) -> None:
         # The store's own stale set: later judgements count; since: counts back from this screen's clock.
         predicate = compile_query(text, stale=self.store.stale, now=self.clock(), records=self.store.records)
-        self.model.set_filter(predicate)  # the store stays sorted: no re-sort for a new filter
+        # The store stays sorted: no re-sort for a new filter; a query typed further filters the last one's rows.
+        self.model.set_filter(predicate, narrows=narrows(self._filter_text, text))
+        self._filter_text = text
         self._show(True)
         self.update_summary()
 
@@ -487,6 +490,7 @@ class InspectorScreen(Screen[None]):
             box.value = ""  # Input.Changed clears the filter too, a little later
             box.display = False
             self.model.set_filter(None)
+            self._filter_text = ""
             self._show(True)
             self.table.focus()
         elif pane.display:
