@@ -142,7 +142,8 @@ class TableModel:
                 self.store.records, self.rows, applied, self.sort_key, self.reverse, self.predicate, was, (out, into)
             )
             # The rows' counts moved by what went out and came in: not a count of every row again.
-            counts = self._filter_counts
+            # A new Counter: the summary bar keeps the last one, which must stay what it showed.
+            counts = self._filter_counts.copy()
             counts.subtract(map(display_status, out))
             counts.update(map(display_status, into))
             self._filter_counts = +counts
