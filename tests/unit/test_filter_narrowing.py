@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from helpers.samples import sample_store
 from taskview.query import compile_query, narrows
-from taskview.results.record import TaskRecord
+from taskview.results.record import Links, TaskRecord
 from taskview.view.sorting import ordered
 from taskview.view.table_model import TableModel
 
@@ -25,7 +25,18 @@ RECORDS = [
     TaskRecord("d00d01", TASK, error="empty (being written?)", size=0),
     TaskRecord("eeee01", TASK, status="STARTED", name="send=email", worker="w3@other"),
     TaskRecord("f00ba4", TASK, status="SUCCESS", name="tasks.add", worker="w2@host", args="1, 2"),
+    TaskRecord("ab12cd", TASK, status="SUCCESS", name="ΑΣΑ.report", worker="w2@host"),  # "ασα" lowercased
 ]
+# A FAILURE with its exception line, in a group, with a parent: what exc:, group: and parent: look at.
+RECORDS.append(
+    TaskRecord(
+        "ab1200",
+        Links(TASK, "KeyError: 'user-7'", "abgroup", "abparent", None, ()),
+        status="FAILURE",
+        name="tasks.child",
+        worker="w1@host",
+    )
+)
 #: Stale to the filters below: a STARTED task whose worker is gone (no "stal" in any of its text).
 STALE_IDS = frozenset({"eeee01"})
 NOW = 1_800_000_000.0
@@ -80,6 +91,9 @@ WIDENS_OR_UNSURE = [
     ('name:"send', 'name:"send email"'),
     ("name:a\\", "name:a\\b"),
     ("", "f"),  # no filter before: nothing to narrow
+    ("ΑΣ", "ΑΣΑ"),  # lowercased: "ας", then "ασα" (a final sigma): no longer its start
+    ("name:ΑΣ", "name:ΑΣΑ"),
+    ("id:ΑΣ", "id:ΑΣΑ"),
 ]
 
 
@@ -100,12 +114,14 @@ def test_the_cases_that_do_not_narrow_include_real_widenings():
     widened = {(b, a) for b, a in WIDENS_OR_UNSURE if not matched(a) <= matched(b)}
     assert {("-f", "-fa"), ("stal", "stale"), ("nam", "name:"), ("status:FAIL", "status:FAILURE")} <= widened
     assert {("name:=", "name:=tasks.add"), ("status:FAILURE", "status:FAILURE,RETRY")} <= widened
+    assert {("ΑΣ", "ΑΣΑ"), ("name:ΑΣ", "name:ΑΣΑ")} <= widened
 
 
 PIECES = [
     "f", "a", "i", "l", "b", "ill", "ing", "w1", "@", "sta", "le", "stale", "-", ":", ",", "=", " ",
     "name:", "status:", "worker:", "id:", "exc:", "kind:", "args:", "group:", "errgroup:", "since:",
     "failure", "success", "retry", "tasks.add", "send", "3f", "e", "1", "0m", "t", "ask",
+    "Σ", "Α", "A", "F", "NAME:", "KEY", "ab", "parent:", "'",
 ]  # fmt: skip
 
 
@@ -115,6 +131,7 @@ PIECES = [
 @example(["sta", "l"], ["e"])
 @example(["status:", "f", "a", "i", "l"], ["ure"])
 @example(["name:", "="], ["tasks.add"])
+@example(["Α", "Σ"], ["Α"])
 def test_whenever_a_query_narrows_it_matches_no_task_the_shorter_one_missed(before: list[str], more: list[str]):
     text = "".join(before)
     longer = text + "".join(more)
@@ -174,7 +191,10 @@ def test_a_task_that_changed_since_the_last_filter_is_in_the_narrowed_rows():
     store.add(TaskRecord(success.task_id, success.prefix, status="FAILURE", name=success.name), live=True)
     model.touch([failure.task_id, success.task_id])
     assert model.refresh()
-    filtered(model, "-status:SUCCESS -status:STARTED", narrows=True)
+    after_the_change = [r.task_id for r in model.rows]
+    assert success.task_id in after_the_change and failure.task_id not in after_the_change
+    asked = filtered(model, "-status:SUCCESS -status:STARTED", narrows=True)
+    assert asked == after_the_change  # the rows as the change left them, and only those
     rows = [r.task_id for r in model.rows]
     assert success.task_id in rows and failure.task_id not in rows
     assert model.rows == ordered(store, "last_change", True, compile_query("-status:SUCCESS -status:STARTED"))

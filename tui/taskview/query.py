@@ -121,6 +121,8 @@ def narrows(before: str, after: str) -> bool:
     was, now = _shape(last), _shape(grown)
     if was[:2] != now[:2] or was[0]:  # not the same kind of term, or a negated one (it widens)
         return False
+    if not now[2].lower().startswith(was[2].lower()):
+        return False  # lowercased, the longer one lost its start (a final "Σ" is "ς", not "σ")
     field, value = now[1], now[2]
     if field is None:
         return last.lower() != STALE and grown.lower() != STALE  # free text: contains
