@@ -65,6 +65,8 @@ NARROWS = [
     ("-status:SUCCESS", "-status:SUCCESS bill"),  # a negated term kept as it was, one added
     ("status:FAILURE", "status:FAILURE bill"),
     ("name:b", "name:b="),  # "contains b=": not the exact-name form
+    ("w1", "w1X"),
+    ("at:1", "at:10"),  # no field called "at": free text holding a colon
 ]
 WIDENS_OR_UNSURE = [
     ("fa", "fa"),  # the same text
@@ -86,6 +88,9 @@ WIDENS_OR_UNSURE = [
     ("before:1h", "before:1h bill"),
     ("stale", "stale bill"),  # the workers' answers move it
     ("status:stale", "status:stale bill"),
+    ("-stale", "-stale bill"),  # negated, it moves all the same
+    ("-since:1h", "-since:1h bill"),
+    ("since:2026-12-01T10:00", "since:2026-12-01T10:00 bill"),  # a time holding colons
     ("root:a", "root:ab"),  # follows other tasks' parents
     ("name:bill", 'name:bill "x'),  # quotes: shlex may cut every term anew
     ('name:"send', 'name:"send email"'),
@@ -198,6 +203,20 @@ def test_a_task_that_changed_since_the_last_filter_is_in_the_narrowed_rows():
     rows = [r.task_id for r in model.rows]
     assert success.task_id in rows and failure.task_id not in rows
     assert model.rows == ordered(store, "last_change", True, compile_query("-status:SUCCESS -status:STARTED"))
+
+
+def test_a_new_filter_walks_every_task_unless_told_it_narrows():
+    store = sample_store()
+    model = TableModel(store)
+    model.sort("id", False)
+    run = filtered(model, "status:FAILURE", narrows=False)
+    assert len(run) == len(store) and len(model.rows) == 2
+    calls: list[str] = []
+    model.set_filter(counting("status:SUCCESS", calls))  # another filter, not a narrower one
+    while model.filtering:
+        model.step_filter(0.0)
+    assert len(calls) == len(store)
+    assert model.rows == ordered(store, "id", False, compile_query("status:SUCCESS"))
 
 
 @pytest.mark.parametrize("why", ["no filter before", "the last one still running", "a change waiting"])

@@ -109,15 +109,13 @@ def narrows(before: str, after: str) -> bool:
     if after == before or not after.startswith(before) or any(c in after for c in "\"'\\"):
         return False  # not typed further, or quotes and escapes: shlex may cut the terms anew
     old, new = _terms(before), _terms(after)
-    if not old or len(new) < len(old) or new[: len(old) - 1] != old[:-1]:
+    if not old or any(_moves(term) for term in old):
         return False
-    if any(_moves(term) for term in old):
-        return False
+    # Split at whitespace alone (no quote, no escape), text added at the end leaves every term of
+    # ``old`` as it was in ``new`` but its last one, which it may make longer.
     last, grown = old[-1], new[len(old) - 1]
     if grown == last:
         return True  # only terms added (AND)
-    if not grown.startswith(last):
-        return False
     was, now = _shape(last), _shape(grown)
     if was[:2] != now[:2] or was[0]:  # not the same kind of term, or a negated one (it widens)
         return False
@@ -125,7 +123,7 @@ def narrows(before: str, after: str) -> bool:
         return False  # lowercased, the longer one lost its start (a final "Σ" is "ς", not "σ")
     field, value = now[1], now[2]
     if field is None:
-        return last.lower() != STALE and grown.lower() != STALE  # free text: contains
+        return grown.lower() != STALE  # free text: contains (``last`` is not the word: it would move)
     if not was[2]:
         return True  # "name:" meant nothing yet: anything narrows it
     return field in _NARROWING_FIELDS and not (field == "name" and value.startswith("="))
