@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.widgets import Input, OptionList, TextArea
 
 from helpers.pilot import loaded, plain, summary_text, wait_until
@@ -90,6 +91,26 @@ async def test_filter_as_you_type_enter_keeps_esc_clears(app):
         assert len(table.task_ids) == SAMPLE_COUNT
         await pilot.press("slash", *"-status:SUCCESS", "enter")
         assert len(table.task_ids) == SAMPLE_COUNT - 12
+
+
+async def test_keys_that_arrive_together_edit_the_filter_in_the_order_typed(app):
+    """Over SSH keys come in bursts: "cain", backspace, "s" in one read must give "cais", and
+    the filter must be that query's (Textual's Input ran backspace only once it had bubbled up to
+    the app, after the "s": "cain")."""
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("slash")
+        box = app.query_one("#filter", Input)
+        for key, char in [("c", "c"), ("a", "a"), ("i", "i"), ("n", "n"), ("backspace", "\x7f"), ("s", "s")]:
+            app.post_message(events.Key(key, char))  # as the driver does, no wait between them
+        await pilot.pause()
+        assert box.value == "cais"
+        for key, char in [("left", None), ("left", None), ("x", "x"), ("end", None), ("backspace", "\x7f"), ("t", "t")]:
+            app.post_message(events.Key(key, char))
+        await pilot.pause()
+        assert box.value == "caxit"
+        await pilot.press("escape")  # not the Input's: it still reaches the screen (the filter closes)
+        assert not box.display and app.inspector.model.predicate is None
 
 
 async def test_a_query_typed_further_looks_only_at_the_rows_of_the_last_one(app, samples: Path, monkeypatch):

@@ -21,6 +21,7 @@ from textual.widgets import Input, Label, Static
 
 from ...text import one_line
 from ...view.enqueue import EnqueueRequest, FieldError, as_field, parse_request
+from ..widgets.ordered_input import OrderedInput
 
 FIELDS = ("args", "kwargs", "queue", "countdown")
 
@@ -70,7 +71,7 @@ class EnqueueForm(ModalScreen[EnqueueRequest | None]):
             for name in FIELDS:
                 with Horizontal(classes="form-row"):
                     yield Label(name)
-                    yield Input(values[name], placeholder=hints[name], id=f"form-{name}")
+                    yield OrderedInput(values[name], placeholder=hints[name], id=f"form-{name}")
             yield Static(id="form-error")
             yield Static(Text("Enter sends   Tab next field   Esc cancels", style="dim"))
 

@@ -37,6 +37,7 @@ from ...view.table_model import TableModel
 from ...view.workflow_tree import WorkflowTree
 from ..formatting import size
 from ..widgets.detail_pane import DetailPane
+from ..widgets.ordered_input import OrderedInput
 from ..widgets.summary_bar import SummaryBar
 from ..widgets.task_table import SORTABLE, TaskTable
 
@@ -150,7 +151,7 @@ class InspectorScreen(Screen[None]):
         self.summary = SummaryBar(id="summary").data_bind(
             InspectorScreen.notice, InspectorScreen.follow, InspectorScreen.scan
         )
-        self.filter_box = Input(
+        self.filter_box = OrderedInput(
             placeholder="filter: text, status:FAILURE, name:…, worker:…, -status:SUCCESS", id="filter"
         )
         self.table = TaskTable(self.store, clock=self.clock, marks=self.model.marks, id="table")

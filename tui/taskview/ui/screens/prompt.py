@@ -17,6 +17,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from ..widgets.ordered_input import OrderedInput
 from .confirm import facts_table
 
 
@@ -39,7 +40,7 @@ class PromptScreen(ModalScreen[list[str] | None]):
             yield Static(Text(self.title_text, style="bold"))
             yield Static(facts)
             for n, (placeholder, value) in enumerate(self.fields):
-                yield Input(value=value, placeholder=placeholder, id=f"prompt-{n}", classes="prompt-field")
+                yield OrderedInput(value=value, placeholder=placeholder, id=f"prompt-{n}", classes="prompt-field")
             yield Static(Text(self.hint or "Enter sends   Esc cancels", style="dim"), id="prompt-hint")
 
     def on_mount(self) -> None:

@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 
 from ...control.app_tasks import AppTask
 from ...text import one_line
+from ..widgets.ordered_input import OrderedInput
 
 
 class TaskPicker(ModalScreen[AppTask | None]):
@@ -35,7 +36,7 @@ class TaskPicker(ModalScreen[AppTask | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-body", classes="modal-body"):
             yield Static(Text(f"Send a task of {one_line(self.app_name)}", style="bold"))
-            yield Input(placeholder="type to filter by name", id="picker-filter")
+            yield OrderedInput(placeholder="type to filter by name", id="picker-filter")
             yield OptionList(id="picker-tasks")
             hint = f"via {one_line(self.broker)}   Enter chooses, then args and kwargs   Esc cancels"
             yield Static(Text(hint, style="dim"))
