@@ -6,7 +6,8 @@ would) with a 10 ms timer noting the longest the UI thread went without running
 it, and prints a line when its first rows are in the table, and another when
 the table holds every task and the summary's counts are complete. Both times
 are taken by the parent, from the launch of the process, as ``--stats`` is
-timed: interpreter start-up included on both sides.
+timed: interpreter start-up included on both sides. Beside them, the first scan's reader
+processes alone (``readers_alone``): the floor of the inspector's whole scan.
 
 ``run_reopen``: the same directory opened twice with a fresh cache directory, the
 first open writing the scan index the second one uses (issue 14: complete counts
@@ -19,10 +20,12 @@ add up to every task (a reopen's census, or every row in).
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 
 from common import PYTHON, TASKVIEW, Figure, median, size_label, time_command, warm
@@ -108,12 +111,15 @@ def run(path: Path, count: int, repeats: int) -> list[Figure]:
     warm(path)
     stats: list[float] = []
     scans: list[dict[str, float]] = []
+    readers: list[float] = []
     for _ in range(repeats):
         stats.append(time_command(TASKVIEW + [str(path), "--stats"]))
+        readers.append(readers_alone(path))
         scans.append(run_one(path, count))
     label = size_label(count)
     base = median(stats)
     done = median([s["done"] for s in scans])
+    alone = median(readers)
     gap = max(s["gap"] for s in scans) * 1000
     rows = median([s["rows"] for s in scans])
     return [
@@ -126,9 +132,35 @@ def run(path: Path, count: int, repeats: int) -> list[Figure]:
             "<= 1.5x --stats",
             done <= 1.5 * base,
         ),
+        # No target: the floor of the target above (their rows made and sent, none taken in).
+        Figure(f"first scan {label}: its readers alone", alone, "s", base, "--stats", "", None),
         Figure(f"first scan {label}: longest UI gap", gap, "ms", None, "", "< 50 ms", gap < 50),
         Figure(f"first scan {label}: first rows", rows, "s", None, "", "< 0.5 s", rows < 0.5),
     ]
+
+
+def readers_alone(path: Path) -> float:
+    """Seconds for the first scan's reader processes alone, launched as the inspector launches
+    them (``ReaderPool``: its shares cut at a sample of the listing, no key lines), their rows
+    written to /dev/null: what the inspector's whole first scan cannot be faster than, since it
+    waits for their last row and takes the same cores to take them in."""
+    from taskview.results.scan import ResultDirectory
+    from taskview.sources.child_scan import id_bounds
+    from taskview.sources.tail import ID_SAMPLE
+
+    started = time.perf_counter()
+    sample = [parsed.task_id for _, parsed in islice(ResultDirectory(str(path)).iter_names(), ID_SAMPLE)]
+    edges: list[str | None] = [None, *id_bounds(sample, reader_count()), None]
+    processes = []
+    for low, high in zip(edges, edges[1:], strict=False):
+        argv = [PYTHON, "-m", "taskview.sources.child_scan", str(path), "--no-keys"]
+        argv += ["--from", os.fsencode(low).hex()] if low is not None else []
+        argv += ["--to", os.fsencode(high).hex()] if high is not None else []
+        processes.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL))
+    for process in processes:
+        if process.wait() != 0:
+            raise RuntimeError("a reader process failed")
+    return time.perf_counter() - started
 
 
 def census_floor(path: Path) -> float:
