@@ -20,7 +20,6 @@ add up to every task (a reopen's census, or every row in).
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import tempfile
@@ -145,18 +144,17 @@ def readers_alone(path: Path) -> float:
     written to /dev/null: what the inspector's whole first scan cannot be faster than, since it
     waits for their last row and takes the same cores to take them in."""
     from taskview.results.scan import ResultDirectory
-    from taskview.sources.child_scan import id_bounds
+    from taskview.sources.child_scan import id_bounds, reader_argv
     from taskview.sources.tail import ID_SAMPLE
 
     started = time.perf_counter()
-    sample = [parsed.task_id for _, parsed in islice(ResultDirectory(str(path)).iter_names(), ID_SAMPLE)]
+    results = ResultDirectory(str(path))
+    sample = [parsed.task_id for _, parsed in islice(results.iter_names(), ID_SAMPLE)]
     edges: list[str | None] = [None, *id_bounds(sample, reader_count()), None]
-    processes = []
-    for low, high in zip(edges, edges[1:], strict=False):
-        argv = [PYTHON, "-m", "taskview.sources.child_scan", str(path), "--no-keys"]
-        argv += ["--from", os.fsencode(low).hex()] if low is not None else []
-        argv += ["--to", os.fsencode(high).hex()] if high is not None else []
-        processes.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL))
+    processes = [
+        subprocess.Popen(reader_argv(results, low, high, keys=False), stdout=subprocess.DEVNULL)
+        for low, high in zip(edges, edges[1:], strict=False)
+    ]
     for process in processes:
         if process.wait() != 0:
             raise RuntimeError("a reader process failed")

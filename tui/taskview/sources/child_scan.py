@@ -117,6 +117,34 @@ def reader_count() -> int:
     return default_jobs()
 
 
+def reader_argv(
+    results: ResultDirectory,
+    low: str | None = None,
+    high: str | None = None,
+    *,
+    index_fd: int | None = None,
+    names_from_index: bool = False,
+    keys: bool = True,
+) -> list[str]:
+    """The command line of a reader of the ids in [low, high) (``main``'s arguments);
+    ``keys``: someone reads the key lines (without an index, they go unread otherwise)."""
+    argv = [sys.executable, "-m", "taskview.sources.child_scan", results.path, "--max-bytes", str(results.max_bytes)]
+    if results.allow_pickle:
+        argv.append("--allow-pickle")
+    # Ids are file names: any byte but "/" and NUL, so they cross argv as hex.
+    if low is not None:
+        argv += ["--from", os.fsencode(low).hex()]
+    if high is not None:
+        argv += ["--to", os.fsencode(high).hex()]
+    if index_fd is not None:
+        argv += ["--index-fd", str(index_fd)]
+        if names_from_index:
+            argv.append("--names-from-index")
+    elif not keys:
+        argv.append("--no-keys")  # no index is written: the key lines would go unread
+    return argv
+
+
 class ReaderProcess:
     """One reader of a directory (the ids in [low, high)): its batches of records, and a way
     to stop it from any thread."""
@@ -138,27 +166,9 @@ class ReaderProcess:
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(taskview.__file__)))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-        argv = [
-            sys.executable,
-            "-m",
-            "taskview.sources.child_scan",
-            results.path,
-            "--max-bytes",
-            str(results.max_bytes),
-        ]
-        if results.allow_pickle:
-            argv.append("--allow-pickle")
-        # Ids are file names: any byte but "/" and NUL, so they cross argv as hex.
-        if low is not None:
-            argv += ["--from", os.fsencode(low).hex()]
-        if high is not None:
-            argv += ["--to", os.fsencode(high).hex()]
-        if index_fd is not None:
-            argv += ["--index-fd", str(index_fd)]
-            if names_from_index:
-                argv.append("--names-from-index")
-        elif on_line is None:
-            argv.append("--no-keys")  # no index is written: the key lines would go unread
+        argv = reader_argv(
+            results, low, high, index_fd=index_fd, names_from_index=names_from_index, keys=on_line is not None
+        )
         self.on_line = on_line
         #: What the reader said of the index at its end (its note), once it has.
         self.note: dict[str, Any] | None = None
